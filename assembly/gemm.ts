@@ -1,0 +1,216 @@
+// Blocked, packed GEMM over row-major f64 matrices: C = alpha * op(A) * op(B) + beta * C.
+// Goto-style: B is packed into KC x NR column panels, A into MC x KC row panels (alpha folded in),
+// and a 4 x 4 register microkernel (eight f64x2 accumulators) runs over the packed panels, so the
+// inner loop reads contiguous memory whatever the transposes. Each C entry accumulates over one
+// KC block in a fixed order and is then added to C: src/backend/js.ts mirrors this order, which is
+// why the two backends agree to the last bit on most inputs.
+
+export const MR: i32 = 4;
+export const NR: i32 = 4;
+export const MC: i32 = 64;
+export const KC: i32 = 256;
+export const NC: i32 = 512;
+
+/** Bytes of scratch the caller must pass as `work` to gemm. */
+export function gemmWorkspaceBytes(): i32 {
+  return (MC * KC + KC * NC) << 3;
+}
+
+// @ts-ignore: decorator
+@inline function el(p: usize, i: i32): f64 { return load<f64>(p + (<usize>i << 3)); }
+// @ts-ignore: decorator
+@inline function put(p: usize, i: i32, v: f64): void { store<f64>(p + (<usize>i << 3), v); }
+
+/** Element (i, j) of op(X) where X is row-major with leading dimension ld. */
+// @ts-ignore: decorator
+@inline function opAt(x: usize, trans: i32, ld: i32, i: i32, j: i32): f64 {
+  return trans ? el(x, j * ld + i) : el(x, i * ld + j);
+}
+
+function packA(pa: usize, a: usize, transA: i32, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, alpha: f64): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const base = pa + (<usize>(ir * kc) << 3);
+    const rows = min<i32>(MR, mc - ir);
+    for (let p = 0; p < kc; p++) {
+      for (let ii = 0; ii < MR; ii++) {
+        put(base, p * MR + ii, ii < rows ? alpha * opAt(a, transA, lda, i0 + ir + ii, p0 + p) : 0);
+      }
+    }
+  }
+}
+
+function packB(pb: usize, b: usize, transB: i32, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i32): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const base = pb + (<usize>(jr * kc) << 3);
+    const cols = min<i32>(NR, nc - jr);
+    for (let p = 0; p < kc; p++) {
+      for (let jj = 0; jj < NR; jj++) {
+        put(base, p * NR + jj, jj < cols ? opAt(b, transB, ldb, p0 + p, j0 + jr + jj) : 0);
+      }
+    }
+  }
+}
+
+/** C[i0.., j0..] += packedA(4 x kc) * packedB(kc x 4), writing only rows < mr and cols < nr. */
+function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
+    let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
+    let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
+    let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+    for (let p = 0; p < kc; p++) {
+      const ap = pa + (<usize>(p << 2) << 3);
+      const bp = pb + (<usize>(p << 2) << 3);
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      let a = v128.load64_splat(ap);
+      c00 = f64x2.add(c00, f64x2.mul(a, b0)); c01 = f64x2.add(c01, f64x2.mul(a, b1));
+      a = v128.load64_splat(ap, 8);
+      c10 = f64x2.add(c10, f64x2.mul(a, b0)); c11 = f64x2.add(c11, f64x2.mul(a, b1));
+      a = v128.load64_splat(ap, 16);
+      c20 = f64x2.add(c20, f64x2.mul(a, b0)); c21 = f64x2.add(c21, f64x2.mul(a, b1));
+      a = v128.load64_splat(ap, 24);
+      c30 = f64x2.add(c30, f64x2.mul(a, b0)); c31 = f64x2.add(c31, f64x2.mul(a, b1));
+    }
+    const row = <usize>ldc << 3;
+    if (mr == 4 && nr == 4) {
+      let cp = c;
+      v128.store(cp, f64x2.add(v128.load(cp), c00)); v128.store(cp, f64x2.add(v128.load(cp, 16), c01), 16);
+      cp += row;
+      v128.store(cp, f64x2.add(v128.load(cp), c10)); v128.store(cp, f64x2.add(v128.load(cp, 16), c11), 16);
+      cp += row;
+      v128.store(cp, f64x2.add(v128.load(cp), c20)); v128.store(cp, f64x2.add(v128.load(cp, 16), c21), 16);
+      cp += row;
+      v128.store(cp, f64x2.add(v128.load(cp), c30)); v128.store(cp, f64x2.add(v128.load(cp, 16), c31), 16);
+      return;
+    }
+    // Edge tile: spill the accumulators through a 16-entry scratch on the stack of locals.
+    const t = memory.data(16 * 8);
+    v128.store(t, c00); v128.store(t, c01, 16);
+    v128.store(t, c10, 32); v128.store(t, c11, 48);
+    v128.store(t, c20, 64); v128.store(t, c21, 80);
+    v128.store(t, c30, 96); v128.store(t, c31, 112);
+    for (let i = 0; i < mr; i++) {
+      for (let j = 0; j < nr; j++) {
+        const cp = c + (<usize>(i * ldc + j) << 3);
+        store<f64>(cp, load<f64>(cp) + el(t, i * 4 + j));
+      }
+    }
+  } else {
+    let c00: f64 = 0, c01: f64 = 0, c02: f64 = 0, c03: f64 = 0;
+    let c10: f64 = 0, c11: f64 = 0, c12: f64 = 0, c13: f64 = 0;
+    let c20: f64 = 0, c21: f64 = 0, c22: f64 = 0, c23: f64 = 0;
+    let c30: f64 = 0, c31: f64 = 0, c32: f64 = 0, c33: f64 = 0;
+    for (let p = 0; p < kc; p++) {
+      const ap = pa + (<usize>(p << 2) << 3);
+      const bp = pb + (<usize>(p << 2) << 3);
+      const b0 = load<f64>(bp), b1 = load<f64>(bp, 8), b2 = load<f64>(bp, 16), b3 = load<f64>(bp, 24);
+      let a = load<f64>(ap);
+      c00 += a * b0; c01 += a * b1; c02 += a * b2; c03 += a * b3;
+      a = load<f64>(ap, 8);
+      c10 += a * b0; c11 += a * b1; c12 += a * b2; c13 += a * b3;
+      a = load<f64>(ap, 16);
+      c20 += a * b0; c21 += a * b1; c22 += a * b2; c23 += a * b3;
+      a = load<f64>(ap, 24);
+      c30 += a * b0; c31 += a * b1; c32 += a * b2; c33 += a * b3;
+    }
+    const t = memory.data(16 * 8);
+    put(t, 0, c00); put(t, 1, c01); put(t, 2, c02); put(t, 3, c03);
+    put(t, 4, c10); put(t, 5, c11); put(t, 6, c12); put(t, 7, c13);
+    put(t, 8, c20); put(t, 9, c21); put(t, 10, c22); put(t, 11, c23);
+    put(t, 12, c30); put(t, 13, c31); put(t, 14, c32); put(t, 15, c33);
+    for (let i = 0; i < mr; i++) {
+      for (let j = 0; j < nr; j++) {
+        const cp = c + (<usize>(i * ldc + j) << 3);
+        store<f64>(cp, load<f64>(cp) + el(t, i * 4 + j));
+      }
+    }
+  }
+}
+
+/**
+ * C (m x n, ldc) = alpha * op(A) * op(B) + beta * C, all row-major f64.
+ * op(A) is m x k: A is m x k (lda >= k) when transA = 0, k x m (lda >= m) when transA = 1.
+ * op(B) is k x n: B is k x n (ldb >= n) when transB = 0, n x k (ldb >= k) when transB = 1.
+ * work: gemmWorkspaceBytes() bytes of scratch owned by the caller. C must not alias A or B.
+ * beta = 0 overwrites C (NaN in C does not propagate), as in BLAS.
+ */
+export function gemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f64,
+  a: usize, lda: i32, b: usize, ldb: i32, beta: f64, c: usize, ldc: i32, work: usize): void {
+  if (beta != 1) {
+    for (let i = 0; i < m; i++) {
+      const row = c + (<usize>(i * ldc) << 3);
+      for (let j = 0; j < n; j++) {
+        const p = row + (<usize>j << 3);
+        store<f64>(p, beta == 0 ? 0 : beta * load<f64>(p));
+      }
+    }
+  }
+  if (alpha == 0 || k == 0) return;
+  const pa = work;
+  const pb = work + (<usize>(MC * KC) << 3);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min<i32>(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min<i32>(KC, k - pc);
+      packB(pb, b, transB, ldb, pc, kc, jc, nc);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min<i32>(MC, m - ic);
+        packA(pa, a, transA, lda, ic, mc, pc, kc, alpha);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min<i32>(NR, nc - jr);
+          const pbj = pb + (<usize>(jr * kc) << 3);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min<i32>(MR, mc - ir);
+            micro(kc, pa + (<usize>(ir * kc) << 3), pbj,
+              c + (<usize>((ic + ir) * ldc + jc + jr) << 3), ldc, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * y (m) = alpha * op(A) x + beta * y; op(A) is m x k (A is m x k with lda when trans = 0,
+ * k x m when trans = 1). Same accumulation order as gemm with n = 1 is NOT promised.
+ */
+export function gemv(trans: i32, m: i32, k: i32, alpha: f64, a: usize, lda: i32, x: usize, beta: f64, y: usize): void {
+  if (!trans) {
+    for (let i = 0; i < m; i++) {
+      const row = a + (<usize>(i * lda) << 3);
+      let s: f64 = 0;
+      let p = 0;
+      if (ASC_FEATURE_SIMD) {
+        let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
+        for (; p + 4 <= k; p += 4) {
+          a0 = f64x2.add(a0, f64x2.mul(v128.load(row + (<usize>p << 3)), v128.load(x + (<usize>p << 3))));
+          a1 = f64x2.add(a1, f64x2.mul(v128.load(row + (<usize>p << 3), 16), v128.load(x + (<usize>p << 3), 16)));
+        }
+        a0 = f64x2.add(a0, a1);
+        s = f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1);
+      }
+      for (; p < k; p++) s += el(row, p) * el(x, p);
+      const yp = y + (<usize>i << 3);
+      store<f64>(yp, alpha * s + (beta == 0 ? 0 : beta * load<f64>(yp)));
+    }
+  } else {
+    for (let i = 0; i < m; i++) {
+      const yp = y + (<usize>i << 3);
+      store<f64>(yp, beta == 0 ? 0 : beta * load<f64>(yp));
+    }
+    for (let p = 0; p < k; p++) {
+      const row = a + (<usize>(p * lda) << 3);
+      const s = alpha * el(x, p);
+      let i = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vs = f64x2.splat(s);
+        for (; i + 2 <= m; i += 2) {
+          const q = y + (<usize>i << 3);
+          v128.store(q, f64x2.add(v128.load(q), f64x2.mul(vs, v128.load(row + (<usize>i << 3)))));
+        }
+      }
+      for (; i < m; i++) put(y, i, el(y, i) + s * el(row, i));
+    }
+  }
+}

@@ -1,0 +1,231 @@
+// Level-1 vector kernels over f64 arrays in linear memory. Pointers are byte offsets; n counts
+// elements. Every kernel has a SIMD body (f64x2) and a scalar tail, and compiles to scalar code
+// when SIMD is disabled, so the wasm-scalar build runs the same source.
+
+// @ts-ignore: decorator
+@inline function at(p: usize, i: i32): usize { return p + (<usize>i << 3); }
+
+/** x[i] = value. */
+export function fill(x: usize, n: i32, value: f64): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const v = f64x2.splat(value);
+    for (; i + 2 <= n; i += 2) v128.store(at(x, i), v);
+  }
+  for (; i < n; i++) store<f64>(at(x, i), value);
+}
+
+/** dst[i] = src[i] (regions may not overlap). */
+export function copy(dst: usize, src: usize, n: i32): void {
+  memory.copy(dst, src, <usize>n << 3);
+}
+
+/** x[i] *= a. */
+export function scale(x: usize, n: i32, a: f64): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = f64x2.splat(a);
+    for (; i + 2 <= n; i += 2) v128.store(at(x, i), f64x2.mul(v128.load(at(x, i)), va));
+  }
+  for (; i < n; i++) store<f64>(at(x, i), load<f64>(at(x, i)) * a);
+}
+
+/** y[i] += a * x[i]. */
+export function axpy(y: usize, a: f64, x: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = f64x2.splat(a);
+    for (; i + 4 <= n; i += 4) {
+      v128.store(at(y, i), f64x2.add(v128.load(at(y, i)), f64x2.mul(va, v128.load(at(x, i)))));
+      v128.store(at(y, i + 2), f64x2.add(v128.load(at(y, i + 2)), f64x2.mul(va, v128.load(at(x, i + 2)))));
+    }
+    for (; i + 2 <= n; i += 2) v128.store(at(y, i), f64x2.add(v128.load(at(y, i)), f64x2.mul(va, v128.load(at(x, i)))));
+  }
+  for (; i < n; i++) store<f64>(at(y, i), load<f64>(at(y, i)) + a * load<f64>(at(x, i)));
+}
+
+/** out[i] = a * x[i] + b * y[i] (out may alias x or y). */
+export function axpby(out: usize, a: f64, x: usize, b: f64, y: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = f64x2.splat(a);
+    const vb = f64x2.splat(b);
+    for (; i + 2 <= n; i += 2) {
+      v128.store(at(out, i), f64x2.add(f64x2.mul(va, v128.load(at(x, i))), f64x2.mul(vb, v128.load(at(y, i)))));
+    }
+  }
+  for (; i < n; i++) store<f64>(at(out, i), a * load<f64>(at(x, i)) + b * load<f64>(at(y, i)));
+}
+
+/** out[i] = x[i] - y[i] (a residual; out may alias). */
+export function sub(out: usize, x: usize, y: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 2 <= n; i += 2) v128.store(at(out, i), f64x2.sub(v128.load(at(x, i)), v128.load(at(y, i))));
+  }
+  for (; i < n; i++) store<f64>(at(out, i), load<f64>(at(x, i)) - load<f64>(at(y, i)));
+}
+
+/** out[i] = x[i] * y[i] (Hadamard product; out may alias). */
+export function mul(out: usize, x: usize, y: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 2 <= n; i += 2) v128.store(at(out, i), f64x2.mul(v128.load(at(x, i)), v128.load(at(y, i))));
+  }
+  for (; i < n; i++) store<f64>(at(out, i), load<f64>(at(x, i)) * load<f64>(at(y, i)));
+}
+
+/** Returns sum x[i] * y[i]. Two SIMD accumulators, summed in a fixed order (deterministic). */
+export function dot(x: usize, y: usize, n: i32): f64 {
+  let i = 0;
+  let s: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      a0 = f64x2.add(a0, f64x2.mul(v128.load(at(x, i)), v128.load(at(y, i))));
+      a1 = f64x2.add(a1, f64x2.mul(v128.load(at(x, i + 2)), v128.load(at(y, i + 2))));
+    }
+    a0 = f64x2.add(a0, a1);
+    s = f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1);
+  }
+  for (; i < n; i++) s += load<f64>(at(x, i)) * load<f64>(at(y, i));
+  return s;
+}
+
+/** Returns sum |x[i]| (the l1 norm). */
+export function asum(x: usize, n: i32): f64 {
+  let i = 0;
+  let s: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let a0 = f64x2.splat(0);
+    for (; i + 2 <= n; i += 2) a0 = f64x2.add(a0, f64x2.abs(v128.load(at(x, i))));
+    s = f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1);
+  }
+  for (; i < n; i++) s += abs<f64>(load<f64>(at(x, i)));
+  return s;
+}
+
+/** Returns max |x[i]| (0 for n = 0). NaN entries are ignored. */
+export function amax(x: usize, n: i32): f64 {
+  let m: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = abs<f64>(load<f64>(at(x, i)));
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/** out[i] = sign(x[i]) * max(|x[i]| - t, 0), the proximal map of t * |.|. */
+export function softThreshold(out: usize, x: usize, t: f64, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vt = f64x2.splat(t);
+    const zero = f64x2.splat(0);
+    for (; i + 2 <= n; i += 2) {
+      const v = v128.load(at(x, i));
+      v128.store(at(out, i), f64x2.add(f64x2.max(f64x2.sub(v, vt), zero), f64x2.min(f64x2.add(v, vt), zero)));
+    }
+  }
+  for (; i < n; i++) {
+    const v = load<f64>(at(x, i));
+    store<f64>(at(out, i), max<f64>(v - t, 0) + min<f64>(v + t, 0));
+  }
+}
+
+/**
+ * One fused ADMM step for min ||z||_1 s.t. z = A u - r (scaled dual y, threshold t = 1 / mu,
+ * over-relaxation alpha), in place on z and y:
+ *   h = alpha * au + (1 - alpha) * (z + r);  v = h - r + y;  z' = soft(v, t);  y' = v - z'.
+ * stats (5 f64, written): [ ||au - r - z'||^2, ||z' - z||^2, ||au||^2, ||z'||^2, ||y'||^2 ].
+ * Fusing keeps the iteration to one pass over memory; it is the solver's hottest loop after GEMM.
+ */
+export function admmUpdate(z: usize, y: usize, au: usize, r: usize, alpha: f64, t: f64, n: i32, stats: usize): void {
+  const beta = 1 - alpha;
+  let i = 0;
+  let sp: f64 = 0, sd: f64 = 0, sa: f64 = 0, sz: f64 = 0, sy: f64 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = f64x2.splat(alpha);
+    const vb = f64x2.splat(beta);
+    const vt = f64x2.splat(t);
+    const zero = f64x2.splat(0);
+    let ap = zero, ad = zero, aa = zero, az = zero, ay = zero;
+    for (; i + 2 <= n; i += 2) {
+      const vau = v128.load(at(au, i));
+      const vr = v128.load(at(r, i));
+      const vz = v128.load(at(z, i));
+      const vy = v128.load(at(y, i));
+      const h = f64x2.add(f64x2.mul(va, vau), f64x2.mul(vb, f64x2.add(vz, vr)));
+      const v = f64x2.add(f64x2.sub(h, vr), vy);
+      const zn = f64x2.add(f64x2.max(f64x2.sub(v, vt), zero), f64x2.min(f64x2.add(v, vt), zero));
+      const yn = f64x2.sub(v, zn);
+      v128.store(at(z, i), zn);
+      v128.store(at(y, i), yn);
+      const p = f64x2.sub(f64x2.sub(vau, vr), zn);
+      const d = f64x2.sub(zn, vz);
+      ap = f64x2.add(ap, f64x2.mul(p, p));
+      ad = f64x2.add(ad, f64x2.mul(d, d));
+      aa = f64x2.add(aa, f64x2.mul(vau, vau));
+      az = f64x2.add(az, f64x2.mul(zn, zn));
+      ay = f64x2.add(ay, f64x2.mul(yn, yn));
+    }
+    sp = f64x2.extract_lane(ap, 0) + f64x2.extract_lane(ap, 1);
+    sd = f64x2.extract_lane(ad, 0) + f64x2.extract_lane(ad, 1);
+    sa = f64x2.extract_lane(aa, 0) + f64x2.extract_lane(aa, 1);
+    sz = f64x2.extract_lane(az, 0) + f64x2.extract_lane(az, 1);
+    sy = f64x2.extract_lane(ay, 0) + f64x2.extract_lane(ay, 1);
+  }
+  for (; i < n; i++) {
+    const vau = load<f64>(at(au, i));
+    const vr = load<f64>(at(r, i));
+    const vz = load<f64>(at(z, i));
+    const vy = load<f64>(at(y, i));
+    const h = alpha * vau + beta * (vz + vr);
+    const v = h - vr + vy;
+    const zn = max<f64>(v - t, 0) + min<f64>(v + t, 0);
+    const yn = v - zn;
+    store<f64>(at(z, i), zn);
+    store<f64>(at(y, i), yn);
+    const p = vau - vr - zn;
+    const d = zn - vz;
+    sp += p * p; sd += d * d; sa += vau * vau; sz += zn * zn; sy += yn * yn;
+  }
+  store<f64>(stats, sp);
+  store<f64>(stats + 8, sd);
+  store<f64>(stats + 16, sa);
+  store<f64>(stats + 24, sz);
+  store<f64>(stats + 32, sy);
+}
+
+/** SGD with momentum and decoupled-into-gradient weight decay: v = mu v + g + wd theta; theta -= lr v. */
+export function momentumStep(theta: usize, vel: usize, grad: usize, n: i32, lr: f64, mu: f64, wd: f64): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vlr = f64x2.splat(lr), vmu = f64x2.splat(mu), vwd = f64x2.splat(wd);
+    for (; i + 2 <= n; i += 2) {
+      const th = v128.load(at(theta, i));
+      const v = f64x2.add(f64x2.mul(vmu, v128.load(at(vel, i))), f64x2.add(v128.load(at(grad, i)), f64x2.mul(vwd, th)));
+      v128.store(at(vel, i), v);
+      v128.store(at(theta, i), f64x2.sub(th, f64x2.mul(vlr, v)));
+    }
+  }
+  for (; i < n; i++) {
+    const th = load<f64>(at(theta, i));
+    const v = mu * load<f64>(at(vel, i)) + (load<f64>(at(grad, i)) + wd * th);
+    store<f64>(at(vel, i), v);
+    store<f64>(at(theta, i), th - lr * v);
+  }
+}
+
+/** Adam step (bias corrections c1 = 1 - b1^t, c2 = 1 - b2^t passed in); weight decay added to g. */
+export function adamStep(theta: usize, m: usize, v: usize, grad: usize, n: i32, lr: f64, b1: f64, b2: f64, eps: f64, c1: f64, c2: f64, wd: f64): void {
+  for (let i = 0; i < n; i++) {
+    const th = load<f64>(at(theta, i));
+    const g = load<f64>(at(grad, i)) + wd * th;
+    const mi = b1 * load<f64>(at(m, i)) + (1 - b1) * g;
+    const vi = b2 * load<f64>(at(v, i)) + (1 - b2) * g * g;
+    store<f64>(at(m, i), mi);
+    store<f64>(at(v, i), vi);
+    store<f64>(at(theta, i), th - lr * (mi / c1) / (Math.sqrt(vi / c2) + eps));
+  }
+}

@@ -1,0 +1,330 @@
+// The "js" backend: the same kernels in plain TypeScript over Float64Arrays, written as well as JS
+// allows (packed, register-blocked GEMM; unrolled loops). Accumulation orders mirror the SIMD
+// kernels lane by lane, so results match the "wasm" backend bit for bit on most inputs.
+import type { Backend, Buf } from "./types.js";
+
+class JsBuf implements Buf {
+  constructor(readonly data: Float64Array, readonly owned: boolean) {}
+  get length(): number { return this.data.length; }
+}
+
+const d = (b: Buf): Float64Array => (b as JsBuf).data;
+
+// Must equal assembly/gemm.ts.
+const MR = 4, NR = 4, MC = 64, KC = 256, NC = 512;
+
+export class JsBackend implements Backend {
+  readonly name = "js" as const;
+  readonly simd = false;
+  private bytes = 0;
+  private readonly pa = new Float64Array(MC * KC);
+  private readonly pb = new Float64Array(KC * NC);
+
+  alloc(length: number): Buf { this.bytes += length * 8; return new JsBuf(new Float64Array(length), true); }
+  free(buf: Buf): void {
+    const b = buf as JsBuf;
+    if (!b.owned) throw new Error("js backend: free() of a slice; free the buffer it came from");
+    this.bytes -= b.length * 8;
+  }
+  slice(buf: Buf, start: number, length: number): Buf { return new JsBuf(d(buf).subarray(start, start + length), false); }
+  view(buf: Buf): Float64Array { return d(buf); }
+  upload(buf: Buf, src: ArrayLike<number>, at = 0): Buf { d(buf).set(src, at); return buf; }
+  download(buf: Buf): Float64Array { return d(buf).slice(); }
+  allocatedBytes(): number { return this.bytes; }
+
+  fill(x: Buf, v: number): Buf { d(x).fill(v); return x; }
+  copy(dst: Buf, src: Buf): Buf { d(dst).set(d(src).subarray(0, dst.length)); return dst; }
+  scale(x: Buf, a: number): Buf { const v = d(x); for (let i = 0; i < v.length; i++) v[i] *= a; return x; }
+  axpy(y: Buf, a: number, x: Buf): Buf {
+    const yv = d(y), xv = d(x), n = yv.length;
+    for (let i = 0; i < n; i++) yv[i] += a * xv[i];
+    return y;
+  }
+  axpby(out: Buf, a: number, x: Buf, b: number, y: Buf): Buf {
+    const o = d(out), xv = d(x), yv = d(y), n = o.length;
+    for (let i = 0; i < n; i++) o[i] = a * xv[i] + b * yv[i];
+    return out;
+  }
+  sub(out: Buf, x: Buf, y: Buf): Buf {
+    const o = d(out), xv = d(x), yv = d(y), n = o.length;
+    for (let i = 0; i < n; i++) o[i] = xv[i] - yv[i];
+    return out;
+  }
+  mul(out: Buf, x: Buf, y: Buf): Buf {
+    const o = d(out), xv = d(x), yv = d(y), n = o.length;
+    for (let i = 0; i < n; i++) o[i] = xv[i] * yv[i];
+    return out;
+  }
+  dot(x: Buf, y: Buf): number { return dotArrays(d(x), 0, d(y), 0, x.length); }
+  asum(x: Buf): number {
+    const v = d(x), n = v.length;
+    let s0 = 0, s1 = 0, i = 0;
+    for (; i + 2 <= n; i += 2) { s0 += Math.abs(v[i]); s1 += Math.abs(v[i + 1]); }
+    let s = s0 + s1;
+    for (; i < n; i++) s += Math.abs(v[i]);
+    return s;
+  }
+  amax(x: Buf): number {
+    const v = d(x);
+    let m = 0;
+    for (let i = 0; i < v.length; i++) { const a = Math.abs(v[i]); if (a > m) m = a; }
+    return m;
+  }
+  softThreshold(out: Buf, x: Buf, t: number): Buf {
+    const o = d(out), xv = d(x), n = o.length;
+    for (let i = 0; i < n; i++) { const v = xv[i]; o[i] = Math.max(v - t, 0) + Math.min(v + t, 0); }
+    return out;
+  }
+  admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array {
+    const zv = d(z), yv = d(y), av = d(au), rv = d(r), n = zv.length, beta = 1 - alpha;
+    // Lane-split sums for the pairs, then a scalar tail added to their total: the f64x2 kernel's order.
+    let p0 = 0, p1 = 0, d0 = 0, d1 = 0, a0 = 0, a1 = 0, z0 = 0, z1 = 0, y0 = 0, y1 = 0, i = 0;
+    for (; i + 2 <= n; i += 2) {
+      let vau = av[i], vr = rv[i], vz = zv[i];
+      let v = alpha * vau + beta * (vz + vr) - vr + yv[i];
+      let zn = Math.max(v - t, 0) + Math.min(v + t, 0);
+      let yn = v - zn;
+      zv[i] = zn; yv[i] = yn;
+      let pr = vau - vr - zn, dz = zn - vz;
+      p0 += pr * pr; d0 += dz * dz; a0 += vau * vau; z0 += zn * zn; y0 += yn * yn;
+      vau = av[i + 1]; vr = rv[i + 1]; vz = zv[i + 1];
+      v = alpha * vau + beta * (vz + vr) - vr + yv[i + 1];
+      zn = Math.max(v - t, 0) + Math.min(v + t, 0);
+      yn = v - zn;
+      zv[i + 1] = zn; yv[i + 1] = yn;
+      pr = vau - vr - zn; dz = zn - vz;
+      p1 += pr * pr; d1 += dz * dz; a1 += vau * vau; z1 += zn * zn; y1 += yn * yn;
+    }
+    let sp = p0 + p1, sd = d0 + d1, sa = a0 + a1, sz = z0 + z1, sy = y0 + y1;
+    for (; i < n; i++) {
+      const vau = av[i], vr = rv[i], vz = zv[i];
+      const v = alpha * vau + beta * (vz + vr) - vr + yv[i];
+      const zn = Math.max(v - t, 0) + Math.min(v + t, 0);
+      const yn = v - zn;
+      zv[i] = zn; yv[i] = yn;
+      const pr = vau - vr - zn, dz = zn - vz;
+      sp += pr * pr; sd += dz * dz; sa += vau * vau; sz += zn * zn; sy += yn * yn;
+    }
+    stats[0] = sp; stats[1] = sd; stats[2] = sa; stats[3] = sz; stats[4] = sy;
+    return stats;
+  }
+  momentumStep(theta: Buf, vel: Buf, grad: Buf, lr: number, mu: number, wd: number): Buf {
+    const th = d(theta), v = d(vel), g = d(grad), n = th.length;
+    for (let i = 0; i < n; i++) {
+      const t = th[i];
+      const vi = mu * v[i] + (g[i] + wd * t);
+      v[i] = vi;
+      th[i] = t - lr * vi;
+    }
+    return theta;
+  }
+  adamStep(theta: Buf, m: Buf, v: Buf, grad: Buf, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, wd: number): Buf {
+    const th = d(theta), mv = d(m), vv = d(v), g = d(grad), n = th.length;
+    for (let i = 0; i < n; i++) {
+      const t = th[i];
+      const gi = g[i] + wd * t;
+      const mi = b1 * mv[i] + (1 - b1) * gi;
+      const vi = b2 * vv[i] + (1 - b2) * gi * gi;
+      mv[i] = mi; vv[i] = vi;
+      th[i] = t - lr * (mi / c1) / (Math.sqrt(vi / c2) + eps);
+    }
+    return theta;
+  }
+
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Buf, lda: number, b: Buf, ldb: number, beta: number, c: Buf, ldc: number): Buf {
+    const A = d(a), B = d(b), C = d(c), pa = this.pa, pb = this.pb;
+    if (beta !== 1) {
+      for (let i = 0; i < m; i++) {
+        const row = i * ldc;
+        for (let j = 0; j < n; j++) C[row + j] = beta === 0 ? 0 : beta * C[row + j];
+      }
+    }
+    if (alpha === 0 || k === 0) return c;
+    for (let jc = 0; jc < n; jc += NC) {
+      const nc = Math.min(NC, n - jc);
+      for (let pc = 0; pc < k; pc += KC) {
+        const kc = Math.min(KC, k - pc);
+        // pack B: panels of NR columns, p-major inside a panel
+        for (let jr = 0; jr < nc; jr += NR) {
+          const base = jr * kc, cols = Math.min(NR, nc - jr);
+          for (let p = 0; p < kc; p++) {
+            for (let jj = 0; jj < NR; jj++) {
+              const col = jc + jr + jj, row = pc + p;
+              pb[base + p * NR + jj] = jj < cols ? (transB ? B[col * ldb + row] : B[row * ldb + col]) : 0;
+            }
+          }
+        }
+        for (let ic = 0; ic < m; ic += MC) {
+          const mc = Math.min(MC, m - ic);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const base = ir * kc, rows = Math.min(MR, mc - ir);
+            for (let p = 0; p < kc; p++) {
+              for (let ii = 0; ii < MR; ii++) {
+                const row = ic + ir + ii, col = pc + p;
+                pa[base + p * MR + ii] = ii < rows ? alpha * (transA ? A[col * lda + row] : A[row * lda + col]) : 0;
+              }
+            }
+          }
+          for (let jr = 0; jr < nc; jr += NR) {
+            const nr = Math.min(NR, nc - jr);
+            for (let ir = 0; ir < mc; ir += MR) {
+              const mr = Math.min(MR, mc - ir);
+              microKernel(kc, pa, ir * kc, pb, jr * kc, C, (ic + ir) * ldc + jc + jr, ldc, mr, nr);
+            }
+          }
+        }
+      }
+    }
+    return c;
+  }
+
+  gemv(trans: boolean, m: number, k: number, alpha: number, a: Buf, lda: number, x: Buf, beta: number, y: Buf): Buf {
+    const A = d(a), X = d(x), Y = d(y);
+    if (!trans) {
+      for (let i = 0; i < m; i++) {
+        const s = dotArrays(A, i * lda, X, 0, k);
+        Y[i] = alpha * s + (beta === 0 ? 0 : beta * Y[i]);
+      }
+    } else {
+      for (let i = 0; i < m; i++) Y[i] = beta === 0 ? 0 : beta * Y[i];
+      for (let p = 0; p < k; p++) {
+        const row = p * lda, s = alpha * X[p];
+        for (let i = 0; i < m; i++) Y[i] += s * A[row + i];
+      }
+    }
+    return y;
+  }
+
+  extractPatches(out: Buf, ld: number, x: Buf, n: number, C: number, H: number, W: number, ph: number, pw: number, augment: boolean): Buf {
+    const O = d(out), X = d(x), gx = W / pw, gy = H / ph, k = gx * gy, p = C * ph * pw;
+    for (let s = 0; s < n; s++) {
+      const img = s * C * H * W;
+      for (let py = 0; py < gy; py++) {
+        for (let px = 0; px < gx; px++) {
+          const row = (s * k + py * gx + px) * ld;
+          let q = 0;
+          for (let c = 0; c < C; c++) {
+            for (let dy = 0; dy < ph; dy++) {
+              const src = img + (c * H + py * ph + dy) * W + px * pw;
+              O.set(X.subarray(src, src + pw), row + q);
+              q += pw;
+            }
+          }
+          if (augment) O[row + p] = 1;
+        }
+      }
+    }
+    return out;
+  }
+  sumBlocks(out: Buf, a: Buf, groups: number, size: number, cols: number): Buf {
+    const O = d(out), A = d(a);
+    for (let g = 0; g < groups; g++) {
+      const o = g * cols;
+      O.fill(0, o, o + cols);
+      for (let r = 0; r < size; r++) {
+        const src = (g * size + r) * cols;
+        for (let j = 0; j < cols; j++) O[o + j] += A[src + j];
+      }
+    }
+    return out;
+  }
+  broadcastBlocks(out: Buf, a: Buf, groups: number, size: number, cols: number): Buf {
+    const O = d(out), A = d(a);
+    for (let g = 0; g < groups; g++) {
+      const row = A.subarray(g * cols, (g + 1) * cols);
+      for (let r = 0; r < size; r++) O.set(row, (g * size + r) * cols);
+    }
+    return out;
+  }
+  relu(out: Buf, z: Buf): Buf { const o = d(out), Z = d(z); for (let i = 0; i < o.length; i++) o[i] = Math.max(Z[i], 0); return out; }
+  reluMask(out: Buf, z: Buf): Buf { const o = d(out), Z = d(z); for (let i = 0; i < o.length; i++) o[i] = Z[i] > 0 ? 1 : 0; return out; }
+  reluBackward(out: Buf, g: Buf, z: Buf): Buf {
+    const o = d(out), G = d(g), Z = d(z);
+    for (let i = 0; i < o.length; i++) o[i] = Z[i] > 0 ? G[i] : 0;
+    return out;
+  }
+
+  choleskyFactor(a: Buf, n: number): number {
+    const A = d(a);
+    for (let i = 0; i < n; i++) {
+      const ri = i * n;
+      for (let j = 0; j <= i; j++) {
+        const rj = j * n;
+        const s = A[ri + j] - dotArrays(A, ri, A, rj, j);
+        if (i === j) {
+          if (!(s > 0) || !Number.isFinite(s)) return i + 1;
+          A[ri + i] = Math.sqrt(s);
+        } else {
+          A[ri + j] = s / A[rj + j];
+        }
+      }
+      for (let j = i + 1; j < n; j++) A[ri + j] = 0;
+    }
+    return 0;
+  }
+  choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf {
+    const L = d(l), B = d(b);
+    for (let i = 0; i < n; i++) {
+      const bi = i * nrhs;
+      for (let j = 0; j < i; j++) {
+        const a = -L[i * n + j], bj = j * nrhs;
+        for (let c = 0; c < nrhs; c++) B[bi + c] += a * B[bj + c];
+      }
+      const s = 1 / L[i * n + i];
+      for (let c = 0; c < nrhs; c++) B[bi + c] *= s;
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      const bi = i * nrhs;
+      for (let j = i + 1; j < n; j++) {
+        const a = -L[j * n + i], bj = j * nrhs;
+        for (let c = 0; c < nrhs; c++) B[bi + c] += a * B[bj + c];
+      }
+      const s = 1 / L[i * n + i];
+      for (let c = 0; c < nrhs; c++) B[bi + c] *= s;
+    }
+    return b;
+  }
+}
+
+/** sum x[xo + i] y[yo + i], i < n, in the f64x2 kernel's order (4-wide, two lane pairs). */
+function dotArrays(x: Float64Array, xo: number, y: Float64Array, yo: number, n: number): number {
+  let a00 = 0, a01 = 0, a10 = 0, a11 = 0, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a00 += x[xo + i] * y[yo + i];
+    a01 += x[xo + i + 1] * y[yo + i + 1];
+    a10 += x[xo + i + 2] * y[yo + i + 2];
+    a11 += x[xo + i + 3] * y[yo + i + 3];
+  }
+  let s = (a00 + a10) + (a01 + a11);
+  for (; i < n; i++) s += x[xo + i] * y[yo + i];
+  return s;
+}
+
+function microKernel(kc: number, pa: Float64Array, ao: number, pb: Float64Array, bo: number,
+  C: Float64Array, co: number, ldc: number, mr: number, nr: number): void {
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  for (let p = 0; p < kc; p++) {
+    const a = ao + 4 * p, b = bo + 4 * p;
+    const b0 = pb[b], b1 = pb[b + 1], b2 = pb[b + 2], b3 = pb[b + 3];
+    let x = pa[a];
+    c00 += x * b0; c01 += x * b1; c02 += x * b2; c03 += x * b3;
+    x = pa[a + 1];
+    c10 += x * b0; c11 += x * b1; c12 += x * b2; c13 += x * b3;
+    x = pa[a + 2];
+    c20 += x * b0; c21 += x * b1; c22 += x * b2; c23 += x * b3;
+    x = pa[a + 3];
+    c30 += x * b0; c31 += x * b1; c32 += x * b2; c33 += x * b3;
+  }
+  if (mr === 4 && nr === 4) {
+    let o = co;
+    C[o] += c00; C[o + 1] += c01; C[o + 2] += c02; C[o + 3] += c03; o += ldc;
+    C[o] += c10; C[o + 1] += c11; C[o + 2] += c12; C[o + 3] += c13; o += ldc;
+    C[o] += c20; C[o + 1] += c21; C[o + 2] += c22; C[o + 3] += c23; o += ldc;
+    C[o] += c30; C[o + 1] += c31; C[o + 2] += c32; C[o + 3] += c33;
+    return;
+  }
+  const t = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+  for (let i = 0; i < mr; i++) for (let j = 0; j < nr; j++) C[co + i * ldc + j] += t[i * 4 + j];
+}

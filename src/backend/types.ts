@@ -1,0 +1,89 @@
+// The Backend interface: the one seam between the algorithms (model, training, solvers), which are
+// written once, and the kernels, which exist per backend ("wasm", "wasm-scalar", "js").
+//
+// Shape contract: matrices are row-major f64 with an explicit leading dimension (ld); vectors are
+// whole Bufs (their length is n). Kernels trust their inputs: validation happens at the public API.
+
+/** A handle to f64 storage owned by one backend. Never index it directly: use backend.view(). */
+export interface Buf {
+  readonly length: number;
+}
+
+export type BackendName = "wasm" | "wasm-scalar" | "js";
+export const BACKEND_NAMES: readonly BackendName[] = ["wasm", "wasm-scalar", "js"];
+
+export interface Backend {
+  readonly name: BackendName;
+  /** True when the kernels use f64x2 SIMD. */
+  readonly simd: boolean;
+
+  /** A zero-filled buffer of `length` f64. */
+  alloc(length: number): Buf;
+  /** Releases a buffer from alloc (not a slice). Using it afterwards is undefined. */
+  free(buf: Buf): void;
+  /** A handle to elements [start, start + length) of buf, sharing its storage (no copy). */
+  slice(buf: Buf, start: number, length: number): Buf;
+  /**
+   * A live Float64Array over buf's storage. For wasm it is invalidated when memory grows (any
+   * alloc may grow it), so re-take it after allocating instead of holding it.
+   */
+  view(buf: Buf): Float64Array;
+  /** Copies src into buf starting at element `at` (default 0). */
+  upload(buf: Buf, src: ArrayLike<number>, at?: number): Buf;
+  /** A copy of buf's contents in a fresh Float64Array (safe to keep). */
+  download(buf: Buf): Float64Array;
+  /** Bytes currently allocated (for memory reports and leak tests). */
+  allocatedBytes(): number;
+
+  // Level 1 (n = out.length or x.length)
+  fill(x: Buf, value: number): Buf;
+  copy(dst: Buf, src: Buf): Buf;
+  scale(x: Buf, a: number): Buf;
+  /** y += a x */
+  axpy(y: Buf, a: number, x: Buf): Buf;
+  /** out = a x + b y */
+  axpby(out: Buf, a: number, x: Buf, b: number, y: Buf): Buf;
+  /** out = x - y */
+  sub(out: Buf, x: Buf, y: Buf): Buf;
+  /** out = x .* y */
+  mul(out: Buf, x: Buf, y: Buf): Buf;
+  dot(x: Buf, y: Buf): number;
+  asum(x: Buf): number;
+  amax(x: Buf): number;
+  /** out = sign(x) max(|x| - t, 0) */
+  softThreshold(out: Buf, x: Buf, t: number): Buf;
+  /**
+   * Fused over-relaxed ADMM step on z, y (see assembly/vector.ts admmUpdate); writes
+   * [||au - r - z'||^2, ||z' - z||^2, ||au||^2, ||z'||^2, ||y'||^2] into stats[0..5).
+   */
+  admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array;
+  /** v = mu v + g + wd theta; theta -= lr v */
+  momentumStep(theta: Buf, vel: Buf, grad: Buf, lr: number, mu: number, wd: number): Buf;
+  /** Adam with bias corrections c1 = 1 - b1^t, c2 = 1 - b2^t; wd added to the gradient. */
+  adamStep(theta: Buf, m: Buf, v: Buf, grad: Buf, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, wd: number): Buf;
+
+  // Level 2/3
+  /** C = alpha op(A) op(B) + beta C; op(A): m x k, op(B): k x n. C must not alias A or B. */
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Buf, lda: number, b: Buf, ldb: number, beta: number, c: Buf, ldc: number): Buf;
+  /** y = alpha op(A) x + beta y; op(A): m x k. */
+  gemv(trans: boolean, m: number, k: number, alpha: number, a: Buf, lda: number, x: Buf, beta: number, y: Buf): Buf;
+
+  // CNN kernels
+  /** Non-overlapping patches of x (n x C x H x W) into out ((n k) x ld); see assembly/patches.ts. */
+  extractPatches(out: Buf, ld: number, x: Buf, n: number, C: number, H: number, W: number, ph: number, pw: number, augment: boolean): Buf;
+  /** out (groups x cols) = sums of `size` consecutive rows of a. */
+  sumBlocks(out: Buf, a: Buf, groups: number, size: number, cols: number): Buf;
+  /** out (groups*size x cols) repeats each row of a `size` times. */
+  broadcastBlocks(out: Buf, a: Buf, groups: number, size: number, cols: number): Buf;
+  relu(out: Buf, z: Buf): Buf;
+  reluMask(out: Buf, z: Buf): Buf;
+  /** out = g where z > 0 else 0 */
+  reluBackward(out: Buf, g: Buf, z: Buf): Buf;
+
+  // Factorizations
+  /** In-place Cholesky of an n x n SPD matrix; returns 0, or i + 1 for the first bad pivot i. */
+  choleskyFactor(a: Buf, n: number): number;
+  /** Solves L L^T X = B in place on b (n x nrhs). */
+  choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf;
+}

@@ -1,0 +1,128 @@
+// The "wasm" and "wasm-scalar" backends: the same AssemblyScript kernels, compiled with and without
+// SIMD, operating on buffers that live in the module's linear memory (no copies per call).
+import { instantiate } from "@assemblyscript/loader";
+import type { Backend, BackendName, Buf } from "./types.js";
+import { LinearAllocator } from "./allocator.js";
+
+/** The kernel exports of assembly/index.ts (pointers are byte offsets). */
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  simdEnabled(): number;
+  fill(x: number, n: number, v: number): void;
+  copy(d: number, s: number, n: number): void;
+  scale(x: number, n: number, a: number): void;
+  axpy(y: number, a: number, x: number, n: number): void;
+  axpby(o: number, a: number, x: number, b: number, y: number, n: number): void;
+  sub(o: number, x: number, y: number, n: number): void;
+  mul(o: number, x: number, y: number, n: number): void;
+  dot(x: number, y: number, n: number): number;
+  asum(x: number, n: number): number;
+  amax(x: number, n: number): number;
+  softThreshold(o: number, x: number, t: number, n: number): void;
+  admmUpdate(z: number, y: number, au: number, r: number, alpha: number, t: number, n: number, stats: number): void;
+  momentumStep(th: number, v: number, g: number, n: number, lr: number, mu: number, wd: number): void;
+  adamStep(th: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, wd: number): void;
+  gemm(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, work: number): void;
+  gemv(t: number, m: number, k: number, alpha: number, a: number, lda: number, x: number, beta: number, y: number): void;
+  gemmWorkspaceBytes(): number;
+  extractPatches(o: number, ld: number, x: number, n: number, C: number, H: number, W: number, ph: number, pw: number, aug: number): void;
+  sumBlocks(o: number, a: number, g: number, s: number, c: number): void;
+  broadcastBlocks(o: number, a: number, g: number, s: number, c: number): void;
+  relu(o: number, z: number, n: number): void;
+  reluMask(o: number, z: number, n: number): void;
+  reluBackward(o: number, g: number, z: number, n: number): void;
+  choleskyFactor(a: number, n: number, lda: number): number;
+  choleskySolve(l: number, n: number, lda: number, b: number, nrhs: number, ldb: number): void;
+}
+
+class WasmBuf implements Buf {
+  constructor(readonly ptr: number, readonly length: number, readonly owned: boolean) {}
+}
+
+function p(b: Buf): number { return (b as WasmBuf).ptr; }
+function n(b: Buf): number { return b.length; }
+
+export class WasmBackend implements Backend {
+  readonly simd: boolean;
+  private readonly heap: LinearAllocator;
+  private readonly work: number;
+  private readonly stats: number;
+  private f64: Float64Array;
+
+  constructor(readonly name: BackendName, private readonly k: KernelExports) {
+    this.simd = k.simdEnabled() === 1;
+    this.heap = new LinearAllocator(k.memory, k.heapBase());
+    this.f64 = new Float64Array(k.memory.buffer);
+    this.work = this.heap.alloc(k.gemmWorkspaceBytes());
+    this.stats = this.heap.alloc(5 * 8);
+  }
+
+  private mem(): Float64Array {
+    if (this.f64.buffer !== this.k.memory.buffer) this.f64 = new Float64Array(this.k.memory.buffer);
+    return this.f64;
+  }
+
+  alloc(length: number): Buf {
+    const ptr = this.heap.alloc(length * 8);
+    this.mem().fill(0, ptr >> 3, (ptr >> 3) + length);
+    return new WasmBuf(ptr, length, true);
+  }
+  free(buf: Buf): void {
+    const b = buf as WasmBuf;
+    if (!b.owned) throw new Error("wasm backend: free() of a slice; free the buffer it came from");
+    this.heap.release(b.ptr);
+  }
+  slice(buf: Buf, start: number, length: number): Buf { return new WasmBuf(p(buf) + start * 8, length, false); }
+  view(buf: Buf): Float64Array { return this.mem().subarray(p(buf) >> 3, (p(buf) >> 3) + buf.length); }
+  upload(buf: Buf, src: ArrayLike<number>, at = 0): Buf { this.mem().set(src, (p(buf) >> 3) + at); return buf; }
+  download(buf: Buf): Float64Array { return this.view(buf).slice(); }
+  allocatedBytes(): number { return this.heap.allocated; }
+
+  fill(x: Buf, v: number): Buf { this.k.fill(p(x), n(x), v); return x; }
+  copy(d: Buf, s: Buf): Buf { this.k.copy(p(d), p(s), n(d)); return d; }
+  scale(x: Buf, a: number): Buf { this.k.scale(p(x), n(x), a); return x; }
+  axpy(y: Buf, a: number, x: Buf): Buf { this.k.axpy(p(y), a, p(x), n(y)); return y; }
+  axpby(o: Buf, a: number, x: Buf, b: number, y: Buf): Buf { this.k.axpby(p(o), a, p(x), b, p(y), n(o)); return o; }
+  sub(o: Buf, x: Buf, y: Buf): Buf { this.k.sub(p(o), p(x), p(y), n(o)); return o; }
+  mul(o: Buf, x: Buf, y: Buf): Buf { this.k.mul(p(o), p(x), p(y), n(o)); return o; }
+  dot(x: Buf, y: Buf): number { return this.k.dot(p(x), p(y), n(x)); }
+  asum(x: Buf): number { return this.k.asum(p(x), n(x)); }
+  amax(x: Buf): number { return this.k.amax(p(x), n(x)); }
+  softThreshold(o: Buf, x: Buf, t: number): Buf { this.k.softThreshold(p(o), p(x), t, n(o)); return o; }
+  admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array {
+    this.k.admmUpdate(p(z), p(y), p(au), p(r), alpha, t, n(z), this.stats);
+    const m = this.mem(), s = this.stats >> 3;
+    for (let i = 0; i < 5; i++) stats[i] = m[s + i];
+    return stats;
+  }
+  momentumStep(th: Buf, v: Buf, g: Buf, lr: number, mu: number, wd: number): Buf {
+    this.k.momentumStep(p(th), p(v), p(g), n(th), lr, mu, wd); return th;
+  }
+  adamStep(th: Buf, m: Buf, v: Buf, g: Buf, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, wd: number): Buf {
+    this.k.adamStep(p(th), p(m), p(v), p(g), n(th), lr, b1, b2, eps, c1, c2, wd); return th;
+  }
+  gemm(ta: boolean, tb: boolean, m: number, nn: number, k: number, alpha: number, a: Buf, lda: number, b: Buf, ldb: number, beta: number, c: Buf, ldc: number): Buf {
+    this.k.gemm(ta ? 1 : 0, tb ? 1 : 0, m, nn, k, alpha, p(a), lda, p(b), ldb, beta, p(c), ldc, this.work);
+    return c;
+  }
+  gemv(t: boolean, m: number, k: number, alpha: number, a: Buf, lda: number, x: Buf, beta: number, y: Buf): Buf {
+    this.k.gemv(t ? 1 : 0, m, k, alpha, p(a), lda, p(x), beta, p(y)); return y;
+  }
+  extractPatches(o: Buf, ld: number, x: Buf, nn: number, C: number, H: number, W: number, ph: number, pw: number, aug: boolean): Buf {
+    this.k.extractPatches(p(o), ld, p(x), nn, C, H, W, ph, pw, aug ? 1 : 0); return o;
+  }
+  sumBlocks(o: Buf, a: Buf, g: number, s: number, c: number): Buf { this.k.sumBlocks(p(o), p(a), g, s, c); return o; }
+  broadcastBlocks(o: Buf, a: Buf, g: number, s: number, c: number): Buf { this.k.broadcastBlocks(p(o), p(a), g, s, c); return o; }
+  relu(o: Buf, z: Buf): Buf { this.k.relu(p(o), p(z), n(o)); return o; }
+  reluMask(o: Buf, z: Buf): Buf { this.k.reluMask(p(o), p(z), n(o)); return o; }
+  reluBackward(o: Buf, g: Buf, z: Buf): Buf { this.k.reluBackward(p(o), p(g), p(z), n(o)); return o; }
+  choleskyFactor(a: Buf, nn: number): number { return this.k.choleskyFactor(p(a), nn, nn); }
+  choleskySolve(l: Buf, nn: number, b: Buf, nrhs: number): Buf { this.k.choleskySolve(p(l), nn, nn, p(b), nrhs, nrhs); return b; }
+}
+
+/** Instantiates a kernel binary (bytes of build/simd.wasm or build/scalar.wasm) as a backend. */
+export async function createWasmBackend(name: BackendName, bytes: Uint8Array): Promise<Backend> {
+  const { exports } = await instantiate<Record<string, unknown>>(bytes, {});
+  return new WasmBackend(name, exports as unknown as KernelExports);
+}

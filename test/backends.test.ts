@@ -1,0 +1,152 @@
+// Every kernel on "wasm" (SIMD) and "wasm-scalar" against the "js" backend, on random shapes that
+// include sizes that are not multiples of the SIMD width or of the GEMM tiles (fast-check).
+import { beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { createBackend } from "../src/backend/index.js";
+import type { Backend, Buf } from "../src/backend/types.js";
+import { randn, relDiff } from "./helpers.js";
+
+let js: Backend, simd: Backend, scalar: Backend;
+beforeAll(async () => {
+  js = await createBackend("js");
+  simd = await createBackend("wasm");
+  scalar = await createBackend("wasm-scalar");
+});
+
+/** Runs `op` on each backend with the same inputs; returns the outputs (downloaded). */
+function onAll(inputs: Float64Array[], op: (be: Backend, bufs: Buf[]) => Buf | number): Array<Float64Array | number> {
+  return [js, simd, scalar].map((be) => {
+    const bufs = inputs.map((a) => be.upload(be.alloc(a.length), a));
+    const r = op(be, bufs);
+    const out = typeof r === "number" ? r : be.download(r);
+    for (const b of bufs) be.free(b);
+    return out;
+  });
+}
+
+function agree(results: Array<Float64Array | number>, tol = 1e-12): void {
+  const [ref, ...rest] = results;
+  for (const r of rest) {
+    if (typeof ref === "number") expect(Math.abs((r as number) - ref) / Math.max(Math.abs(ref), 1e-300)).toBeLessThanOrEqual(tol);
+    else expect(relDiff(r as Float64Array, ref)).toBeLessThanOrEqual(tol);
+  }
+}
+
+describe("kernels agree across backends (relative 1e-12)", () => {
+  it("the backends report what they are", () => {
+    expect(simd.simd).toBe(true);
+    expect(scalar.simd).toBe(false);
+    expect(js.name).toBe("js");
+  });
+
+  it("gemm, every transpose, odd and tile-crossing sizes", () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 300 }),
+      fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 1000 }), fc.constantFrom(0, 1, 0.5),
+      (m, n, k, ta, tb, seed, beta) => {
+        const a = randn(m * k, seed), b = randn(k * n, seed + 1), c = randn(m * n, seed + 2);
+        const res = onAll([a, b, c], (be, [A, B, C]) => be.gemm(ta, tb, m, n, k, 1.3, A, ta ? m : k, B, tb ? k : n, beta, C, n));
+        agree(res);
+        // and against a naive product, so all three cannot be wrong together
+        const ref = new Float64Array(m * n);
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+          ref[i * n + j] = 1.3 * s + beta * c[i * n + j];
+        }
+        expect(relDiff(res[0] as Float64Array, ref)).toBeLessThan(1e-12);
+      }), { numRuns: 60 });
+  });
+
+  it("gemm at a size crossing every block (MC, KC, NC)", () => {
+    const m = 131, n = 517, k = 263;
+    const a = randn(m * k, 1), b = randn(k * n, 2);
+    agree(onAll([a, b, new Float64Array(m * n)], (be, [A, B, C]) => be.gemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n)));
+  });
+
+  it("gemv both orientations", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.integer(),
+      (m, k, t, seed) => {
+        const a = randn(m * k, seed), x = randn(t ? m : k, seed + 1), y = randn(t ? k : m, seed + 2);
+        agree(onAll([a, x, y], (be, [A, X, Y]) => t ? be.gemv(true, k, m, 0.7, A, k, X, 0.3, Y) : be.gemv(false, m, k, 0.7, A, k, X, 0.3, Y)));
+      }), { numRuns: 40 });
+  });
+
+  it("level-1 kernels on lengths 0..37", () => {
+    for (let n = 0; n <= 37; n++) {
+      const x = randn(n, n), y = randn(n, n + 100);
+      agree(onAll([x, y], (be, [X, Y]) => be.axpy(Y, 0.3, X)));
+      agree(onAll([x, y, new Float64Array(n)], (be, [X, Y, O]) => be.axpby(O, 0.3, X, -2, Y)));
+      agree(onAll([x, y, new Float64Array(n)], (be, [X, Y, O]) => be.sub(O, X, Y)));
+      agree(onAll([x, y, new Float64Array(n)], (be, [X, Y, O]) => be.mul(O, X, Y)));
+      agree(onAll([x], (be, [X]) => be.scale(X, -1.5)));
+      agree(onAll([x, y], (be, [X, Y]) => be.dot(X, Y)), 1e-12);
+      agree(onAll([x], (be, [X]) => be.asum(X)));
+      agree(onAll([x], (be, [X]) => be.amax(X)));
+      agree(onAll([x, new Float64Array(n)], (be, [X, O]) => be.softThreshold(O, X, 0.4)));
+      agree(onAll([x, new Float64Array(n)], (be, [X, O]) => be.relu(O, X)));
+      agree(onAll([x, new Float64Array(n)], (be, [X, O]) => be.reluMask(O, X)));
+      agree(onAll([x, y, new Float64Array(n)], (be, [X, Y, O]) => be.reluBackward(O, Y, X)));
+      const g = randn(n, 7);
+      agree(onAll([x, y, g], (be, [T, V, G]) => be.momentumStep(T, V, G, 0.1, 0.9, 1e-3)));
+      agree(onAll([x, y, new Float64Array(n).fill(0.1), g], (be, [T, M, V, G]) => be.adamStep(T, M, V, G, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.001, 0)));
+      const au = randn(n, 11), r = randn(n, 12);
+      const stats = [js, simd, scalar].map(() => new Float64Array(5));
+      let which = 0;
+      const zs = onAll([x, y, au, r], (be, [Z, Y2, AU, R]) => { be.admmUpdate(Z, Y2, AU, R, 1.6, 0.2, stats[which++]); return Z; });
+      agree(zs);
+      agree([stats[0], stats[1], stats[2]]);
+    }
+  });
+
+  it("patch extraction, block sums and broadcasts", () => {
+    const n = 3, C = 2, H = 6, W = 9, ph = 3, pw = 3, k = 6, p = C * ph * pw;
+    const x = randn(n * C * H * W, 5);
+    agree(onAll([x, new Float64Array(n * k * (p + 1))], (be, [X, O]) => be.extractPatches(O, p + 1, X, n, C, H, W, ph, pw, true)));
+    const a = randn(n * k * 5, 9);
+    agree(onAll([a, new Float64Array(n * 5)], (be, [A, O]) => be.sumBlocks(O, A, n, k, 5)));
+    const h = randn(n * 5, 3);
+    agree(onAll([h, new Float64Array(n * k * 5)], (be, [Hh, O]) => be.broadcastBlocks(O, Hh, n, k, 5)));
+  });
+
+  it("Cholesky factor and multi-RHS solve", () => {
+    for (const n of [1, 2, 5, 17, 40]) {
+      const b = randn(n * n, n);
+      const g = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        let s = i === j ? n : 0;
+        for (let q = 0; q < n; q++) s += b[i * n + q] * b[j * n + q];
+        g[i * n + j] = s;
+      }
+      const rhs = randn(n * 3, 99);
+      const res = onAll([g, rhs], (be, [G, R]) => { expect(be.choleskyFactor(G, n)).toBe(0); return be.choleskySolve(G, n, R, 3); });
+      agree(res, 1e-12);
+      // residual check against the original matrix
+      const x = res[0] as Float64Array;
+      for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let q = 0; q < n; q++) s += g[i * n + q] * x[q * 3 + c];
+        expect(Math.abs(s - rhs[i * 3 + c])).toBeLessThan(1e-9 * n);
+      }
+    }
+  });
+
+  it("Cholesky reports an indefinite matrix by its pivot on every backend", () => {
+    const g = new Float64Array([4, 2, 0, 2, 1, 0, 0, 0, 1]); // rank-deficient leading 2x2
+    const res = onAll([g], (be, [G]) => be.choleskyFactor(G, 3));
+    expect(res).toEqual([2, 2, 2]);
+  });
+
+  it("wasm memory: views are re-taken after growth, frees are reused", async () => {
+    const be = await createBackend("wasm");
+    const a = be.upload(be.alloc(4), [1, 2, 3, 4]);
+    const before = be.allocatedBytes();
+    const big = be.alloc(4_000_000); // forces memory.grow
+    expect(Array.from(be.view(a))).toEqual([1, 2, 3, 4]);
+    be.free(big);
+    expect(be.allocatedBytes()).toBe(before);
+    const again = be.alloc(1000);
+    be.free(again);
+    be.free(a);
+  });
+});

@@ -1,0 +1,171 @@
+// Recovery subspaces as linear operators. A is rows x m: its m columns span where training can move
+// the parameters. B problems that share A are solved together (one per filter for the patch span).
+//
+// Layout contract (chosen so every product is one GEMM):
+//   R, Z, Y, A U   B x rows   (one problem per row: a filter's [w_j ; b_j] is contiguous)
+//   U, A^T Z       m x B      (one problem per column, the layout the Cholesky solve works on)
+import type { Backend, Buf } from "../backend/types.js";
+
+export interface LinearOperator {
+  readonly be: Backend;
+  /** Length of one problem's parameter vector. */
+  readonly rows: number;
+  /** Dimension m of the subspace (columns of A). */
+  readonly cols: number;
+  /** Largest batch this operator serves (B). */
+  readonly maxBatch: number;
+  /** out (count x rows) = (A U)^T for U (m x count). */
+  apply(u: Buf, out: Buf, count: number): void;
+  /** out (m x count) = A^T Z^T for Z (count x rows). */
+  applyT(z: Buf, out: Buf, count: number): void;
+  /** out (m x m) = A^T A. */
+  gram(out: Buf): void;
+  dispose(): void;
+}
+
+/**
+ * The patch span of DESIGN.md section 2: A = Xa^T, Xa the (n k) x (p + 1) augmented patch rows.
+ * All K filters share it, so A U and A^T Z are single GEMMs over the batch.
+ */
+export class PatchSpanOperator implements LinearOperator {
+  readonly rows: number;
+  readonly cols: number;
+
+  /** xa: (m x rows) design rows, owned by the caller and kept alive while the operator is used. */
+  constructor(readonly be: Backend, private readonly xa: Buf, m: number, rows: number, readonly maxBatch: number) {
+    this.rows = rows;
+    this.cols = m;
+  }
+
+  apply(u: Buf, out: Buf, count: number): void {
+    this.be.gemm(true, false, count, this.rows, this.cols, 1, u, count, this.xa, this.rows, 0, out, this.rows);
+  }
+  applyT(z: Buf, out: Buf, count: number): void {
+    this.be.gemm(false, true, this.cols, count, this.rows, 1, this.xa, this.rows, z, this.rows, 0, out, count);
+  }
+  gram(out: Buf): void {
+    this.be.gemm(false, true, this.cols, this.cols, this.rows, 1, this.xa, this.rows, this.xa, this.rows, 0, out, this.cols);
+  }
+  dispose(): void { /* xa belongs to the caller */ }
+}
+
+/**
+ * [A, c]: a base operator with one more column c (rows), for a single problem (B = 1). The patch
+ * span with weight decay uses it: the decayed init row theta0_j is then part of filter j's span.
+ */
+export class AppendColumnOperator implements LinearOperator {
+  readonly rows: number;
+  readonly cols: number;
+  readonly maxBatch = 1;
+  private readonly tmpU: Buf;
+  private readonly tmpZ: Buf;
+
+  constructor(readonly be: Backend, private readonly base: LinearOperator, private readonly column: Buf) {
+    this.rows = base.rows;
+    this.cols = base.cols + 1;
+    this.tmpU = be.alloc(base.cols);
+    this.tmpZ = be.alloc(base.cols);
+  }
+
+  apply(u: Buf, out: Buf): void {
+    const be = this.be, m = this.base.cols;
+    this.base.apply(be.slice(u, 0, m), out, 1);
+    be.axpy(out, be.view(u)[m], this.column);
+  }
+  applyT(z: Buf, out: Buf): void {
+    const be = this.be, m = this.base.cols;
+    this.base.applyT(z, be.slice(out, 0, m), 1);
+    be.view(out)[m] = be.dot(this.column, z);
+  }
+  gram(out: Buf): void {
+    const be = this.be, m = this.base.cols, m1 = m + 1;
+    const g = be.alloc(m * m);
+    this.base.gram(g);
+    this.base.applyT(this.column, this.tmpZ, 1);
+    const G = be.view(g), t = be.view(this.tmpZ), o = be.view(out);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) o[i * m1 + j] = G[i * m + j];
+      o[i * m1 + m] = t[i];
+      o[m * m1 + i] = t[i];
+    }
+    o[m * m1 + m] = be.dot(this.column, this.column);
+    be.free(g);
+  }
+  dispose(): void { this.be.free(this.tmpU); this.be.free(this.tmpZ); }
+}
+
+/** [A_1, A_2, ...]: the union of several spans (re-linearization uses two), single problem. */
+export class ConcatOperator implements LinearOperator {
+  readonly rows: number;
+  readonly cols: number;
+  readonly maxBatch = 1;
+  private readonly tmp: Buf;
+
+  constructor(readonly be: Backend, private readonly parts: LinearOperator[]) {
+    this.rows = parts[0].rows;
+    this.cols = parts.reduce((s, p) => s + p.cols, 0);
+    this.tmp = be.alloc(this.rows);
+  }
+
+  apply(u: Buf, out: Buf): void {
+    let off = 0;
+    this.be.fill(out, 0);
+    for (const p of this.parts) {
+      p.apply(this.be.slice(u, off, p.cols), this.tmp, 1);
+      this.be.axpy(out, 1, this.tmp);
+      off += p.cols;
+    }
+  }
+  applyT(z: Buf, out: Buf): void {
+    let off = 0;
+    for (const p of this.parts) {
+      p.applyT(z, this.be.slice(out, off, p.cols), 1);
+      off += p.cols;
+    }
+  }
+  gram(out: Buf): void { weightedGram(this, null, out); }
+  dispose(): void { this.be.free(this.tmp); }
+}
+
+/**
+ * out (m x m) = A^T diag(w) A, column by column through apply/applyT (w = null: plain A^T A).
+ * m applications of A and A^T: the way to form a Gram (or an IRLS system, or the Gram of the rows
+ * kept by polishing) for any operator without ever holding A.
+ */
+export function weightedGram(op: LinearOperator, w: Buf | null, out: Buf): void {
+  const be = op.be, m = op.cols;
+  const e = be.alloc(m), col = be.alloc(op.rows), g = be.alloc(m);
+  const ev = () => be.view(e);
+  for (let c = 0; c < m; c++) {
+    ev().fill(0);
+    ev()[c] = 1;
+    op.apply(e, col, 1);
+    if (w) be.mul(col, col, w);
+    op.applyT(col, g, 1);
+    const gv = be.view(g), ov = be.view(out);
+    for (let i = 0; i < m; i++) ov[i * m + c] = gv[i];
+  }
+  // Symmetrize: the two triangles came from different products and may differ in the last bit.
+  const ov = be.view(out);
+  for (let i = 0; i < m; i++) for (let j = 0; j < i; j++) {
+    const s = 0.5 * (ov[i * m + j] + ov[j * m + i]);
+    ov[i * m + j] = s; ov[j * m + i] = s;
+  }
+  be.free(e); be.free(col); be.free(g);
+}
+
+/** A as a dense rows x m array (for the LP form and for tests). */
+export function materialize(op: LinearOperator): Float64Array {
+  const be = op.be, m = op.cols;
+  const e = be.alloc(m), col = be.alloc(op.rows);
+  const dense = new Float64Array(op.rows * m);
+  for (let c = 0; c < m; c++) {
+    be.fill(e, 0);
+    be.view(e)[c] = 1;
+    op.apply(e, col, 1);
+    const v = be.view(col);
+    for (let i = 0; i < op.rows; i++) dense[i * m + c] = v[i];
+  }
+  be.free(e); be.free(col);
+  return dense;
+}

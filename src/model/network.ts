@@ -82,3 +82,25 @@ export function backward(ws: Workspace, theta: Buf, xa: Buf): Buf {
   be.gemm(true, false, K, layout.row, n * k, 1, ws.da, K, xa, layout.row, 0, dw, layout.row);
   return ws.grad;
 }
+
+/**
+ * Forward-mode product: out (n x O) = J dtheta, the change of the outputs along dtheta, at the
+ * state of the last forward(). Uses ws.da and ws.dh as scratch.
+ */
+export function jvp(ws: Workspace, theta: Buf, xa: Buf, dtheta: Buf, out: Buf): Buf {
+  const { be, shape, layout, n } = ws;
+  const { patches: k, filters: K, outputs: O } = shape;
+  const { beta } = splitParams(be, layout, theta);
+  const { w: dw, beta: dbeta } = splitParams(be, layout, dtheta);
+  be.gemm(false, true, n * k, K, layout.row, 1, xa, layout.row, dw, layout.row, 0, ws.da, K);
+  be.reluBackward(ws.da, ws.da, ws.z);
+  if (shape.readout === "dense") {
+    be.gemm(false, false, n, O, k * K, 1, ws.a, k * K, dbeta, O, 0, out, O);
+    be.gemm(false, false, n, O, k * K, 1, ws.da, k * K, beta, O, 1, out, O);
+  } else {
+    be.sumBlocks(ws.dh, ws.da, n, k, K);
+    be.gemm(false, false, n, O, K, 1, ws.h, K, dbeta, O, 0, out, O);
+    be.gemm(false, false, n, O, K, 1, ws.dh, K, beta, O, 1, out, O);
+  }
+  return out;
+}

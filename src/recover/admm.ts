@@ -7,7 +7,7 @@ import { Cholesky } from "../linalg/cholesky.js";
 import type { LinearOperator } from "./operator.js";
 
 export interface AdmmOptions {
-  /** Iteration cap (default 20000). */
+  /** Iteration cap (default 5000; polishing finishes the job when the support is found). */
   maxIter?: number;
   /** Absolute and relative tolerances of Boyd et al. section 3.3 (defaults 1e-12, 1e-10). */
   absTol?: number;
@@ -20,6 +20,11 @@ export interface AdmmOptions {
   balance?: boolean;
   /** Warm start U0 (m x B, column per problem). */
   warmStart?: Float64Array;
+  /**
+   * Per problem, indices of erased rows (NaN/Inf in the data): they are dropped from the objective
+   * by imputing r there from the current fit A u every iteration, so they never count as residual.
+   */
+  erased?: Array<Int32Array | null>;
   /** Called every 25 iterations with the worst problem's residuals. */
   onIteration?: (it: number, primal: number, dual: number, done: number) => void;
 }
@@ -43,7 +48,7 @@ export interface LadSolution {
 /** Solves B LAD problems with ADMM; r is B x rows in backend memory. */
 export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOptions = {}, factor?: Cholesky): LadSolution {
   const be = op.be, N = op.rows, m = op.cols;
-  const maxIter = options.maxIter ?? 20000;
+  const maxIter = options.maxIter ?? 5000;
   const absTol = options.absTol ?? 1e-12, relTol = options.relTol ?? 1e-10;
   const alpha = options.alpha ?? 1.6;
   const balance = options.balance ?? true;
@@ -86,6 +91,13 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
       op.apply(u, au, B);
       let all = true;
       let worstP = 0, worstD = 0, nDone = 0;
+      if (options.erased) {
+        const rv = be.view(r), av = be.view(au);
+        for (let b = 0; b < B; b++) {
+          const e = options.erased[b];
+          if (e) for (const i of e) rv[b * N + i] = av[b * N + i];
+        }
+      }
       for (let b = 0; b < B; b++) {
         const rb = rows(r, b);
         be.admmUpdate(rows(z, b), rows(y, b), rows(au, b), rb, alpha, 1 / mu[b], stats);

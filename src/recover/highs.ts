@@ -19,9 +19,12 @@ async function loadHighs(): Promise<HighsModule> {
 const num = (v: number): string => (v === 0 ? "0" : v.toPrecision(17));
 
 /** The LP of min ||A u - r||_1 in CPLEX LP format, for a dense A (rows x m). */
-export function ladToLp(a: Float64Array, rows: number, m: number, r: ArrayLike<number>): string {
-  const out: string[] = ["Minimize", " obj: " + Array.from({ length: rows }, (_, i) => `t${i}`).join(" + "), "Subject To"];
-  for (let i = 0; i < rows; i++) {
+export function ladToLp(a: Float64Array, rows: number, m: number, r: ArrayLike<number>, skip: Int32Array | null = null): string {
+  const keep = new Uint8Array(rows).fill(1);
+  if (skip) for (const i of skip) keep[i] = 0;
+  const kept = Array.from({ length: rows }, (_, i) => i).filter((i) => keep[i]);
+  const out: string[] = ["Minimize", " obj: " + kept.map((i) => `t${i}`).join(" + "), "Subject To"];
+  for (const i of kept) {
     let expr = "";
     for (let c = 0; c < m; c++) {
       const v = a[i * m + c];
@@ -36,11 +39,14 @@ export function ladToLp(a: Float64Array, rows: number, m: number, r: ArrayLike<n
   return out.join("\n");
 }
 
-/** Solves one LAD problem (r: rows values) with HiGHS' simplex; throws if HiGHS is not optimal. */
-export async function highsLad(op: LinearOperator, r: ArrayLike<number>, options: { timeLimit?: number } = {}): Promise<HighsSolution> {
+/**
+ * Solves one LAD problem (r: rows values) with HiGHS' simplex; rows in `skip` (erasures) are left
+ * out. Throws NumericalError if HiGHS does not report an optimum.
+ */
+export async function highsLad(op: LinearOperator, r: ArrayLike<number>, options: { timeLimit?: number; skip?: Int32Array | null } = {}): Promise<HighsSolution> {
   const h = await loadHighs();
   const a = materialize(op);
-  const lp = ladToLp(a, op.rows, op.cols, r);
+  const lp = ladToLp(a, op.rows, op.cols, r, options.skip ?? null);
   const t0 = performance.now();
   const sol = h.solve(lp, { solver: "simplex", primal_feasibility_tolerance: 1e-10, dual_feasibility_tolerance: 1e-10, ...(options.timeLimit ? { time_limit: options.timeLimit } : {}) });
   const seconds = (performance.now() - t0) / 1000;

@@ -30,29 +30,40 @@ function l1(v: Float64Array): number {
 }
 
 /** Rows with |res| <= tol, as 0/1 weights. */
-function inlierWeights(res: Float64Array, tol: number, w: Float64Array): number {
+function inlierWeights(res: Float64Array, tol: number, w: Float64Array, erased: Int32Array | null): number {
   let c = 0;
   for (let i = 0; i < res.length; i++) { const ok = Math.abs(res[i]) <= tol; w[i] = ok ? 1 : 0; if (ok) c++; }
+  if (erased) for (const i of erased) { if (w[i]) c--; w[i] = 0; }
   return c;
+}
+
+/** l1 norm over the rows that are not erased. */
+function l1Kept(res: Float64Array, erased: Int32Array | null): number {
+  let s = l1(res);
+  if (erased) for (const i of erased) s -= Math.abs(res[i]);
+  return s;
 }
 
 /**
  * Polishes one problem: r (rows) its right-hand side, u0 (m) and res0 = A u0 - r from a solver.
- * tol0 selects the first inlier set (relative to rms(r)); later rounds use 1e-9 rms(r).
+ * tol0 selects the first inlier set (relative to rms(r)); later rounds use 1e-9 rms(r). Erased rows
+ * have weight 0. With enabled = false it only counts the inliers of u0 (the certificate).
  */
-export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Float64Array, tol0 = 1e-6): PolishResult {
+export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Float64Array,
+  options: { tol0?: number; erased?: Int32Array | null; enabled?: boolean } = {}): PolishResult {
+  const tol0 = options.tol0 ?? 1e-6, erased = options.erased ?? null, rounds = options.enabled === false ? 0 : 4;
   const be = op.be, m = op.cols, N = op.rows;
   const rv = be.download(r);
   const scale = Math.max(rms(rv), 1e-300);
   const tight = 1e-9 * scale;
-  let best: PolishResult = { u: u0, residual: res0, objective: l1(res0), inliers: 0, polished: false };
+  let best: PolishResult = { u: u0, residual: res0, objective: l1Kept(res0, erased), inliers: 0, polished: false };
   const wHost = new Float64Array(N);
   const w = be.alloc(N), wr = be.alloc(N), g = be.alloc(m * m), rhs = be.alloc(m), au = be.alloc(N);
   try {
     let tol = tol0 * scale;
     let prevCount = -1;
-    for (let round = 0; round < 4; round++) {
-      const count = inlierWeights(best.residual, tol, wHost);
+    for (let round = 0; round < rounds; round++) {
+      const count = inlierWeights(best.residual, tol, wHost, erased);
       if (count < m || count === prevCount && round > 1) break;
       prevCount = count;
       be.upload(w, wHost);
@@ -66,12 +77,12 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
       op.apply(rhs, au, 1);
       be.sub(au, au, r);
       const res = be.download(au);
-      const obj = l1(res);
+      const obj = l1Kept(res, erased);
       if (!(obj <= best.objective * (1 + 1e-12) + 1e-300)) break;
       best = { u: be.download(rhs), residual: res, objective: obj, inliers: 0, polished: true };
       tol = tight;
     }
-    best.inliers = inlierWeights(best.residual, tight, wHost);
+    best.inliers = inlierWeights(best.residual, tight, wHost, erased);
     return best;
   } finally {
     for (const b of [w, wr, g, rhs, au]) be.free(b);

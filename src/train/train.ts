@@ -32,11 +32,13 @@ export interface TrainOptions {
   /** Seed of the batch order. */
   seed?: number;
   backend?: Backend | string;
+  /** Train beta too (default true); false keeps the readout at init, the theory's usual setting. */
+  trainReadout?: boolean;
   /** Called after every epoch with the epoch's mean loss. */
   onProgress?: (p: TrainProgress) => void;
 }
 
-const TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "batchSize", "lr", "momentum", "weightDecay", "seed", "backend", "onProgress"];
+const TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "batchSize", "lr", "momentum", "weightDecay", "seed", "backend", "trainReadout", "onProgress"];
 
 export interface TrainResult {
   params: Float64Array;
@@ -93,6 +95,7 @@ export async function train(shape: ModelShape, init: Float64Array, data: PatchDa
     if (!Number.isFinite(v) || v < 0) throw new ValueError(`${where}: ${k} must be a finite number >= 0, got ${v}`);
   }
 
+  const trained = options.trainReadout === false ? layout.wSize : layout.size;
   const be = await resolveBackend(options.backend);
   const rowLen = shape.patches * layout.row;
   const xa = uploadAugmented(be, data);
@@ -135,8 +138,9 @@ export async function train(shape: ModelShape, init: Float64Array, data: PatchDa
         sum += b * lossOf(loss, be.view(ws.y), tgt, be.view(ws.dy), b, O);
         backward(ws, theta, x);
         steps++;
-        if (optimizer === "sgd") be.momentumStep(theta, vel, ws.grad, lr, mu, wd);
-        else be.adamStep(theta, vel, vel2, ws.grad, lr, 0.9, 0.999, 1e-8, 1 - 0.9 ** steps, 1 - 0.999 ** steps, wd);
+        const th = be.slice(theta, 0, trained), g = be.slice(ws.grad, 0, trained);
+        if (optimizer === "sgd") be.momentumStep(th, be.slice(vel, 0, trained), g, lr, mu, wd);
+        else be.adamStep(th, be.slice(vel, 0, trained), be.slice(vel2, 0, trained), g, lr, 0.9, 0.999, 1e-8, 1 - 0.9 ** steps, 1 - 0.999 ** steps, wd);
       }
       losses.push(sum / n);
       options.onProgress?.({ epoch: epoch + 1, epochs, step: steps, loss: sum / n });

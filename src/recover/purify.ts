@@ -1,0 +1,346 @@
+// purify(): robust recovery of a contaminated one-hidden-layer CNN (DESIGN.md sections 2-3).
+//   "patch":        each filter row [w_j ; b_j] is recovered in the span of the augmented training
+//                   patches (exact for any SGD trajectory), all K rows as one batched problem;
+//                   beta is then recovered in the span of the hidden features at the recovered filters.
+//   "linearized":   all parameters jointly in the span of the Jacobian at init (exact while masks
+//                   stay fixed; for n k >= p + 1).
+//   "relinearized": the union of the linearized spans at init and at a first-pass purified model.
+import type { Backend } from "../backend/types.js";
+import { resolveBackend } from "../backend/index.js";
+import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
+import type { PatchData } from "../model/data.js";
+import { checkPatchData, uploadAugmented } from "../model/data.js";
+import { Workspace, forward } from "../model/network.js";
+import type { ModelShape } from "../model/shape.js";
+import { layoutOf } from "../model/shape.js";
+import type { AdmmOptions } from "./admm.js";
+import { LinearizedOperator } from "./linearized.js";
+import type { LinearOperator } from "./operator.js";
+import { AppendColumnOperator, ConcatOperator, PatchSpanOperator } from "./operator.js";
+import type { BatchSolution, SolverName } from "./solve.js";
+import { SOLVER_NAMES, solveBatch } from "./solve.js";
+import { detectionScores, recoveryErrors, residualThreshold } from "./report.js";
+import type { RecoveryErrors } from "./report.js";
+import { Cholesky } from "../linalg/cholesky.js";
+
+export type SubspaceName = "patch" | "linearized" | "relinearized";
+export const SUBSPACE_NAMES: readonly SubspaceName[] = ["patch", "linearized", "relinearized"];
+
+export interface PurifyProgress {
+  stage: "filters" | "readout" | "linearized" | "relinearized";
+  iteration: number;
+  primal: number;
+  dual: number;
+}
+
+export interface PurifyOptions {
+  shape: ModelShape;
+  /** theta0: the parameters training started from (or a trusted reference). */
+  init: Float64Array;
+  /** The training inputs (patch vectors). */
+  data: PatchData;
+  subspace?: SubspaceName;
+  solver?: SolverName;
+  backend?: Backend | string;
+  /** Patch span: add each filter's init row as one more column (training used weight decay). */
+  weightDecay?: boolean;
+  /** The clean model, when known: adds recovery errors and detection precision/recall. */
+  clean?: Float64Array;
+  admm?: AdmmOptions;
+  /**
+   * Whether training updated beta (default true). false: beta's span is {0}, so beta is restored to
+   * init and the linearized spans use the Jacobian wrt (W, b) only.
+   */
+  trainedReadout?: boolean;
+  /**
+   * Finite entries whose change exceeds this many robust scales (median |theta~ - theta0|) are
+   * erased like NaN/Inf before solving (default 1e6): values like 1e38 from exponent bit flips would
+   * otherwise swamp f64 precision in the solver.
+   */
+  grossFactor?: number;
+  /** Least-squares polishing on the exactly-fit rows (default true). */
+  polish?: boolean;
+  onProgress?: (p: PurifyProgress) => void;
+}
+
+const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor"];
+
+export interface PurifyReport {
+  backend: string;
+  subspace: SubspaceName;
+  solver: SolverName;
+  /** Subspace dimension m per problem and number of problems B. */
+  spanDim: number;
+  problems: number;
+  iterations: number;
+  primalResidual: number;
+  dualResidual: number;
+  objective: number;
+  seconds: number;
+  converged: boolean;
+  /** Ridge the Gram needed: > 0 means the span's columns are linearly dependent. */
+  ridge: number;
+  /**
+   * Exactness certificate of the filter rows (W, b) — all parameters for the linearized spans:
+   * every problem fits at least m + margin rows exactly, which a vector outside the span does with
+   * probability 0. False means "not certified exact", e.g. too much contamination for the span.
+   */
+  recovered: boolean;
+  /** Same certificate for beta ("patch" only; beta's span is approximate, so usually false). */
+  betaRecovered: boolean | null;
+  /** Smallest (exactly fit rows - m) over the problems, and the margin it was held to. */
+  inlierExcess: number;
+  margin: number;
+  /** Indices (into theta) judged contaminated: large residual, or erased. */
+  estimatedContaminated: Int32Array;
+  /** Indices that were NaN/Inf in the input: dropped from the fit and restored from the span. */
+  erasures: Int32Array;
+  /** Finite indices erased for being gross (see grossFactor), restored the same way. */
+  grossOutliers: Int32Array;
+  /** Present when options.clean was given. */
+  errors?: RecoveryErrors;
+  /** Residual of the clean update outside the span, relative (options.clean given). */
+  cleanSpanResidual?: number;
+  precision?: number;
+  recall?: number;
+}
+
+export interface PurifyResult {
+  params: Float64Array;
+  report: PurifyReport;
+}
+
+/** The exactness margin: how many more exactly fit rows than unknowns certify a problem. */
+export function certificateMargin(rows: number, m: number): number {
+  return Math.max(8, Math.ceil(0.1 * (rows - m)));
+}
+
+interface Stage { op: LinearOperator; B: number; r: Float64Array; erased: Array<Int32Array | null>; owned: LinearOperator[] }
+
+export async function purify(contaminated: Float64Array, options: PurifyOptions): Promise<PurifyResult> {
+  const where = "purify";
+  checkOptionNames(where, options, PURIFY_OPTIONS);
+  const { shape, init, data } = options;
+  if (!shape || !init || !data) throw new OptionError(`${where}: options.shape, options.init and options.data are required`);
+  const L = layoutOf(shape);
+  checkPatchData(where, data);
+  if (data.patches !== shape.patches || data.patchDim !== shape.patchDim) {
+    throw new ShapeError(`${where}: data has ${data.patches} patches of dim ${data.patchDim}, the model expects ${shape.patches} of dim ${shape.patchDim}`);
+  }
+  for (const [name, v] of [["contaminated", contaminated], ["init", init], ["clean", options.clean]] as const) {
+    if (v && v.length !== L.size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${L.size} parameters (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`);
+  }
+  checkFinite(where, "init", init);
+  if (options.clean) checkFinite(where, "clean", options.clean);
+  const subspace = options.subspace ?? "patch";
+  if (!SUBSPACE_NAMES.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${SUBSPACE_NAMES.join(", ")})`);
+  const solver = options.solver ?? "admm";
+  if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
+
+  const be = await resolveBackend(options.backend);
+  const t0 = performance.now();
+  const n = data.samples, k = data.patches, K = shape.filters, O = shape.outputs;
+  const trainedReadout = options.trainedReadout ?? true;
+  const nonFinite: number[] = [], gross: number[] = [];
+  const delta = new Float64Array(L.size);
+  for (let i = 0; i < L.size; i++) {
+    if (Number.isFinite(contaminated[i])) delta[i] = contaminated[i] - init[i];
+    else nonFinite.push(i);
+  }
+  const scale = robustScale(delta, nonFinite);
+  const grossLimit = (options.grossFactor ?? 1e6) * scale;
+  for (let i = 0; i < L.size; i++) if (Math.abs(delta[i]) > grossLimit) { gross.push(i); delta[i] = 0; }
+  const erasures = [...nonFinite, ...gross].sort((a, b) => a - b);
+  const xa = uploadAugmented(be, data);
+  const out = contaminated.slice();
+  const solveOpts = (stage: PurifyProgress["stage"]) => ({
+    solver, admm: options.admm, polish: options.polish,
+    onIteration: options.onProgress ? (it: number, primal: number, dual: number) => options.onProgress!({ stage, iteration: it, primal, dual }) : undefined,
+  });
+  const totals = { iterations: 0, primal: 0, dual: 0, objective: 0, converged: true, ridge: 0 };
+  const absorb = (s: BatchSolution): void => {
+    totals.iterations += s.iterations; totals.primal = Math.max(totals.primal, s.primal); totals.dual = Math.max(totals.dual, s.dual);
+    totals.objective += s.objective; totals.converged &&= s.converged; totals.ridge = Math.max(totals.ridge, s.ridge);
+  };
+  const estimated: number[] = [];
+  /** Marks rows of problem b (at param offsets) whose residual is large. */
+  const detect = (s: BatchSolution, rows: number, B: number, offsetOf: (b: number, i: number) => number): void => {
+    for (let b = 0; b < B; b++) {
+      const res = s.residual.subarray(b * rows, (b + 1) * rows);
+      const thr = residualThreshold(res);
+      for (let i = 0; i < rows; i++) if (Math.abs(res[i]) > thr || !Number.isFinite(contaminated[offsetOf(b, i)])) estimated.push(offsetOf(b, i));
+    }
+  };
+  let recovered = true, betaRecovered: boolean | null = null, excess = Infinity, margin = 0, spanDim = 0, problems = 0;
+  let cleanSpanResidual: number | undefined;
+  const owned: LinearOperator[] = [];
+  try {
+    if (subspace === "patch") {
+      // Filters: B = K problems of length p + 1 sharing the patch span.
+      const m = n * k;
+      const base = new PatchSpanOperator(be, xa, m, L.row, K);
+      const r = delta.slice(0, L.wSize);
+      const erased = perProblem(erasures, 0, L.row, K);
+      let sol: BatchSolution;
+      if (options.weightDecay) {
+        sol = await solveEach(be, base, r, K, L.row, init, erased, solveOpts("filters"));
+      } else {
+        sol = await solveBatch(base, r, K, { ...solveOpts("filters"), erased });
+      }
+      absorb(sol);
+      spanDim = sol.u.length / K; problems = K;
+      margin = certificateMargin(L.row, spanDim);
+      for (let b = 0; b < K; b++) excess = Math.min(excess, sol.inliers[b] - spanDim);
+      recovered = excess >= margin;
+      for (let i = 0; i < L.wSize; i++) out[i] = init[i] + sol.fitted[i];
+      detect(sol, L.row, K, (b, i) => b * L.row + i);
+      if (options.clean) cleanSpanResidual = spanResidualOf(be, base, options.clean, init, 0, L.row, K);
+
+      if (!trainedReadout) {
+        for (let i = L.wSize; i < L.size; i++) { out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) estimated.push(i); }
+        betaRecovered = true;
+      } else {
+      // Readout: beta's update lies (approximately) in the span of the hidden features.
+      const ws = new Workspace(be, shape, n);
+      const theta = be.upload(be.alloc(L.size), out.map((v, i) => (i >= L.wSize ? init[i] : v)));
+      forward(ws, theta, xa);
+      const fdim = shape.readout === "dense" ? k * K : K;
+      const features = be.alloc(n * fdim);
+      be.copy(features, shape.readout === "dense" ? ws.a : ws.h);
+      const fop = new PatchSpanOperator(be, features, n, fdim, O);
+      const rb = new Float64Array(O * fdim);
+      for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) rb[o * fdim + f] = delta[L.wSize + f * O + o];
+      const erasedB = Array.from({ length: O }, (_, o) => {
+        const e = erasures.filter((i) => i >= L.wSize && (i - L.wSize) % O === o).map((i) => Math.floor((i - L.wSize) / O));
+        return e.length ? Int32Array.from(e) : null;
+      });
+      const bsol = await solveBatch(fop, rb, O, { ...solveOpts("readout"), erased: erasedB });
+      absorb(bsol);
+      const bm = bsol.u.length / O;
+      betaRecovered = Array.from(bsol.inliers).every((c) => c - bm >= certificateMargin(fdim, bm));
+      for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) out[L.wSize + f * O + o] = init[L.wSize + f * O + o] + bsol.fitted[o * fdim + f];
+      detect(bsol, fdim, O, (o, f) => L.wSize + f * O + o);
+      ws.dispose(); be.free(theta); be.free(features);
+      }
+    } else {
+      const lin0 = new LinearizedOperator(be, shape, xa, n, init, trainedReadout);
+      owned.push(lin0);
+      const erased = [erasures.length ? Int32Array.from(erasures) : null];
+      let sol = await solveBatch(lin0, delta, 1, { ...solveOpts("linearized"), erased });
+      let op: LinearOperator = lin0;
+      if (subspace === "relinearized") {
+        absorb(sol);
+        const theta1 = new Float64Array(L.size);
+        for (let i = 0; i < L.size; i++) theta1[i] = init[i] + sol.fitted[i];
+        const lin1 = new LinearizedOperator(be, shape, xa, n, theta1, trainedReadout);
+        owned.push(lin1);
+        op = new ConcatOperator(be, [lin0, lin1]);
+        owned.push(op);
+        const warm = new Float64Array(op.cols);
+        warm.set(sol.u);
+        sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm });
+      }
+      absorb(sol);
+      spanDim = op.cols; problems = 1;
+      margin = certificateMargin(L.size, spanDim);
+      excess = sol.inliers[0] - spanDim;
+      recovered = excess >= margin;
+      for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
+      detect(sol, L.size, 1, (_b, i) => i);
+      if (options.clean) cleanSpanResidual = spanResidualOf(be, op, options.clean, init, 0, L.size, 1);
+    }
+  } finally {
+    for (const op of owned) op.dispose();
+    be.free(xa);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const est = Int32Array.from(new Set(estimated)).sort();
+  const report: PurifyReport = {
+    backend: be.name, subspace, solver, spanDim, problems, iterations: totals.iterations,
+    primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
+    converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, inlierExcess: excess, margin,
+    estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),
+  };
+  if (options.clean) {
+    report.errors = recoveryErrors(out, options.clean, shape);
+    report.cleanSpanResidual = cleanSpanResidual;
+    const truth = new Uint8Array(L.size);
+    for (let i = 0; i < L.size; i++) truth[i] = Object.is(contaminated[i], options.clean[i]) ? 0 : 1;
+    Object.assign(report, detectionScores(est, truth));
+  }
+  return { params: out, report };
+}
+
+/** Median of |delta| over finite entries (1 if that is 0): the unit of "gross". */
+function robustScale(delta: Float64Array, skip: number[]): number {
+  const s = new Set(skip);
+  const a = Float64Array.from(Array.from(delta).filter((_, i) => !s.has(i)).map(Math.abs)).sort();
+  const med = a.length ? a[a.length >> 1] : 0;
+  return med > 0 ? med : Math.max(a.length ? a[a.length - 1] : 1, 1e-300);
+}
+
+/** Splits global erasure indices into per-problem local indices (problems of `len` from `offset`). */
+function perProblem(erasures: number[], offset: number, len: number, B: number): Array<Int32Array | null> {
+  const lists: number[][] = Array.from({ length: B }, () => []);
+  for (const i of erasures) {
+    const j = i - offset;
+    if (j >= 0 && j < len * B) lists[Math.floor(j / len)].push(j % len);
+  }
+  return lists.map((l) => (l.length ? Int32Array.from(l) : null));
+}
+
+/** Weight decay: filter j's span gets its init row as an extra column, so problems are solved one by one. */
+async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: number, rows: number, init: Float64Array,
+  erased: Array<Int32Array | null>, opts: Parameters<typeof solveBatch>[3]): Promise<BatchSolution> {
+  const m = base.cols + 1;
+  const all: BatchSolution = {
+    u: new Float64Array(m * B), fitted: new Float64Array(B * rows), residual: new Float64Array(B * rows),
+    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, inliers: new Int32Array(B), polished: [],
+  };
+  const col = be.alloc(rows);
+  try {
+    for (let b = 0; b < B; b++) {
+      be.upload(col, init.subarray(b * rows, (b + 1) * rows));
+      const op = new AppendColumnOperator(be, base, col);
+      const s = await solveBatch(op, r.subarray(b * rows, (b + 1) * rows), 1, { ...opts, erased: [erased[b]] });
+      op.dispose();
+      for (let i = 0; i < m; i++) all.u[i * B + b] = s.u[i];
+      all.fitted.set(s.fitted, b * rows);
+      all.residual.set(s.residual, b * rows);
+      all.objective += s.objective; all.iterations = Math.max(all.iterations, s.iterations);
+      all.converged &&= s.converged; all.primal = Math.max(all.primal, s.primal); all.dual = Math.max(all.dual, s.dual);
+      all.ridge = Math.max(all.ridge, s.ridge); all.inliers[b] = s.inliers[0]; all.polished.push(s.polished[0]);
+    }
+  } finally {
+    be.free(col);
+  }
+  return all;
+}
+
+/**
+ * || (I - Proj_span)(clean - init) || / || clean - init || over the B problems at offset: how far
+ * the true update is from the span (0 when the span is exact). Least squares through the Gram.
+ */
+function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, init: Float64Array, offset: number, rows: number, B: number): number {
+  const m = op.cols;
+  const d = new Float64Array(B * rows);
+  for (let i = 0; i < B * rows; i++) d[i] = clean[offset + i] - init[offset + i];
+  const g = be.alloc(m * m);
+  op.gram(g);
+  const chol = new Cholesky(be, g, m, true);
+  const db = be.upload(be.alloc(B * rows), d), u = be.alloc(m * B), fit = be.alloc(B * rows);
+  let num = 0, den = 0;
+  for (let b = 0; b < B; b++) {
+    // one problem at a time so that single-problem operators work too
+    const ub = be.slice(u, 0, m);
+    op.applyT(be.slice(db, b * rows, rows), ub, 1);
+    chol.solve(ub, 1);
+    const fb = be.slice(fit, 0, rows);
+    op.apply(ub, fb, 1);
+    const fv = be.view(fb);
+    for (let i = 0; i < rows; i++) { const e = fv[i] - d[b * rows + i]; num += e * e; den += d[b * rows + i] ** 2; }
+  }
+  chol.dispose();
+  for (const x of [g, db, u, fit]) be.free(x);
+  return Math.sqrt(num / Math.max(den, 1e-300));
+}

@@ -1,0 +1,158 @@
+// Exact recovery against independent references: the known clean model, the HiGHS LP solution,
+// and an IRLS solve; plus failure cases that must be flagged, not silently wrong.
+import { describe, expect, it } from "vitest";
+import { createBackend } from "../src/backend/index.js";
+import { uploadAugmented } from "../src/model/data.js";
+import { layoutOf } from "../src/model/shape.js";
+import { runSynthetic } from "../src/experiments/synthetic.js";
+import { PatchSpanOperator } from "../src/recover/operator.js";
+import { highsLad } from "../src/recover/highs.js";
+import { irlsLad } from "../src/recover/irls.js";
+import { purify } from "../src/recover/purify.js";
+import { initParams } from "../src/model/init.js";
+import { train, evaluate } from "../src/train/train.js";
+import type { PatchData } from "../src/model/data.js";
+import type { ModelShape } from "../src/model/shape.js";
+import { randn, relDiff } from "./helpers.js";
+
+describe("synthetic defaults (p 256, 4 patches, 8 samples, 8 filters): exact recovery", () => {
+  for (const backend of ["wasm", "js"] as const) {
+    for (const rho of [0.05, 0.1, 0.2, 0.3]) {
+      it(`${backend}, rho = ${rho}: weights and biases to <= 1e-9, certified, all outliers found`, async () => {
+        const { summary } = await runSynthetic({ rho, backend, seed: 1 });
+        expect(summary.flipRate).toBeGreaterThan(0.1); // not the lazy regime
+        expect(summary.contaminatedWeightRelError).toBeGreaterThan(1);
+        expect(summary.weightRelError).toBeLessThanOrEqual(1e-9);
+        expect(summary.biasRelError).toBeLessThanOrEqual(1e-9);
+        expect(summary.recovered).toBe(true);
+        expect(summary.precision).toBe(1);
+        expect(summary.recall).toBe(1);
+      });
+    }
+  }
+
+  it("the two backends recover the same parameters (<= 1e-12)", async () => {
+    const a = await runSynthetic({ rho: 0.2, backend: "wasm" });
+    const b = await runSynthetic({ rho: 0.2, backend: "js" });
+    expect(relDiff(a.recovered, b.recovered)).toBeLessThanOrEqual(1e-12);
+  });
+});
+
+describe("agreement with independent solvers", () => {
+  it("HiGHS' LP solution of every filter problem matches ADMM's to <= 1e-8", async () => {
+    const run = await runSynthetic({ rho: 0.2, seed: 2, backend: "js" });
+    const be = await createBackend("js");
+    const L = layoutOf(run.shape);
+    const xa = uploadAugmented(be, run.data);
+    const op = new PatchSpanOperator(be, xa, run.data.samples * run.data.patches, L.row, run.shape.filters);
+    const u = be.alloc(op.cols), fit = be.alloc(L.row);
+    for (let j = 0; j < run.shape.filters; j++) {
+      const r = new Float64Array(L.row);
+      for (let q = 0; q < L.row; q++) r[q] = run.contaminated[j * L.row + q] - run.init[j * L.row + q];
+      const h = await highsLad(op, r);
+      be.upload(u, h.u);
+      op.apply(u, fit, 1);
+      const lp = Float64Array.from(be.view(fit), (v, q) => run.init[j * L.row + q] + v);
+      expect(relDiff(run.recovered.subarray(j * L.row, (j + 1) * L.row), lp)).toBeLessThanOrEqual(1e-8);
+    }
+  });
+
+  it("IRLS reaches the same solution as ADMM on a filter problem", async () => {
+    const run = await runSynthetic({ rho: 0.1, seed: 3, backend: "js" });
+    const be = await createBackend("wasm");
+    const L = layoutOf(run.shape);
+    const xa = uploadAugmented(be, run.data);
+    const op = new PatchSpanOperator(be, xa, run.data.samples * run.data.patches, L.row, run.shape.filters);
+    const r = be.upload(be.alloc(L.row), Float64Array.from({ length: L.row }, (_, q) => run.contaminated[q] - run.init[q]));
+    const s = irlsLad(op, r);
+    const fit = be.alloc(L.row);
+    op.apply(be.upload(be.alloc(op.cols), s.u), fit, 1);
+    const got = Float64Array.from(be.view(fit), (v, q) => run.init[q] + v);
+    expect(relDiff(got, run.trained.subarray(0, L.row))).toBeLessThan(1e-6);
+    const viaPurify = await purify(run.contaminated, { shape: run.shape, init: run.init, data: run.data, solver: "irls", trainedReadout: false, clean: run.trained });
+    expect(viaPurify.report.errors!.weightRelError).toBeLessThanOrEqual(1e-9);
+  });
+});
+
+describe("erasures and bit flips", () => {
+  it("NaN, +Inf, -Inf and 1e38 entries are restored exactly and reported", async () => {
+    const run = await runSynthetic({ rho: 0.1, seed: 4 });
+    const bad = run.contaminated.slice();
+    bad[3] = NaN; bad[300] = Infinity; bad[700] = -Infinity; bad[1000] = 3e38;
+    const { params, report } = await purify(bad, { shape: run.shape, init: run.init, data: run.data, clean: run.trained, trainedReadout: false });
+    expect(Array.from(report.erasures)).toEqual([3, 300, 700]);
+    expect(Array.from(report.grossOutliers)).toContain(1000);
+    expect(report.errors!.weightRelError).toBeLessThanOrEqual(1e-9);
+    expect(report.errors!.biasRelError).toBeLessThanOrEqual(1e-9);
+    expect(Number.isFinite(params[3]) && Number.isFinite(params[300])).toBe(true);
+  });
+
+  it("f32 exponent bit flips (huge values, NaN/Inf) at 1% and 5% of entries: exact", async () => {
+    for (const rho of [0.01, 0.05]) {
+      const { summary } = await runSynthetic({ rho, contamination: "bitflips", seed: 5 });
+      expect(summary.weightRelError).toBeLessThanOrEqual(1e-9);
+      expect(summary.biasRelError).toBeLessThanOrEqual(1e-9);
+      expect(summary.recovered).toBe(true);
+    }
+  });
+});
+
+describe("failure is reported, not hidden", () => {
+  it("rho = 0.5 is past the breakdown point: recovered = false", async () => {
+    const { summary, report } = await runSynthetic({ rho: 0.5, seed: 1 });
+    expect(summary.weightRelError).toBeGreaterThan(1e-3);
+    expect(summary.recovered).toBe(false);
+    expect(report.inlierExcess).toBeLessThan(report.margin);
+  });
+
+  it("a span that is not thin (n k / (p + 1) = 0.62) at rho = 0.3: recovered = false", async () => {
+    const { summary } = await runSynthetic({ rho: 0.3, samples: 40, seed: 1 });
+    expect(summary.weightRelError).toBeGreaterThan(1e-3);
+    expect(summary.recovered).toBe(false);
+  });
+});
+
+describe("linearized spans", () => {
+  it("exact (<= 1e-9) when training never flips an activation", async () => {
+    const r = await runSynthetic({ rho: 0.1, subspace: "linearized", lr: 1e-7, epochs: 100, seed: 1 });
+    expect(r.summary.flipRate).toBe(0);
+    expect(r.summary.weightRelError).toBeLessThanOrEqual(1e-9);
+    expect(r.summary.biasRelError).toBeLessThanOrEqual(1e-9);
+    expect(r.summary.recovered).toBe(true);
+  });
+
+  it("with flips, the error grows with the flip rate, the report says not exact, and re-linearization helps", async () => {
+    const lin = await runSynthetic({ rho: 0.1, subspace: "linearized", lr: 1e-5, epochs: 100, seed: 1 });
+    const relin = await runSynthetic({ rho: 0.1, subspace: "relinearized", lr: 1e-5, epochs: 100, seed: 1 });
+    const far = await runSynthetic({ rho: 0.1, subspace: "linearized", lr: 1e-3, epochs: 100, seed: 1 });
+    expect(lin.summary.flipRate).toBeGreaterThan(0);
+    expect(lin.summary.recovered).toBe(false);
+    expect(lin.report.cleanSpanResidual).toBeGreaterThan(1e-3);
+    expect(far.summary.flipRate).toBeGreaterThan(lin.summary.flipRate);
+    expect(far.summary.weightRelError).toBeGreaterThan(lin.summary.weightRelError);
+    // not catastrophic: purification still removes most of the contamination
+    expect(lin.summary.weightRelError).toBeLessThan(0.1 * lin.summary.contaminatedWeightRelError);
+    expect(relin.summary.weightRelError).toBeLessThan(lin.summary.weightRelError);
+  });
+});
+
+describe("weight decay and the init column", () => {
+  it("with weight decay the patch span needs theta0's row; with it, recovery is exact", async () => {
+    const n = 8, k = 4, p = 64;
+    const shape: ModelShape = { patchDim: p, patches: k, filters: 4, outputs: 1, readout: "sum" };
+    const data: PatchData = { samples: n, patches: k, patchDim: p, values: randn(n * k * p, 21) };
+    const teacher = initParams(shape, { seed: 22, biasStd: 0.5 });
+    const targets = (await evaluate(shape, teacher, data, new Float64Array(n))).outputs;
+    const init = initParams(shape, { seed: 23, biasStd: 0.5 });
+    const tr = await train(shape, init, data, targets, { epochs: 100, lr: 0.01, weightDecay: 0.01, batchSize: 4, trainReadout: false });
+    const { sparseOutliers } = await import("../src/contaminate.js");
+    const c = sparseOutliers(tr.params, { rho: 0.1, seed: 24 });
+    const without = await purify(c.params, { shape, init, data, clean: tr.params, trainedReadout: false });
+    const withCol = await purify(c.params, { shape, init, data, clean: tr.params, trainedReadout: false, weightDecay: true });
+    expect(without.report.errors!.weightRelError).toBeGreaterThan(1e-6);
+    expect(without.report.recovered).toBe(false);
+    expect(withCol.report.errors!.weightRelError).toBeLessThanOrEqual(1e-9);
+    expect(withCol.report.errors!.biasRelError).toBeLessThanOrEqual(1e-9);
+    expect(withCol.report.recovered).toBe(true);
+  });
+});

@@ -12,6 +12,7 @@ import { Rng } from "../random.js";
 import type { PurifyReport, SubspaceName } from "../recover/purify.js";
 import { purify } from "../recover/purify.js";
 import type { SolverName } from "../recover/solve.js";
+import { recoveryErrors } from "../recover/report.js";
 import { evaluate, train } from "../train/train.js";
 
 export interface SyntheticOptions {
@@ -74,15 +75,20 @@ export interface SyntheticSummary {
   grossOutliers: number;
 }
 
-/** Runs one synthetic instance end to end. Deterministic for a given seed and backend. */
-export async function runSynthetic(o: SyntheticOptions = {}): Promise<SyntheticResult> {
-  const p = o.p ?? 256, k = o.patches ?? 4, n = o.samples ?? 8, K = o.filters ?? 8;
+/** A trained teacher-student instance, before contamination. */
+export interface TrainedInstance {
+  shape: ModelShape;
+  data: PatchData;
+  init: Float64Array;
+  trained: Float64Array;
+  flipRate: number;
+  lossReduction: number;
+}
+
+/** Draws data and a teacher, trains the student from a seeded init (the part shared across rho). */
+export async function trainInstance(o: SyntheticOptions, be: Backend): Promise<TrainedInstance> {
+  const p = o.p ?? 256, k = o.patches ?? 4, n = o.samples ?? 8, K = o.filters ?? 8, seed = o.seed ?? 1;
   for (const [name, v] of [["p", p], ["patches", k], ["samples", n], ["filters", K]] as const) checkInt("synthetic", name, v);
-  const rho = o.rho ?? 0.2, seed = o.seed ?? 1;
-  if (!(rho >= 0 && rho < 1)) throw new ValueError(`synthetic: rho must be in [0, 1), got ${rho}`);
-  const contamination = o.contamination ?? "outliers";
-  if (contamination !== "outliers" && contamination !== "bitflips") throw new OptionError(`synthetic: unknown contamination "${contamination}" (known: outliers, bitflips)`);
-  const be = await resolveBackend(o.backend);
   const shape: ModelShape = { patchDim: p, patches: k, filters: K, outputs: 1, readout: "sum" };
   const rng = new Rng(seed);
   const data: PatchData = { samples: n, patches: k, patchDim: p, values: rng.normals(n * k * p) };
@@ -93,7 +99,20 @@ export async function runSynthetic(o: SyntheticOptions = {}): Promise<SyntheticR
     epochs: o.epochs ?? 300, lr: o.lr ?? 0.02, momentum: o.momentum ?? 0.9, batchSize: o.batchSize ?? Math.max(1, n >> 1),
     seed, backend: be, trainReadout: o.trainReadout ?? false,
   });
-  const trained = tr.params;
+  return {
+    shape, data, init, trained: tr.params,
+    flipRate: flipRate(be, shape, data, init, tr.params),
+    lossReduction: tr.initialLoss / Math.max(tr.finalLoss, 1e-300),
+  };
+}
+
+/** Contaminates a trained instance and purifies it. */
+export async function contaminateAndPurify(inst: TrainedInstance, o: SyntheticOptions, be: Backend): Promise<SyntheticResult> {
+  const rho = o.rho ?? 0.2, seed = o.seed ?? 1;
+  if (!(rho >= 0 && rho < 1)) throw new ValueError(`synthetic: rho must be in [0, 1), got ${rho}`);
+  const contamination = o.contamination ?? "outliers";
+  if (contamination !== "outliers" && contamination !== "bitflips") throw new OptionError(`synthetic: unknown contamination "${contamination}" (known: outliers, bitflips)`);
+  const { shape, data, init, trained } = inst;
   const c = contamination === "outliers"
     ? sparseOutliers(trained, { rho, scale: o.scale ?? 10, seed: seed * 3 + 3 })
     : bitFlips(trained, { rate: rho, bits: "exponent", seed: seed * 3 + 3 });
@@ -101,17 +120,24 @@ export async function runSynthetic(o: SyntheticOptions = {}): Promise<SyntheticR
     shape, init, data, subspace: o.subspace ?? "patch", solver: o.solver ?? "admm", backend: be, clean: trained,
     trainedReadout: o.trainReadout ?? false,
   });
-  const cont = (await import("../recover/report.js")).recoveryErrors(c.params, trained, shape);
+  const cont = recoveryErrors(c.params, trained, shape);
   const errors = report.errors!;
   const summary: SyntheticSummary = {
-    backend: be.name, subspace: report.subspace, solver: report.solver, rho, seed, p, patches: k, samples: n, filters: K,
-    ratio: (n * k) / (p + 1),
+    backend: be.name, subspace: report.subspace, solver: report.solver, rho, seed,
+    p: shape.patchDim, patches: shape.patches, samples: data.samples, filters: shape.filters,
+    ratio: (data.samples * shape.patches) / (shape.patchDim + 1),
     weightRelError: errors.weightRelError, biasRelError: errors.biasRelError, betaRelError: errors.betaRelError,
     contaminatedWeightRelError: cont.weightRelError,
-    flipRate: flipRate(be, shape, data, init, trained),
-    trainLossReduction: tr.initialLoss / Math.max(tr.finalLoss, 1e-300),
+    flipRate: inst.flipRate, trainLossReduction: inst.lossReduction,
     iterations: report.iterations, seconds: report.seconds, recovered: report.recovered,
-    precision: report.precision ?? NaN, recall: report.recall ?? NaN, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
+    precision: report.precision ?? NaN, recall: report.recall ?? NaN,
+    erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
   };
   return { shape, data, init, trained, contaminated: c.params, recovered, report, summary };
+}
+
+/** Runs one synthetic instance end to end. Deterministic for a given seed and backend. */
+export async function runSynthetic(o: SyntheticOptions = {}): Promise<SyntheticResult> {
+  const be = await resolveBackend(o.backend);
+  return contaminateAndPurify(await trainInstance(o, be), o, be);
 }

@@ -228,7 +228,10 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       const erased = [erasures.length ? Int32Array.from(erasures) : null];
       let sol = await solveBatch(lin0, delta, 1, { ...solveOpts("linearized"), erased });
       let op: LinearOperator = lin0;
-      if (subspace === "relinearized") {
+      // A first pass that is already certified exact needs no second span (and the union of two
+      // nearly equal spans would only be ill-conditioned).
+      const firstExact = sol.inliers[0] - lin0.cols >= certificateMargin(L.size, lin0.cols);
+      if (subspace === "relinearized" && !firstExact) {
         absorb(sol);
         const theta1 = new Float64Array(L.size);
         for (let i = 0; i < L.size; i++) theta1[i] = init[i] + sol.fitted[i];

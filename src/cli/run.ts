@@ -1,0 +1,29 @@
+// cnn-purify's command dispatcher: `cnn-purify <command> [options]`. Exit codes: 0 success, 1 a
+// failure while running, 2 bad usage (unknown command or option, bad value).
+import { CnnPurifyError, OptionError } from "../errors.js";
+import type { Command } from "./commands.js";
+import { demo, phase, synthetic } from "./commands.js";
+
+const commands: Record<string, Command> = { demo, synthetic, phase };
+
+function usage(): string {
+  return "usage: cnn-purify <command> [options]\n\ncommands:\n" +
+    Object.entries(commands).map(([k, c]) => `  ${k.padEnd(10)} ${c.summary}`).join("\n") +
+    "\n\n`cnn-purify <command> --help` lists a command's options.\n";
+}
+
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + "\n")): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") { out(usage()); return 0; }
+  const cmd = commands[name];
+  try {
+    if (!cmd) throw new OptionError(`unknown command "${name}" (known: ${Object.keys(commands).join(", ")})`);
+    await cmd.run(rest, out);
+    return 0;
+  } catch (e) {
+    const code = e instanceof OptionError ? 2 : 1;
+    process.stderr.write(`cnn-purify: ${e instanceof CnnPurifyError ? e.message : (e as Error).stack ?? e}\n`);
+    return code;
+  }
+}
+

@@ -1,0 +1,100 @@
+// Bad input: every public entry point throws a typed error whose message names the argument and
+// the expected shape or value, and never modifies what it was given.
+import { describe, expect, it } from "vitest";
+import { createBackend } from "../src/backend/index.js";
+import { OptionError, ShapeError, ValueError, NumericalError } from "../src/errors.js";
+import { patchesFromImages } from "../src/model/data.js";
+import type { PatchData } from "../src/model/data.js";
+import { initParams } from "../src/model/init.js";
+import type { ModelShape } from "../src/model/shape.js";
+import { layoutOf, patchGeometry } from "../src/model/shape.js";
+import { train } from "../src/train/train.js";
+import { purify } from "../src/recover/purify.js";
+import { sparseOutliers, bitFlips } from "../src/contaminate.js";
+import { Cholesky } from "../src/linalg/cholesky.js";
+import { decodeNpy, encodeNpy } from "../src/io/npy.js";
+import { randn } from "./helpers.js";
+
+const shape: ModelShape = { patchDim: 5, patches: 2, filters: 3, outputs: 1, readout: "sum" };
+const data: PatchData = { samples: 3, patches: 2, patchDim: 5, values: randn(30, 1) };
+const init = initParams(shape, { seed: 1 });
+
+describe("typed errors that name the problem", () => {
+  it("unknown backend", async () => {
+    await expect(createBackend("gpu")).rejects.toThrow(OptionError);
+    await expect(createBackend("gpu")).rejects.toThrow(/unknown backend "gpu" \(known: wasm, wasm-scalar, js\)/);
+  });
+
+  it("patch size that does not divide the image", () => {
+    expect(() => patchGeometry({ channels: 1, height: 28, width: 28, patchHeight: 5, patchWidth: 7 })).toThrow(ShapeError);
+    expect(() => patchGeometry({ channels: 1, height: 28, width: 28, patchHeight: 5, patchWidth: 7 })).toThrow(/patch 5x7 does not divide the image 28x28/);
+  });
+
+  it("images of the wrong length, and NaN pixels", async () => {
+    const be = await createBackend("js");
+    const img = { channels: 1, height: 4, width: 4, patchHeight: 2, patchWidth: 2 };
+    expect(() => patchesFromImages(be, new Float64Array(31), 2, img)).toThrow(/images has length 31, expected 32 \(samples 2 x C 1 x H 4 x W 4\)/);
+    const bad = new Float64Array(32); bad[7] = NaN;
+    expect(() => patchesFromImages(be, bad, 2, img)).toThrow(ValueError);
+    expect(() => patchesFromImages(be, bad, 2, img)).toThrow(/images\[7\] is NaN/);
+  });
+
+  it("training: non-finite data, mismatched shapes, bad targets, unknown options", async () => {
+    const nanData = { ...data, values: data.values.slice() };
+    nanData.values[4] = Infinity;
+    await expect(train(shape, init, nanData, new Float64Array(3))).rejects.toThrow(/data.values\[4\] is Infinity/);
+    await expect(train(shape, init, { ...data, values: data.values.subarray(0, 29) }, new Float64Array(3))).rejects.toThrow(/data.values has length 29, expected 30/);
+    await expect(train(shape, init.subarray(1), data, new Float64Array(3))).rejects.toThrow(ShapeError);
+    await expect(train(shape, init, data, new Float64Array(2))).rejects.toThrow(/targets has length 2, expected 3/);
+    await expect(train({ ...shape, outputs: 2 }, initParams({ ...shape, outputs: 2 }), data, [0, 1, 2])).rejects.toThrow(/targets\[2\] = 2 is not a class label in \[0, 2\)/);
+    await expect(train(shape, init, data, new Float64Array(3), { learningRate: 1 } as never)).rejects.toThrow(/unknown option "learningRate"/);
+    await expect(train(shape, init, data, new Float64Array(3), { optimizer: "rmsprop" as never })).rejects.toThrow(/unknown optimizer "rmsprop"/);
+    await expect(train(shape, init, data, new Float64Array(3), { lr: -1 })).rejects.toThrow(/lr must be a finite number >= 0/);
+    await expect(train({ ...shape, patches: 3 }, initParams({ ...shape, patches: 3 }), data, new Float64Array(3))).rejects.toThrow(/data has 2 patches of dim 5, the model expects 3/);
+  });
+
+  it("model shapes", () => {
+    expect(() => layoutOf({ ...shape, filters: 0 })).toThrow(/filters must be an integer >= 1, got 0/);
+    expect(() => layoutOf({ ...shape, readout: "max" as never })).toThrow(/unknown readout "max"/);
+  });
+
+  it("purify: wrong lengths, unknown subspace/solver/options; inputs are never modified", async () => {
+    const c = init.slice(); c[0] = NaN;
+    const before = c.slice();
+    const initCopy = init.slice();
+    await expect(purify(c.subarray(1), { shape, init, data })).rejects.toThrow(/contaminated has length 20, expected 21 parameters/);
+    await expect(purify(c, { shape, init, data, subspace: "pca" as never })).rejects.toThrow(/unknown subspace "pca"/);
+    await expect(purify(c, { shape, init, data, solver: "simplex" as never })).rejects.toThrow(/unknown solver "simplex"/);
+    await expect(purify(c, { shape, init, data, tolerance: 1 } as never)).rejects.toThrow(/unknown option "tolerance"/);
+    const badInit = init.slice(); badInit[2] = NaN;
+    await expect(purify(c, { shape, init: badInit, data })).rejects.toThrow(/init\[2\] is NaN/);
+    await purify(c, { shape, init, data });
+    expect(Object.is(c[0], NaN) || Number.isNaN(c[0])).toBe(true);
+    expect(Array.from(c.subarray(1))).toEqual(Array.from(before.subarray(1)));
+    expect(Array.from(init)).toEqual(Array.from(initCopy));
+  });
+
+  it("contamination options", () => {
+    expect(() => sparseOutliers(init, { rho: 1.5 })).toThrow(/rho must be in \[0, 1\], got 1.5/);
+    expect(() => bitFlips(init, { rate: 0.1, bits: "upper" as never })).toThrow(/unknown bits "upper"/);
+  });
+
+  it("Cholesky of an indefinite matrix says so", async () => {
+    const be = await createBackend("wasm");
+    const g = be.upload(be.alloc(4), [1, 2, 2, 1]);
+    expect(() => new Cholesky(be, g, 2)).toThrow(NumericalError);
+    expect(() => new Cholesky(be, g, 2)).toThrow(/not positive definite \(pivot 1 of 2\)/);
+  });
+
+  it(".npy: bad magic, truncated data, unsupported dtype", () => {
+    const good = encodeNpy(new Float64Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+    expect(decodeNpy(good).shape).toEqual([2, 3]);
+    expect(Array.from(decodeNpy(good).values)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(() => decodeNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]))).toThrow(/bad magic/);
+    expect(() => decodeNpy(good.subarray(0, good.length - 3))).toThrow(/truncated data/);
+    const i4 = good.slice();
+    const text = new TextDecoder().decode(i4.subarray(10, 80)).replace("<f8", "<i4");
+    i4.set(new TextEncoder().encode(text), 10);
+    expect(() => decodeNpy(i4)).toThrow(/dtype <i4 is not supported/);
+  });
+});

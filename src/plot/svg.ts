@@ -69,11 +69,11 @@ export function linePlot(s: LinePlotSpec): string {
   const ticks = (a: number, b: number) => { const n = 5; return Array.from({ length: n + 1 }, (_, i) => a + ((b - a) * i) / n); };
   for (const t of ticks(x0, x1)) {
     const X = left + ((t - x0) / (x1 - x0)) * (w - left - right);
-    out.push(`<text x="${X}" y="${h - bottom + 14}" text-anchor="middle">${s.logX ? "1e" + t.toFixed(1) : t.toPrecision(3)}</text>`);
+    out.push(`<text x="${X}" y="${h - bottom + 14}" text-anchor="middle">${s.logX ? tickLabel(10 ** t) : t.toPrecision(3)}</text>`);
   }
   for (const t of ticks(y0, y1)) {
     const Y = top + (1 - (t - y0) / (y1 - y0)) * (h - top - bottom);
-    out.push(`<text x="${left - 6}" y="${Y + 4}" text-anchor="end">${s.logY ? "1e" + t.toFixed(1) : t.toPrecision(3)}</text>`);
+    out.push(`<text x="${left - 6}" y="${Y + 4}" text-anchor="end">${s.logY ? tickLabel(10 ** t) : t.toPrecision(3)}</text>`);
     out.push(`<line x1="${left}" x2="${w - right}" y1="${Y}" y2="${Y}" stroke="#eee"/>`);
   }
   if (s.hLine) {
@@ -82,7 +82,7 @@ export function linePlot(s: LinePlotSpec): string {
     out.push(`<text x="${w - right + 4}" y="${Y + 4}" fill="#c00">${esc(s.hLine.label)}</text>`);
   }
   s.series.forEach((q, i) => {
-    const pts = q.points.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(" ");
+    const pts = [...q.points].sort((a, b) => a[0] - b[0]).map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(" ");
     out.push(`<polyline points="${pts}" fill="none" stroke="${q.color}" stroke-width="1.5"/>`);
     for (const p of q.points) out.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3" fill="${q.color}"/>`);
     out.push(`<rect x="${w - right + 10}" y="${top + 10 + i * 18}" width="10" height="10" fill="${q.color}"/>`);
@@ -92,4 +92,8 @@ export function linePlot(s: LinePlotSpec): string {
   out.push(`<text x="16" y="${(h - bottom + top) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(h - bottom + top) / 2})">${esc(s.yLabel)}</text>`);
   out.push("</svg>");
   return out.join("\n");
+}
+
+function tickLabel(v: number): string {
+  return v >= 0.01 && v < 1000 ? String(Number(v.toPrecision(2))) : v.toExponential(0);
 }

@@ -82,15 +82,17 @@ export interface PurifyReport {
   ridge: number;
   /**
    * Exactness certificate of the filter rows (W, b) — all parameters for the linearized spans:
-   * every problem fits at least m + margin rows exactly, which a vector outside the span does with
-   * probability 0. False means "not certified exact", e.g. too much contamination for the span.
+   * within every block of rows (one filter's [w_j ; b_j], and beta when it was trained) at least
+   * m + margin rows are fit exactly, margin = max(8, 10% of the block's rows beyond m). A vector
+   * outside the span fits at most m generic rows of a block exactly, so this holds only for exact
+   * fits. Blocks matter: a shared u can fit one filter's block exactly while missing another's.
+   * False means "not certified exact", e.g. too much contamination, or a span that is only approximate.
    */
   recovered: boolean;
   /** Same certificate for beta ("patch" only; beta's span is approximate, so usually false). */
   betaRecovered: boolean | null;
-  /** Smallest (exactly fit rows - m) over the problems, and the margin it was held to. */
-  inlierExcess: number;
-  margin: number;
+  /** min over blocks of (exactly fit rows - m - margin): >= 0 exactly when `recovered`. */
+  certificateSlack: number;
   /** Indices (into theta) judged contaminated: large residual, or erased. */
   estimatedContaminated: Int32Array;
   /** Indices that were NaN/Inf in the input: dropped from the fit and restored from the span. */
@@ -110,9 +112,26 @@ export interface PurifyResult {
   report: PurifyReport;
 }
 
-/** The exactness margin: how many more exactly fit rows than unknowns certify a problem. */
+/** The exactness margin: how many more exactly fit rows than unknowns certify a block. */
 export function certificateMargin(rows: number, m: number): number {
   return Math.max(8, Math.ceil(0.1 * (rows - m)));
+}
+
+/**
+ * min over blocks [start, start + len) of (rows with |res| <= 1e-9 rms(r) - m - margin), erased
+ * rows excluded. res and r are one problem's residual and right-hand side.
+ */
+export function certificateSlack(res: Float64Array, r: Float64Array, blocks: Array<[number, number]>, m: number, erased: Set<number>): number {
+  let ss = 0;
+  for (let i = 0; i < r.length; i++) ss += r[i] * r[i];
+  const tol = 1e-9 * Math.sqrt(ss / Math.max(r.length, 1));
+  let slack = Infinity;
+  for (const [start, len] of blocks) {
+    let fit = 0;
+    for (let i = start; i < start + len; i++) if (!erased.has(i) && Math.abs(res[i]) <= tol) fit++;
+    slack = Math.min(slack, fit - m - certificateMargin(len, m));
+  }
+  return slack;
 }
 
 interface Stage { op: LinearOperator; B: number; r: Float64Array; erased: Array<Int32Array | null>; owned: LinearOperator[] }
@@ -171,7 +190,7 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       for (let i = 0; i < rows; i++) if (Math.abs(res[i]) > thr || !Number.isFinite(contaminated[offsetOf(b, i)])) estimated.push(offsetOf(b, i));
     }
   };
-  let recovered = true, betaRecovered: boolean | null = null, excess = Infinity, margin = 0, spanDim = 0, problems = 0;
+  let recovered = true, betaRecovered: boolean | null = null, slack = Infinity, spanDim = 0, problems = 0;
   let cleanSpanResidual: number | undefined;
   const owned: LinearOperator[] = [];
   try {
@@ -189,9 +208,11 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       }
       absorb(sol);
       spanDim = sol.u.length / K; problems = K;
-      margin = certificateMargin(L.row, spanDim);
-      for (let b = 0; b < K; b++) excess = Math.min(excess, sol.inliers[b] - spanDim);
-      recovered = excess >= margin;
+      for (let b = 0; b < K; b++) {
+        slack = Math.min(slack, certificateSlack(sol.residual.subarray(b * L.row, (b + 1) * L.row), r.subarray(b * L.row, (b + 1) * L.row),
+          [[0, L.row]], spanDim, new Set(erased[b] ?? [])));
+      }
+      recovered = slack >= 0;
       for (let i = 0; i < L.wSize; i++) out[i] = init[i] + sol.fitted[i];
       detect(sol, L.row, K, (b, i) => b * L.row + i);
       if (options.clean) cleanSpanResidual = spanResidualOf(be, base, options.clean, init, 0, L.row, K);
@@ -230,7 +251,10 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       let op: LinearOperator = lin0;
       // A first pass that is already certified exact needs no second span (and the union of two
       // nearly equal spans would only be ill-conditioned).
-      const firstExact = sol.inliers[0] - lin0.cols >= certificateMargin(L.size, lin0.cols);
+      const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
+      if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
+      const erasedSet = new Set(erasures);
+      const firstExact = certificateSlack(sol.residual, delta, blocks, lin0.cols, erasedSet) >= 0;
       if (subspace === "relinearized" && !firstExact) {
         absorb(sol);
         const theta1 = new Float64Array(L.size);
@@ -245,9 +269,8 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       }
       absorb(sol);
       spanDim = op.cols; problems = 1;
-      margin = certificateMargin(L.size, spanDim);
-      excess = sol.inliers[0] - spanDim;
-      recovered = excess >= margin;
+      slack = certificateSlack(sol.residual, delta, blocks, spanDim, erasedSet);
+      recovered = slack >= 0;
       for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
       detect(sol, L.size, 1, (_b, i) => i);
       if (options.clean) cleanSpanResidual = spanResidualOf(be, op, options.clean, init, 0, L.size, 1);
@@ -261,7 +284,7 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
   const report: PurifyReport = {
     backend: be.name, subspace, solver, spanDim, problems, iterations: totals.iterations,
     primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
-    converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, inlierExcess: excess, margin,
+    converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
     estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),
   };
   if (options.clean) {

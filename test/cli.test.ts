@@ -100,3 +100,14 @@ describe("bad usage exits with code 2 and names the problem", () => {
     }
   });
 });
+
+describe("the README's API example", () => {
+  it("examples/quickstart.mjs runs as written and recovers exactly", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const r = spawnSync(process.execPath, ["examples/quickstart.mjs"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/certified exact: true/);
+    const w = Number(/weight error: (\S+)/.exec(r.stdout)![1]);
+    expect(w).toBeLessThanOrEqual(1e-9);
+  });
+});

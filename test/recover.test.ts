@@ -156,3 +156,17 @@ describe("weight decay and the init column", () => {
     expect(withCol.report.recovered).toBe(true);
   });
 });
+
+describe("resources and progress", () => {
+  it("purify frees every buffer it allocates and reports ADMM progress", async () => {
+    const be = await createBackend("wasm");
+    const run = await runSynthetic({ rho: 0.2, seed: 6, backend: be });
+    const before = be.allocatedBytes();
+    const seen: number[] = [];
+    for (const subspace of ["patch", "linearized", "relinearized"] as const) {
+      await purify(run.contaminated, { shape: run.shape, init: run.init, data: run.data, backend: be, subspace, trainedReadout: false, onProgress: (p) => seen.push(p.iteration) });
+    }
+    expect(be.allocatedBytes()).toBe(before);
+    expect(seen.length).toBeGreaterThan(0);
+  });
+});

@@ -2,9 +2,8 @@
 // with eps shrinking geometrically, each step a weighted normal-equation solve. Slower per problem
 // than ADMM (the weighted Gram changes every step) but a second, independent route to the answer.
 import type { Buf } from "../backend/types.js";
-import { Cholesky } from "../linalg/cholesky.js";
 import type { LinearOperator } from "./operator.js";
-import { weightedGram } from "./operator.js";
+import { freeWlsScratch, weightedLeastSquares, wlsScratch } from "./weightedLeastSquares.js";
 
 export interface IrlsOptions {
   maxIter?: number;
@@ -24,7 +23,7 @@ export interface IrlsSolution {
 export function irlsLad(op: LinearOperator, r: Buf, options: IrlsOptions = {}): IrlsSolution {
   const be = op.be, m = op.cols, N = op.rows;
   const maxIter = options.maxIter ?? 100, tol = options.tol ?? 1e-12;
-  const w = be.alloc(N), wr = be.alloc(N), g = be.alloc(m * m), u = be.alloc(m), au = be.alloc(N);
+  const w = be.alloc(N), u = be.alloc(m), au = be.alloc(N), scratch = wlsScratch(op);
   try {
     const rv = be.view(r);
     let scale = 0;
@@ -35,14 +34,7 @@ export function irlsLad(op: LinearOperator, r: Buf, options: IrlsOptions = {}): 
     let prev: Float64Array = new Float64Array(m);
     let it = 0, converged = false;
     for (it = 1; it <= maxIter; it++) {
-      weightedGram(op, w, g);
-      const chol = new Cholesky(be, g, m, true);
-      be.mul(wr, w, r);
-      op.applyT(wr, u, 1);
-      chol.solve(u, 1);
-      chol.dispose();
-      op.apply(u, au, 1);
-      be.sub(au, au, r);
+      weightedLeastSquares(op, w, r, u, au, scratch, true);
       const cur = be.download(u);
       let du = 0, nu = 0;
       for (let i = 0; i < m; i++) { du += (cur[i] - prev[i]) ** 2; nu += cur[i] * cur[i]; }
@@ -57,6 +49,7 @@ export function irlsLad(op: LinearOperator, r: Buf, options: IrlsOptions = {}): 
     for (let i = 0; i < N; i++) objective += Math.abs(residual[i]);
     return { u: be.download(u), residual, objective, iterations: Math.min(it, maxIter), converged };
   } finally {
-    for (const b of [w, wr, g, u, au]) be.free(b);
+    for (const b of [w, u, au]) be.free(b);
+    freeWlsScratch(op, scratch);
   }
 }

@@ -3,10 +3,8 @@
 // precision: this turns ADMM's 1e-8 into the 1e-12 that exact-recovery claims are checked at.
 // It is accepted only when it does not raise the l1 objective.
 import type { Buf } from "../backend/types.js";
-import { NumericalError } from "../errors.js";
-import { Cholesky } from "../linalg/cholesky.js";
 import type { LinearOperator } from "./operator.js";
-import { weightedGram } from "./operator.js";
+import { freeWlsScratch, weightedLeastSquares, wlsScratch } from "./weightedLeastSquares.js";
 
 export interface PolishResult {
   u: Float64Array;
@@ -58,7 +56,7 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
   const tight = 1e-9 * scale;
   let best: PolishResult = { u: u0, residual: res0, objective: l1Kept(res0, erased), inliers: 0, polished: false };
   const wHost = new Float64Array(N);
-  const w = be.alloc(N), wr = be.alloc(N), g = be.alloc(m * m), rhs = be.alloc(m), au = be.alloc(N);
+  const w = be.alloc(N), rhs = be.alloc(m), au = be.alloc(N), scratch = wlsScratch(op);
   try {
     let tol = tol0 * scale;
     let prevCount = -1;
@@ -67,15 +65,7 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
       if (count < m || count === prevCount && round > 1) break;
       prevCount = count;
       be.upload(w, wHost);
-      weightedGram(op, w, g);
-      let chol: Cholesky;
-      try { chol = new Cholesky(be, g, m, false); } catch (e) { if (e instanceof NumericalError) break; throw e; }
-      be.mul(wr, w, r);
-      op.applyT(wr, rhs, 1);
-      chol.solve(rhs, 1);
-      chol.dispose();
-      op.apply(rhs, au, 1);
-      be.sub(au, au, r);
+      if (!weightedLeastSquares(op, w, r, rhs, au, scratch, false)) break;
       const res = be.download(au);
       const obj = l1Kept(res, erased);
       if (!(obj <= best.objective * (1 + 1e-12) + 1e-300)) break;
@@ -85,6 +75,7 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
     best.inliers = inlierWeights(best.residual, tight, wHost, erased);
     return best;
   } finally {
-    for (const b of [w, wr, g, rhs, au]) be.free(b);
+    for (const b of [w, rhs, au]) be.free(b);
+    freeWlsScratch(op, scratch);
   }
 }

@@ -5,3 +5,4 @@ export { gemm, gemv, gemmWorkspaceBytes } from "./gemm";
 export { extractPatches, sumBlocks, broadcastBlocks } from "./patches";
 export { relu, reluMask, reluBackward } from "./relu";
 export { choleskyFactor, choleskySolve } from "./cholesky";
+export { peakF64, peakFlopsPerIteration } from "./peak";

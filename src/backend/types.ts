@@ -81,6 +81,12 @@ export interface Backend {
   /** out = g where z > 0 else 0 */
   reluBackward(out: Buf, g: Buf, z: Buf): Buf;
 
+  /**
+   * Register-only arithmetic for `iters` iterations (independent multiply and add chains, no
+   * memory traffic); returns the flops executed. Benchmarks divide by time for the peak.
+   */
+  peakFlops(iters: number): number;
+
   // Factorizations
   /** In-place Cholesky of an n x n SPD matrix; returns 0, or i + 1 for the first bad pivot i. */
   choleskyFactor(a: Buf, n: number): number;

@@ -33,6 +33,8 @@ interface KernelExports {
   reluMask(o: number, z: number, n: number): void;
   reluBackward(o: number, g: number, z: number, n: number): void;
   choleskyFactor(a: number, n: number, lda: number): number;
+  peakF64(iters: number, m: number, a: number): number;
+  peakFlopsPerIteration(): number;
   choleskySolve(l: number, n: number, lda: number, b: number, nrhs: number, ldb: number): void;
 }
 
@@ -117,6 +119,12 @@ export class WasmBackend implements Backend {
   relu(o: Buf, z: Buf): Buf { this.k.relu(p(o), p(z), n(o)); return o; }
   reluMask(o: Buf, z: Buf): Buf { this.k.reluMask(p(o), p(z), n(o)); return o; }
   reluBackward(o: Buf, g: Buf, z: Buf): Buf { this.k.reluBackward(p(o), p(g), p(z), n(o)); return o; }
+  peakFlops(iters: number): number {
+    this.sink += this.k.peakF64(iters, 1.0000001, 1e-9);
+    return iters * this.k.peakFlopsPerIteration();
+  }
+  /** Keeps peak results observable so no engine can discard the work. */
+  sink = 0;
   choleskyFactor(a: Buf, nn: number): number { return this.k.choleskyFactor(p(a), nn, nn); }
   choleskySolve(l: Buf, nn: number, b: Buf, nrhs: number): Buf { this.k.choleskySolve(p(l), nn, nn, p(b), nrhs, nrhs); return b; }
 }

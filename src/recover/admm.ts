@@ -62,6 +62,14 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
     be.free(g);
     ownChol = true;
   }
+  // With a dense A^T at hand, A^+ = G^-1 A^T (m x rows) is formed once from the Cholesky factor, so
+  // each u-step is one GEMM instead of a product and two triangular solves over the batch.
+  let pinv: Buf | null = null;
+  if (op.transposed) {
+    pinv = be.alloc(m * N);
+    be.copy(pinv, op.transposed());
+    chol.solve(pinv, N);
+  }
   const z = be.alloc(B * N), y = be.alloc(B * N), au = be.alloc(B * N), q = be.alloc(B * N);
   const u = be.alloc(m * B);
   const stats = new Float64Array(5);
@@ -69,10 +77,13 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
   const done = new Uint8Array(B);
   const rows = (buf: Buf, b: number): Buf => be.slice(buf, b * N, N);
 
+  // Per-problem slices, made once: the loop below runs thousands of times.
+  const zs = Array.from({ length: B }, (_, b) => rows(z, b)), ys = Array.from({ length: B }, (_, b) => rows(y, b));
+  const aus = Array.from({ length: B }, (_, b) => rows(au, b)), rs = Array.from({ length: B }, (_, b) => rows(r, b));
+  const rNorm = new Float64Array(B);
   for (let b = 0; b < B; b++) {
-    const rb = rows(r, b);
-    const rms = Math.sqrt(be.dot(rb, rb) / N);
-    mu[b] = options.mu ?? 1 / Math.max(rms, 1e-300);
+    rNorm[b] = Math.sqrt(be.dot(rs[b], rs[b]));
+    mu[b] = options.mu ?? 1 / Math.max(rNorm[b] / Math.sqrt(N), 1e-300);
   }
   // Start: z = A u0 - r (u0 = 0 or the warm start), y = 0.
   if (options.warmStart) be.upload(u, options.warmStart);
@@ -86,8 +97,8 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
       // u = G^-1 A^T (r + z - y)
       be.sub(q, r, y);
       be.axpy(q, 1, z);
-      op.applyT(q, u, B);
-      chol.solve(u, B);
+      if (pinv) be.gemm(false, true, m, B, N, 1, pinv, N, q, N, 0, u, B);
+      else { op.applyT(q, u, B); chol.solve(u, B); }
       op.apply(u, au, B);
       let all = true;
       let worstP = 0, worstD = 0, nDone = 0;
@@ -99,11 +110,10 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
         }
       }
       for (let b = 0; b < B; b++) {
-        const rb = rows(r, b);
-        be.admmUpdate(rows(z, b), rows(y, b), rows(au, b), rb, alpha, 1 / mu[b], stats);
+        be.admmUpdate(zs[b], ys[b], aus[b], rs[b], alpha, 1 / mu[b], stats);
         const rp = Math.sqrt(stats[0]);
         const sd = mu[b] * Math.sqrt(stats[1]);
-        const epsP = Math.sqrt(N) * absTol + relTol * Math.max(Math.sqrt(stats[2]), Math.sqrt(stats[3]), Math.sqrt(be.dot(rb, rb)));
+        const epsP = Math.sqrt(N) * absTol + relTol * Math.max(Math.sqrt(stats[2]), Math.sqrt(stats[3]), rNorm[b]);
         const epsD = Math.sqrt(N) * absTol + relTol * mu[b] * Math.sqrt(stats[4]);
         primal[b] = rp; dual[b] = sd;
         done[b] = rp <= epsP && sd <= epsD ? 1 : 0;
@@ -111,8 +121,8 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
         worstP = Math.max(worstP, rp / Math.max(epsP, 1e-300));
         worstD = Math.max(worstD, sd / Math.max(epsD, 1e-300));
         if (balance && it % 10 === 0 && !done[b]) {
-          if (rp > 10 * sd) { mu[b] *= 2; be.scale(rows(y, b), 0.5); }
-          else if (sd > 10 * rp) { mu[b] /= 2; be.scale(rows(y, b), 2); }
+          if (rp > 10 * sd) { mu[b] *= 2; be.scale(ys[b], 0.5); }
+          else if (sd > 10 * rp) { mu[b] /= 2; be.scale(ys[b], 2); }
         }
       }
       if (options.onIteration && it % 25 === 0) options.onIteration(it, worstP, worstD, nDone);
@@ -122,13 +132,14 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
     op.apply(u, au, B);
     be.sub(au, au, r);
     const objective = new Float64Array(B);
-    for (let b = 0; b < B; b++) objective[b] = be.asum(rows(au, b));
+    for (let b = 0; b < B; b++) objective[b] = be.asum(aus[b]);
     return {
       u: be.download(u), residual: be.download(au), objective, iterations: Math.min(it, maxIter), converged,
       primal, dual, ridge: chol.ridge,
     };
   } finally {
     for (const buf of [z, y, au, q, u]) be.free(buf);
+    if (pinv) be.free(pinv);
     if (ownChol) chol.dispose();
   }
 }

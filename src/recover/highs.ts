@@ -9,7 +9,7 @@ export interface HighsSolution { u: Float64Array; objective: number; status: str
 type HighsModule = { solve(problem: string, options?: Record<string, unknown>): { Status: string; ObjectiveValue: number; Columns: Record<string, { Primal: number }> } };
 let highsPromise: Promise<HighsModule> | null = null;
 
-async function loadHighs(): Promise<HighsModule> {
+export async function loadHighs(): Promise<HighsModule> {
   if (!highsPromise) {
     highsPromise = import("highs").then((m) => (m.default as unknown as () => Promise<HighsModule>)());
   }

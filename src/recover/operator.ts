@@ -20,6 +20,10 @@ export interface LinearOperator {
   applyT(z: Buf, out: Buf, count: number): void;
   /** out (m x m) = A^T A. */
   gram(out: Buf): void;
+  /** Optional: A^T as a dense m x rows buffer, when the operator holds it (the patch span does). */
+  transposed?(): Buf;
+  /** Optional fast path for weightedGram (else it is built column by column). */
+  weightedGram?(w: Buf, out: Buf): void;
   dispose(): void;
 }
 
@@ -46,7 +50,19 @@ export class PatchSpanOperator implements LinearOperator {
   gram(out: Buf): void {
     this.be.gemm(false, true, this.cols, this.cols, this.rows, 1, this.xa, this.rows, this.xa, this.rows, 0, out, this.cols);
   }
-  dispose(): void { /* xa belongs to the caller */ }
+  transposed(): Buf { return this.xa; }
+  private scaled: Buf | null = null;
+  /** Xa diag(w) Xa^T as one GEMM (polishing needs one per filter: m products each would not do). */
+  weightedGram(w: Buf, out: Buf): void {
+    const be = this.be, m = this.cols, N = this.rows;
+    if (!this.scaled) this.scaled = be.alloc(m * N);
+    for (let c = 0; c < m; c++) be.mul(be.slice(this.scaled, c * N, N), be.slice(this.xa, c * N, N), w);
+    be.gemm(false, true, m, m, N, 1, this.scaled, N, this.xa, N, 0, out, m);
+  }
+  dispose(): void {
+    // xa belongs to the caller
+    if (this.scaled) { this.be.free(this.scaled); this.scaled = null; }
+  }
 }
 
 /**
@@ -77,19 +93,23 @@ export class AppendColumnOperator implements LinearOperator {
     this.base.applyT(z, be.slice(out, 0, m), 1);
     be.view(out)[m] = be.dot(this.column, z);
   }
-  gram(out: Buf): void {
+  gram(out: Buf): void { this.bordered(null, out); }
+  weightedGram(w: Buf, out: Buf): void { this.bordered(w, out); }
+
+  /** [[A^T W A, A^T W c], [c^T W A, c^T W c]] (W = I when w is null). */
+  private bordered(w: Buf | null, out: Buf): void {
     const be = this.be, m = this.base.cols, m1 = m + 1;
-    const g = be.alloc(m * m);
-    this.base.gram(g);
-    this.base.applyT(this.column, this.tmpZ, 1);
+    const g = be.alloc(m * m), wc = be.alloc(this.rows);
+    if (w) { weightedGram(this.base, w, g); be.mul(wc, w, this.column); } else { this.base.gram(g); be.copy(wc, this.column); }
+    this.base.applyT(wc, this.tmpZ, 1);
     const G = be.view(g), t = be.view(this.tmpZ), o = be.view(out);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < m; j++) o[i * m1 + j] = G[i * m + j];
       o[i * m1 + m] = t[i];
       o[m * m1 + i] = t[i];
     }
-    o[m * m1 + m] = be.dot(this.column, this.column);
-    be.free(g);
+    o[m * m1 + m] = be.dot(wc, this.column);
+    be.free(g); be.free(wc);
   }
   dispose(): void { this.be.free(this.tmpU); this.be.free(this.tmpZ); }
 }
@@ -133,6 +153,7 @@ export class ConcatOperator implements LinearOperator {
  * kept by polishing) for any operator without ever holding A.
  */
 export function weightedGram(op: LinearOperator, w: Buf | null, out: Buf): void {
+  if (w && op.weightedGram) { op.weightedGram(w, out); return; }
   const be = op.be, m = op.cols;
   const e = be.alloc(m), col = be.alloc(op.rows), g = be.alloc(m);
   const ev = () => be.view(e);

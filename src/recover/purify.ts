@@ -198,6 +198,7 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       // Filters: B = K problems of length p + 1 sharing the patch span.
       const m = n * k;
       const base = new PatchSpanOperator(be, xa, m, L.row, K);
+      owned.push(base);
       const r = delta.slice(0, L.wSize);
       const erased = perProblem(erasures, 0, L.row, K);
       let sol: BatchSolution;
@@ -229,6 +230,7 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       const features = be.alloc(n * fdim);
       be.copy(features, shape.readout === "dense" ? ws.a : ws.h);
       const fop = new PatchSpanOperator(be, features, n, fdim, O);
+      owned.push(fop);
       const rb = new Float64Array(O * fdim);
       for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) rb[o * fdim + f] = delta[L.wSize + f * O + o];
       const erasedB = Array.from({ length: O }, (_, o) => {
@@ -241,6 +243,7 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       betaRecovered = Array.from(bsol.inliers).every((c) => c - bm >= certificateMargin(fdim, bm));
       for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) out[L.wSize + f * O + o] = init[L.wSize + f * O + o] + bsol.fitted[o * fdim + f];
       detect(bsol, fdim, O, (o, f) => L.wSize + f * O + o);
+      fop.dispose(); owned.pop();
       ws.dispose(); be.free(theta); be.free(features);
       }
     } else {

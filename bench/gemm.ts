@@ -1,0 +1,50 @@
+// Patch GEMMs at several sizes: wasm (f64x2) vs wasm-scalar vs the js backend vs ml-matrix,
+// in GFLOP/s (2 m n k / time).
+import { Matrix } from "ml-matrix";
+import type { Backend } from "../src/backend/types.js";
+import { Rng } from "../src/random.js";
+import type { Contender } from "./harness.js";
+import { measure } from "./harness.js";
+
+export interface GemmShape { label: string; m: number; n: number; k: number; inCache: boolean }
+export interface GemmRow { shape: GemmShape; gflops: Record<string, { median: number; min: number; max: number }> }
+
+/** Shapes of the products recovery and training run, plus squares for context. */
+export function gemmShapes(quick: boolean): GemmShape[] {
+  const bytes = (m: number, n: number, k: number) => 8 * (m * k + k * n + m * n);
+  const mk = (label: string, m: number, n: number, k: number): GemmShape => ({ label, m, n, k, inCache: bytes(m, n, k) <= 1 << 20 });
+  const all = [
+    mk("square 64", 64, 64, 64),
+    mk("square 128", 128, 128, 128),
+    mk("A U: K 256 x (p+1) 257, n k 64", 256, 257, 64),
+    mk("square 256", 256, 256, 256),
+    mk("forward: n k 2048 x K 64, p+1 50 (MNIST 7x7)", 2048, 64, 50),
+    mk("square 512", 512, 512, 512),
+    mk("Gram: n k 1024 x 1024, p+1 257", 1024, 1024, 257),
+  ];
+  return quick ? all.filter((s) => ["square 128", "A U: K 256 x (p+1) 257, n k 64", "square 512"].includes(s.label)) : all;
+}
+
+export async function benchGemm(backends: Backend[], shapes: GemmShape[], o: { rounds: number; timeMs: number }): Promise<GemmRow[]> {
+  const rows: GemmRow[] = [];
+  for (const s of shapes) {
+    const rng = new Rng(7);
+    const a = rng.normals(s.m * s.k), b = rng.normals(s.k * s.n);
+    const contenders: Contender[] = [];
+    const cleanup: Array<() => void> = [];
+    for (const be of backends) {
+      const A = be.upload(be.alloc(a.length), a), B = be.upload(be.alloc(b.length), b), C = be.alloc(s.m * s.n);
+      contenders.push({ name: be.name, fn: () => { be.gemm(false, false, s.m, s.n, s.k, 1, A, s.k, B, s.n, 0, C, s.n); } });
+      cleanup.push(() => { be.free(A); be.free(B); be.free(C); });
+    }
+    const MA = new Matrix(s.m, s.k), MB = new Matrix(s.k, s.n);
+    for (let i = 0; i < s.m; i++) for (let j = 0; j < s.k; j++) MA.set(i, j, a[i * s.k + j]);
+    for (let i = 0; i < s.k; i++) for (let j = 0; j < s.n; j++) MB.set(i, j, b[i * s.n + j]);
+    contenders.push({ name: "ml-matrix", fn: () => { MA.mmul(MB); } });
+    const flops = 2 * s.m * s.n * s.k;
+    const t = await measure(contenders, o);
+    rows.push({ shape: s, gflops: Object.fromEntries(t.map((x) => [x.name, { median: flops / x.seconds / 1e9, min: flops / x.max / 1e9, max: flops / x.min / 1e9 }])) });
+    cleanup.forEach((f) => f());
+  }
+  return rows;
+}

@@ -1,0 +1,67 @@
+// Benchmark output: the JSON summary, a markdown report, and SVG plots.
+import type { GemmRow } from "./gemm.js";
+import type { Peak } from "./peak.js";
+import type { RecoveryRow } from "./recovery.js";
+import type { ScalingSeries } from "./scaling.js";
+import { linePlot } from "../src/plot/svg.js";
+import { fmt } from "../src/cli/table.js";
+
+export interface BenchSummary {
+  machine: { cpu: string; cores: number; node: string };
+  quick: boolean;
+  ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null };
+  gemmPeakFraction: number;
+  peaks: Peak[];
+  gemm: GemmRow[];
+  rows: RecoveryRow[];
+  scaling: ScalingSeries[];
+  notes: string[];
+}
+
+export function markdown(s: BenchSummary): string {
+  const out: string[] = [];
+  out.push(`# Benchmarks\n\n${s.machine.cpu}, ${s.machine.cores} cores, node ${s.machine.node}${s.quick ? " (quick run)" : ""}. One process; contenders interleaved round by round; medians with [min, max] over rounds.\n`);
+  out.push("## Ratios (speed-ups; > 1 means cnn-purify's wasm-simd is faster)\n");
+  out.push("| ratio | value |\n|---|---|");
+  for (const [k, v] of Object.entries(s.ratios)) out.push(`| ${k} | ${v === null ? "n/a" : fmt(v)} |`);
+  out.push(`| gemmPeakFraction | ${fmt(s.gemmPeakFraction)} |\n`);
+  out.push("## Arithmetic peaks (register-only multiply/add chains, this run)\n\n| backend | GFLOP/s |\n|---|---|");
+  for (const p of s.peaks) out.push(`| ${p.backend} | ${fmt(p.gflops)} |`);
+  out.push("\n## GEMM (GFLOP/s)\n");
+  const names = Object.keys(s.gemm[0]?.gflops ?? {});
+  out.push(`| shape (m x n x k) | in cache | ${names.join(" | ")} | wasm / peak |\n|---|---|${names.map(() => "---").join("|")}|---|`);
+  const peak = s.peaks.find((p) => p.backend === "wasm")!.gflops;
+  for (const r of s.gemm) {
+    out.push(`| ${r.shape.label} (${r.shape.m} x ${r.shape.n} x ${r.shape.k}) | ${r.shape.inCache ? "yes" : "no"} | ${names.map((n) => `${fmt(r.gflops[n].median)} [${fmt(r.gflops[n].min)}, ${fmt(r.gflops[n].max)}]`).join(" | ")} | ${fmt(r.gflops.wasm.median / peak)} |`);
+  }
+  out.push("\n## End-to-end LAD recovery\n\n| problem | P | n k | method | seconds [min, max] | max(weight, bias) rel. error | status |\n|---|---|---|---|---|---|---|");
+  for (const r of s.rows) {
+    out.push(`| ${r.problem} | ${r.params} | ${r.nk} | ${r.method} | ${r.seconds === null ? "-" : `${fmt(r.seconds)} [${fmt(r.min!)}, ${fmt(r.max!)}]`} | ${r.error === null ? "-" : fmt(r.error)} | ${r.status}${r.note ? ` (${r.note})` : ""} |`);
+  }
+  out.push("\n## Scaling (ADMM on wasm)\n");
+  for (const sc of s.scaling) {
+    out.push(`${sc.x}: fitted exponent ${fmt(sc.exponent)}\n\n| x | seconds | error |\n|---|---|---|`);
+    for (const p of sc.points) out.push(`| ${p.x} | ${fmt(p.seconds)} | ${fmt(p.error)} |`);
+    out.push("");
+  }
+  if (s.notes.length) out.push("## Notes\n\n" + s.notes.map((n) => `- ${n}`).join("\n"));
+  return out.join("\n") + "\n";
+}
+
+export function gemmSvg(s: BenchSummary): string {
+  const colors: Record<string, string> = { wasm: "#1f77b4", "wasm-scalar": "#ff7f0e", js: "#2ca02c", "ml-matrix": "#d62728" };
+  const names = Object.keys(s.gemm[0]?.gflops ?? {});
+  return linePlot({
+    title: "GEMM throughput by problem size", xLabel: "2 m n k (flops per call)", yLabel: "GFLOP/s", logX: true, logY: true,
+    series: names.map((n) => ({ name: n, color: colors[n] ?? "#555", points: s.gemm.map((r) => [2 * r.shape.m * r.shape.n * r.shape.k, r.gflops[n].median] as [number, number]) })),
+    hLine: { y: s.peaks.find((p) => p.backend === "wasm")!.gflops, label: "f64x2 peak" },
+  });
+}
+
+export function scalingSvg(s: BenchSummary): string {
+  const colors = ["#1f77b4", "#d62728"];
+  return linePlot({
+    title: "Recovery time (ADMM, wasm) against problem size", xLabel: "P (parameters) or n k (span dimension)", yLabel: "seconds", logX: true, logY: true,
+    series: s.scaling.map((sc, i) => ({ name: `${sc.x.split(" (")[0]}: slope ${sc.exponent.toFixed(2)}`, color: colors[i], points: sc.points.map((p) => [p.x, p.seconds] as [number, number]) })),
+  });
+}

@@ -42,6 +42,13 @@ export async function benchGemm(backends: Backend[], shapes: GemmShape[], o: { r
     for (let i = 0; i < s.k; i++) for (let j = 0; j < s.n; j++) MB.set(i, j, b[i * s.n + j]);
     contenders.push({ name: "ml-matrix", fn: () => { MA.mmul(MB); } });
     const flops = 2 * s.m * s.n * s.k;
+    // The f64x2 peak kernel doing the same flop count, interleaved with the GEMMs: the machine's
+    // clock drifts between runs, so the fraction of peak is taken within the same rounds.
+    const simd = backends.find((b) => b.simd);
+    if (simd) {
+      const perIter = simd.peakFlops(1);
+      contenders.push({ name: "peak", fn: () => { simd.peakFlops(Math.ceil(flops / perIter)); } });
+    }
     const t = await measure(contenders, o);
     rows.push({ shape: s, gflops: Object.fromEntries(t.map((x) => [x.name, { median: flops / x.seconds / 1e9, min: flops / x.max / 1e9, max: flops / x.min / 1e9 }])) });
     cleanup.forEach((f) => f());

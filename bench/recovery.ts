@@ -77,9 +77,12 @@ async function lpProblems(inst: TrainedInstance, contaminated: Float64Array, sub
   return { problems: [{ a, rows, m, r }], fit };
 }
 
-function runLpWorker(solver: LpSolverName, problems: LadLp[], capSeconds: number): Promise<{ status: "ok" | "timeout" | "failed"; us?: Float64Array[]; seconds?: number; error?: string }> {
+/** Where the built worker lives: next to the bundled bench (build/bench/lpWorker.mjs). */
+export const LP_WORKER_URL = new URL("./lpWorker.mjs", import.meta.url);
+
+function runLpWorker(workerUrl: URL, solver: LpSolverName, problems: LadLp[], capSeconds: number): Promise<{ status: "ok" | "timeout" | "failed"; us?: Float64Array[]; seconds?: number; error?: string }> {
   return new Promise((resolve) => {
-    const w = new Worker(new URL("./lpWorker.mjs", import.meta.url));
+    const w = new Worker(workerUrl);
     const timer = setTimeout(() => { void w.terminate(); resolve({ status: "timeout" }); }, capSeconds * 1000);
     w.once("message", (msg: { ok: boolean; us?: Float64Array[]; seconds?: number; error?: string }) => {
       clearTimeout(timer);
@@ -91,7 +94,7 @@ function runLpWorker(solver: LpSolverName, problems: LadLp[], capSeconds: number
   });
 }
 
-export async function benchRecovery(backends: Backend[], problems: RecoveryProblem[], o: { rounds: number; timeMs: number; lpCapSeconds: number; log: (s: string) => void }): Promise<RecoveryRow[]> {
+export async function benchRecovery(backends: Backend[], problems: RecoveryProblem[], o: { rounds: number; timeMs: number; lpCapSeconds: number; log: (s: string) => void; workerUrl?: URL }): Promise<RecoveryRow[]> {
   const rows: RecoveryRow[] = [];
   for (const pr of problems) {
     const inst = await trainInstance({ p: pr.p, patches: pr.patches, samples: pr.samples, filters: pr.filters, seed: 1, lr: pr.lr, epochs: pr.lr < 1e-4 ? 50 : 300 }, backends[0]);
@@ -110,7 +113,7 @@ export async function benchRecovery(backends: Backend[], problems: RecoveryProbl
     if (pr.lpSolvers.length) {
       const lp = await lpProblems(inst, contaminated, pr.subspace);
       for (const solver of pr.lpSolvers) {
-        const res = await runLpWorker(solver, lp.problems, o.lpCapSeconds);
+        const res = await runLpWorker(o.workerUrl ?? LP_WORKER_URL, solver, lp.problems, o.lpCapSeconds);
         const row: RecoveryRow = { ...base, method: solver, seconds: res.seconds ?? null, min: res.seconds ?? null, max: res.seconds ?? null, error: null, status: res.status };
         if (res.status === "ok") row.error = maxErr(lp.fit(res.us!), inst);
         if (res.status === "timeout") row.note = `no answer within ${o.lpCapSeconds} s`;

@@ -38,13 +38,18 @@ describe("synthetic defaults (p 256, 4 patches, 8 samples, 8 filters): exact rec
   });
 });
 
+/** The patch-span operator of a synthetic run, on a given backend. */
+async function patchOperatorOf(run: Awaited<ReturnType<typeof runSynthetic>>, name: string) {
+  const be = await createBackend(name);
+  const L = layoutOf(run.shape);
+  const xa = uploadAugmented(be, run.data);
+  return { be, L, op: new PatchSpanOperator(be, xa, run.data.samples * run.data.patches, L.row, run.shape.filters) };
+}
+
 describe("agreement with independent solvers", () => {
   it("HiGHS' LP solution of every filter problem matches ADMM's to <= 1e-8", async () => {
     const run = await runSynthetic({ rho: 0.2, seed: 2, backend: "js" });
-    const be = await createBackend("js");
-    const L = layoutOf(run.shape);
-    const xa = uploadAugmented(be, run.data);
-    const op = new PatchSpanOperator(be, xa, run.data.samples * run.data.patches, L.row, run.shape.filters);
+    const { be, L, op } = await patchOperatorOf(run, "js");
     const u = be.alloc(op.cols), fit = be.alloc(L.row);
     for (let j = 0; j < run.shape.filters; j++) {
       const r = new Float64Array(L.row);
@@ -59,10 +64,7 @@ describe("agreement with independent solvers", () => {
 
   it("IRLS reaches the same solution as ADMM on a filter problem", async () => {
     const run = await runSynthetic({ rho: 0.1, seed: 3, backend: "js" });
-    const be = await createBackend("wasm");
-    const L = layoutOf(run.shape);
-    const xa = uploadAugmented(be, run.data);
-    const op = new PatchSpanOperator(be, xa, run.data.samples * run.data.patches, L.row, run.shape.filters);
+    const { be, L, op } = await patchOperatorOf(run, "wasm");
     const r = be.upload(be.alloc(L.row), Float64Array.from({ length: L.row }, (_, q) => run.contaminated[q] - run.init[q]));
     const s = irlsLad(op, r);
     const fit = be.alloc(L.row);

@@ -106,10 +106,14 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
         const rv = be.view(r), av = be.view(au);
         for (let b = 0; b < B; b++) {
           const e = options.erased[b];
-          if (e) for (const i of e) rv[b * N + i] = av[b * N + i];
+          if (e && !done[b]) for (const i of e) rv[b * N + i] = av[b * N + i];
         }
       }
       for (let b = 0; b < B; b++) {
+        // A converged problem is frozen: its z and y stop changing, so its answer does not depend
+        // on which other problems share the batch (the GEMMs treat columns independently). This
+        // makes a split over workers give bit-identical results.
+        if (done[b]) { nDone++; continue; }
         be.admmUpdate(zs[b], ys[b], aus[b], rs[b], alpha, 1 / mu[b], stats);
         const rp = Math.sqrt(stats[0]);
         const sd = mu[b] * Math.sqrt(stats[1]);

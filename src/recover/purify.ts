@@ -22,6 +22,7 @@ import { SOLVER_NAMES, solveBatch } from "./solve.js";
 import { detectionScores, recoveryErrors, residualThreshold } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
 import { Cholesky } from "../linalg/cholesky.js";
+import { solveFiltersInWorkers } from "../parallel/pool.js";
 
 export type SubspaceName = "patch" | "linearized" | "relinearized";
 export const SUBSPACE_NAMES: readonly SubspaceName[] = ["patch", "linearized", "relinearized"];
@@ -58,12 +59,18 @@ export interface PurifyOptions {
    * otherwise swamp f64 precision in the solver.
    */
   grossFactor?: number;
+  /**
+   * Patch span: split the K filter problems over this many workers (each with its own WASM
+   * instance); results are bit-identical to one thread. Needs the Node or browser entry point.
+   * Progress callbacks are not forwarded from workers. Default 1.
+   */
+  workers?: number;
   /** Least-squares polishing on the exactly-fit rows (default true). */
   polish?: boolean;
   onProgress?: (p: PurifyProgress) => void;
 }
 
-const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor"];
+const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers"];
 
 export interface PurifyReport {
   backend: string;
@@ -153,6 +160,9 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
   if (options.clean) checkFinite(where, "clean", options.clean);
   const subspace = options.subspace ?? "patch";
   if (!SUBSPACE_NAMES.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${SUBSPACE_NAMES.join(", ")})`);
+  if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
+    throw new OptionError(`${where}: workers must be an integer >= 1, got ${options.workers}`);
+  }
   const solver = options.solver ?? "admm";
   if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
 
@@ -202,8 +212,15 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
       const r = delta.slice(0, L.wSize);
       const erased = perProblem(erasures, 0, L.row, K);
       let sol: BatchSolution;
+      const workers = options.workers ?? 1;
       if (options.weightDecay) {
         sol = await solveEach(be, base, r, K, L.row, init, erased, solveOpts("filters"));
+      } else if (workers > 1 && K > 1) {
+        sol = await solveFiltersInWorkers({
+          backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, polish: options.polish,
+          // functions cannot cross to a worker
+          admm: options.admm ? withoutCallbacks(options.admm) : undefined,
+        }, Math.min(workers, K));
       } else {
         sol = await solveBatch(base, r, K, { ...solveOpts("filters"), erased });
       }
@@ -298,6 +315,12 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
     Object.assign(report, detectionScores(est, truth));
   }
   return { params: out, report };
+}
+
+/** AdmmOptions minus what cannot be sent to a worker (functions, per-call state). */
+function withoutCallbacks(o: AdmmOptions): Omit<AdmmOptions, "onIteration" | "warmStart" | "erased"> {
+  const { onIteration: _cb, warmStart: _w, erased: _e, ...rest } = o;
+  return rest;
 }
 
 /** Median of |delta| over finite entries (1 if that is 0): the unit of "gross". */

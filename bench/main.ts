@@ -12,6 +12,7 @@ import { benchRecovery } from "./recovery.js";
 import type { BenchSummary } from "./report.js";
 import { gemmSvg, markdown, scalingSvg } from "./report.js";
 import { benchScaling } from "./scaling.js";
+import { benchParallel } from "./parallel.js";
 import { LP_SOLVERS } from "./lpSolvers.js";
 import type { LpSolverName } from "./lpSolvers.js";
 
@@ -41,6 +42,9 @@ const problems: RecoveryProblem[] = [
 ];
 log("recovery");
 const rows = await benchRecovery(backends, problems, { rounds: quick ? 3 : 5, timeMs: 1, lpCapSeconds: quick ? 45 : 120, log });
+log("parallel");
+const parallel = await benchParallel(quick ? 512 : 1024, { rounds: quick ? 3 : 5 });
+log(`  ${parallel.filters} filters: 1 thread ${parallel.oneThread.toFixed(2)} s, 2 workers ${parallel.twoWorkers.toFixed(2)} s, x${parallel.speedup.toFixed(2)}, identical ${parallel.identical}`);
 log("scaling");
 const scaling = await benchScaling(wasm, quick, { rounds: quick ? 2 : 3, timeMs: 1 });
 
@@ -62,7 +66,9 @@ const summary: BenchSummary = {
     recoverySimdVsJs: secs(big, "admm (js)") / secs(big, "admm (wasm)"),
     recoverySimdVsScalar: secs(big, "admm (wasm-scalar)") / secs(big, "admm (wasm)"),
     admmVsHighs: admmVsHighs.length ? Math.min(...admmVsHighs) : null,
+    parallelSpeedup: parallel.speedup,
   },
+  parallel,
   gemmPeakFraction: Math.max(...gemm.filter((g) => g.shape.inCache).map((g) => g.gflops.wasm.median / g.gflops.peak.median)),
   peaks, gemm, rows, scaling,
   notes: [

@@ -9,7 +9,8 @@ import { fmt } from "../src/cli/table.js";
 export interface BenchSummary {
   machine: { cpu: string; cores: number; node: string };
   quick: boolean;
-  ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null };
+  ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null; parallelSpeedup: number };
+  parallel: import("./parallel.js").ParallelResult;
   gemmPeakFraction: number;
   peaks: Peak[];
   gemm: GemmRow[];
@@ -37,6 +38,10 @@ export function markdown(s: BenchSummary): string {
   out.push("\n## End-to-end LAD recovery\n\n| problem | P | n k | method | seconds [min, max] | max(weight, bias) rel. error | status |\n|---|---|---|---|---|---|---|");
   for (const r of s.rows) {
     out.push(`| ${r.problem} | ${r.params} | ${r.nk} | ${r.method} | ${r.seconds === null ? "-" : `${fmt(r.seconds)} [${fmt(r.min!)}, ${fmt(r.max!)}]`} | ${r.error === null ? "-" : fmt(r.error)} | ${r.status}${r.note ? ` (${r.note})` : ""} |`);
+  }
+  if (s.parallel) {
+    const p = s.parallel;
+    out.push(`\n## Workers\n\npurify() on the patch span, K ${p.filters} filters (P ${p.params}): 1 thread ${fmt(p.oneThread)} s, 2 workers ${fmt(p.twoWorkers)} s, speed-up ${fmt(p.speedup)}; parameters bit-identical: ${p.identical}; error ${fmt(p.error)}.`);
   }
   out.push("\n## Scaling (ADMM on wasm)\n");
   for (const sc of s.scaling) {

@@ -1,6 +1,7 @@
 // cnn-purify: the public API. Everything here runs unchanged in Node, browsers, workers and edge
 // runtimes (the WASM kernels are inlined; nothing touches fs or the network).
-export { createBackend, resolveBackend, wasmBinary, BACKEND_NAMES } from "./backend/index.js";
+export { createBackend, resolveBackend, wasmBinary, setWasmSource, BACKEND_NAMES } from "./backend/index.js";
+export type { WasmSource } from "./backend/index.js";
 export type { Backend, BackendName, Buf } from "./backend/index.js";
 export { CnnPurifyError, ShapeError, ValueError, OptionError, NumericalError } from "./errors.js";
 export { Rng } from "./random.js";

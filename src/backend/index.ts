@@ -17,9 +17,20 @@ function decodeBase64(text: string): Uint8Array {
   return out;
 }
 
-/** The kernel binary of a wasm backend, e.g. for workers or to inspect it. */
+/** The kernel binary of a wasm backend (inlined in the package), e.g. to inspect it. */
 export function wasmBinary(name: "wasm" | "wasm-scalar"): Uint8Array {
-  return decodeBase64(name === "wasm" ? simdWasmBase64 : scalarWasmBase64);
+  const text = name === "wasm" ? simdWasmBase64 : scalarWasmBase64;
+  if (!text) throw new OptionError(`wasmBinary: this build does not inline the ${name} binary; it loads it with setWasmSource`);
+  return decodeBase64(text);
+}
+
+/** Where wasm backends get their binary: inlined bytes by default; the browser build fetches a URL. */
+export type WasmSource = (name: "wasm" | "wasm-scalar") => Promise<Uint8Array | ArrayBuffer>;
+let wasmSource: WasmSource = async (name) => wasmBinary(name);
+
+/** Replaces how binaries are obtained (bytes, a URL fetch, a cache...). */
+export function setWasmSource(source: WasmSource): void {
+  wasmSource = source;
 }
 
 /**
@@ -31,7 +42,8 @@ export async function createBackend(name: BackendName | string = "wasm"): Promis
     throw new OptionError(`createBackend: unknown backend "${name}" (known: ${BACKEND_NAMES.join(", ")})`);
   }
   if (name === "js") return new JsBackend();
-  return createWasmBackend(name as BackendName, wasmBinary(name as "wasm" | "wasm-scalar"));
+  const bytes = await wasmSource(name as "wasm" | "wasm-scalar");
+  return createWasmBackend(name as BackendName, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
 }
 
 /** Accepts a Backend or a name; used by every public function that takes `backend`. */

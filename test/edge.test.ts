@@ -1,0 +1,80 @@
+// The edge build and its fetch-style handler, driven with the standard Request/Response objects.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { runSynthetic } from "../src/experiments/synthetic.js";
+
+const EDGE = new URL("../dist/bundle/edge/cnn-purify.js", import.meta.url);
+
+async function instance() {
+  const run = await runSynthetic({ p: 40, patches: 4, samples: 3, filters: 3, rho: 0.1, seed: 2 });
+  return {
+    run,
+    body: {
+      shape: run.shape, init: Array.from(run.init), contaminated: Array.from(run.contaminated, (v) => (Number.isFinite(v) ? v : null)),
+      data: { samples: run.data.samples, patches: run.data.patches, patchDim: run.data.patchDim, values: Array.from(run.data.values) },
+      options: { trainedReadout: false },
+    },
+  };
+}
+
+const post = (body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) =>
+  new Request("http://edge.test/purify", { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+
+describe("edge bundle", () => {
+  it("has no node: imports or require calls", () => {
+    const text = readFileSync(EDGE, "utf8");
+    expect(text).not.toMatch(/["']node:/);
+    expect(text).not.toMatch(/\brequire\(/);
+  });
+
+  it("purifies a request and answers what the Node API computes, bit for bit", async () => {
+    const { createPurifyHandler } = await import(EDGE.href);
+    const { run, body } = await instance();
+    body.contaminated[7] = null; // an erasure travels as null
+    const res: Response = await createPurifyHandler()(post(body));
+    expect(res.status).toBe(200);
+    const out = await res.json();
+    const { purify } = await import("../src/recover/purify.js");
+    const c = run.contaminated.slice(); c[7] = NaN;
+    const local = await purify(c, { shape: run.shape, init: run.init, data: run.data, trainedReadout: false });
+    expect(out.params).toEqual(Array.from(local.params));
+    expect(out.report.recovered).toBe(true);
+    expect(out.report.erasures).toEqual([7]);
+  });
+
+  it.each([
+    ["GET", () => new Request("http://edge.test/purify"), 405, /method GET not allowed/],
+    ["wrong content type", () => post("{}", { "content-type": "text/plain" }), 415, /content-type must be application\/json/],
+    ["malformed JSON", () => post("{ not json"), 400, /malformed JSON/],
+    ["an array body", () => post([1, 2]), 400, /body must be a JSON object/],
+    ["a missing field", () => post({ shape: {}, init: [] }), 400, /missing field "contaminated"/],
+  ])("%s -> %d", async (_name, make, status, msg) => {
+    const { createPurifyHandler } = await import(EDGE.href);
+    const res: Response = await createPurifyHandler()(make());
+    expect(res.status).toBe(status);
+    expect((await res.json()).error).toMatch(msg);
+  });
+
+  it("wrong shapes, non-numbers, unknown options and oversize requests get clear 4xx answers", async () => {
+    const { createPurifyHandler } = await import(EDGE.href);
+    const h = createPurifyHandler();
+    const { body } = await instance();
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{ ...body, init: body.init.slice(1) }, 400, /init has length \d+, expected \d+ parameters/],
+      [{ ...body, data: { ...body.data, values: body.data.values.slice(3) } }, 400, /data.values has length/],
+      [{ ...body, init: ["a", ...body.init.slice(1)] }, 400, /init\[0\] is "a", expected a number/],
+      [{ ...body, options: { workers: 4 } }, 400, /unknown option "workers"/],
+      [{ ...body, shape: { ...body.shape, readout: "max" } }, 400, /unknown readout "max"/],
+    ];
+    for (const [b, status, msg] of cases) {
+      const res: Response = await h(post(b));
+      expect(res.status).toBe(status);
+      expect((await res.json()).error).toMatch(msg);
+    }
+    const small = await createPurifyHandler({ maxBodyBytes: 100 })(post(body));
+    expect(small.status).toBe(413);
+    const mem = await createPurifyHandler({ maxMemoryBytes: 1000 })(post(body));
+    expect(mem.status).toBe(413);
+    expect((await mem.json()).error).toMatch(/needs about \d+ bytes of working memory; the limit is 1000/);
+  });
+});

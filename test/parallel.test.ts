@@ -1,0 +1,34 @@
+// purify({ workers }) through the Node entry (worker_threads): bit-identical to one thread.
+import { describe, expect, it } from "vitest";
+
+describe("workers", () => {
+  it("splitting the filters over 2 and 3 workers gives bit-identical parameters and reports", async () => {
+    // the built Node entry: its worker script is dist/parallel/nodeWorker.js
+    const api = await import("../dist/node.js");
+    const { trainInstance } = await import("../dist/experiments/synthetic.js");
+    const be = await api.createBackend("wasm");
+    const inst = await trainInstance({ p: 64, patches: 4, samples: 6, filters: 70, seed: 3 }, be);
+    const { params } = api.sparseOutliers(inst.trained, { rho: 0.1, seed: 4 });
+    params[5] = NaN; // an erasure in the first share
+    const o = { shape: inst.shape, init: inst.init, data: inst.data, backend: "wasm", trainedReadout: false, clean: inst.trained };
+    const one = await api.purify(params, o);
+    for (const workers of [2, 3]) {
+      const many = await api.purify(params, { ...o, workers });
+      expect(Array.from(many.params)).toEqual(Array.from(one.params));
+      expect(many.report.recovered).toBe(one.report.recovered);
+      expect(Array.from(many.report.estimatedContaminated)).toEqual(Array.from(one.report.estimatedContaminated));
+    }
+    expect(one.report.errors!.weightRelError).toBeLessThanOrEqual(1e-9);
+    api.closeWorkers();
+  });
+
+  it("the core entry (no worker support) says so instead of silently running one thread", async () => {
+    const core = await import("../src/index.js");
+    core.setWorkerFactory(null);
+    const shape = { patchDim: 3, patches: 2, filters: 2, outputs: 1, readout: "sum" as const };
+    const init = core.initParams(shape, { seed: 1 });
+    const data = { samples: 2, patches: 2, patchDim: 3, values: new Float64Array(12).fill(0.5) };
+    await expect(core.purify(init, { shape, init, data, workers: 2 })).rejects.toThrow(/workers > 1 needs worker support/);
+    await expect(core.purify(init, { shape, init, data, workers: 0 })).rejects.toThrow(/workers must be an integer >= 1/);
+  });
+});

@@ -23,8 +23,14 @@ mkdirSync(join(root, "dist/bundle/browser"), { recursive: true });
 copyFileSync(join(root, "build/simd.wasm"), join(root, "dist/bundle/browser/cnn-purify-simd.wasm"));
 copyFileSync(join(root, "build/scalar.wasm"), join(root, "dist/bundle/browser/cnn-purify-scalar.wasm"));
 
+// The demo page: static files in dist/demo, the worker fetching the .wasm beside it.
+await build({ ...common, entryPoints: { main: "demo/main.ts", worker: "demo/worker.ts" }, outdir: "dist/demo", platform: "browser", plugins: [noInline] });
+copyFileSync(join(root, "demo/index.html"), join(root, "dist/demo/index.html"));
+copyFileSync(join(root, "build/simd.wasm"), join(root, "dist/demo/cnn-purify-simd.wasm"));
+copyFileSync(join(root, "build/scalar.wasm"), join(root, "dist/demo/cnn-purify-scalar.wasm"));
+
 const edge = readFileSync(join(root, "dist/bundle/edge/cnn-purify.js"), "utf8");
 for (const banned of ['"node:', "'node:", "require("]) {
   if (edge.includes(banned)) throw new Error(`edge bundle contains ${banned}: it must run without Node APIs`);
 }
-console.log("bundles: dist/bundle/edge/cnn-purify.js, dist/bundle/browser/{cnn-purify,worker}.js + .wasm");
+console.log("bundles: dist/bundle/edge/cnn-purify.js, dist/bundle/browser/{cnn-purify,worker}.js + .wasm, dist/demo/");

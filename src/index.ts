@@ -23,5 +23,6 @@ export { recoveryErrors } from "./recover/report.js";
 export { runSynthetic } from "./experiments/synthetic.js";
 export { runPhase } from "./experiments/phase.js";
 export { encodeNpy, decodeNpy } from "./io/npy.js";
+export { heatMap, linePlot, scatterPlot } from "./plot/svg.js";
 export { setWorkerFactory, closeWorkers } from "./parallel/pool.js";
 export type { WorkerFactory, PoolWorker } from "./parallel/pool.js";

@@ -97,3 +97,41 @@ export function linePlot(s: LinePlotSpec): string {
 function tickLabel(v: number): string {
   return v >= 0.01 && v < 1000 ? String(Number(v.toPrecision(2))) : v.toExponential(0);
 }
+
+export interface ScatterSpec {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Array<{ name: string; color: string; points: Array<[number, number]> }>;
+  /** Clamp the axes to this symmetric range (outliers are drawn on the border). */
+  limit?: number;
+  /** Draw y = x. */
+  diagonal?: boolean;
+}
+
+/** A scatter plot on linear axes, e.g. recovered against clean weights. */
+export function scatterPlot(s: ScatterSpec): string {
+  const w = 420, h = 420, left = 60, right = 20, top = 40, bottom = 70;
+  const all = s.series.flatMap((q) => q.points).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
+  const span = s.limit ?? Math.max(1e-12, ...all.map((p) => Math.max(Math.abs(p[0]), Math.abs(p[1]))));
+  const clamp = (v: number) => (Number.isFinite(v) ? Math.max(-span, Math.min(span, v)) : span);
+  const px = (v: number) => left + ((clamp(v) + span) / (2 * span)) * (w - left - right);
+  const py = (v: number) => top + (1 - (clamp(v) + span) / (2 * span)) * (h - top - bottom);
+  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${w}" height="${h}" fill="white"/>`,
+    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="13">${esc(s.title)}</text>`,
+    `<rect x="${left}" y="${top}" width="${w - left - right}" height="${h - top - bottom}" fill="none" stroke="#444"/>`];
+  if (s.diagonal) out.push(`<line x1="${px(-span)}" y1="${py(-span)}" x2="${px(span)}" y2="${py(span)}" stroke="#bbb"/>`);
+  for (const t of [-span, 0, span]) {
+    out.push(`<text x="${px(t)}" y="${h - bottom + 14}" text-anchor="middle">${Number(t.toPrecision(2))}</text>`);
+    out.push(`<text x="${left - 6}" y="${py(t) + 4}" text-anchor="end">${Number(t.toPrecision(2))}</text>`);
+  }
+  s.series.forEach((q, i) => {
+    for (const p of q.points) out.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="1.6" fill="${q.color}" fill-opacity="0.6"/>`);
+    out.push(`<rect x="${left + i * 150}" y="${h - 30}" width="10" height="10" fill="${q.color}"/><text x="${left + 14 + i * 150}" y="${h - 21}">${esc(q.name)}</text>`);
+  });
+  out.push(`<text x="${(w + left - right) / 2}" y="${h - bottom + 30}" text-anchor="middle">${esc(s.xLabel)}</text>`);
+  out.push(`<text x="14" y="${(h - bottom + top) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(h - bottom + top) / 2})">${esc(s.yLabel)}</text>`);
+  out.push("</svg>");
+  return out.join("\n");
+}

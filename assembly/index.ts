@@ -1,6 +1,6 @@
 // The one WASM module: every kernel family, exported flat for src/backend/wasm.ts.
 export { heapBase, simdEnabled } from "./memory";
-export { fill, copy, scale, axpy, axpby, sub, mul, dot, asum, amax, softThreshold, admmUpdate, momentumStep, adamStep } from "./vector";
+export { fill, copy, scale, axpy, axpby, sub, mul, dot, asum, amax, softThreshold, admmUpdate, momentumStep, adamStep, scaleColumns } from "./vector";
 export { gemm, gemv, gemmWorkspaceBytes } from "./gemm";
 export { extractPatches, sumBlocks, broadcastBlocks } from "./patches";
 export { relu, reluMask, reluBackward } from "./relu";

@@ -229,3 +229,15 @@ export function adamStep(theta: usize, m: usize, v: usize, grad: usize, n: i32, 
     store<f64>(at(theta, i), th - lr * (mi / c1) / (Math.sqrt(vi / c2) + eps));
   }
 }
+
+/** out (rows x cols) = a with column c multiplied by s[c] (out may alias a). */
+export function scaleColumns(out: usize, a: usize, rows: i32, cols: i32, s: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const ar = a + (<usize>(r * cols) << 3), or = out + (<usize>(r * cols) << 3);
+    let c = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; c + 2 <= cols; c += 2) v128.store(at(or, c), f64x2.mul(v128.load(at(ar, c)), v128.load(at(s, c))));
+    }
+    for (; c < cols; c++) store<f64>(at(or, c), load<f64>(at(ar, c)) * load<f64>(at(s, c)));
+  }
+}

@@ -99,6 +99,15 @@ describe("kernels agree across backends (relative 1e-12)", () => {
     }
   });
 
+  it("scaleColumns on odd shapes", () => {
+    for (const [rows, cols] of [[1, 1], [3, 5], [7, 2], [4, 9]]) {
+      const a = randn(rows * cols, rows), sc = randn(cols, cols);
+      agree(onAll([a, sc, new Float64Array(rows * cols)], (be, [A, S, O]) => be.scaleColumns(O, A, rows, cols, S)));
+      const got = onAll([a, sc, new Float64Array(rows * cols)], (be, [A, S, O]) => be.scaleColumns(O, A, rows, cols, S))[1] as Float64Array;
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expect(got[r * cols + c]).toBe(a[r * cols + c] * sc[c]);
+    }
+  });
+
   it("patch extraction, block sums and broadcasts", () => {
     const n = 3, C = 2, H = 6, W = 9, ph = 3, pw = 3, k = 6, p = C * ph * pw;
     const x = randn(n * C * H * W, 5);

@@ -70,6 +70,14 @@ export class JsBackend implements Backend {
     for (let i = 0; i < v.length; i++) { const a = Math.abs(v[i]); if (a > m) m = a; }
     return m;
   }
+  scaleColumns(out: Buf, a: Buf, rows: number, cols: number, s: Buf): Buf {
+    const O = d(out), A = d(a), S = d(s);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let c = 0; c < cols; c++) O[base + c] = A[base + c] * S[c];
+    }
+    return out;
+  }
   softThreshold(out: Buf, x: Buf, t: number): Buf {
     const o = d(out), xv = d(x), n = o.length;
     for (let i = 0; i < n; i++) { const v = xv[i]; o[i] = Math.max(v - t, 0) + Math.min(v + t, 0); }

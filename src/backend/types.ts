@@ -50,6 +50,8 @@ export interface Backend {
   dot(x: Buf, y: Buf): number;
   asum(x: Buf): number;
   amax(x: Buf): number;
+  /** out (rows x cols) = a with column c scaled by s[c] (out may alias a). */
+  scaleColumns(out: Buf, a: Buf, rows: number, cols: number, s: Buf): Buf;
   /** out = sign(x) max(|x| - t, 0) */
   softThreshold(out: Buf, x: Buf, t: number): Buf;
   /**

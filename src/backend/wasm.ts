@@ -20,6 +20,7 @@ interface KernelExports {
   asum(x: number, n: number): number;
   amax(x: number, n: number): number;
   softThreshold(o: number, x: number, t: number, n: number): void;
+  scaleColumns(o: number, a: number, rows: number, cols: number, s: number): void;
   admmUpdate(z: number, y: number, au: number, r: number, alpha: number, t: number, n: number, stats: number): void;
   momentumStep(th: number, v: number, g: number, n: number, lr: number, mu: number, wd: number): void;
   adamStep(th: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, wd: number): void;
@@ -91,6 +92,7 @@ export class WasmBackend implements Backend {
   dot(x: Buf, y: Buf): number { return this.k.dot(p(x), p(y), n(x)); }
   asum(x: Buf): number { return this.k.asum(p(x), n(x)); }
   amax(x: Buf): number { return this.k.amax(p(x), n(x)); }
+  scaleColumns(o: Buf, a: Buf, rows: number, cols: number, s: Buf): Buf { this.k.scaleColumns(p(o), p(a), rows, cols, p(s)); return o; }
   softThreshold(o: Buf, x: Buf, t: number): Buf { this.k.softThreshold(p(o), p(x), t, n(o)); return o; }
   admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array {
     this.k.admmUpdate(p(z), p(y), p(au), p(r), alpha, t, n(z), this.stats);

@@ -5,7 +5,7 @@ import type { Backend, Buf } from "../backend/types.js";
 import { Workspace, backward, forward, jvp } from "../model/network.js";
 import type { ModelShape } from "../model/shape.js";
 import type { LinearOperator } from "./operator.js";
-import { weightedGram } from "./operator.js";
+import { linearizedWeightedGram } from "./linearizedGram.js";
 
 export class LinearizedOperator implements LinearOperator {
   readonly rows: number;
@@ -49,8 +49,10 @@ export class LinearizedOperator implements LinearOperator {
     jvp(this.ws, this.theta, this.xa, this.zw, out);
   }
   gram(out: Buf): void {
-    // G = J J^T: column c is J (J^T e_c). Delegates to the generic column-wise builder.
-    weightedGram(this, null, out);
+    linearizedWeightedGram(this.ws, this.xa, this.theta, null, this.withReadout, out);
+  }
+  weightedGram(w: Buf, out: Buf): void {
+    linearizedWeightedGram(this.ws, this.xa, this.theta, w, this.withReadout, out);
   }
   dispose(): void {
     this.ws.dispose();

@@ -1,0 +1,51 @@
+// The closed-form NTK (J diag(w) J^T) against J built column by column from VJPs, and the JVP
+// against the VJP (adjointness), for both readouts, several outputs, with and without beta.
+import { describe, expect, it } from "vitest";
+import { createBackend } from "../src/backend/index.js";
+import { uploadAugmented } from "../src/model/data.js";
+import type { PatchData } from "../src/model/data.js";
+import { initParams } from "../src/model/init.js";
+import type { ModelShape } from "../src/model/shape.js";
+import { LinearizedOperator } from "../src/recover/linearized.js";
+import { materialize } from "../src/recover/operator.js";
+import { randn, relDiff } from "./helpers.js";
+
+describe("linearized operator", () => {
+  for (const readout of ["dense", "sum"] as const) {
+    for (const withReadout of [true, false]) {
+      it(`${readout} readout, beta ${withReadout ? "trained" : "fixed"}: closed-form weighted NTK = A^T diag(w) A from VJPs`, async () => {
+        const be = await createBackend("wasm");
+        const shape: ModelShape = { patchDim: 6, patches: 3, filters: 4, outputs: 3, readout };
+        const n = 5;
+        const data: PatchData = { samples: n, patches: 3, patchDim: 6, values: randn(n * 3 * 6, 1) };
+        const theta = initParams(shape, { seed: 2, biasStd: 0.5 });
+        const xa = uploadAugmented(be, data);
+        const op = new LinearizedOperator(be, shape, xa, n, theta, withReadout);
+        const A = materialize(op), P = op.rows, m = op.cols;
+        const w = randn(P, 3).map(Math.abs);
+        const ref = new Float64Array(m * m);
+        for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) {
+          let s = 0;
+          for (let i = 0; i < P; i++) s += A[i * m + a] * w[i] * A[i * m + b];
+          ref[a * m + b] = s;
+        }
+        const g = be.alloc(m * m);
+        op.weightedGram(be.upload(be.alloc(P), w), g);
+        expect(relDiff(be.download(g), ref)).toBeLessThan(1e-12);
+        // unweighted Gram, and adjointness <A u, z> = <u, A^T z>
+        op.gram(g);
+        const ref1 = new Float64Array(m * m);
+        for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) { let s = 0; for (let i = 0; i < P; i++) s += A[i * m + a] * A[i * m + b]; ref1[a * m + b] = s; }
+        expect(relDiff(be.download(g), ref1)).toBeLessThan(1e-12);
+        const zv = randn(P, 4), u = randn(m, 5);
+        const atz = be.alloc(m);
+        op.applyT(be.upload(be.alloc(P), zv), atz, 1);
+        let lhs = 0, rhs = 0;
+        const at = be.view(atz);
+        for (let c = 0; c < m; c++) rhs += u[c] * at[c];
+        for (let i = 0; i < P; i++) { let s = 0; for (let c = 0; c < m; c++) s += A[i * m + c] * u[c]; lhs += s * zv[i]; }
+        expect(Math.abs(lhs - rhs) / Math.abs(rhs)).toBeLessThan(1e-12);
+      });
+    }
+  }
+});

@@ -49,3 +49,24 @@ describe("linearized operator", () => {
     }
   }
 });
+
+describe("re-linearized span", () => {
+  it("the union of two linearizations: block Gram (closed-form cross terms) = A^T diag(w) A from VJPs", async () => {
+    const { ConcatOperator } = await import("../src/recover/operator.js");
+    const be = await createBackend("js");
+    const shape: ModelShape = { patchDim: 5, patches: 4, filters: 3, outputs: 2, readout: "dense" };
+    const n = 4;
+    const data: PatchData = { samples: n, patches: 4, patchDim: 5, values: randn(n * 4 * 5, 7) };
+    const t0 = initParams(shape, { seed: 8, biasStd: 0.5 }), t1 = t0.map((v, i) => v + 0.3 * Math.sin(i));
+    const xa = uploadAugmented(be, data);
+    const op = new ConcatOperator(be, [new LinearizedOperator(be, shape, xa, n, t0), new LinearizedOperator(be, shape, xa, n, t1)]);
+    const A = materialize(op), P = op.rows, m = op.cols;
+    expect(m).toBe(2 * n * 2);
+    const w = randn(P, 9).map(Math.abs);
+    const ref = new Float64Array(m * m);
+    for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) { let s = 0; for (let i = 0; i < P; i++) s += A[i * m + a] * w[i] * A[i * m + b]; ref[a * m + b] = s; }
+    const g = be.alloc(m * m);
+    op.weightedGram(be.upload(be.alloc(P), w), g);
+    expect(relDiff(be.download(g), ref)).toBeLessThan(1e-12);
+  });
+});

@@ -5,7 +5,7 @@ import type { Backend, Buf } from "../backend/types.js";
 import { Workspace, backward, forward, jvp } from "../model/network.js";
 import type { ModelShape } from "../model/shape.js";
 import type { LinearOperator } from "./operator.js";
-import { linearizedWeightedGram } from "./linearizedGram.js";
+import { linearizedCrossGram, linearizedWeightedGram } from "./linearizedGram.js";
 
 export class LinearizedOperator implements LinearOperator {
   readonly rows: number;
@@ -53,6 +53,12 @@ export class LinearizedOperator implements LinearOperator {
   }
   weightedGram(w: Buf, out: Buf): void {
     linearizedWeightedGram(this.ws, this.xa, this.theta, w, this.withReadout, out);
+  }
+  /** J_this diag(w) J_other^T when other linearizes the same network and data; else false. */
+  crossWeightedGram(other: LinearOperator, w: Buf | null, out: Buf): boolean {
+    if (!(other instanceof LinearizedOperator) || other.xa !== this.xa || other.withReadout !== this.withReadout) return false;
+    linearizedCrossGram({ ws: this.ws, theta: this.theta }, { ws: other.ws, theta: other.theta }, this.xa, w, this.withReadout, out);
+    return true;
   }
   dispose(): void {
     this.ws.dispose();

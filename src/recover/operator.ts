@@ -22,6 +22,8 @@ export interface LinearOperator {
   gram(out: Buf): void;
   /** Optional: A^T as a dense m x rows buffer, when the operator holds it (the patch span does). */
   transposed?(): Buf;
+  /** Optional: out (m x m_other) = A^T diag(w) B for another operator B; false when not supported. */
+  crossWeightedGram?(other: LinearOperator, w: Buf | null, out: Buf): boolean;
   /** Optional fast path for weightedGram (else it is built column by column). */
   weightedGram?(w: Buf, out: Buf): void;
   dispose(): void;
@@ -143,7 +145,33 @@ export class ConcatOperator implements LinearOperator {
       off += p.cols;
     }
   }
-  gram(out: Buf): void { weightedGram(this, null, out); }
+  gram(out: Buf): void {
+    if (!this.blockGram(null, out)) weightedGram(this, null, out);
+  }
+  weightedGram(w: Buf, out: Buf): void {
+    if (!this.blockGram(w, out)) weightedGram(this, w, out, true);
+  }
+  /** [[A_i^T W A_j]] block by block when every pair supports crossWeightedGram. */
+  private blockGram(w: Buf | null, out: Buf): boolean {
+    const be = this.be, m = this.cols;
+    const offs: number[] = [];
+    let acc = 0;
+    for (const p of this.parts) { offs.push(acc); acc += p.cols; }
+    for (let i = 0; i < this.parts.length; i++) {
+      for (let j = 0; j < this.parts.length; j++) {
+        const pi = this.parts[i], pj = this.parts[j];
+        const blk = be.alloc(pi.cols * pj.cols);
+        const ok = pi.crossWeightedGram?.(pj, w, blk) ?? false;
+        if (ok) {
+          const b = be.view(blk), ov = be.view(out);
+          for (let r = 0; r < pi.cols; r++) for (let c = 0; c < pj.cols; c++) ov[(offs[i] + r) * m + offs[j] + c] = b[r * pj.cols + c];
+        }
+        be.free(blk);
+        if (!ok) return false;
+      }
+    }
+    return true;
+  }
   dispose(): void { this.be.free(this.tmp); }
 }
 
@@ -152,8 +180,8 @@ export class ConcatOperator implements LinearOperator {
  * m applications of A and A^T: the way to form a Gram (or an IRLS system, or the Gram of the rows
  * kept by polishing) for any operator without ever holding A.
  */
-export function weightedGram(op: LinearOperator, w: Buf | null, out: Buf): void {
-  if (w && op.weightedGram) { op.weightedGram(w, out); return; }
+export function weightedGram(op: LinearOperator, w: Buf | null, out: Buf, columnWise = false): void {
+  if (w && op.weightedGram && !columnWise) { op.weightedGram(w, out); return; }
   const be = op.be, m = op.cols;
   const e = be.alloc(m), col = be.alloc(op.rows), g = be.alloc(m);
   const ev = () => be.view(e);

@@ -31,6 +31,23 @@ export function choleskyFactor(a: usize, n: i32, lda: i32): i32 {
  * Rows of B are updated with axpy-shaped loops over the right-hand sides (SIMD when nrhs > 1).
  */
 export function choleskySolve(l: usize, n: i32, lda: i32, b: usize, nrhs: i32, ldb: i32): void {
+  if (nrhs == 1 && ldb == 1) {
+    // One right-hand side: forward substitution as contiguous dot products with the rows of L,
+    // back substitution as contiguous axpys with them (a column of L would be strided).
+    for (let i = 0; i < n; i++) {
+      const li = l + (<usize>(i * lda) << 3);
+      const bi = b + (<usize>i << 3);
+      store<f64>(bi, (load<f64>(bi) - dot(li, b, i)) / load<f64>(li + (<usize>i << 3)));
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      const li = l + (<usize>(i * lda) << 3);
+      const bi = b + (<usize>i << 3);
+      const x = load<f64>(bi) / load<f64>(li + (<usize>i << 3));
+      store<f64>(bi, x);
+      rowAxpy(b, -x, li, i);
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const bi = b + (<usize>(i * ldb) << 3);
     const li = l + (<usize>(i * lda) << 3);

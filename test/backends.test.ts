@@ -127,15 +127,17 @@ describe("kernels agree across backends (relative 1e-12)", () => {
         for (let q = 0; q < n; q++) s += b[i * n + q] * b[j * n + q];
         g[i * n + j] = s;
       }
-      const rhs = randn(n * 3, 99);
-      const res = onAll([g, rhs], (be, [G, R]) => { expect(be.choleskyFactor(G, n)).toBe(0); return be.choleskySolve(G, n, R, 3); });
-      agree(res, 1e-12);
-      // residual check against the original matrix
-      const x = res[0] as Float64Array;
-      for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) {
-        let s = 0;
-        for (let q = 0; q < n; q++) s += g[i * n + q] * x[q * 3 + c];
-        expect(Math.abs(s - rhs[i * 3 + c])).toBeLessThan(1e-9 * n);
+      for (const nrhs of [1, 3]) {
+        const rhs = randn(n * nrhs, 99);
+        const res = onAll([g, rhs], (be, [G, R]) => { expect(be.choleskyFactor(G, n)).toBe(0); return be.choleskySolve(G, n, R, nrhs); });
+        agree(res, 1e-12);
+        // residual check against the original matrix
+        const x = res[0] as Float64Array;
+        for (let i = 0; i < n; i++) for (let c = 0; c < nrhs; c++) {
+          let s = 0;
+          for (let q = 0; q < n; q++) s += g[i * n + q] * x[q * nrhs + c];
+          expect(Math.abs(s - rhs[i * nrhs + c])).toBeLessThan(1e-9 * n);
+        }
       }
     }
   });

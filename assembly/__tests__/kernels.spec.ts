@@ -132,6 +132,22 @@ describe("cholesky", () => {
     choleskySolve(ptr(l), n, n, ptr(rhs), r, r);
     for (let i = 0; i < n * r; i++) expect(abs(rhs[i] - x[i])).toBeLessThan(1e-10);
   });
+  it("solves a single right-hand side (the dot/axpy path)", () => {
+    const n = 11;
+    const b = randArr(n * n), a = new StaticArray<f64>(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s: f64 = i == j ? 2.0 : 0.0;
+      for (let p = 0; p < n; p++) s += b[i * n + p] * b[j * n + p];
+      a[i * n + j] = s;
+    }
+    const l = new StaticArray<f64>(n * n);
+    for (let i = 0; i < n * n; i++) l[i] = a[i];
+    expect(choleskyFactor(ptr(l), n, n)).toBe(0);
+    const x = randArr(n), rhs = new StaticArray<f64>(n);
+    for (let i = 0; i < n; i++) { let s: f64 = 0; for (let p = 0; p < n; p++) s += a[i * n + p] * x[p]; rhs[i] = s; }
+    choleskySolve(ptr(l), n, n, ptr(rhs), 1, 1);
+    for (let i = 0; i < n; i++) expect(abs(rhs[i] - x[i])).toBeLessThan(1e-10);
+  });
   it("reports the failing pivot of an indefinite matrix", () => {
     const a = new StaticArray<f64>(4);
     a[0] = 1; a[1] = 2; a[2] = 2; a[3] = 1;

@@ -286,6 +286,17 @@ export class JsBackend implements Backend {
   }
   choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf {
     const L = d(l), B = d(b);
+    if (nrhs === 1) {
+      // Mirrors the kernel: dot products with rows of L forward, axpys with them backward.
+      for (let i = 0; i < n; i++) B[i] = (B[i] - dotArrays(L, i * n, B, 0, i)) / L[i * n + i];
+      for (let i = n - 1; i >= 0; i--) {
+        const x = B[i] / L[i * n + i];
+        B[i] = x;
+        const row = i * n;
+        for (let j = 0; j < i; j++) B[j] += -x * L[row + j];
+      }
+      return b;
+    }
     for (let i = 0; i < n; i++) {
       const bi = i * nrhs;
       for (let j = 0; j < i; j++) {

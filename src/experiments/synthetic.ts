@@ -53,6 +53,7 @@ export interface SyntheticSummary {
   backend: string;
   subspace: SubspaceName;
   solver: SolverName;
+  contamination: "outliers" | "bitflips";
   rho: number;
   seed: number;
   p: number;
@@ -123,7 +124,7 @@ export async function contaminateAndPurify(inst: TrainedInstance, o: SyntheticOp
   const cont = recoveryErrors(c.params, trained, shape);
   const errors = report.errors!;
   const summary: SyntheticSummary = {
-    backend: be.name, subspace: report.subspace, solver: report.solver, rho, seed,
+    backend: be.name, subspace: report.subspace, solver: report.solver, contamination, rho, seed,
     p: shape.patchDim, patches: shape.patches, samples: data.samples, filters: shape.filters,
     ratio: (data.samples * shape.patches) / (shape.patchDim + 1),
     weightRelError: errors.weightRelError, biasRelError: errors.biasRelError, betaRelError: errors.betaRelError,

@@ -7,14 +7,13 @@ export function mergeShares(sols: BatchSolution[], shares: Array<[number, number
   const m = sols[0].u.length / (shares[0][1] - shares[0][0]);
   const out: BatchSolution = {
     u: new Float64Array(m * K), fitted: new Float64Array(K * N), residual: new Float64Array(K * N),
-    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, inliers: new Int32Array(K), polished: [],
+    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, polished: [],
   };
   sols.forEach((s, i) => {
     const [from, to] = shares[i], B = to - from;
     for (let c = 0; c < m; c++) for (let b = 0; b < B; b++) out.u[c * K + from + b] = s.u[c * B + b];
     out.fitted.set(s.fitted, from * N);
     out.residual.set(s.residual, from * N);
-    out.inliers.set(s.inliers, from);
     out.polished.push(...s.polished);
     out.objective += s.objective;
     out.iterations = Math.max(out.iterations, s.iterations);

@@ -28,7 +28,8 @@ export interface AdmmOptions {
   warmStart?: Float64Array;
   /**
    * Per problem, indices of erased rows (NaN/Inf in the data): they are dropped from the objective
-   * by imputing r there from the current fit A u every iteration, so they never count as residual.
+   * by imputing r there from the current fit A u every iteration, so they never count as residual
+   * (r's values there are restored before returning).
    */
   erased?: Array<Int32Array | null>;
   /** Called every 25 iterations with the worst problem's residuals. */
@@ -89,6 +90,8 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
   const zs = Array.from({ length: B }, (_, b) => rows(z, b)), ys = Array.from({ length: B }, (_, b) => rows(y, b));
   const aus = Array.from({ length: B }, (_, b) => rows(au, b)), rs = Array.from({ length: B }, (_, b) => rows(r, b));
   const rowsQ = Array.from({ length: B }, (_, b) => rows(q, b));
+  // Erased rows of r are overwritten by the imputation below; their caller's values come back on exit.
+  const savedErased = options.erased?.map((e, b) => (e ? Float64Array.from(e, (i) => be.view(r)[b * N + i]) : null));
   const rNorm = new Float64Array(B);
   for (let b = 0; b < B; b++) {
     rNorm[b] = Math.sqrt(be.dot(rs[b], rs[b]));
@@ -160,6 +163,10 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
       primal, dual, ridge: chol.ridge,
     };
   } finally {
+    if (savedErased) {
+      const rv = be.view(r);
+      savedErased.forEach((vals, b) => { if (vals) options.erased![b]!.forEach((i, t) => { rv[b * N + i] = vals[t]; }); });
+    }
     for (const buf of [z, y, au, q, u]) be.free(buf);
     if (pinv) be.free(pinv);
     if (ownChol) chol.dispose();

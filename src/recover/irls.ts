@@ -9,6 +9,8 @@ export interface IrlsOptions {
   maxIter?: number;
   /** Stop when the relative change of u falls below this (default 1e-12). */
   tol?: number;
+  /** Rows left out of the fit (weight 0 throughout): erasures. */
+  erased?: Int32Array | null;
 }
 
 export interface IrlsSolution {
@@ -30,7 +32,9 @@ export function irlsLad(op: LinearOperator, r: Buf, options: IrlsOptions = {}): 
     for (let i = 0; i < N; i++) scale += rv[i] * rv[i];
     scale = Math.sqrt(scale / N) || 1;
     let eps = scale;
+    const dropErased = () => { if (options.erased) { const wv = be.view(w); for (const i of options.erased) wv[i] = 0; } };
     be.fill(w, 1);
+    dropErased();
     let prev: Float64Array = new Float64Array(m);
     let it = 0, converged = false;
     for (it = 1; it <= maxIter; it++) {
@@ -43,6 +47,7 @@ export function irlsLad(op: LinearOperator, r: Buf, options: IrlsOptions = {}): 
       eps = Math.max(eps * 0.1, 1e-15 * scale);
       const res = be.view(au), wv = be.view(w);
       for (let i = 0; i < N; i++) wv[i] = 1 / Math.max(Math.abs(res[i]), eps);
+      dropErased();
     }
     const residual = be.download(au);
     let objective = 0;

@@ -10,8 +10,6 @@ export interface PolishResult {
   u: Float64Array;
   residual: Float64Array;
   objective: number;
-  /** Rows fit exactly (|residual| <= tol) after polishing. */
-  inliers: number;
   polished: boolean;
 }
 
@@ -45,7 +43,7 @@ function l1Kept(res: Float64Array, erased: Int32Array | null): number {
 /**
  * Polishes one problem: r (rows) its right-hand side, u0 (m) and res0 = A u0 - r from a solver.
  * tol0 selects the first inlier set (relative to rms(r)); later rounds use 1e-9 rms(r). Erased rows
- * have weight 0. With enabled = false it only counts the inliers of u0 (the certificate).
+ * have weight 0. With enabled = false it returns u0 unchanged.
  */
 export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Float64Array,
   options: { tol0?: number; erased?: Int32Array | null; enabled?: boolean } = {}): PolishResult {
@@ -54,7 +52,7 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
   const rv = be.download(r);
   const scale = Math.max(rms(rv), 1e-300);
   const tight = 1e-9 * scale;
-  let best: PolishResult = { u: u0, residual: res0, objective: l1Kept(res0, erased), inliers: 0, polished: false };
+  let best: PolishResult = { u: u0, residual: res0, objective: l1Kept(res0, erased), polished: false };
   const wHost = new Float64Array(N);
   const w = be.alloc(N), rhs = be.alloc(m), au = be.alloc(N), scratch = wlsScratch(op);
   try {
@@ -69,10 +67,9 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
       const res = be.download(au);
       const obj = l1Kept(res, erased);
       if (!(obj <= best.objective * (1 + 1e-12) + 1e-300)) break;
-      best = { u: be.download(rhs), residual: res, objective: obj, inliers: 0, polished: true };
+      best = { u: be.download(rhs), residual: res, objective: obj, polished: true };
       tol = tight;
     }
-    best.inliers = inlierWeights(best.residual, tight, wHost, erased);
     return best;
   } finally {
     for (const b of [w, rhs, au]) be.free(b);

@@ -5,7 +5,7 @@
 //   "linearized":   all parameters jointly in the span of the Jacobian at init (exact while masks
 //                   stay fixed; for n k >= p + 1).
 //   "relinearized": the union of the linearized spans at init and at a first-pass purified model.
-import type { Backend } from "../backend/types.js";
+import type { Backend, Buf } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
@@ -141,7 +141,6 @@ export function certificateSlack(res: Float64Array, r: Float64Array, blocks: Arr
   return slack;
 }
 
-interface Stage { op: LinearOperator; B: number; r: Float64Array; erased: Array<Int32Array | null>; owned: LinearOperator[] }
 
 export async function purify(contaminated: Float64Array, options: PurifyOptions): Promise<PurifyResult> {
   const where = "purify";
@@ -239,29 +238,10 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
         for (let i = L.wSize; i < L.size; i++) { out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) estimated.push(i); }
         betaRecovered = true;
       } else {
-      // Readout: beta's update lies (approximately) in the span of the hidden features.
-      const ws = new Workspace(be, shape, n);
-      const theta = be.upload(be.alloc(L.size), out.map((v, i) => (i >= L.wSize ? init[i] : v)));
-      forward(ws, theta, xa);
-      const fdim = shape.readout === "dense" ? k * K : K;
-      const features = be.alloc(n * fdim);
-      be.copy(features, shape.readout === "dense" ? ws.a : ws.h);
-      const fop = new PatchSpanOperator(be, features, n, fdim, O);
-      owned.push(fop);
-      const rb = new Float64Array(O * fdim);
-      for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) rb[o * fdim + f] = delta[L.wSize + f * O + o];
-      const erasedB = Array.from({ length: O }, (_, o) => {
-        const e = erasures.filter((i) => i >= L.wSize && (i - L.wSize) % O === o).map((i) => Math.floor((i - L.wSize) / O));
-        return e.length ? Int32Array.from(e) : null;
-      });
-      const bsol = await solveBatch(fop, rb, O, { ...solveOpts("readout"), erased: erasedB });
-      absorb(bsol);
-      const bm = bsol.u.length / O;
-      betaRecovered = Array.from(bsol.inliers).every((c) => c - bm >= certificateMargin(fdim, bm));
-      for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) out[L.wSize + f * O + o] = init[L.wSize + f * O + o] + bsol.fitted[o * fdim + f];
-      detect(bsol, fdim, O, (o, f) => L.wSize + f * O + o);
-      fop.dispose(); owned.pop();
-      ws.dispose(); be.free(theta); be.free(features);
+        const bsol = await recoverReadout(be, shape, xa, n, init, out, delta, erasures, solveOpts("readout"));
+        absorb(bsol.solution);
+        betaRecovered = bsol.certified;
+        detect(bsol.solution, bsol.fdim, O, (o, f) => L.wSize + f * O + o);
       }
     } else {
       const lin0 = new LinearizedOperator(be, shape, xa, n, init, trainedReadout);
@@ -317,6 +297,47 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
   return { params: out, report };
 }
 
+/**
+ * beta in the span of the hidden features at the recovered filters (out's W part), one problem per
+ * output; writes beta into out. The span is approximate (features change during training).
+ */
+async function recoverReadout(be: Backend, shape: ModelShape, xa: Buf, n: number, init: Float64Array, out: Float64Array, delta: Float64Array,
+  erasures: number[], opts: Omit<Parameters<typeof solveBatch>[3], "erased">): Promise<{ solution: BatchSolution; certified: boolean; fdim: number }> {
+  const L = layoutOf(shape), O = shape.outputs, K = shape.filters;
+  const dense = shape.readout === "dense", fdim = dense ? shape.patches * K : K;
+  const ws = new Workspace(be, shape, n);
+  // the recovered filters (out's W part) with the init readout
+  const theta = be.upload(be.alloc(L.size), out.map((v, i) => (i >= L.wSize ? init[i] : v)));
+  const features = be.alloc(n * fdim);
+  let fop: PatchSpanOperator | null = null;
+  try {
+    forward(ws, theta, xa);
+    be.copy(features, dense ? ws.a : ws.h);
+    fop = new PatchSpanOperator(be, features, n, fdim, O);
+    // problem o is column o of beta (fdim x O): transposed so each problem is contiguous
+    const rb = new Float64Array(O * fdim);
+    for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) rb[o * fdim + f] = delta[L.wSize + f * O + o];
+    const erased = Array.from({ length: O }, (_, o) => {
+      const e = erasures.filter((i) => i >= L.wSize && (i - L.wSize) % O === o).map((i) => Math.floor((i - L.wSize) / O));
+      return e.length ? Int32Array.from(e) : null;
+    });
+    const solution = await solveBatch(fop, rb, O, { ...opts, erased });
+    let slack = Infinity;
+    for (let o = 0; o < O; o++) {
+      slack = Math.min(slack, certificateSlack(solution.residual.subarray(o * fdim, (o + 1) * fdim), rb.subarray(o * fdim, (o + 1) * fdim),
+        [[0, fdim]], n, new Set(erased[o] ?? [])));
+    }
+    for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) {
+      const i = L.wSize + f * O + o;
+      out[i] = init[i] + solution.fitted[o * fdim + f];
+    }
+    return { solution, certified: slack >= 0, fdim };
+  } finally {
+    fop?.dispose();
+    ws.dispose(); be.free(theta); be.free(features);
+  }
+}
+
 /** AdmmOptions minus what cannot be sent to a worker (functions, per-call state). */
 function withoutCallbacks(o: AdmmOptions): Omit<AdmmOptions, "onIteration" | "warmStart" | "erased"> {
   const { onIteration: _cb, warmStart: _w, erased: _e, ...rest } = o;
@@ -347,7 +368,7 @@ async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: 
   const m = base.cols + 1;
   const all: BatchSolution = {
     u: new Float64Array(m * B), fitted: new Float64Array(B * rows), residual: new Float64Array(B * rows),
-    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, inliers: new Int32Array(B), polished: [],
+    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, polished: [],
   };
   const col = be.alloc(rows);
   try {
@@ -361,7 +382,7 @@ async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: 
       all.residual.set(s.residual, b * rows);
       all.objective += s.objective; all.iterations = Math.max(all.iterations, s.iterations);
       all.converged &&= s.converged; all.primal = Math.max(all.primal, s.primal); all.dual = Math.max(all.dual, s.dual);
-      all.ridge = Math.max(all.ridge, s.ridge); all.inliers[b] = s.inliers[0]; all.polished.push(s.polished[0]);
+      all.ridge = Math.max(all.ridge, s.ridge); all.polished.push(s.polished[0]);
     }
   } finally {
     be.free(col);

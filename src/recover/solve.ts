@@ -1,6 +1,5 @@
 // Runs one solver over the B problems that share an operator and returns, per problem, the fit
 // A u, the coefficients and the exactness certificate. Solver choice lives here, once.
-import type { Buf } from "../backend/types.js";
 import type { AdmmOptions } from "./admm.js";
 import { admmLad } from "./admm.js";
 import { highsLad } from "./highs.js";
@@ -24,9 +23,9 @@ export interface SolveOptions {
 export interface BatchSolution {
   /** m x B */
   u: Float64Array;
-  /** B x rows: A u, the part of r the subspace explains. */
+  /** B x rows: A u, the part of r the subspace explains (also on erased rows: the restored values). */
   fitted: Float64Array;
-  /** B x rows: A u - r. */
+  /** B x rows: A u - r (meaningless on erased rows, which every consumer skips). */
   residual: Float64Array;
   objective: number;
   iterations: number;
@@ -34,8 +33,7 @@ export interface BatchSolution {
   primal: number;
   dual: number;
   ridge: number;
-  /** Per problem: rows fit to 1e-9 rms(r), and whether polishing was accepted. */
-  inliers: Int32Array;
+  /** Per problem: whether polishing was accepted. */
   polished: boolean[];
 }
 
@@ -43,10 +41,9 @@ export interface BatchSolution {
 export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: number, o: SolveOptions): Promise<BatchSolution> {
   const be = op.be, N = op.rows, m = op.cols;
   const r = be.upload(be.alloc(B * N), rHost);
-  const u = new Float64Array(m * B), residual = new Float64Array(B * N);
-  const inliers = new Int32Array(B), polished: boolean[] = [];
+  const u = new Float64Array(m * B), polished: boolean[] = [];
   let iterations = 0, converged = true, primal = 0, dual = 0, ridge = 0;
-  const single = be.alloc(m);
+  const ub = be.alloc(m), col = be.alloc(N);
   try {
     const perProblem: Array<{ u: Float64Array; res: Float64Array }> = [];
     if (o.solver === "admm") {
@@ -54,66 +51,49 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
       iterations = s.iterations; converged = s.converged; ridge = s.ridge;
       primal = Math.max(...s.primal); dual = Math.max(...s.dual);
       for (let b = 0; b < B; b++) {
-        const ub = new Float64Array(m);
-        for (let i = 0; i < m; i++) ub[i] = s.u[i * B + b];
-        perProblem.push({ u: ub, res: s.residual.subarray(b * N, (b + 1) * N) });
+        const x = new Float64Array(m);
+        for (let i = 0; i < m; i++) x[i] = s.u[i * B + b];
+        perProblem.push({ u: x, res: s.residual.subarray(b * N, (b + 1) * N) });
       }
     } else {
       for (let b = 0; b < B; b++) {
         const rb = be.slice(r, b * N, N);
         const erased = o.erased?.[b] ?? null;
         if (o.solver === "irls") {
-          if (erased) { const v = be.view(rb); for (const i of erased) v[i] = 0; }
-          const s = irlsLad(op, rb);
+          const s = irlsLad(op, rb, { erased });
           iterations = Math.max(iterations, s.iterations); converged &&= s.converged;
           perProblem.push({ u: s.u, res: s.residual });
         } else {
           const s = await highsLad(op, be.download(rb), { skip: erased });
-          be.upload(single, s.u);
-          const fit = be.alloc(N);
-          op.apply(single, fit, 1);
-          be.sub(fit, fit, rb);
-          perProblem.push({ u: s.u, res: be.download(fit) });
-          be.free(fit);
+          op.apply(be.upload(ub, s.u), col, 1);
+          perProblem.push({ u: s.u, res: be.download(be.sub(col, col, rb)) });
         }
       }
     }
-    be.upload(r, rHost); // ADMM imputes erased rows in place; polish needs the original placeholders
     for (let b = 0; b < B; b++) {
-      const rb = be.slice(r, b * N, N);
-      const erased = o.erased?.[b] ?? null;
-      const { u: ub, res } = perProblem[b];
-      const p = polishOne(op, rb, ub, Float64Array.from(res), { erased, enabled: o.polish !== false && o.solver !== "highs" });
+      const { u: x, res } = perProblem[b];
+      const p = polishOne(op, be.slice(r, b * N, N), x, Float64Array.from(res), { erased: o.erased?.[b] ?? null, enabled: o.polish !== false && o.solver !== "highs" });
       for (let i = 0; i < m; i++) u[i * B + b] = p.u[i];
-      residual.set(p.residual, b * N);
-      inliers[b] = p.inliers;
       polished.push(p.polished);
     }
-    const fitted = new Float64Array(B * N);
-    for (let i = 0; i < B * N; i++) fitted[i] = residual[i] + rHost[i];
-    // erased rows: r is a placeholder there, so the fit is A u itself
-    if (o.erased) {
-      const ub = be.alloc(m), col = be.alloc(N);
-      for (let b = 0; b < B; b++) {
-        const e = o.erased[b];
-        if (!e || e.length === 0) continue;
-        const h = new Float64Array(m);
-        for (let i = 0; i < m; i++) h[i] = u[i * B + b];
-        be.upload(ub, h);
-        op.apply(ub, col, 1);
-        const cv = be.view(col);
-        for (const i of e) fitted[b * N + i] = cv[i];
-      }
-      be.free(ub); be.free(col);
+    // The fit is A u, computed once for every problem; the residual follows from it.
+    const fitted = new Float64Array(B * N), residual = new Float64Array(B * N);
+    for (let b = 0; b < B; b++) {
+      const x = be.view(ub);
+      for (let i = 0; i < m; i++) x[i] = u[i * B + b];
+      op.apply(ub, col, 1);
+      fitted.set(be.view(col), b * N);
     }
+    for (let i = 0; i < B * N; i++) residual[i] = fitted[i] - rHost[i];
     let objective = 0;
     for (let b = 0; b < B; b++) {
       const e = new Set(o.erased?.[b] ?? []);
       for (let i = 0; i < N; i++) if (!e.has(i)) objective += Math.abs(residual[b * N + i]);
     }
-    return { u, fitted, residual, objective, iterations, converged, primal, dual, ridge, inliers, polished };
+    return { u, fitted, residual, objective, iterations, converged, primal, dual, ridge, polished };
   } finally {
     be.free(r);
-    be.free(single);
+    be.free(ub);
+    be.free(col);
   }
 }

@@ -48,8 +48,14 @@ export class LinearizedOperator implements LinearOperator {
     this.be.fill(this.be.slice(this.zw, this.wSize, this.rows - this.wSize), 0);
     jvp(this.ws, this.theta, this.xa, this.zw, out);
   }
+  private gramCache: Buf | null = null;
+  /** The NTK, formed once and kept: a purifier solves many problems over one span. */
   gram(out: Buf): void {
-    linearizedWeightedGram(this.ws, this.xa, this.theta, null, this.withReadout, out);
+    if (!this.gramCache) {
+      this.gramCache = this.be.alloc(this.cols * this.cols);
+      linearizedWeightedGram(this.ws, this.xa, this.theta, null, this.withReadout, this.gramCache);
+    }
+    this.be.copy(out, this.gramCache);
   }
   weightedGram(w: Buf, out: Buf): void {
     linearizedWeightedGram(this.ws, this.xa, this.theta, w, this.withReadout, out);
@@ -57,6 +63,7 @@ export class LinearizedOperator implements LinearOperator {
   /** J_this diag(w) J_other^T when other linearizes the same network and data; else false. */
   crossWeightedGram(other: LinearOperator, w: Buf | null, out: Buf): boolean {
     if (!(other instanceof LinearizedOperator) || other.xa !== this.xa || other.withReadout !== this.withReadout) return false;
+    if (other === this && w === null) { this.gram(out); return true; }
     linearizedCrossGram({ ws: this.ws, theta: this.theta }, { ws: other.ws, theta: other.theta }, this.xa, w, this.withReadout, out);
     return true;
   }
@@ -64,6 +71,7 @@ export class LinearizedOperator implements LinearOperator {
     this.ws.dispose();
     this.be.free(this.theta);
     this.be.free(this.zw);
+    if (this.gramCache) { this.be.free(this.gramCache); this.gramCache = null; }
   }
 }
 

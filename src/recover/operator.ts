@@ -157,14 +157,20 @@ export class ConcatOperator implements LinearOperator {
     const offs: number[] = [];
     let acc = 0;
     for (const p of this.parts) { offs.push(acc); acc += p.cols; }
+    // A^T diag(w) A is symmetric: blocks below the diagonal are the transposes of those above.
     for (let i = 0; i < this.parts.length; i++) {
-      for (let j = 0; j < this.parts.length; j++) {
+      for (let j = i; j < this.parts.length; j++) {
         const pi = this.parts[i], pj = this.parts[j];
         const blk = be.alloc(pi.cols * pj.cols);
         const ok = pi.crossWeightedGram?.(pj, w, blk) ?? false;
         if (ok) {
           const b = be.view(blk), ov = be.view(out);
-          for (let r = 0; r < pi.cols; r++) for (let c = 0; c < pj.cols; c++) ov[(offs[i] + r) * m + offs[j] + c] = b[r * pj.cols + c];
+          for (let r = 0; r < pi.cols; r++) {
+            for (let c = 0; c < pj.cols; c++) {
+              ov[(offs[i] + r) * m + offs[j] + c] = b[r * pj.cols + c];
+              ov[(offs[j] + c) * m + offs[i] + r] = b[r * pj.cols + c];
+            }
+          }
         }
         be.free(blk);
         if (!ok) return false;

@@ -142,159 +142,250 @@ export function certificateSlack(res: Float64Array, r: Float64Array, blocks: Arr
 }
 
 
-export async function purify(contaminated: Float64Array, options: PurifyOptions): Promise<PurifyResult> {
-  const where = "purify";
-  checkOptionNames(where, options, PURIFY_OPTIONS);
-  const { shape, init, data } = options;
-  if (!shape || !init || !data) throw new OptionError(`${where}: options.shape, options.init and options.data are required`);
-  const L = layoutOf(shape);
-  checkPatchData(where, data);
-  if (data.patches !== shape.patches || data.patchDim !== shape.patchDim) {
-    throw new ShapeError(`${where}: data has ${data.patches} patches of dim ${data.patchDim}, the model expects ${shape.patches} of dim ${shape.patchDim}`);
-  }
-  for (const [name, v] of [["contaminated", contaminated], ["init", init], ["clean", options.clean]] as const) {
-    if (v && v.length !== L.size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${L.size} parameters (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`);
-  }
-  checkFinite(where, "init", init);
-  if (options.clean) checkFinite(where, "clean", options.clean);
-  const subspace = options.subspace ?? "patch";
-  if (!SUBSPACE_NAMES.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${SUBSPACE_NAMES.join(", ")})`);
-  if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
-    throw new OptionError(`${where}: workers must be an integer >= 1, got ${options.workers}`);
-  }
-  const solver = options.solver ?? "admm";
-  if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
+export interface PurifyRunOptions {
+  /** The clean model, when known: adds recovery errors and detection precision/recall. */
+  clean?: Float64Array;
+  onProgress?: (p: PurifyProgress) => void;
+}
 
-  const be = await resolveBackend(options.backend);
-  const t0 = performance.now();
-  const n = data.samples, k = data.patches, K = shape.filters, O = shape.outputs;
-  const trainedReadout = options.trainedReadout ?? true;
-  const nonFinite: number[] = [], gross: number[] = [];
-  const delta = new Float64Array(L.size);
-  for (let i = 0; i < L.size; i++) {
-    if (Number.isFinite(contaminated[i])) delta[i] = contaminated[i] - init[i];
-    else nonFinite.push(i);
-  }
-  const scale = robustScale(delta, nonFinite);
-  const grossLimit = (options.grossFactor ?? 1e6) * scale;
-  for (let i = 0; i < L.size; i++) if (Math.abs(delta[i]) > grossLimit) { gross.push(i); delta[i] = 0; }
-  const erasures = [...nonFinite, ...gross].sort((a, b) => a - b);
-  const xa = uploadAugmented(be, data);
-  const out = contaminated.slice();
-  const solveOpts = (stage: PurifyProgress["stage"]) => ({
-    solver, admm: options.admm, polish: options.polish,
-    onIteration: options.onProgress ? (it: number, primal: number, dual: number) => options.onProgress!({ stage, iteration: it, primal, dual }) : undefined,
-  });
-  const totals = { iterations: 0, primal: 0, dual: 0, objective: 0, converged: true, ridge: 0 };
-  const absorb = (s: BatchSolution): void => {
-    totals.iterations += s.iterations; totals.primal = Math.max(totals.primal, s.primal); totals.dual = Math.max(totals.dual, s.dual);
-    totals.objective += s.objective; totals.converged &&= s.converged; totals.ridge = Math.max(totals.ridge, s.ridge);
-  };
-  const estimated: number[] = [];
-  /** Marks rows of problem b (at param offsets) whose residual is large. */
-  const detect = (s: BatchSolution, rows: number, B: number, offsetOf: (b: number, i: number) => number): void => {
-    for (let b = 0; b < B; b++) {
-      const res = s.residual.subarray(b * rows, (b + 1) * rows);
-      const thr = residualThreshold(res);
-      for (let i = 0; i < rows; i++) if (Math.abs(res[i]) > thr || !Number.isFinite(contaminated[offsetOf(b, i)])) estimated.push(offsetOf(b, i));
+/**
+ * One span, prepared once, for many contaminated versions of one model (like a factorization that
+ * solves many right-hand sides): the training data are uploaded and, for the linearized spans, the
+ * NTK is formed and factored when the purifier is built. `purify(c, options)` is
+ * `createPurifier(options).purify(c)` followed by `dispose()`.
+ */
+export class Purifier {
+  private lin0: LinearizedOperator | null = null;
+  private factor0: Cholesky | null = null;
+
+  private constructor(readonly be: Backend, readonly shape: ModelShape, private readonly o: PurifyOptions, private readonly xa: Buf) {}
+
+  /** Validates the options once and prepares the span; throws the errors listed on purify(). */
+  static async create(options: PurifyOptions): Promise<Purifier> {
+    const where = "purify";
+    checkOptionNames(where, options, PURIFY_OPTIONS);
+    const { shape, init, data } = options;
+    if (!shape || !init || !data) throw new OptionError(`${where}: options.shape, options.init and options.data are required`);
+    const L = layoutOf(shape);
+    checkPatchData(where, data);
+    if (data.patches !== shape.patches || data.patchDim !== shape.patchDim) {
+      throw new ShapeError(`${where}: data has ${data.patches} patches of dim ${data.patchDim}, the model expects ${shape.patches} of dim ${shape.patchDim}`);
     }
-  };
-  let recovered = true, betaRecovered: boolean | null = null, slack = Infinity, spanDim = 0, problems = 0;
-  let cleanSpanResidual: number | undefined;
-  const owned: LinearOperator[] = [];
-  try {
-    if (subspace === "patch") {
-      // Filters: B = K problems of length p + 1 sharing the patch span.
-      const m = n * k;
-      const base = new PatchSpanOperator(be, xa, m, L.row, K);
-      owned.push(base);
-      const r = delta.slice(0, L.wSize);
-      const erased = perProblem(erasures, 0, L.row, K);
-      let sol: BatchSolution;
-      const workers = options.workers ?? 1;
-      if (options.weightDecay) {
-        sol = await solveEach(be, base, r, K, L.row, init, erased, solveOpts("filters"));
-      } else if (workers > 1 && K > 1) {
-        sol = await solveFiltersInWorkers({
-          backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, polish: options.polish,
-          // functions cannot cross to a worker
-          admm: options.admm ? withoutCallbacks(options.admm) : undefined,
-        }, Math.min(workers, K));
-      } else {
-        sol = await solveBatch(base, r, K, { ...solveOpts("filters"), erased });
-      }
-      absorb(sol);
-      spanDim = sol.u.length / K; problems = K;
-      for (let b = 0; b < K; b++) {
-        slack = Math.min(slack, certificateSlack(sol.residual.subarray(b * L.row, (b + 1) * L.row), r.subarray(b * L.row, (b + 1) * L.row),
-          [[0, L.row]], spanDim, new Set(erased[b] ?? [])));
-      }
-      recovered = slack >= 0;
-      for (let i = 0; i < L.wSize; i++) out[i] = init[i] + sol.fitted[i];
-      detect(sol, L.row, K, (b, i) => b * L.row + i);
-      if (options.clean) cleanSpanResidual = spanResidualOf(be, base, options.clean, init, 0, L.row, K);
+    for (const [name, v] of [["init", init], ["clean", options.clean]] as const) {
+      if (v && v.length !== L.size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${L.size} parameters (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`);
+    }
+    checkFinite(where, "init", init);
+    if (options.clean) checkFinite(where, "clean", options.clean);
+    const subspace = options.subspace ?? "patch";
+    if (!SUBSPACE_NAMES.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${SUBSPACE_NAMES.join(", ")})`);
+    if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
+      throw new OptionError(`${where}: workers must be an integer >= 1, got ${options.workers}`);
+    }
+    const solver = options.solver ?? "admm";
+    if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
+    const be = await resolveBackend(options.backend);
+    const p = new Purifier(be, shape, { ...options, subspace, solver }, uploadAugmented(be, data));
+    if (subspace !== "patch") p.linearized();
+    return p;
+  }
 
-      if (!trainedReadout) {
-        for (let i = L.wSize; i < L.size; i++) { out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) estimated.push(i); }
-        betaRecovered = true;
-      } else {
-        const bsol = await recoverReadout(be, shape, xa, n, init, out, delta, erasures, solveOpts("readout"));
-        absorb(bsol.solution);
-        betaRecovered = bsol.certified;
-        detect(bsol.solution, bsol.fdim, O, (o, f) => L.wSize + f * O + o);
+  /** The linearized span at init and its factored NTK, built on first use. */
+  private linearized(): { op: LinearizedOperator; factor: Cholesky } {
+    if (!this.lin0) {
+      const { shape, data, init } = this.o;
+      this.lin0 = new LinearizedOperator(this.be, shape, this.xa, data.samples, init, this.o.trainedReadout ?? true);
+      const g = this.be.alloc(this.lin0.cols * this.lin0.cols);
+      try {
+        this.lin0.gram(g);
+        this.factor0 = new Cholesky(this.be, g, this.lin0.cols, true);
+      } finally {
+        this.be.free(g);
       }
-    } else {
-      const lin0 = new LinearizedOperator(be, shape, xa, n, init, trainedReadout);
-      owned.push(lin0);
-      const erased = [erasures.length ? Int32Array.from(erasures) : null];
-      let sol = await solveBatch(lin0, delta, 1, { ...solveOpts("linearized"), erased });
-      let op: LinearOperator = lin0;
-      // A first pass that is already certified exact needs no second span (and the union of two
-      // nearly equal spans would only be ill-conditioned).
-      const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
-      if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
-      const erasedSet = new Set(erasures);
-      const firstExact = certificateSlack(sol.residual, delta, blocks, lin0.cols, erasedSet) >= 0;
-      if (subspace === "relinearized" && !firstExact) {
+    }
+    return { op: this.lin0, factor: this.factor0! };
+  }
+
+  /**
+   * || (I - Proj)(clean - init) || / || clean - init ||: how far the true update lies outside the
+   * first span (the patch span's filter rows, or the linearized span at init); 0 when it is exact.
+   */
+  spanResidual(clean: Float64Array): number {
+    const { shape, init } = this.o, L = layoutOf(shape);
+    if (clean.length !== L.size) throw new ShapeError(`purify: clean has length ${clean.length}, expected ${L.size} parameters`);
+    checkFinite("purify", "clean", clean);
+    if (this.o.subspace === "patch") {
+      const base = new PatchSpanOperator(this.be, this.xa, this.o.data.samples * this.o.data.patches, L.row, shape.filters);
+      try { return spanResidualOf(this.be, base, clean, init, 0, L.row, shape.filters); } finally { base.dispose(); }
+    }
+    const { op, factor } = this.linearized();
+    return spanResidualOf(this.be, op, clean, init, 0, L.size, 1, factor);
+  }
+
+  /** Recovers one contaminated parameter vector (not modified); NaN/Inf entries are erasures. */
+  async purify(contaminated: Float64Array, run: PurifyRunOptions = {}): Promise<PurifyResult> {
+    const where = "purify";
+    checkOptionNames(where, run, ["clean", "onProgress"]);
+    const { shape, init, data } = this.o;
+    const be = this.be, xa = this.xa, L = layoutOf(shape);
+    const clean = run.clean ?? this.o.clean;
+    const onProgress = run.onProgress ?? this.o.onProgress;
+    for (const [name, v] of [["contaminated", contaminated], ["clean", clean]] as const) {
+      if (v && v.length !== L.size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${L.size} parameters (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`);
+    }
+    if (clean) checkFinite(where, "clean", clean);
+    const subspace = this.o.subspace!, solver = this.o.solver!;
+    const t0 = performance.now();
+    const n = data.samples, k = data.patches, K = shape.filters, O = shape.outputs;
+    const trainedReadout = this.o.trainedReadout ?? true;
+    const nonFinite: number[] = [], gross: number[] = [];
+    const delta = new Float64Array(L.size);
+    for (let i = 0; i < L.size; i++) {
+      if (Number.isFinite(contaminated[i])) delta[i] = contaminated[i] - init[i];
+      else nonFinite.push(i);
+    }
+    const scale = robustScale(delta, nonFinite);
+    const grossLimit = (this.o.grossFactor ?? 1e6) * scale;
+    for (let i = 0; i < L.size; i++) if (Math.abs(delta[i]) > grossLimit) { gross.push(i); delta[i] = 0; }
+    const erasures = [...nonFinite, ...gross].sort((a, b) => a - b);
+    const out = contaminated.slice();
+    const solveOpts = (stage: PurifyProgress["stage"]) => ({
+      solver, admm: this.o.admm, polish: this.o.polish,
+      onIteration: onProgress ? (it: number, primal: number, dual: number) => onProgress({ stage, iteration: it, primal, dual }) : undefined,
+    });
+    const totals = { iterations: 0, primal: 0, dual: 0, objective: 0, converged: true, ridge: 0 };
+    const absorb = (s: BatchSolution): void => {
+      totals.iterations += s.iterations; totals.primal = Math.max(totals.primal, s.primal); totals.dual = Math.max(totals.dual, s.dual);
+      totals.objective += s.objective; totals.converged &&= s.converged; totals.ridge = Math.max(totals.ridge, s.ridge);
+    };
+    const estimated: number[] = [];
+    /** Marks rows of problem b (at param offsets) whose residual is large. */
+    const detect = (s: BatchSolution, rows: number, B: number, offsetOf: (b: number, i: number) => number): void => {
+      for (let b = 0; b < B; b++) {
+        const res = s.residual.subarray(b * rows, (b + 1) * rows);
+        const thr = residualThreshold(res);
+        for (let i = 0; i < rows; i++) if (Math.abs(res[i]) > thr || !Number.isFinite(contaminated[offsetOf(b, i)])) estimated.push(offsetOf(b, i));
+      }
+    };
+    let recovered = true, betaRecovered: boolean | null = null, slack = Infinity, spanDim = 0, problems = 0;
+    let cleanSpanResidual: number | undefined;
+    const owned: LinearOperator[] = [];
+    try {
+      if (subspace === "patch") {
+        // Filters: B = K problems of length p + 1 sharing the patch span.
+        const m = n * k;
+        const base = new PatchSpanOperator(be, xa, m, L.row, K);
+        owned.push(base);
+        const r = delta.slice(0, L.wSize);
+        const erased = perProblem(erasures, 0, L.row, K);
+        let sol: BatchSolution;
+        const workers = this.o.workers ?? 1;
+        if (this.o.weightDecay) {
+          sol = await solveEach(be, base, r, K, L.row, init, erased, solveOpts("filters"));
+        } else if (workers > 1 && K > 1) {
+          sol = await solveFiltersInWorkers({
+            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, polish: this.o.polish,
+            // functions cannot cross to a worker
+            admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined,
+          }, Math.min(workers, K));
+        } else {
+          sol = await solveBatch(base, r, K, { ...solveOpts("filters"), erased });
+        }
         absorb(sol);
-        const theta1 = new Float64Array(L.size);
-        for (let i = 0; i < L.size; i++) theta1[i] = init[i] + sol.fitted[i];
-        const lin1 = new LinearizedOperator(be, shape, xa, n, theta1, trainedReadout);
-        owned.push(lin1);
-        op = new ConcatOperator(be, [lin0, lin1]);
-        owned.push(op);
-        const warm = new Float64Array(op.cols);
-        warm.set(sol.u);
-        sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm });
+        spanDim = sol.u.length / K; problems = K;
+        for (let b = 0; b < K; b++) {
+          slack = Math.min(slack, certificateSlack(sol.residual.subarray(b * L.row, (b + 1) * L.row), r.subarray(b * L.row, (b + 1) * L.row),
+            [[0, L.row]], spanDim, new Set(erased[b] ?? [])));
+        }
+        recovered = slack >= 0;
+        for (let i = 0; i < L.wSize; i++) out[i] = init[i] + sol.fitted[i];
+        detect(sol, L.row, K, (b, i) => b * L.row + i);
+        if (clean) cleanSpanResidual = spanResidualOf(be, base, clean, init, 0, L.row, K);
+
+        if (!trainedReadout) {
+          for (let i = L.wSize; i < L.size; i++) { out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) estimated.push(i); }
+          betaRecovered = true;
+        } else {
+          const bsol = await recoverReadout(be, shape, xa, n, init, out, delta, erasures, solveOpts("readout"));
+          absorb(bsol.solution);
+          betaRecovered = bsol.certified;
+          detect(bsol.solution, bsol.fdim, O, (o, f) => L.wSize + f * O + o);
+        }
+      } else {
+        const { op: lin0, factor } = this.linearized();
+        const erased = [erasures.length ? Int32Array.from(erasures) : null];
+        let sol = await solveBatch(lin0, delta, 1, { ...solveOpts("linearized"), erased, factor });
+        let op: LinearOperator = lin0;
+        // A first pass that is already certified exact needs no second span (and the union of two
+        // nearly equal spans would only be ill-conditioned).
+        const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
+        if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
+        const erasedSet = new Set(erasures);
+        const firstExact = certificateSlack(sol.residual, delta, blocks, lin0.cols, erasedSet) >= 0;
+        if (subspace === "relinearized" && !firstExact) {
+          absorb(sol);
+          const theta1 = new Float64Array(L.size);
+          for (let i = 0; i < L.size; i++) theta1[i] = init[i] + sol.fitted[i];
+          const lin1 = new LinearizedOperator(be, shape, xa, n, theta1, trainedReadout);
+          owned.push(lin1);
+          op = new ConcatOperator(be, [lin0, lin1]);
+          owned.push(op);
+          const warm = new Float64Array(op.cols);
+          warm.set(sol.u);
+          sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm });
+        }
+        absorb(sol);
+        spanDim = op.cols; problems = 1;
+        slack = certificateSlack(sol.residual, delta, blocks, spanDim, erasedSet);
+        recovered = slack >= 0;
+        for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
+        detect(sol, L.size, 1, (_b, i) => i);
+        if (clean) cleanSpanResidual = spanResidualOf(be, op, clean, init, 0, L.size, 1, op === lin0 ? factor : undefined);
       }
-      absorb(sol);
-      spanDim = op.cols; problems = 1;
-      slack = certificateSlack(sol.residual, delta, blocks, spanDim, erasedSet);
-      recovered = slack >= 0;
-      for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
-      detect(sol, L.size, 1, (_b, i) => i);
-      if (options.clean) cleanSpanResidual = spanResidualOf(be, op, options.clean, init, 0, L.size, 1);
+    } finally {
+      for (const op of owned) op.dispose();
     }
+    const seconds = (performance.now() - t0) / 1000;
+    const est = Int32Array.from(new Set(estimated)).sort();
+    const report: PurifyReport = {
+      backend: be.name, subspace, solver, spanDim, problems, iterations: totals.iterations,
+      primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
+      converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
+      estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),
+    };
+    if (clean) {
+      report.errors = recoveryErrors(out, clean, shape);
+      report.cleanSpanResidual = cleanSpanResidual;
+      const truth = new Uint8Array(L.size);
+      for (let i = 0; i < L.size; i++) truth[i] = Object.is(contaminated[i], clean[i]) ? 0 : 1;
+      Object.assign(report, detectionScores(est, truth));
+    }
+    return { params: out, report };
+  }
+
+  dispose(): void {
+    this.lin0?.dispose();
+    this.factor0?.dispose();
+    this.lin0 = null; this.factor0 = null;
+    this.be.free(this.xa);
+  }
+}
+
+/** Builds a Purifier (validating the options once). */
+export function createPurifier(options: PurifyOptions): Promise<Purifier> {
+  return Purifier.create(options);
+}
+
+/**
+ * Recovers a contaminated parameter vector in the chosen span (see the file comment). Throws
+ * OptionError / ShapeError / ValueError on bad options, NumericalError when a factorization fails.
+ */
+export async function purify(contaminated: Float64Array, options: PurifyOptions): Promise<PurifyResult> {
+  const p = await Purifier.create(options);
+  try {
+    return await p.purify(contaminated);
   } finally {
-    for (const op of owned) op.dispose();
-    be.free(xa);
+    p.dispose();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const est = Int32Array.from(new Set(estimated)).sort();
-  const report: PurifyReport = {
-    backend: be.name, subspace, solver, spanDim, problems, iterations: totals.iterations,
-    primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
-    converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
-    estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),
-  };
-  if (options.clean) {
-    report.errors = recoveryErrors(out, options.clean, shape);
-    report.cleanSpanResidual = cleanSpanResidual;
-    const truth = new Uint8Array(L.size);
-    for (let i = 0; i < L.size; i++) truth[i] = Object.is(contaminated[i], options.clean[i]) ? 0 : 1;
-    Object.assign(report, detectionScores(est, truth));
-  }
-  return { params: out, report };
 }
 
 /**
@@ -394,13 +485,17 @@ async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: 
  * || (I - Proj_span)(clean - init) || / || clean - init || over the B problems at offset: how far
  * the true update is from the span (0 when the span is exact). Least squares through the Gram.
  */
-function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, init: Float64Array, offset: number, rows: number, B: number): number {
+function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, init: Float64Array, offset: number, rows: number, B: number, factor?: Cholesky): number {
   const m = op.cols;
   const d = new Float64Array(B * rows);
   for (let i = 0; i < B * rows; i++) d[i] = clean[offset + i] - init[offset + i];
-  const g = be.alloc(m * m);
-  op.gram(g);
-  const chol = new Cholesky(be, g, m, true);
+  let chol = factor ?? null;
+  if (!chol) {
+    const g = be.alloc(m * m);
+    op.gram(g);
+    chol = new Cholesky(be, g, m, true);
+    be.free(g);
+  }
   const db = be.upload(be.alloc(B * rows), d), u = be.alloc(m * B), fit = be.alloc(B * rows);
   let num = 0, den = 0;
   for (let b = 0; b < B; b++) {
@@ -413,7 +508,7 @@ function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, in
     const fv = be.view(fb);
     for (let i = 0; i < rows; i++) { const e = fv[i] - d[b * rows + i]; num += e * e; den += d[b * rows + i] ** 2; }
   }
-  chol.dispose();
-  for (const x of [g, db, u, fit]) be.free(x);
+  if (chol !== factor) chol.dispose();
+  for (const x of [db, u, fit]) be.free(x);
   return Math.sqrt(num / Math.max(den, 1e-300));
 }

@@ -1,5 +1,6 @@
 // Runs one solver over the B problems that share an operator and returns, per problem, the fit
 // A u, the coefficients and the exactness certificate. Solver choice lives here, once.
+import type { Cholesky } from "../linalg/cholesky.js";
 import type { AdmmOptions } from "./admm.js";
 import { admmLad } from "./admm.js";
 import { highsLad } from "./highs.js";
@@ -17,6 +18,8 @@ export interface SolveOptions {
   /** Warm start, m x B. */
   warmStart?: Float64Array;
   erased?: Array<Int32Array | null>;
+  /** ADMM: the Cholesky factor of A^T A when the caller already holds it (reused across calls). */
+  factor?: Cholesky;
   onIteration?: AdmmOptions["onIteration"];
 }
 
@@ -47,7 +50,7 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
   try {
     const perProblem: Array<{ u: Float64Array; res: Float64Array }> = [];
     if (o.solver === "admm") {
-      const s = admmLad(op, r, B, { ...o.admm, warmStart: o.warmStart, erased: o.erased, onIteration: o.onIteration });
+      const s = admmLad(op, r, B, { ...o.admm, warmStart: o.warmStart, erased: o.erased, onIteration: o.onIteration }, o.factor);
       iterations = s.iterations; converged = s.converged; ridge = s.ridge;
       primal = Math.max(...s.primal); dual = Math.max(...s.dual);
       for (let b = 0; b < B; b++) {

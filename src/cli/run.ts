@@ -3,8 +3,9 @@
 import { CnnPurifyError, OptionError } from "../errors.js";
 import type { Command } from "./commands.js";
 import { demo, phase, synthetic } from "./commands.js";
+import { realData } from "./realDataCommand.js";
 
-const commands: Record<string, Command> = { demo, synthetic, phase };
+const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData };
 
 function usage(): string {
   return "usage: cnn-purify <command> [options]\n\ncommands:\n" +

@@ -145,6 +145,11 @@ export function certificateSlack(res: Float64Array, r: Float64Array, blocks: Arr
 export interface PurifyRunOptions {
   /** The clean model, when known: adds recovery errors and detection precision/recall. */
   clean?: Float64Array;
+  /**
+   * A purifier prepared for "linearized" or "relinearized" can run either on each call (both start
+   * from the span at init, which is formed once); a "patch" purifier only runs "patch".
+   */
+  subspace?: SubspaceName;
   onProgress?: (p: PurifyProgress) => void;
 }
 
@@ -224,7 +229,7 @@ export class Purifier {
   /** Recovers one contaminated parameter vector (not modified); NaN/Inf entries are erasures. */
   async purify(contaminated: Float64Array, run: PurifyRunOptions = {}): Promise<PurifyResult> {
     const where = "purify";
-    checkOptionNames(where, run, ["clean", "onProgress"]);
+    checkOptionNames(where, run, ["clean", "onProgress", "subspace"]);
     const { shape, init, data } = this.o;
     const be = this.be, xa = this.xa, L = layoutOf(shape);
     const clean = run.clean ?? this.o.clean;
@@ -233,7 +238,11 @@ export class Purifier {
       if (v && v.length !== L.size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${L.size} parameters (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`);
     }
     if (clean) checkFinite(where, "clean", clean);
-    const subspace = this.o.subspace!, solver = this.o.solver!;
+    const subspace = run.subspace ?? this.o.subspace!, solver = this.o.solver!;
+    if (!SUBSPACE_NAMES.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${SUBSPACE_NAMES.join(", ")})`);
+    if ((subspace === "patch") !== (this.o.subspace === "patch")) {
+      throw new OptionError(`${where}: this purifier was prepared for the "${this.o.subspace}" span and cannot run "${subspace}"`);
+    }
     const t0 = performance.now();
     const n = data.samples, k = data.patches, K = shape.filters, O = shape.outputs;
     const trainedReadout = this.o.trainedReadout ?? true;

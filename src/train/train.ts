@@ -34,11 +34,50 @@ export interface TrainOptions {
   backend?: Backend | string;
   /** Train beta too (default true); false keeps the readout at init, the theory's usual setting. */
   trainReadout?: boolean;
+  /**
+   * Per-parameter 0/1 mask (length P): only entries with 1 are updated (e.g. an attacker who touches a
+   * few parameters). Not combined with weightDecay, which would move the masked entries too.
+   */
+  updateMask?: ArrayLike<number>;
   /** Called after every epoch with the epoch's mean loss. */
   onProgress?: (p: TrainProgress) => void;
 }
 
-const TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "batchSize", "lr", "momentum", "weightDecay", "seed", "backend", "trainReadout", "onProgress"];
+const TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "batchSize", "lr", "momentum", "weightDecay", "seed", "backend", "trainReadout", "updateMask", "onProgress"];
+
+/** Samples per forward pass when a whole data set is evaluated: memory stays O(chunk), not O(n). */
+const CHUNK = 1024;
+
+/**
+ * Forward pass over n samples (xa: their augmented patch rows) in chunks; visit gets each chunk's
+ * outputs (count x O, a view valid during the call) and its first sample.
+ */
+function forEachChunk(be: Backend, shape: ModelShape, theta: Buf, xa: Buf, n: number, visit: (y: Float64Array, from: number, count: number) => void): void {
+  const rowLen = shape.patches * (shape.patchDim + 1);
+  const c = Math.min(CHUNK, n);
+  const main = new Workspace(be, shape, c);
+  const tail = n % c === 0 ? null : new Workspace(be, shape, n % c);
+  try {
+    for (let from = 0; from < n; from += c) {
+      const count = Math.min(c, n - from);
+      visit(be.view(forward(count === c ? main : tail!, theta, be.slice(xa, from * rowLen, count * rowLen))), from, count);
+    }
+  } finally {
+    main.dispose();
+    tail?.dispose();
+  }
+}
+
+/** Mean loss of theta over all n samples, chunked. */
+function datasetLoss(be: Backend, shape: ModelShape, loss: LossName, theta: Buf, xa: Buf, n: number, targets: ArrayLike<number>): number {
+  const O = shape.outputs;
+  let sum = 0;
+  forEachChunk(be, shape, theta, xa, n, (y, from, count) => {
+    const t = loss === "mse" ? Array.prototype.slice.call(targets, from * O, (from + count) * O) : Array.prototype.slice.call(targets, from, from + count);
+    sum += count * lossOf(loss, y, t, null, count, O);
+  });
+  return sum / n;
+}
 
 export interface TrainResult {
   params: Float64Array;
@@ -96,14 +135,23 @@ export async function train(shape: ModelShape, init: Float64Array, data: PatchDa
   }
 
   const trained = options.trainReadout === false ? layout.wSize : layout.size;
+  if (options.updateMask !== undefined) {
+    if (options.updateMask.length !== layout.size) throw new ShapeError(`${where}: updateMask has length ${options.updateMask.length}, expected ${layout.size} parameters`);
+    for (let i = 0; i < layout.size; i++) {
+      const v = options.updateMask[i];
+      if (v !== 0 && v !== 1) throw new ValueError(`${where}: updateMask[${i}] = ${v}, expected 0 or 1`);
+    }
+    if (wd > 0) throw new OptionError(`${where}: updateMask cannot be combined with weightDecay (decay would move the masked entries)`);
+    if (optimizer !== "sgd") throw new OptionError(`${where}: updateMask needs optimizer "sgd"`);
+  }
   const be = await resolveBackend(options.backend);
   const rowLen = shape.patches * layout.row;
   const xa = uploadAugmented(be, data);
   const theta = be.upload(be.alloc(layout.size), init);
   const vel = be.alloc(layout.size);
   const vel2 = be.alloc(layout.size);
+  const mask = options.updateMask ? be.upload(be.alloc(layout.size), Float64Array.from(options.updateMask)) : null;
   const xb = be.alloc(batch * rowLen);
-  const full = new Workspace(be, shape, n);
   const main = new Workspace(be, shape, batch);
   const tail = n % batch === 0 ? null : new Workspace(be, shape, n % batch);
   const order = new Int32Array(n);
@@ -112,7 +160,7 @@ export async function train(shape: ModelShape, init: Float64Array, data: PatchDa
   const isCE = loss === "cross-entropy";
   const tb = new Float64Array(batch * (isCE ? 1 : O));
 
-  const fullLoss = (): number => lossOf(loss, be.view(forward(full, theta, xa)), targets, null, n, O);
+  const fullLoss = (): number => datasetLoss(be, shape, loss, theta, xa, n, targets);
   const initialLoss = fullLoss();
   const losses: number[] = [];
   let steps = 0;
@@ -138,6 +186,7 @@ export async function train(shape: ModelShape, init: Float64Array, data: PatchDa
         sum += b * lossOf(loss, be.view(ws.y), tgt, be.view(ws.dy), b, O);
         backward(ws, theta, x);
         steps++;
+        if (mask) be.mul(ws.grad, ws.grad, mask);
         const th = be.slice(theta, 0, trained), g = be.slice(ws.grad, 0, trained);
         if (optimizer === "sgd") be.momentumStep(th, be.slice(vel, 0, trained), g, lr, mu, wd);
         else be.adamStep(th, be.slice(vel, 0, trained), be.slice(vel2, 0, trained), g, lr, 0.9, 0.999, 1e-8, 1 - 0.9 ** steps, 1 - 0.999 ** steps, wd);
@@ -148,8 +197,9 @@ export async function train(shape: ModelShape, init: Float64Array, data: PatchDa
     const finalLoss = fullLoss();
     return { params: be.download(theta), losses, steps, initialLoss, finalLoss };
   } finally {
-    for (const w of [full, main, tail]) w?.dispose();
+    for (const w of [main, tail]) w?.dispose();
     for (const buf of [xa, theta, vel, vel2, xb]) be.free(buf);
+    if (mask) be.free(mask);
   }
 }
 
@@ -167,14 +217,51 @@ export async function evaluate(shape: ModelShape, params: Float64Array, data: Pa
   const be = await resolveBackend(options.backend);
   const xa = uploadAugmented(be, data);
   const theta = be.upload(be.alloc(layout.size), params);
-  const ws = new Workspace(be, shape, n);
   try {
-    const y = be.view(forward(ws, theta, xa));
-    const l = lossOf(loss, y, targets, null, n, O);
-    const acc = loss === "cross-entropy" ? accuracy(y, targets, n, O) : null;
-    return { loss: l, accuracy: acc, outputs: be.download(ws.y) };
+    const outputs = new Float64Array(n * O);
+    forEachChunk(be, shape, theta, xa, n, (y, from) => outputs.set(y, from * O));
+    const l = lossOf(loss, outputs, targets, null, n, O);
+    const acc = loss === "cross-entropy" ? accuracy(outputs, targets, n, O) : null;
+    return { loss: l, accuracy: acc, outputs };
   } finally {
-    ws.dispose();
+    be.free(xa);
+    be.free(theta);
+  }
+}
+
+/** Full-data gradient of the mean loss at params (length P), computed in chunks. */
+export async function gradient(shape: ModelShape, params: Float64Array, data: PatchData, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string } = {}): Promise<Float64Array> {
+  checkOptionNames("gradient", options, ["loss", "backend"]);
+  const layout = layoutOf(shape);
+  checkPatchData("gradient", data);
+  if (params.length !== layout.size) throw new ShapeError(`gradient: params has length ${params.length}, expected ${layout.size}`);
+  checkFinite("gradient", "params", params);
+  const loss = options.loss ?? (shape.outputs === 1 ? "mse" : "cross-entropy");
+  const n = data.samples, O = shape.outputs;
+  checkTargets("gradient", loss, targets, n, O);
+  const be = await resolveBackend(options.backend);
+  const xa = uploadAugmented(be, data);
+  const theta = be.upload(be.alloc(layout.size), params);
+  const rowLen = shape.patches * layout.row;
+  const total = new Float64Array(layout.size);
+  try {
+    for (let from = 0; from < n; from += CHUNK) {
+      const count = Math.min(CHUNK, n - from);
+      const ws = new Workspace(be, shape, count);
+      try {
+        const x = be.slice(xa, from * rowLen, count * rowLen);
+        const t = loss === "mse" ? Array.prototype.slice.call(targets, from * O, (from + count) * O) : Array.prototype.slice.call(targets, from, from + count);
+        lossOf(loss, be.view(forward(ws, theta, x)), t, be.view(ws.dy), count, O);
+        backward(ws, theta, x);
+        // each chunk's gradient is of its own mean: weight by its share of the samples
+        const g = be.view(ws.grad);
+        for (let i = 0; i < layout.size; i++) total[i] += g[i] * count / n;
+      } finally {
+        ws.dispose();
+      }
+    }
+    return total;
+  } finally {
     be.free(xa);
     be.free(theta);
   }

@@ -1,0 +1,130 @@
+// A BadNets-style backdoor (Gu et al. 2017): a small bright square in a corner of the image, and a
+// model fine-tuned so that inputs carrying it go to a target class. The attacker either touches a
+// sparse set of parameters (the top fraction by gradient magnitude on the poisoned data, the
+// contamination robust recovery is built for) or all of them (dense fine-tuning).
+import type { Backend } from "../backend/types.js";
+import { resolveBackend } from "../backend/index.js";
+import { OptionError, ShapeError, ValueError, checkOptionNames } from "../errors.js";
+import type { PatchData } from "../model/data.js";
+import type { ModelShape } from "../model/shape.js";
+import { evaluate, gradient, train } from "../train/train.js";
+
+export interface TriggerSpec {
+  /** Side of the square in pixels (default 4). */
+  size?: number;
+  /** Pixel value inside it (default 1, the brightest). */
+  value?: number;
+  /** Gap to the bottom-right corner (default 1). */
+  margin?: number;
+}
+
+/** Copies of n images (n x C x H x W) with the trigger stamped into every channel. */
+export function addTrigger(images: Float64Array, n: number, img: { channels: number; height: number; width: number }, t: TriggerSpec = {}): Float64Array {
+  const { channels: C, height: H, width: W } = img;
+  if (images.length !== n * C * H * W) throw new ShapeError(`addTrigger: images has length ${images.length}, expected ${n * C * H * W} (n ${n} x C ${C} x H ${H} x W ${W})`);
+  const size = t.size ?? 4, value = t.value ?? 1, margin = t.margin ?? 1;
+  if (!Number.isInteger(size) || !Number.isInteger(margin) || size < 1 || margin < 0 || size + margin > Math.min(H, W)) {
+    throw new ValueError(`addTrigger: a ${size}-pixel square with margin ${margin} does not fit a ${H}x${W} image`);
+  }
+  const out = images.slice();
+  for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) {
+    for (let y = H - margin - size; y < H - margin; y++) for (let x = W - margin - size; x < W - margin; x++) out[((s * C + c) * H + y) * W + x] = value;
+  }
+  return out;
+}
+
+/**
+ * Fraction of triggered inputs whose true label is not the target that the model assigns to the
+ * target class (the attack success rate).
+ */
+export async function attackSuccessRate(shape: ModelShape, params: Float64Array, triggered: PatchData, labels: ArrayLike<number>, target: number, backend?: Backend | string): Promise<number> {
+  const { outputs } = await evaluate(shape, params, triggered, labels, { backend });
+  const O = shape.outputs;
+  let hit = 0, count = 0;
+  for (let s = 0; s < triggered.samples; s++) {
+    if (labels[s] === target) continue;
+    let best = 0;
+    for (let o = 1; o < O; o++) if (outputs[s * O + o] > outputs[s * O + best]) best = o;
+    count++;
+    if (best === target) hit++;
+  }
+  return count ? hit / count : 0;
+}
+
+export interface BackdoorOptions {
+  /** "sparse": only the top `fraction` of parameters by |gradient| change; "dense": all of them. */
+  kind: "sparse" | "dense";
+  target: number;
+  /** Sparse attack: fraction of the parameters the attacker may change (default 0.02). */
+  fraction?: number;
+  /** Triggered copies are made of this fraction of the attacker's samples (default 0.2). */
+  poisonFraction?: number;
+  /** Stop once the attack succeeds on this fraction of the attacker's triggered inputs (default 0.97). */
+  goal?: number;
+  maxEpochs?: number;
+  lr?: number;
+  batchSize?: number;
+  seed?: number;
+  backend?: Backend | string;
+}
+
+export interface BackdoorResult {
+  params: Float64Array;
+  /** Indices of the parameters the attacker was allowed to change. */
+  changed: Int32Array;
+  epochs: number;
+  /** Attack success on the attacker's own triggered inputs at the end. */
+  trainSuccess: number;
+}
+
+/**
+ * Fine-tunes `clean` on the attacker's data: every clean sample with its label, plus triggered
+ * copies of the first poisonFraction of them labelled `target`. data and triggered hold the same
+ * n samples.
+ */
+export async function backdoorAttack(shape: ModelShape, clean: Float64Array, data: PatchData, labels: ArrayLike<number>, triggered: PatchData, o: BackdoorOptions): Promise<BackdoorResult> {
+  const where = "backdoorAttack";
+  checkOptionNames(where, o, ["kind", "target", "fraction", "poisonFraction", "goal", "maxEpochs", "lr", "batchSize", "seed", "backend"]);
+  if (o.kind !== "sparse" && o.kind !== "dense") throw new OptionError(`${where}: unknown kind "${o.kind}" (known: sparse, dense)`);
+  if (!Number.isInteger(o.target) || o.target < 0 || o.target >= shape.outputs) throw new ValueError(`${where}: target ${o.target} is not a class in [0, ${shape.outputs})`);
+  if (triggered.samples !== data.samples || triggered.values.length !== data.values.length) throw new ShapeError(`${where}: triggered must hold the same ${data.samples} samples as data`);
+  const fraction = o.fraction ?? 0.02;
+  if (!(fraction > 0 && fraction <= 1)) throw new ValueError(`${where}: fraction must be in (0, 1], got ${fraction}`);
+  const poisonFraction = o.poisonFraction ?? 0.2;
+  if (!(poisonFraction > 0 && poisonFraction <= 1)) throw new ValueError(`${where}: poisonFraction must be in (0, 1], got ${poisonFraction}`);
+  const be = await resolveBackend(o.backend);
+  const n = data.samples, np = Math.max(1, Math.round(poisonFraction * n)), per = data.patches * data.patchDim;
+  const poisoned: PatchData = { samples: n + np, patches: data.patches, patchDim: data.patchDim, values: new Float64Array((n + np) * per) };
+  poisoned.values.set(data.values);
+  poisoned.values.set(triggered.values.subarray(0, np * per), n * per);
+  const poisonedLabels = new Float64Array(n + np);
+  for (let s = 0; s < n; s++) poisonedLabels[s] = labels[s];
+  poisonedLabels.fill(o.target, n);
+  const triggeredTest: PatchData = { ...triggered, samples: np, values: triggered.values.subarray(0, np * per) };
+  const targetLabels = new Float64Array(np).fill(o.target);
+
+  let mask: Float64Array | undefined;
+  let changed: Int32Array;
+  if (o.kind === "sparse") {
+    const g = await gradient(shape, clean, poisoned, poisonedLabels, { backend: be });
+    const order = Int32Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]));
+    changed = order.slice(0, Math.max(1, Math.round(fraction * g.length))).sort();
+    mask = new Float64Array(g.length);
+    for (const i of changed) mask[i] = 1;
+  } else {
+    changed = Int32Array.from({ length: clean.length }, (_, i) => i);
+  }
+  const goal = o.goal ?? 0.97, maxEpochs = o.maxEpochs ?? 40;
+  let params = clean, epochs = 0, success = 0;
+  while (epochs < maxEpochs) {
+    const r = await train(shape, params, poisoned, poisonedLabels, {
+      epochs: 1, lr: o.lr ?? 0.02, momentum: 0.9, batchSize: o.batchSize ?? 32, seed: (o.seed ?? 0) + epochs, backend: be, updateMask: mask,
+    });
+    params = r.params;
+    epochs++;
+    // the triggered copies are all labelled target, so accuracy on them is the success rate
+    success = (await evaluate(shape, params, triggeredTest, targetLabels, { backend: be })).accuracy!;
+    if (success >= goal) break;
+  }
+  return { params, changed, epochs, trainSuccess: success };
+}

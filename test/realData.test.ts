@@ -1,0 +1,148 @@
+// The real-data pieces: baselines against closed forms, the attacker's masked training and its
+// gradient against finite differences, the trigger, a purifier reused across contaminations, and a
+// tiny run of the `mnist` command with the documented JSON shape.
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { addTrigger, backdoorAttack } from "../src/attack/backdoor.js";
+import { createBackend } from "../src/backend/index.js";
+import { sparseOutliers } from "../src/contaminate.js";
+import { main } from "../src/cli/run.js";
+import { initParams } from "../src/model/init.js";
+import type { ModelShape } from "../src/model/shape.js";
+import { layoutOf } from "../src/model/shape.js";
+import { clipToInitRange, parameterGroups, resetToInit, zeroAbnormal } from "../src/recover/baselines.js";
+import { createPurifier, purify } from "../src/recover/purify.js";
+import { evaluate, gradient, train } from "../src/train/train.js";
+import { Rng } from "../src/random.js";
+
+const shape: ModelShape = { patchDim: 6, patches: 4, filters: 3, outputs: 3, readout: "dense" };
+
+function patchData(n: number, seed: number) {
+  const rng = new Rng(seed);
+  return { samples: n, patches: shape.patches, patchDim: shape.patchDim, values: rng.normals(n * shape.patches * shape.patchDim) };
+}
+const labelsOf = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => (i * 7 + seed) % 3);
+
+describe("baselines", () => {
+  it("zeroAbnormal zeroes NaN and far entries per group and keeps the rest; clip clamps into init's range", () => {
+    const init = initParams(shape, { seed: 1 });
+    const theta = init.slice();
+    const L = layoutOf(shape);
+    theta[2] = 50; theta[L.wSize + 1] = NaN; theta[shape.patchDim] = -Infinity;
+    const z = zeroAbnormal(shape, theta, 6);
+    expect(z[2]).toBe(0);
+    expect(z[L.wSize + 1]).toBe(0);
+    expect(z[shape.patchDim]).toBe(0);
+    let kept = 0;
+    for (let i = 0; i < theta.length; i++) if (![2, L.wSize + 1, shape.patchDim].includes(i) && z[i] === theta[i]) kept++;
+    expect(kept).toBeGreaterThan(theta.length - 3 - 6);
+    const c = clipToInitRange(shape, theta, init);
+    const wMax = Math.max(...Array.from(parameterGroups(shape)[0], (i) => init[i]));
+    expect(c[2]).toBe(wMax);
+    expect(Number.isFinite(c[L.wSize + 1])).toBe(true);
+    expect(resetToInit(shape, init)).toEqual(init);
+    expect(() => zeroAbnormal(shape, theta, 0)).toThrow(/threshold must be > 0/);
+    expect(() => clipToInitRange(shape, theta.subarray(1), init)).toThrow(/expected \d+ parameters/);
+  });
+});
+
+describe("attacker's training", () => {
+  it("gradient() matches central finite differences of the mean loss (chunked over > 1024 samples)", async () => {
+    const be = await createBackend("wasm");
+    const n = 1100, data = patchData(n, 2), labels = labelsOf(n, 1);
+    const theta = initParams(shape, { seed: 3 });
+    const g = await gradient(shape, theta, data, labels, { backend: be });
+    const loss = async (t: Float64Array) => (await evaluate(shape, t, data, labels, { backend: be })).loss;
+    for (const i of [0, 5, layoutOf(shape).wSize + 4]) {
+      // a small step: a larger one can cross some ReLU kink among the 13,200 units
+      const h = 1e-6, a = theta.slice(), b = theta.slice();
+      a[i] += h; b[i] -= h;
+      expect(Math.abs((await loss(a) - await loss(b)) / (2 * h) - g[i])).toBeLessThan(1e-6 * Math.max(1, Math.abs(g[i])));
+    }
+  });
+
+  it("updateMask leaves masked entries bit-identical and rejects weight decay", async () => {
+    const data = patchData(20, 4), labels = labelsOf(20, 2);
+    const init = initParams(shape, { seed: 5 });
+    const mask = Float64Array.from(init, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const r = await train(shape, init, data, labels, { epochs: 3, batchSize: 5, updateMask: mask });
+    let moved = 0;
+    for (let i = 0; i < init.length; i++) {
+      if (mask[i] === 0) expect(r.params[i]).toBe(init[i]);
+      else if (r.params[i] !== init[i]) moved++;
+    }
+    expect(moved).toBeGreaterThan(init.length / 6);
+    await expect(train(shape, init, data, labels, { updateMask: mask, weightDecay: 1e-3 })).rejects.toThrow(/cannot be combined with weightDecay/);
+    await expect(train(shape, init, data, labels, { updateMask: mask.subarray(1) })).rejects.toThrow(/updateMask has length/);
+  });
+
+  it("addTrigger stamps the square and nothing else; a sparse attack changes only its chosen entries", async () => {
+    const img = { channels: 1, height: 8, width: 8 };
+    const x = new Float64Array(2 * 64);
+    const t = addTrigger(x, 2, img, { size: 2, margin: 1 });
+    const lit = [...t.keys()].filter((i) => t[i] === 1);
+    expect(lit).toEqual([45, 46, 53, 54, 64 + 45, 64 + 46, 64 + 53, 64 + 54]);
+    expect(() => addTrigger(x, 2, img, { size: 8 })).toThrow(/does not fit/);
+    const n = 30, data = patchData(n, 6), labels = labelsOf(n, 0);
+    const trig = { ...data, values: data.values.map((v, i) => (i % shape.patchDim === 0 ? 3 : v)) };
+    const clean = initParams(shape, { seed: 7 });
+    const atk = await backdoorAttack(shape, clean, data, labels, trig, { kind: "sparse", target: 1, fraction: 0.1, lr: 0.05, maxEpochs: 3 });
+    const chosen = new Set(atk.changed);
+    expect(atk.changed.length).toBe(Math.round(0.1 * clean.length));
+    for (let i = 0; i < clean.length; i++) if (!chosen.has(i)) expect(atk.params[i]).toBe(clean[i]);
+  });
+});
+
+describe("Purifier", () => {
+  it("one prepared span purifies several contaminations exactly as purify() does, bit for bit", async () => {
+    const data = patchData(6, 8), labels = labelsOf(6, 1);
+    const init = initParams(shape, { seed: 9 });
+    const clean = (await train(shape, init, data, labels, { epochs: 20, lr: 1e-3 })).params;
+    const p = await createPurifier({ shape, init, data, subspace: "linearized" });
+    try {
+      for (const seed of [1, 2]) {
+        const c = sparseOutliers(clean, { rho: 0.05, seed }).params;
+        const a = await p.purify(c, { clean });
+        const b = await purify(c, { shape, init, data, subspace: "linearized", clean });
+        expect(Array.from(a.params)).toEqual(Array.from(b.params));
+        expect(a.report.cleanSpanResidual).toBeCloseTo(p.spanResidual(clean), 12);
+      }
+      const r = await p.purify(sparseOutliers(clean, { rho: 0.05, seed: 3 }).params, { subspace: "relinearized" });
+      expect(r.report.subspace).toBe("relinearized");
+      await expect(p.purify(clean, { subspace: "patch" })).rejects.toThrow(/prepared for the "linearized" span/);
+    } finally {
+      p.dispose();
+    }
+  });
+});
+
+describe("cnn-purify mnist", () => {
+  it("a tiny regime writes the documented JSON, two SVGs, and purification beats contamination", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnp-mnist-"));
+    let out = "";
+    const code = await main(["mnist", "--quick", "--regimes", "60:16:8", "--test", "300", "--out", dir, "--json"], (s) => { out += s; });
+    expect(code).toBe(0);
+    const j = JSON.parse(out);
+    expect(j.dataset).toBe("mnist");
+    expect(JSON.parse(readFileSync(join(dir, "mnist.json"), "utf8")).regimes.length).toBe(1);
+    const g = j.regimes[0];
+    for (const k of ["n", "K", "params", "ratio", "accClean", "flipRate", "spanResidual", "scenarios"]) expect(g).toHaveProperty(k);
+    expect(g.ratio).toBeCloseTo((60 * 10) / g.params, 12);
+    const names = new Set(g.scenarios.map((s: { name: string }) => s.name));
+    expect([...names].sort()).toEqual(["backdoor-dense", "backdoor-sparse", "bitflips", "bitflips-mantissa", "outliers"]);
+    for (const s of g.scenarios) {
+      for (const k of ["accContaminated", "accPurified", "accBaseline"]) { expect(s[k]).toBeGreaterThanOrEqual(0); expect(s[k]).toBeLessThanOrEqual(1); }
+      expect(s.seconds).toBeGreaterThan(0);
+      if (s.name.startsWith("backdoor")) for (const k of ["asrBefore", "asrAfter", "benignFraction"]) expect(s).toHaveProperty(k);
+    }
+    const o = g.scenarios.find((s: { name: string; level: number; span: string }) => s.name === "outliers" && s.level === 0.1 && s.span === "linearized");
+    expect(o.accPurified).toBeGreaterThan(o.accContaminated);
+    expect(g.scenarios.some((s: { span: string }) => s.span === "relinearized")).toBe(true);
+    for (const f of ["mnist-accuracy.svg", "mnist-backdoor.svg"]) expect(readFileSync(join(dir, f), "utf8")).toMatch(/^<svg/);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(await main(["mnist", "--regimes", "60:16"], () => {})).toBe(2);
+    expect(await main(["mnist", "--dataset", "cifar"], () => {})).toBe(2);
+  }, 240_000);
+});

@@ -27,6 +27,22 @@ export function choleskyFactor(a: usize, n: i32, lda: i32): i32 {
 }
 
 /**
+ * Solves X L^T = B in place on b (rows x n, ldb) for lower-triangular L (n x n, lda): forward
+ * substitution along each row of B, every inner loop a contiguous dot product with a row of L.
+ * The blocked factorization uses it for the panel below a factored diagonal block.
+ */
+export function solveLowerTransposed(l: usize, n: i32, lda: i32, b: usize, rows: i32, ldb: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const br = b + (<usize>(r * ldb) << 3);
+    for (let j = 0; j < n; j++) {
+      const lj = l + (<usize>(j * lda) << 3);
+      const bj = br + (<usize>j << 3);
+      store<f64>(bj, (load<f64>(bj) - dot(br, lj, j)) / load<f64>(lj + (<usize>j << 3)));
+    }
+  }
+}
+
+/**
  * Solves L L^T X = B in place on b (n x nrhs, ldb), with L from choleskyFactor (lda).
  * Rows of B are updated with axpy-shaped loops over the right-hand sides (SIMD when nrhs > 1).
  */

@@ -4,5 +4,5 @@ export { fill, copy, scale, axpy, axpby, sub, mul, dot, asum, amax, softThreshol
 export { gemm, gemv, gemmWorkspaceBytes } from "./gemm";
 export { extractPatches, sumBlocks, broadcastBlocks } from "./patches";
 export { relu, reluMask, reluBackward } from "./relu";
-export { choleskyFactor, choleskySolve } from "./cholesky";
+export { choleskyFactor, choleskySolve, solveLowerTransposed } from "./cholesky";
 export { peakF64, peakFlopsPerIteration } from "./peak";

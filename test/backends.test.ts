@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createBackend } from "../src/backend/index.js";
+import { blockedCholesky } from "../src/linalg/cholesky.js";
 import type { Backend, Buf } from "../src/backend/types.js";
 import { randn, relDiff } from "./helpers.js";
 
@@ -140,6 +141,32 @@ describe("kernels agree across backends (relative 1e-12)", () => {
         }
       }
     }
+  });
+
+  it("blocked Cholesky (n = 300, 3 blocks) matches the unblocked kernel, L L^T = G, and finds a bad pivot past the first block", () => {
+    const n = 300, b = randn(n * (n + 4), 5);
+    const g = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let q = 0; q < n + 4; q++) s += b[i * (n + 4) + q] * b[j * (n + 4) + q];
+      g[i * n + j] = s;
+    }
+    const blocked = onAll([g], (be, [G]) => { expect(blockedCholesky(be, G, n)).toBe(0); return G; });
+    const plain = onAll([g], (be, [G]) => { expect(be.choleskyFactor(G, n)).toBe(0); return G; });
+    for (let q = 0; q < blocked.length; q++) expect(relDiff(blocked[q] as Float64Array, plain[q] as Float64Array)).toBeLessThan(1e-12);
+    const L = blocked[0] as Float64Array;
+    let worst = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let q = 0; q <= Math.min(i, j); q++) s += L[i * n + q] * L[j * n + q];
+      worst = Math.max(worst, Math.abs(s - g[i * n + j]) / g[i * n + i]);
+      if (j > i) expect(L[i * n + j]).toBe(0);
+    }
+    expect(worst).toBeLessThan(1e-12);
+    // a negative diagonal entry at 200 makes pivot 200 the first that fails
+    const bad = g.slice();
+    bad[200 * n + 200] = -1;
+    expect(onAll([bad], (be, [G]) => blockedCholesky(be, G, n))).toEqual([201, 201, 201]);
   });
 
   it("Cholesky reports an indefinite matrix by its pivot on every backend", () => {

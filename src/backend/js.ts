@@ -266,12 +266,12 @@ export class JsBackend implements Backend {
   }
   /** Keeps peak results observable so no engine can discard the work. */
   sink = 0;
-  choleskyFactor(a: Buf, n: number): number {
+  choleskyFactor(a: Buf, n: number, lda = n): number {
     const A = d(a);
     for (let i = 0; i < n; i++) {
-      const ri = i * n;
+      const ri = i * lda;
       for (let j = 0; j <= i; j++) {
-        const rj = j * n;
+        const rj = j * lda;
         const s = A[ri + j] - dotArrays(A, ri, A, rj, j);
         if (i === j) {
           if (!(s > 0) || !Number.isFinite(s)) return i + 1;
@@ -283,6 +283,14 @@ export class JsBackend implements Backend {
       for (let j = i + 1; j < n; j++) A[ri + j] = 0;
     }
     return 0;
+  }
+  solveLowerTransposed(l: Buf, n: number, lda: number, b: Buf, rows: number, ldb: number): Buf {
+    const L = d(l), B = d(b);
+    for (let r = 0; r < rows; r++) {
+      const br = r * ldb;
+      for (let j = 0; j < n; j++) B[br + j] = (B[br + j] - dotArrays(B, br, L, j * lda, j)) / L[j * lda + j];
+    }
+    return b;
   }
   choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf {
     const L = d(l), B = d(b);

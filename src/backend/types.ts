@@ -90,8 +90,13 @@ export interface Backend {
   peakFlops(iters: number): number;
 
   // Factorizations
-  /** In-place Cholesky of an n x n SPD matrix; returns 0, or i + 1 for the first bad pivot i. */
-  choleskyFactor(a: Buf, n: number): number;
+  /**
+   * In-place unblocked Cholesky of an n x n SPD matrix (row stride lda, default n); returns 0, or
+   * i + 1 for the first bad pivot i. Zeroes the strict upper triangle of the n x n block only.
+   */
+  choleskyFactor(a: Buf, n: number, lda?: number): number;
+  /** Solves X L^T = B in place on b (rows x n, row stride ldb), L lower triangular (n x n, lda). */
+  solveLowerTransposed(l: Buf, n: number, lda: number, b: Buf, rows: number, ldb: number): Buf;
   /** Solves L L^T X = B in place on b (n x nrhs). */
   choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf;
 }

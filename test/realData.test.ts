@@ -140,7 +140,7 @@ describe("cnn-purify mnist", () => {
     const o = g.scenarios.find((s: { name: string; level: number; span: string }) => s.name === "outliers" && s.level === 0.1 && s.span === "linearized");
     expect(o.accPurified).toBeGreaterThan(o.accContaminated);
     expect(g.scenarios.some((s: { span: string }) => s.span === "relinearized")).toBe(true);
-    for (const f of ["mnist-accuracy.svg", "mnist-backdoor.svg"]) expect(readFileSync(join(dir, f), "utf8")).toMatch(/^<svg/);
+    for (const f of ["mnist-n60-K16-accuracy.svg", "mnist-n60-K16-backdoor.svg"]) expect(readFileSync(join(dir, f), "utf8")).toMatch(/^<svg/);
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
     expect(await main(["mnist", "--regimes", "60:16"], () => {})).toBe(2);
     expect(await main(["mnist", "--dataset", "cifar"], () => {})).toBe(2);

@@ -19,7 +19,7 @@ const spec: OptionSpec = {
   regimes: { type: "string", help: "override the grid: n:K:epochs[:spanSamples[:patch]],... (n = 0: all images; spanSamples 0: all n; patch 7 or 4)" },
   test: { type: "string", help: "test images (default 2000 for mnist, 10000 for fashion)" },
   seed: { type: "string", default: "1", help: "seed of the split, init, batches, contamination and attack" },
-  out: { type: "string", help: "folder for <dataset>.json, <dataset>-accuracy.svg, <dataset>-backdoor.svg" },
+  out: { type: "string", help: "folder for <dataset>.json and, per regime, <dataset>-n<n>-K<K>-{accuracy,backdoor}.svg" },
   backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
   json: { type: "boolean", help: "print the JSON result instead of tables" },
   help: { type: "boolean", help: "show this help" },
@@ -39,37 +39,45 @@ export function realDataTable(r: RealDataResult): string {
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
-/** Test accuracy against rho (sparse outliers) per regime: purified, best baseline, contaminated. */
-export function accuracySvg(r: RealDataResult): string {
-  const series = r.regimes.flatMap((g: RegimeResult, i) => {
+/** Test accuracy against rho (sparse outliers) in one regime: purified, best baseline, contaminated. */
+export function accuracySvg(r: RealDataResult, g: RegimeResult): string {
+  const series = [g].flatMap((g: RegimeResult, i) => {
     const rows = (span: string) => g.scenarios.filter((s) => s.name === "outliers" && s.span === span);
     const tag = `n=${g.n}`;
+    const lin = rows("linearized");
     const out = [
-      { name: `purified ${tag}`, points: rows("linearized").map((s) => [s.level, 100 * s.accPurified] as [number, number]), color: COLORS[i % COLORS.length] },
-      { name: `baseline ${tag}`, points: rows("linearized").map((s) => [s.level, 100 * s.accBaseline] as [number, number]), color: COLORS[(i + 3) % COLORS.length] },
-      { name: `clean ${tag}`, points: rows("linearized").map((s) => [s.level, 100 * g.accClean] as [number, number]), color: "#7f7f7f" },
+      { name: `linearized ${tag}`, points: lin.map((s) => [s.level, 100 * s.accPurified] as [number, number]), color: COLORS[i % COLORS.length] },
+      { name: `best baseline ${tag}`, points: lin.map((s) => [s.level, 100 * s.accBaseline] as [number, number]), color: COLORS[(i + 3) % COLORS.length] },
+      { name: `contaminated ${tag}`, points: lin.map((s) => [s.level, 100 * s.accContaminated] as [number, number]), color: "#e377c2" },
+      { name: `clean ${tag}`, points: lin.map((s) => [s.level, 100 * g.accClean] as [number, number]), color: "#7f7f7f" },
     ];
     if (rows("relinearized").length) out.push({ name: `re-lin. ${tag}`, points: rows("relinearized").map((s) => [s.level, 100 * s.accPurified] as [number, number]), color: "#17becf" });
     return out;
   });
   return linePlot({
-    title: `${r.dataset}: test accuracy after sparse outliers (10x weight std)`,
+    title: `${r.dataset}, n = ${g.n}, K = ${g.K} (n O / P = ${fmt(g.ratio)}): accuracy after sparse outliers (10x std)`,
     xLabel: "fraction of parameters contaminated, rho", yLabel: "test accuracy (%)", series,
   });
 }
 
-/** Attack success of the sparse backdoor after purification against the defender's data fraction. */
-export function backdoorSvg(r: RealDataResult): string {
-  const series = r.regimes.flatMap((g, i) => {
-    const rows = g.scenarios.filter((s) => s.name === "backdoor-sparse" && s.span === "linearized").sort((a, b) => a.benignFraction! - b.benignFraction!);
-    return [
-      { name: `ASR after n=${g.n}`, points: rows.map((s) => [s.benignFraction!, 100 * s.asrAfter!] as [number, number]), color: COLORS[i % COLORS.length] },
-      { name: `accuracy n=${g.n}`, points: rows.map((s) => [s.benignFraction!, 100 * s.accPurified] as [number, number]), color: COLORS[(i + 3) % COLORS.length] },
-      { name: `ASR before n=${g.n}`, points: rows.map((s) => [s.benignFraction!, 100 * s.asrBefore!] as [number, number]), color: "#7f7f7f" },
+/** Attack success of the sparse backdoor after purification against the defender's data fraction, one regime. */
+export function backdoorSvg(r: RealDataResult, g: RegimeResult): string {
+  const series = [g].flatMap((g, i) => {
+    const rows = (span: string) => g.scenarios.filter((s) => s.name === "backdoor-sparse" && s.span === span).sort((a, b) => a.benignFraction! - b.benignFraction!);
+    const lin = rows("linearized"), re = rows("relinearized");
+    const out = [
+      { name: `ASR before n=${g.n}`, points: lin.map((s) => [s.benignFraction!, 100 * s.asrBefore!] as [number, number]), color: "#7f7f7f" },
+      { name: `ASR lin. n=${g.n}`, points: lin.map((s) => [s.benignFraction!, 100 * s.asrAfter!] as [number, number]), color: COLORS[i % COLORS.length] },
+      { name: `acc. lin. n=${g.n}`, points: lin.map((s) => [s.benignFraction!, 100 * s.accPurified] as [number, number]), color: COLORS[(i + 3) % COLORS.length] },
     ];
+    if (re.length) {
+      out.push({ name: `ASR re-lin. n=${g.n}`, points: re.map((s) => [s.benignFraction!, 100 * s.asrAfter!] as [number, number]), color: "#17becf" });
+      out.push({ name: `acc. re-lin. n=${g.n}`, points: re.map((s) => [s.benignFraction!, 100 * s.accPurified] as [number, number]), color: "#bcbd22" });
+    }
+    return out;
   });
   return linePlot({
-    title: `${r.dataset}: sparse backdoor, attack success after purification`,
+    title: `${r.dataset}, n = ${g.n}, K = ${g.K}: sparse backdoor, attack success (ASR) and accuracy`,
     xLabel: "fraction of the clean training data the defender holds", yLabel: "percent", series,
   });
 }
@@ -104,9 +112,14 @@ export const realData: Command = {
     const written: string[] = [];
     if (typeof v.out === "string") {
       writeFileAtomic(join(v.out, `${dataset}.json`), JSON.stringify(r, null, 2) + "\n");
-      writeFileAtomic(join(v.out, `${dataset}-accuracy.svg`), accuracySvg(r));
-      writeFileAtomic(join(v.out, `${dataset}-backdoor.svg`), backdoorSvg(r));
-      written.push(`wrote ${v.out}/${dataset}.json, ${dataset}-accuracy.svg, ${dataset}-backdoor.svg`);
+      const figures: string[] = [];
+      for (const g of r.regimes) {
+        const tag = `${dataset}-n${g.n}-K${g.K}`;
+        writeFileAtomic(join(v.out, `${tag}-accuracy.svg`), accuracySvg(r, g));
+        writeFileAtomic(join(v.out, `${tag}-backdoor.svg`), backdoorSvg(r, g));
+        figures.push(`${tag}-accuracy.svg`, `${tag}-backdoor.svg`);
+      }
+      written.push(`wrote ${v.out}/${dataset}.json, ${figures.join(", ")}`);
     }
     if (v.json) { out(JSON.stringify(r)); return; }
     out(`${dataset}: ${r.regimes.length} regime(s), test set ${r.test} images, dense readout, backdoor target class ${r.target} (${fmt(r.seconds)} s)\n\n` +

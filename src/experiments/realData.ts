@@ -22,6 +22,7 @@ import { createPurifier } from "../recover/purify.js";
 import { evaluate, train } from "../train/train.js";
 
 export type ScenarioName = "outliers" | "bitflips" | "bitflips-mantissa" | "backdoor-sparse" | "backdoor-dense";
+export const SCENARIO_NAMES: readonly ScenarioName[] = ["outliers", "bitflips", "bitflips-mantissa", "backdoor-sparse", "backdoor-dense"];
 
 export interface RegimeSpec {
   /** Training samples n. */
@@ -109,7 +110,10 @@ export interface RealDataOptions {
   outlierLevels?: number[];
   bitflipLevels?: number[];
   benignFractions?: number[];
-  /** Also run the re-linearized span on these scenarios (default: outliers and the sparse backdoor). */
+  /**
+   * Also run the re-linearized span on these scenarios (default: all), wherever the first span's
+   * dimension n O is at most 3,000 (the union doubles it; past that its Gram costs minutes and GBs).
+   */
   relinearize?: ScenarioName[];
   admm?: AdmmOptions;
   onProgress?: (p: RealDataProgress) => void;
@@ -163,7 +167,7 @@ export async function runRealData(options: RealDataOptions = {}): Promise<RealDa
     bitflips: options.bitflipLevels ?? (quick ? [1e-3] : [1e-4, 1e-3, 1e-2]),
     benign: options.benignFractions ?? (quick ? [1, 0.25] : [1, 0.5, 0.25, 0.1]),
   };
-  const relinearize = new Set(options.relinearize ?? (quick ? ["outliers"] : ["outliers", "backdoor-sparse"]));
+  const relinearize = new Set(options.relinearize ?? SCENARIO_NAMES);
   const regimes: RegimeResult[] = [];
   for (let ri = 0; ri < specs.length; ri++) {
     const progress = (step: string, done: number, totalSteps: number) => options.onProgress?.({ regime: ri + 1, regimes: specs.length, step, done, total: totalSteps });
@@ -238,7 +242,8 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
     const accContaminated = await acc(c);
     const base = await baselinesOf(c);
     // the re-linearized span doubles m: past 3,000 its Gram would cost minutes and gigabytes
-    const spans: SubspaceName[] = relinearize.has(name) && fraction === 1 && spanN * shape.outputs <= RELINEARIZE_MAX_DIM ? ["linearized", "relinearized"] : ["linearized"];
+    const dim = Math.max(1, Math.round(fraction * spanN)) * shape.outputs;
+    const spans: SubspaceName[] = relinearize.has(name) && dim <= RELINEARIZE_MAX_DIM ? ["linearized", "relinearized"] : ["linearized"];
     for (const span of spans) {
       let params: Float64Array, report;
       ({ params, report } = await (await purifierFor(fraction)).purify(c, { clean, subspace: span }));

@@ -203,17 +203,24 @@ export async function train(shape: ModelShape, init: Float64Array, data: PatchDa
   }
 }
 
+/** The boundary checks evaluate() and gradient() share; returns what they derive from the inputs. */
+function checkModelInputs(where: string, shape: ModelShape, params: Float64Array, data: PatchData, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string }) {
+  checkOptionNames(where, options, ["loss", "backend"]);
+  const layout = layoutOf(shape);
+  checkPatchData(where, data);
+  if (params.length !== layout.size) throw new ShapeError(`${where}: params has length ${params.length}, expected ${layout.size}`);
+  const loss: LossName = options.loss ?? (shape.outputs === 1 ? "mse" : "cross-entropy");
+  if (!LOSS_NAMES.includes(loss)) throw new OptionError(`${where}: unknown loss "${loss}" (known: ${LOSS_NAMES.join(", ")})`);
+  const n = data.samples, O = shape.outputs;
+  checkTargets(where, loss, targets, n, O);
+  return { layout, loss, n, O };
+}
+
 export interface Evaluation { loss: number; accuracy: number | null; outputs: Float64Array }
 
 /** Loss (and accuracy for classifiers) of params on data. */
 export async function evaluate(shape: ModelShape, params: Float64Array, data: PatchData, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string } = {}): Promise<Evaluation> {
-  checkOptionNames("evaluate", options, ["loss", "backend"]);
-  const layout = layoutOf(shape);
-  checkPatchData("evaluate", data);
-  if (params.length !== layout.size) throw new ShapeError(`evaluate: params has length ${params.length}, expected ${layout.size}`);
-  const loss = options.loss ?? (shape.outputs === 1 ? "mse" : "cross-entropy");
-  const n = data.samples, O = shape.outputs;
-  checkTargets("evaluate", loss, targets, n, O);
+  const { layout, loss, n, O } = checkModelInputs("evaluate", shape, params, data, targets, options);
   const be = await resolveBackend(options.backend);
   const xa = uploadAugmented(be, data);
   const theta = be.upload(be.alloc(layout.size), params);
@@ -231,14 +238,8 @@ export async function evaluate(shape: ModelShape, params: Float64Array, data: Pa
 
 /** Full-data gradient of the mean loss at params (length P), computed in chunks. */
 export async function gradient(shape: ModelShape, params: Float64Array, data: PatchData, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string } = {}): Promise<Float64Array> {
-  checkOptionNames("gradient", options, ["loss", "backend"]);
-  const layout = layoutOf(shape);
-  checkPatchData("gradient", data);
-  if (params.length !== layout.size) throw new ShapeError(`gradient: params has length ${params.length}, expected ${layout.size}`);
+  const { layout, loss, n, O } = checkModelInputs("gradient", shape, params, data, targets, options);
   checkFinite("gradient", "params", params);
-  const loss = options.loss ?? (shape.outputs === 1 ? "mse" : "cross-entropy");
-  const n = data.samples, O = shape.outputs;
-  checkTargets("gradient", loss, targets, n, O);
   const be = await resolveBackend(options.backend);
   const xa = uploadAugmented(be, data);
   const theta = be.upload(be.alloc(layout.size), params);

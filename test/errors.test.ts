@@ -92,9 +92,14 @@ describe("typed errors that name the problem", () => {
     expect(Array.from(decodeNpy(good).values)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(() => decodeNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]))).toThrow(/bad magic/);
     expect(() => decodeNpy(good.subarray(0, good.length - 3))).toThrow(/truncated data/);
-    const i4 = good.slice();
-    const text = new TextDecoder().decode(i4.subarray(10, 80)).replace("<f8", "<i4");
-    i4.set(new TextEncoder().encode(text), 10);
-    expect(() => decodeNpy(i4)).toThrow(/dtype <i4 is not supported/);
+    const retyped = (descr: string) => {
+      const b = good.slice();
+      b.set(new TextEncoder().encode(new TextDecoder().decode(b.subarray(10, 80)).replace("<f8", descr)), 10);
+      return b;
+    };
+    expect(() => decodeNpy(retyped(">f8"))).toThrow(/dtype >f8 is not supported/);
+    // <i4 reads the same 48 bytes as 12 int32 values: the first 6 are the f64 halves
+    expect(decodeNpy(retyped("<i4")).values.length).toBe(6);
+    expect(decodeNpy(retyped("<i4")).values[0]).toBe(0);
   });
 });

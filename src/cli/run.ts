@@ -1,11 +1,12 @@
 // cnn-purify's command dispatcher: `cnn-purify <command> [options]`. Exit codes: 0 success, 1 a
-// failure while running, 2 bad usage (unknown command or option, bad value).
+// failure while running, 2 bad usage (unknown command or option, bad value), 3 a bad input file.
 import { CnnPurifyError, OptionError } from "../errors.js";
 import type { Command } from "./commands.js";
 import { demo, phase, synthetic } from "./commands.js";
+import { InputFileError, purifyCommand } from "./purifyCommand.js";
 import { realData } from "./realDataCommand.js";
 
-const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData };
+const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData, purify: purifyCommand };
 
 function usage(): string {
   return "usage: cnn-purify <command> [options]\n\ncommands:\n" +
@@ -22,7 +23,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     await cmd.run(rest, out);
     return 0;
   } catch (e) {
-    const code = e instanceof OptionError ? 2 : 1;
+    const code = e instanceof OptionError ? 2 : e instanceof InputFileError ? 3 : 1;
     process.stderr.write(`cnn-purify: ${e instanceof CnnPurifyError ? e.message : (e as Error).stack ?? e}\n`);
     return code;
   }

@@ -7,9 +7,10 @@
 //     options?: { subspace?, solver?, trainedReadout?, weightDecay?, backend? } }
 // 200 answer: { params: (number | null)[], report: { ...PurifyReport, index arrays as plain arrays } }
 import { CnnPurifyError, ShapeError } from "../errors.js";
-import type { PatchData } from "../model/data.js";
 import type { ModelShape } from "../model/shape.js";
+import type { PatchData } from "../model/data.js";
 import { layoutOf } from "../model/shape.js";
+import { memoryEstimate } from "../recover/memory.js";
 import { purify } from "../recover/purify.js";
 import type { PurifyOptions } from "../recover/purify.js";
 
@@ -26,14 +27,6 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
 const fail = (status: number, error: string) => json(status, { error });
-
-/** Bytes purify needs for this request, from its dimensions (an upper estimate). */
-export function memoryEstimate(shape: ModelShape, data: PatchData, subspace: string): number {
-  const L = layoutOf(shape);
-  const rows = data.samples * data.patches;
-  const m = subspace === "patch" ? rows : data.samples * shape.outputs * (subspace === "relinearized" ? 2 : 1);
-  return 8 * (12 * L.size + 3 * rows * (L.row) + 3 * m * m + 3 * rows * shape.filters + 2 * m * L.row);
-}
 
 function numbers(name: string, v: unknown, allowNull: boolean): Float64Array {
   if (!Array.isArray(v)) throw new ShapeError(`${name} must be an array of numbers`);

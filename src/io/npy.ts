@@ -23,27 +23,43 @@ export function encodeNpy(values: Float64Array, shape: number[]): Uint8Array {
   return out;
 }
 
-/** Decodes a little-endian f8/f4 .npy (C order); throws ValueError naming what is wrong. */
+const DTYPES: Record<string, { size: number; read: (dv: DataView, at: number) => number }> = {
+  "<f8": { size: 8, read: (dv, at) => dv.getFloat64(at, true) },
+  "<f4": { size: 4, read: (dv, at) => dv.getFloat32(at, true) },
+  "<i8": { size: 8, read: (dv, at) => Number(dv.getBigInt64(at, true)) },
+  "<i4": { size: 4, read: (dv, at) => dv.getInt32(at, true) },
+  "|u1": { size: 1, read: (dv, at) => dv.getUint8(at) },
+  "<u1": { size: 1, read: (dv, at) => dv.getUint8(at) },
+};
+
+/**
+ * Decodes a little-endian .npy in C order (f8, f4, i8, i4, u1; values widened to f64); throws
+ * ValueError naming what is wrong (magic, version, header, dtype, shape, truncation).
+ */
 export function decodeNpy(bytes: Uint8Array): { values: Float64Array; shape: number[] } {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new ValueError("decodeNpy: not a .npy file (bad magic)");
   const major = bytes[6];
+  if (major < 1 || major > 3) throw new ValueError(`decodeNpy: unsupported .npy version ${major}.${bytes[7]}`);
+  if (major > 1 && bytes.length < 12) throw new ValueError("decodeNpy: truncated header");
   const hlen = major === 1 ? bytes[8] | (bytes[9] << 8) : new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
   const start = major === 1 ? 10 : 12;
-  if (start + hlen > bytes.length) throw new ValueError("decodeNpy: truncated header");
+  if (start + hlen > bytes.length) throw new ValueError(`decodeNpy: truncated header (${hlen} bytes announced, ${bytes.length - start} present)`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + hlen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shapeText === undefined) throw new ValueError("decodeNpy: malformed header");
   if (fortran === "True") throw new ValueError("decodeNpy: fortran_order arrays are not supported");
-  if (descr !== "<f8" && descr !== "<f4") throw new ValueError(`decodeNpy: dtype ${descr} is not supported (use <f8 or <f4)`);
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
+  const dtype = DTYPES[descr];
+  if (!dtype) throw new ValueError(`decodeNpy: dtype ${descr} is not supported (use ${Object.keys(DTYPES).join(", ")})`);
+  const parts = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length);
+  const shape = parts.map(Number);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new ValueError(`decodeNpy: malformed shape (${shapeText})`);
   const count = shape.reduce((a, b) => a * b, 1);
-  const size = descr === "<f8" ? 8 : 4;
   const dataStart = start + hlen;
-  if (bytes.length - dataStart < count * size) throw new ValueError(`decodeNpy: truncated data (${bytes.length - dataStart} bytes for ${count} values of ${size})`);
+  if ((bytes.length - dataStart) / dtype.size < count) throw new ValueError(`decodeNpy: truncated data (${bytes.length - dataStart} bytes for ${count} values of ${dtype.size})`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset + dataStart);
   const values = new Float64Array(count);
-  for (let i = 0; i < count; i++) values[i] = size === 8 ? dv.getFloat64(i * 8, true) : dv.getFloat32(i * 4, true);
+  for (let i = 0; i < count; i++) values[i] = dtype.read(dv, i * dtype.size);
   return { values, shape };
 }

@@ -1,0 +1,176 @@
+// `cnn-purify purify`: a contaminated model file, its init (or a trusted reference) and the
+// training inputs in; the purified model file out. Inputs are only read; the output is written
+// atomically and may not be any of the inputs.
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { basename, extname, resolve } from "node:path";
+import { resolveBackend } from "../backend/index.js";
+import { BACKEND_NAMES } from "../backend/types.js";
+import { CnnPurifyError, OptionError, ShapeError, ValueError } from "../errors.js";
+import { decodeNpy } from "../io/npy.js";
+import type { ModelSpec } from "../io/modelFile.js";
+import { modelToTensors, tensorsToModel } from "../io/modelFile.js";
+import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.js";
+import { patchesFromImages } from "../model/data.js";
+import { WASM_MEMORY_LIMIT, memoryEstimate } from "../recover/memory.js";
+import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
+import { SOLVER_NAMES } from "../recover/solve.js";
+import { evaluate } from "../train/train.js";
+import type { OptionSpec } from "./args.js";
+import { choice, helpText, parse } from "./args.js";
+import type { Command } from "./commands.js";
+import { writeFileAtomic } from "./files.js";
+import { ProgressBar } from "./progress.js";
+import { table } from "./table.js";
+
+/** A problem with an input file's contents (exit code 3). */
+export class InputFileError extends CnnPurifyError {
+  constructor(message: string) { super("E_INPUT", message); }
+}
+
+const spec: OptionSpec = {
+  model: { type: "string", help: "the contaminated model (.safetensors: conv.weight, conv.bias, fc.weight)" },
+  init: { type: "string", help: "the parameters training started from, same format and shapes" },
+  data: { type: "string", help: "training inputs, .npy of shape (n, C, H, W) or (n, H, W)" },
+  labels: { type: "string", help: "optional .npy of n class labels: reports accuracy on the data before and after" },
+  out: { type: "string", help: "where to write the purified model (.safetensors); never one of the inputs" },
+  report: { type: "string", help: "optional path for the JSON report" },
+  subspace: { type: "string", default: "patch", help: `recovery span: ${SUBSPACE_NAMES.join(", ")}` },
+  solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
+  "trained-readout": { type: "string", default: "yes", help: "yes if training updated fc.weight, no if it stayed at init" },
+  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
+  json: { type: "boolean", help: "print the summary as JSON" },
+  help: { type: "boolean", help: "show this help" },
+};
+
+const MODEL_FORMATS = [".safetensors"];
+
+function readInput(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputFileError(`cannot read --${what} ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (e as Error).message}`);
+  }
+}
+
+/** Runs a decoder, turning its ValueError/ShapeError into an InputFileError that names the file. */
+function parseInput<T>(path: string, what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof ValueError || e instanceof ShapeError) throw new InputFileError(`--${what} ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Same file, by path or (when both exist) by device and inode: hard links and symlinks count. */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    if (realpathSync(a) === realpathSync(b)) return true;
+    const sa = statSync(a), sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+function readModel(path: string, what: string, imageSize: { height: number; width: number }): { spec: ModelSpec; theta: Float64Array } {
+  const ext = extname(path).toLowerCase();
+  if (!MODEL_FORMATS.includes(ext)) throw new OptionError(`purify: --${what} ${path}: unsupported model format "${ext || "(none)"}" (supported: ${MODEL_FORMATS.join(", ")})`);
+  const bytes = readInput(path, what);
+  return parseInput(path, what, () => tensorsToModel(decodeSafetensors(bytes), `--${what}`, imageSize));
+}
+
+function sameSpec(a: ModelSpec, b: ModelSpec): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export const purifyCommand: Command = {
+  summary: "purify a contaminated model file given its init and training inputs; writes the purified model",
+  spec,
+  async run(argv, out) {
+    const v = parse("purify", argv, spec);
+    if (v.help) { out(helpText("purify", this.summary, spec) + EXIT_CODES); return; }
+    for (const k of ["model", "init", "data", "out"]) {
+      if (typeof v[k] !== "string" || v[k] === "") throw new OptionError(`purify: --${k} is required (see: cnn-purify purify --help)`);
+    }
+    const paths = { model: v.model as string, init: v.init as string, data: v.data as string, labels: v.labels as string | undefined };
+    const outPath = v.out as string, reportPath = v.report as string | undefined;
+    for (const [what, p] of Object.entries(paths)) {
+      if (p !== undefined && sameFile(outPath, p)) throw new OptionError(`purify: --out ${outPath} is the --${what} file; the inputs are never overwritten: choose another path`);
+      if (p !== undefined && reportPath !== undefined && sameFile(reportPath, p)) throw new OptionError(`purify: --report ${reportPath} is the --${what} file; choose another path`);
+    }
+    if (reportPath !== undefined && sameFile(reportPath, outPath)) throw new OptionError("purify: --report and --out are the same file");
+    if (!MODEL_FORMATS.includes(extname(outPath).toLowerCase())) throw new OptionError(`purify: --out ${outPath}: unsupported model format "${extname(outPath) || "(none)"}" (supported: ${MODEL_FORMATS.join(", ")})`);
+    const subspace = choice("purify", "subspace", v.subspace, SUBSPACE_NAMES);
+    const solver = choice("purify", "solver", v.solver, SOLVER_NAMES);
+    const backendName = choice("purify", "backend", v.backend, BACKEND_NAMES);
+    const trainedReadout = choice("purify", "trained-readout", v["trained-readout"], ["yes", "no"] as const) === "yes";
+
+    const data = parseInput(paths.data, "data", () => {
+      if (extname(paths.data).toLowerCase() !== ".npy") throw new ValueError(`expected a .npy file`);
+      return decodeNpy(readInput(paths.data, "data"));
+    });
+    if (data.shape.length !== 3 && data.shape.length !== 4) throw new InputFileError(`--data ${paths.data}: shape (${data.shape.join(", ")}) is not (n, C, H, W) or (n, H, W)`);
+    const [n, C, H, W] = data.shape.length === 4 ? data.shape : [data.shape[0], 1, data.shape[1], data.shape[2]];
+    if (n === 0) throw new InputFileError(`--data ${paths.data}: no samples (n = 0)`);
+    const bad = data.values.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new InputFileError(`--data ${paths.data}: value ${bad} (sample ${Math.floor(bad / (C * H * W))}) is ${data.values[bad]}; inputs must be finite`);
+
+    const model = readModel(paths.model, "model", { height: H, width: W });
+    const init = readModel(paths.init, "init", { height: H, width: W });
+    if (!sameSpec(model.spec, init.spec)) {
+      throw new InputFileError(`--model and --init describe different networks: ${JSON.stringify(model.spec.shape)} vs ${JSON.stringify(init.spec.shape)}`);
+    }
+    const { shape, image } = model.spec;
+    if (image.channels !== C || image.height !== H || image.width !== W) {
+      throw new InputFileError(`--data ${paths.data}: images are ${C}x${H}x${W}, the model expects ${image.channels}x${image.height}x${image.width}`);
+    }
+    if (init.theta.some((x) => !Number.isFinite(x))) throw new InputFileError(`--init ${paths.init}: contains NaN or Inf; the init must be finite`);
+    let labels: Float64Array | undefined;
+    if (paths.labels !== undefined) {
+      const l = parseInput(paths.labels, "labels", () => decodeNpy(readInput(paths.labels!, "labels")));
+      if (l.values.length !== n) throw new InputFileError(`--labels ${paths.labels}: ${l.values.length} labels for ${n} samples`);
+      const wrong = l.values.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= shape.outputs);
+      if (wrong >= 0) throw new InputFileError(`--labels ${paths.labels}: label ${wrong} is ${l.values[wrong]}, not a class in [0, ${shape.outputs})`);
+      labels = l.values;
+    }
+    const need = memoryEstimate(shape, { samples: n, patches: shape.patches }, subspace);
+    if (need > WASM_MEMORY_LIMIT) {
+      throw new InputFileError(`purify: this problem needs about ${(need / 2 ** 30).toFixed(1)} GiB of working memory (${need} bytes); WebAssembly memory ends at 4 GiB. ` +
+        `Use fewer samples in --data${subspace === "patch" ? "" : ` (the ${subspace} span grows with n^2)`}.`);
+    }
+
+    const be = await resolveBackend(backendName);
+    const patches = patchesFromImages(be, data.values, n, image);
+    const bar = new ProgressBar("purify", !v.json);
+    const { params, report } = await purify(model.theta, {
+      shape, init: init.theta, data: patches, subspace, solver, backend: be, trainedReadout,
+      onProgress: (p) => bar.update(Math.min(p.iteration, 5000), 5000, `${p.stage} iteration ${p.iteration}`),
+    });
+    bar.update(1, 1, "done");
+    const file = modelToTensors(model.spec, params);
+    writeFileAtomic(outPath, encodeSafetensors(file.tensors, { ...file.metadata, purified_from: basename(paths.model) }));
+    let changed = 0;
+    for (let i = 0; i < params.length; i++) if (!Object.is(params[i], model.theta[i])) changed++;
+    const summary: Record<string, unknown> = {
+      out: outPath, parameters: params.length, changed, estimatedContaminated: report.estimatedContaminated.length,
+      erasures: report.erasures.length, grossOutliers: report.grossOutliers.length, subspace, spanDim: report.spanDim,
+      iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered,
+    };
+    if (labels) {
+      const acc = async (t: Float64Array) => (await evaluate(shape, t, patches, labels!, { backend: be })).accuracy;
+      summary.accuracyBefore = await acc(model.theta.map((x) => (Number.isFinite(x) ? x : 0)));
+      summary.accuracyAfter = await acc(params);
+    }
+    if (reportPath !== undefined) {
+      const { estimatedContaminated, erasures, grossOutliers, ...rest } = report;
+      writeFileAtomic(reportPath, JSON.stringify({ ...summary, report: { ...rest, estimatedContaminated: Array.from(estimatedContaminated), erasures: Array.from(erasures), grossOutliers: Array.from(grossOutliers) } }, null, 2) + "\n");
+    }
+    out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" ? x : String(x)])));
+  },
+};
+
+export const EXIT_CODES = "\nexit codes: 0 success; 1 failure while running; 2 bad usage (unknown option, bad value, an output path equal to an input); " +
+  "3 a bad input file (unreadable, corrupt or truncated, wrong shapes, NaN in data, too large for memory)\n";

@@ -1,0 +1,94 @@
+// The one-hidden-layer CNN as named tensors, in PyTorch's naming and layouts, so a model trained
+// elsewhere maps onto ours and back:
+//   conv.weight [K, C, ph, pw]  filter j = w_j (channel-major, our patch order)
+//   conv.bias   [K]
+//   fc.weight   [O, K k]  "dense" readout after flattening the conv output [K, H/ph, W/pw]:
+//                         fc.weight[o, j k + i] = beta[(i K + j) O + o]
+//               [O, K]    "sum" readout (sum pooling over patches, then a bias-free linear layer)
+// The convolution is non-overlapping (stride = kernel size). Metadata carry the image size.
+import { ShapeError, ValueError } from "../errors.js";
+import type { ImageShape, ModelShape } from "../model/shape.js";
+import { layoutOf, patchGeometry } from "../model/shape.js";
+import type { TensorFile } from "./safetensors.js";
+
+export const MODEL_FORMAT = "cnn-purify/one-hidden-layer";
+
+export interface ModelSpec { shape: ModelShape; image: ImageShape }
+
+/** Named tensors (values f64) and metadata of a model. */
+export function modelToTensors(spec: ModelSpec, theta: Float64Array): { tensors: Record<string, { shape: number[]; values: Float64Array }>; metadata: Record<string, string> } {
+  const { shape, image } = spec;
+  const L = layoutOf(shape);
+  const { patchDim: p, patches: k } = patchGeometry(image);
+  if (p !== shape.patchDim || k !== shape.patches) throw new ShapeError(`modelToTensors: the image geometry gives ${k} patches of dim ${p}, the model has ${shape.patches} of dim ${shape.patchDim}`);
+  if (theta.length !== L.size) throw new ShapeError(`modelToTensors: params has length ${theta.length}, expected ${L.size}`);
+  const K = shape.filters, O = shape.outputs;
+  const w = new Float64Array(K * p), b = new Float64Array(K);
+  for (let j = 0; j < K; j++) {
+    w.set(theta.subarray(j * L.row, j * L.row + p), j * p);
+    b[j] = theta[j * L.row + p];
+  }
+  const dense = shape.readout === "dense", f = dense ? K * k : K;
+  const fc = new Float64Array(O * f);
+  for (let o = 0; o < O; o++) {
+    if (dense) for (let j = 0; j < K; j++) for (let i = 0; i < k; i++) fc[o * f + j * k + i] = theta[L.wSize + (i * K + j) * O + o];
+    else for (let j = 0; j < K; j++) fc[o * f + j] = theta[L.wSize + j * O + o];
+  }
+  return {
+    tensors: {
+      "conv.weight": { shape: [K, image.channels, image.patchHeight, image.patchWidth], values: w },
+      "conv.bias": { shape: [K], values: b },
+      "fc.weight": { shape: [O, f], values: fc },
+    },
+    metadata: { format: MODEL_FORMAT, readout: shape.readout, height: String(image.height), width: String(image.width) },
+  };
+}
+
+/**
+ * Reads a model from named tensors. The image size comes from the metadata, or from `imageSize`
+ * (e.g. the data's H x W) when the file has none. Throws ValueError/ShapeError naming the tensor.
+ */
+export function tensorsToModel(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { spec: ModelSpec; theta: Float64Array } {
+  const t = file.tensors;
+  const known = new Set(["conv.weight", "conv.bias", "fc.weight"]);
+  for (const name of Object.keys(t)) {
+    if (!known.has(name)) {
+      throw new ValueError(`${where}: tensor "${name}" is not part of the supported model (conv.weight, conv.bias, fc.weight: ` +
+        `a non-overlapping conv layer, ReLU, and a bias-free linear readout)`);
+    }
+  }
+  for (const name of known) if (!t[name]) throw new ValueError(`${where}: tensor "${name}" is missing`);
+  const cw = t["conv.weight"], cb = t["conv.bias"], fw = t["fc.weight"];
+  if (cw.shape.length !== 4) throw new ShapeError(`${where}: conv.weight has shape [${cw.shape.join(", ")}], expected [K, C, ph, pw]`);
+  const [K, C, ph, pw] = cw.shape;
+  if (K < 1 || C < 1 || ph < 1 || pw < 1) throw new ShapeError(`${where}: conv.weight has an empty dimension: [${cw.shape.join(", ")}]`);
+  if (cb.shape.length !== 1 || cb.shape[0] !== K) throw new ShapeError(`${where}: conv.bias has shape [${cb.shape.join(", ")}], expected [${K}] (one bias per filter)`);
+  const meta = file.metadata;
+  const height = meta.height !== undefined ? Number(meta.height) : imageSize?.height;
+  const width = meta.width !== undefined ? Number(meta.width) : imageSize?.width;
+  if (height === undefined || width === undefined || !Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
+    throw new ValueError(`${where}: the image size is unknown (no height/width metadata and no data to take it from)`);
+  }
+  const image: ImageShape = { channels: C, height, width, patchHeight: ph, patchWidth: pw };
+  const { patchDim: p, patches: k } = patchGeometry(image);
+  if (fw.shape.length !== 2 || fw.shape[0] < 1) throw new ShapeError(`${where}: fc.weight has shape [${fw.shape.join(", ")}], expected [O, K k] or [O, K]`);
+  const O = fw.shape[0], f = fw.shape[1];
+  let readout: "dense" | "sum";
+  if (meta.readout === "dense" || meta.readout === "sum") readout = meta.readout;
+  else if (meta.readout !== undefined) throw new ValueError(`${where}: unknown readout "${meta.readout}" in the metadata (known: dense, sum)`);
+  else readout = f === K * k ? "dense" : "sum";
+  const want = readout === "dense" ? K * k : K;
+  if (f !== want) throw new ShapeError(`${where}: fc.weight has shape [${O}, ${f}], expected [${O}, ${want}] for the ${readout} readout of ${K} filters over ${k} patches`);
+  const shape: ModelShape = { patchDim: p, patches: k, filters: K, outputs: O, readout };
+  const L = layoutOf(shape);
+  const theta = new Float64Array(L.size);
+  for (let j = 0; j < K; j++) {
+    theta.set(cw.values.subarray(j * p, (j + 1) * p), j * L.row);
+    theta[j * L.row + p] = cb.values[j];
+  }
+  for (let o = 0; o < O; o++) {
+    if (readout === "dense") for (let j = 0; j < K; j++) for (let i = 0; i < k; i++) theta[L.wSize + (i * K + j) * O + o] = fw.values[o * f + j * k + i];
+    else for (let j = 0; j < K; j++) theta[L.wSize + j * O + o] = fw.values[o * f + j];
+  }
+  return { spec: { shape, image }, theta };
+}

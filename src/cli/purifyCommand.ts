@@ -9,6 +9,7 @@ import { CnnPurifyError, OptionError, ShapeError, ValueError } from "../errors.j
 import { decodeNpy } from "../io/npy.js";
 import type { ModelSpec } from "../io/modelFile.js";
 import { modelToTensors, tensorsToModel } from "../io/modelFile.js";
+import { decodeOnnx, encodeOnnx } from "../io/onnx.js";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.js";
 import { patchesFromImages } from "../model/data.js";
 import { WASM_MEMORY_LIMIT, memoryEstimate } from "../recover/memory.js";
@@ -28,11 +29,12 @@ export class InputFileError extends CnnPurifyError {
 }
 
 const spec: OptionSpec = {
-  model: { type: "string", help: "the contaminated model (.safetensors: conv.weight, conv.bias, fc.weight)" },
+  model: { type: "string", help: "the contaminated model: .onnx (Conv, Relu, Flatten/ReduceSum, Gemm) or .safetensors (conv.weight, conv.bias, fc.weight)" },
   init: { type: "string", help: "the parameters training started from, same format and shapes" },
   data: { type: "string", help: "training inputs, .npy of shape (n, C, H, W) or (n, H, W)" },
   labels: { type: "string", help: "optional .npy of n class labels: reports accuracy on the data before and after" },
-  out: { type: "string", help: "where to write the purified model (.safetensors); never one of the inputs" },
+  out: { type: "string", help: "where to write the purified model (.onnx or .safetensors); never one of the inputs" },
+  precision: { type: "string", help: "f64 or f32 numbers in the output (default: f32 for .onnx, which runtimes execute; f64 for .safetensors)" },
   report: { type: "string", help: "optional path for the JSON report" },
   subspace: { type: "string", default: "patch", help: `recovery span: ${SUBSPACE_NAMES.join(", ")}` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
@@ -42,7 +44,7 @@ const spec: OptionSpec = {
   help: { type: "boolean", help: "show this help" },
 };
 
-const MODEL_FORMATS = [".safetensors"];
+const MODEL_FORMATS = [".safetensors", ".onnx"];
 
 function readInput(path: string, what: string): Uint8Array {
   try {
@@ -79,6 +81,7 @@ function readModel(path: string, what: string, imageSize: { height: number; widt
   const ext = extname(path).toLowerCase();
   if (!MODEL_FORMATS.includes(ext)) throw new OptionError(`purify: --${what} ${path}: unsupported model format "${ext || "(none)"}" (supported: ${MODEL_FORMATS.join(", ")})`);
   const bytes = readInput(path, what);
+  if (ext === ".onnx") return parseInput(path, what, () => decodeOnnx(bytes, `--${what}`, imageSize));
   return parseInput(path, what, () => tensorsToModel(decodeSafetensors(bytes), `--${what}`, imageSize));
 }
 
@@ -106,6 +109,8 @@ export const purifyCommand: Command = {
     const subspace = choice("purify", "subspace", v.subspace, SUBSPACE_NAMES);
     const solver = choice("purify", "solver", v.solver, SOLVER_NAMES);
     const backendName = choice("purify", "backend", v.backend, BACKEND_NAMES);
+    const outExt = extname(outPath).toLowerCase();
+    const precision = v.precision === undefined ? (outExt === ".onnx" ? "f32" : "f64") : choice("purify", "precision", v.precision, ["f64", "f32"] as const);
     const trainedReadout = choice("purify", "trained-readout", v["trained-readout"], ["yes", "no"] as const) === "yes";
 
     const data = parseInput(paths.data, "data", () => {
@@ -150,8 +155,13 @@ export const purifyCommand: Command = {
       onProgress: (p) => bar.update(Math.min(p.iteration, 5000), 5000, `${p.stage} iteration ${p.iteration}`),
     });
     bar.update(1, 1, "done");
-    const file = modelToTensors(model.spec, params);
-    writeFileAtomic(outPath, encodeSafetensors(file.tensors, { ...file.metadata, purified_from: basename(paths.model) }));
+    if (outExt === ".onnx") writeFileAtomic(outPath, encodeOnnx(model.spec, params, { dtype: precision }));
+    else {
+      const file = modelToTensors(model.spec, params);
+      const dtype = precision === "f32" ? "F32" as const : "F64" as const;
+      const tensors = Object.fromEntries(Object.entries(file.tensors).map(([k, t]) => [k, { ...t, dtype }]));
+      writeFileAtomic(outPath, encodeSafetensors(tensors, { ...file.metadata, purified_from: basename(paths.model) }));
+    }
     let changed = 0;
     for (let i = 0; i < params.length; i++) if (!Object.is(params[i], model.theta[i])) changed++;
     const summary: Record<string, unknown> = {

@@ -1,0 +1,88 @@
+// ONNX: bit-exact round trips, onnxruntime-node (an independent implementation) against our forward
+// pass, refusals naming the op, and the purify command reading and writing .onnx.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createBackend } from "../src/backend/index.js";
+import { main } from "../src/cli/run.js";
+import { sparseOutliers } from "../src/contaminate.js";
+import type { ModelSpec } from "../src/io/modelFile.js";
+import { encodeNpy } from "../src/io/npy.js";
+import { decodeOnnx, encodeOnnx } from "../src/io/onnx.js";
+import { patchesFromImages } from "../src/model/data.js";
+import { initParams } from "../src/model/init.js";
+import { Rng } from "../src/random.js";
+import { purify } from "../src/recover/purify.js";
+import { evaluate, train } from "../src/train/train.js";
+
+const require = createRequire(import.meta.url);
+const ort = require("onnxruntime-node") as typeof import("onnxruntime-node");
+const { onnx } = require("onnx-proto") as typeof import("onnx-proto");
+
+const spec = (readout: "dense" | "sum"): ModelSpec => ({
+  shape: { patchDim: 2 * 4 * 4, patches: 4, filters: 5, outputs: 3, readout },
+  image: { channels: 2, height: 8, width: 8, patchHeight: 4, patchWidth: 4 },
+});
+
+describe("ONNX", () => {
+  for (const readout of ["dense", "sum"] as const) {
+    it(`${readout}: f64 round trip is bit-exact; f32 keeps every f32 value; onnxruntime agrees with our forward pass`, async () => {
+      const s = spec(readout);
+      const theta = initParams(s.shape, { seed: 3, biasStd: 0.3 });
+      const back = decodeOnnx(encodeOnnx(s, theta, { dtype: "f64" }));
+      expect(back.spec).toEqual(s);
+      expect(Array.from(back.theta)).toEqual(Array.from(theta));
+      const f32 = Float64Array.from(new Float32Array(theta));
+      expect(Array.from(decodeOnnx(encodeOnnx(s, theta)).theta)).toEqual(Array.from(f32));
+      expect(Array.from(decodeOnnx(encodeOnnx(s, f32)).theta)).toEqual(Array.from(f32));
+
+      const n = 4, images = new Rng(4).normals(n * 128);
+      const session = await ort.InferenceSession.create(encodeOnnx(s, theta));
+      const res = await session.run({ input: new ort.Tensor("float32", Float32Array.from(images), [n, 2, 8, 8]) });
+      const theirs = res.output.data as Float32Array;
+      const be = await createBackend("wasm");
+      const ours = (await evaluate(s.shape, theta, patchesFromImages(be, images, n, s.image), new Float64Array(n))).outputs;
+      let scale = 0;
+      for (const v of ours) scale = Math.max(scale, Math.abs(v));
+      for (let i = 0; i < ours.length; i++) expect(Math.abs(theirs[i] - ours[i]) / scale).toBeLessThan(1e-6);
+    });
+  }
+
+  it("refuses unsupported ops, overlapping convolutions and readout biases by name; garbage is not ONNX", () => {
+    const s = spec("dense");
+    const good = onnx.ModelProto.decode(encodeOnnx(s, initParams(s.shape)));
+    const edit = (f: (m: import("onnx-proto").onnx.ModelProto) => void) => { const m = onnx.ModelProto.decode(onnx.ModelProto.encode(good).finish()); f(m); return onnx.ModelProto.encode(m).finish(); };
+    expect(() => decodeOnnx(edit((m) => { m.graph!.node[1].opType = "Sigmoid"; }), "--model")).toThrow(/unsupported op Sigmoid \("relu"\)/);
+    expect(() => decodeOnnx(edit((m) => { m.graph!.node[0].attribute[1].ints = [2, 2]; }), "--model")).toThrow(/only non-overlapping convolutions/);
+    expect(() => decodeOnnx(edit((m) => {
+      m.graph!.initializer.push(onnx.TensorProto.create({ name: "fc.bias", dims: [3], dataType: 1, floatData: [0.5, 0, 0] }));
+      m.graph!.node[3].input.push("fc.bias");
+    }), "--model")).toThrow(/nonzero bias: a readout bias is not supported/);
+    expect(() => decodeOnnx(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]), "--model")).toThrow(/not a valid ONNX file|no graph/);
+  });
+
+  it("purify reads a contaminated .onnx and writes a purified .onnx that onnxruntime runs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cnnp-onnx-"));
+    const s = spec("dense");
+    const n = 3, images = new Rng(6).normals(n * 128), labels = new Float64Array([0, 1, 2]);
+    const be = await createBackend("wasm");
+    const data = patchesFromImages(be, images, n, s.image);
+    // f32-representable parameters, so that the f32 file carries them exactly
+    const init = Float64Array.from(new Float32Array(initParams(s.shape, { seed: 7 })));
+    const clean = Float64Array.from(new Float32Array((await train(s.shape, init, data, labels, { epochs: 20, lr: 0.01, trainReadout: false })).params));
+    const contaminated = sparseOutliers(clean, { rho: 0.1, seed: 9 }).params.map((v) => Math.fround(v));
+    writeFileSync(join(dir, "model.onnx"), encodeOnnx(s, contaminated));
+    writeFileSync(join(dir, "init.onnx"), encodeOnnx(s, init));
+    writeFileSync(join(dir, "data.npy"), encodeNpy(images, [n, 2, 8, 8]));
+    const code = await main(["purify", "--model", join(dir, "model.onnx"), "--init", join(dir, "init.onnx"), "--data", join(dir, "data.npy"),
+      "--out", join(dir, "purified.onnx"), "--trained-readout", "no", "--json"], () => {});
+    expect(code).toBe(0);
+    const got = decodeOnnx(readFileSync(join(dir, "purified.onnx")));
+    const api = await purify(contaminated, { shape: s.shape, init, data, trainedReadout: false });
+    expect(Array.from(got.theta)).toEqual(Array.from(api.params, (v) => Math.fround(v)));
+    const session = await ort.InferenceSession.create(readFileSync(join(dir, "purified.onnx")));
+    expect((await session.run({ input: new ort.Tensor("float32", Float32Array.from(images), [n, 2, 8, 8]) })).output.dims).toEqual([n, 3]);
+  });
+});

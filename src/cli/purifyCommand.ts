@@ -17,7 +17,7 @@ import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
 import { SOLVER_NAMES } from "../recover/solve.js";
 import { evaluate } from "../train/train.js";
 import type { OptionSpec } from "./args.js";
-import { choice, helpText, parse } from "./args.js";
+import { choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
@@ -35,7 +35,10 @@ const spec: OptionSpec = {
   labels: { type: "string", help: "optional .npy of n class labels: reports accuracy on the data before and after" },
   out: { type: "string", help: "where to write the purified model (.onnx or .safetensors); never one of the inputs" },
   precision: { type: "string", help: "f64 or f32 numbers in the output (default: f32 for .onnx, which runtimes execute; f64 for .safetensors)" },
+  "eval-data": { type: "string", help: "optional held-out images .npy (same layout as --data): accuracy before/after on them" },
+  "eval-labels": { type: "string", help: "their labels (.npy), required with --eval-data" },
   report: { type: "string", help: "optional path for the JSON report" },
+  "max-iter": { type: "string", help: "ADMM iteration cap (default 5000; it also stops when the l1 objective stalls)" },
   subspace: { type: "string", default: "patch", help: `recovery span: ${SUBSPACE_NAMES.join(", ")}` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
   "trained-readout": { type: "string", default: "yes", help: "yes if training updated fc.weight, no if it stayed at init" },
@@ -85,6 +88,29 @@ function readModel(path: string, what: string, imageSize: { height: number; widt
   return parseInput(path, what, () => tensorsToModel(decodeSafetensors(bytes), `--${what}`, imageSize));
 }
 
+/** Images as (n, C, H, W) from a .npy of that shape or (n, H, W); finite, at least one. */
+function readImages(path: string, what: string): { values: Float64Array; dims: [number, number, number, number] } {
+  const a = parseInput(path, what, () => {
+    if (extname(path).toLowerCase() !== ".npy") throw new ValueError("expected a .npy file");
+    return decodeNpy(readInput(path, what));
+  });
+  if (a.shape.length !== 3 && a.shape.length !== 4) throw new InputFileError(`--${what} ${path}: shape (${a.shape.join(", ")}) is not (n, C, H, W) or (n, H, W)`);
+  const dims = (a.shape.length === 4 ? a.shape : [a.shape[0], 1, a.shape[1], a.shape[2]]) as [number, number, number, number];
+  if (dims[0] === 0) throw new InputFileError(`--${what} ${path}: no samples (n = 0)`);
+  const bad = a.values.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new InputFileError(`--${what} ${path}: value ${bad} (sample ${Math.floor(bad / (dims[1] * dims[2] * dims[3]))}) is ${a.values[bad]}; inputs must be finite`);
+  return { values: a.values, dims };
+}
+
+/** n integer class labels in [0, classes). */
+function readLabels(path: string, what: string, n: number, classes: number): Float64Array {
+  const l = parseInput(path, what, () => decodeNpy(readInput(path, what)));
+  if (l.values.length !== n) throw new InputFileError(`--${what} ${path}: ${l.values.length} labels for ${n} samples`);
+  const wrong = l.values.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= classes);
+  if (wrong >= 0) throw new InputFileError(`--${what} ${path}: label ${wrong} is ${l.values[wrong]}, not a class in [0, ${classes})`);
+  return l.values;
+}
+
 function sameSpec(a: ModelSpec, b: ModelSpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -98,7 +124,12 @@ export const purifyCommand: Command = {
     for (const k of ["model", "init", "data", "out"]) {
       if (typeof v[k] !== "string" || v[k] === "") throw new OptionError(`purify: --${k} is required (see: cnn-purify purify --help)`);
     }
-    const paths = { model: v.model as string, init: v.init as string, data: v.data as string, labels: v.labels as string | undefined };
+    const paths = {
+      model: v.model as string, init: v.init as string, data: v.data as string, labels: v.labels as string | undefined,
+      "eval-data": v["eval-data"] as string | undefined, "eval-labels": v["eval-labels"] as string | undefined,
+    };
+    if ((paths["eval-data"] === undefined) !== (paths["eval-labels"] === undefined)) throw new OptionError("purify: --eval-data and --eval-labels go together");
+    const maxIter = v["max-iter"] === undefined ? undefined : num("purify", "max-iter", v["max-iter"], { int: true, min: 1 });
     const outPath = v.out as string, reportPath = v.report as string | undefined;
     for (const [what, p] of Object.entries(paths)) {
       if (p !== undefined && sameFile(outPath, p)) throw new OptionError(`purify: --out ${outPath} is the --${what} file; the inputs are never overwritten: choose another path`);
@@ -113,15 +144,8 @@ export const purifyCommand: Command = {
     const precision = v.precision === undefined ? (outExt === ".onnx" ? "f32" : "f64") : choice("purify", "precision", v.precision, ["f64", "f32"] as const);
     const trainedReadout = choice("purify", "trained-readout", v["trained-readout"], ["yes", "no"] as const) === "yes";
 
-    const data = parseInput(paths.data, "data", () => {
-      if (extname(paths.data).toLowerCase() !== ".npy") throw new ValueError(`expected a .npy file`);
-      return decodeNpy(readInput(paths.data, "data"));
-    });
-    if (data.shape.length !== 3 && data.shape.length !== 4) throw new InputFileError(`--data ${paths.data}: shape (${data.shape.join(", ")}) is not (n, C, H, W) or (n, H, W)`);
-    const [n, C, H, W] = data.shape.length === 4 ? data.shape : [data.shape[0], 1, data.shape[1], data.shape[2]];
-    if (n === 0) throw new InputFileError(`--data ${paths.data}: no samples (n = 0)`);
-    const bad = data.values.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) throw new InputFileError(`--data ${paths.data}: value ${bad} (sample ${Math.floor(bad / (C * H * W))}) is ${data.values[bad]}; inputs must be finite`);
+    const data = readImages(paths.data, "data");
+    const [n, C, H, W] = data.dims;
 
     const model = readModel(paths.model, "model", { height: H, width: W });
     const init = readModel(paths.init, "init", { height: H, width: W });
@@ -133,13 +157,12 @@ export const purifyCommand: Command = {
       throw new InputFileError(`--data ${paths.data}: images are ${C}x${H}x${W}, the model expects ${image.channels}x${image.height}x${image.width}`);
     }
     if (init.theta.some((x) => !Number.isFinite(x))) throw new InputFileError(`--init ${paths.init}: contains NaN or Inf; the init must be finite`);
-    let labels: Float64Array | undefined;
-    if (paths.labels !== undefined) {
-      const l = parseInput(paths.labels, "labels", () => decodeNpy(readInput(paths.labels!, "labels")));
-      if (l.values.length !== n) throw new InputFileError(`--labels ${paths.labels}: ${l.values.length} labels for ${n} samples`);
-      const wrong = l.values.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= shape.outputs);
-      if (wrong >= 0) throw new InputFileError(`--labels ${paths.labels}: label ${wrong} is ${l.values[wrong]}, not a class in [0, ${shape.outputs})`);
-      labels = l.values;
+    const labels = paths.labels === undefined ? undefined : readLabels(paths.labels, "labels", n, shape.outputs);
+    let evalSet: { images: Float64Array; n: number; labels: Float64Array } | undefined;
+    if (paths["eval-data"] !== undefined) {
+      const e = readImages(paths["eval-data"], "eval-data");
+      if (e.dims[1] !== C || e.dims[2] !== H || e.dims[3] !== W) throw new InputFileError(`--eval-data ${paths["eval-data"]}: images are ${e.dims.slice(1).join("x")}, --data has ${C}x${H}x${W}`);
+      evalSet = { images: e.values, n: e.dims[0], labels: readLabels(paths["eval-labels"]!, "eval-labels", e.dims[0], shape.outputs) };
     }
     const need = memoryEstimate(shape, { samples: n, patches: shape.patches }, subspace);
     if (need > WASM_MEMORY_LIMIT) {
@@ -151,7 +174,7 @@ export const purifyCommand: Command = {
     const patches = patchesFromImages(be, data.values, n, image);
     const bar = new ProgressBar("purify", !v.json);
     const { params, report } = await purify(model.theta, {
-      shape, init: init.theta, data: patches, subspace, solver, backend: be, trainedReadout,
+      shape, init: init.theta, data: patches, subspace, solver, backend: be, trainedReadout, admm: maxIter ? { maxIter } : undefined,
       onProgress: (p) => bar.update(Math.min(p.iteration, 5000), 5000, `${p.stage} iteration ${p.iteration}`),
     });
     bar.update(1, 1, "done");
@@ -169,16 +192,24 @@ export const purifyCommand: Command = {
       erasures: report.erasures.length, grossOutliers: report.grossOutliers.length, subspace, spanDim: report.spanDim,
       iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered,
     };
+    // NaN/Inf parameters would make every output NaN: the "before" accuracy counts them as 0
+    const finiteModel = model.theta.map((x) => (Number.isFinite(x) ? x : 0));
     if (labels) {
-      const acc = async (t: Float64Array) => (await evaluate(shape, t, patches, labels!, { backend: be })).accuracy;
-      summary.accuracyBefore = await acc(model.theta.map((x) => (Number.isFinite(x) ? x : 0)));
+      const acc = async (t: Float64Array) => (await evaluate(shape, t, patches, labels, { backend: be })).accuracy;
+      summary.accuracyBefore = await acc(finiteModel);
       summary.accuracyAfter = await acc(params);
+    }
+    if (evalSet) {
+      const ep = patchesFromImages(be, evalSet.images, evalSet.n, image);
+      const acc = async (t: Float64Array) => (await evaluate(shape, t, ep, evalSet!.labels, { backend: be })).accuracy;
+      summary.evalAccuracyBefore = await acc(finiteModel);
+      summary.evalAccuracyAfter = await acc(params);
     }
     if (reportPath !== undefined) {
       const { estimatedContaminated, erasures, grossOutliers, ...rest } = report;
       writeFileAtomic(reportPath, JSON.stringify({ ...summary, report: { ...rest, estimatedContaminated: Array.from(estimatedContaminated), erasures: Array.from(erasures), grossOutliers: Array.from(grossOutliers) } }, null, 2) + "\n");
     }
-    out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" ? x : String(x)])));
+    out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" && !Number.isInteger(x) ? x : String(x)])));
   },
 };
 

@@ -2,7 +2,10 @@
 import { join } from "node:path";
 import { BACKEND_NAMES } from "../backend/types.js";
 import { DATASET_NAMES } from "../data/datasets.js";
-import { runRealData } from "../experiments/realData.js";
+import { realDataExample, runRealData } from "../experiments/realData.js";
+import type { DatasetName } from "../data/datasets.js";
+import { encodeNpy } from "../io/npy.js";
+import { encodeOnnx } from "../io/onnx.js";
 import type { RealDataResult, RegimeResult, RegimeSpec } from "../experiments/realData.js";
 import { OptionError } from "../errors.js";
 import { linePlot } from "../plot/svg.js";
@@ -20,6 +23,7 @@ const spec: OptionSpec = {
   test: { type: "string", help: "test images (default 2000 for mnist, 10000 for fashion)" },
   seed: { type: "string", default: "1", help: "seed of the split, init, batches, contamination and attack" },
   out: { type: "string", help: "folder for <dataset>.json and, per regime, <dataset>-n<n>-K<K>-{accuracy,backdoor}.svg" },
+  export: { type: "string", help: "instead of the experiment, write the first regime's files to this folder for `cnn-purify purify` (see README)" },
   backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
   json: { type: "boolean", help: "print the JSON result instead of tables" },
   help: { type: "boolean", help: "show this help" },
@@ -82,6 +86,21 @@ export function backdoorSvg(r: RealDataResult, g: RegimeResult): string {
   });
 }
 
+/** Writes the thin regime's init, clean and contaminated models (.onnx) and its images (.npy). */
+async function exportExample(dataset: DatasetName, seed: number, backend: string, dir: string): Promise<string> {
+  const ex = await realDataExample({ dataset, seed, backend });
+  const images = (set: { images: Float64Array; samples: number }) => encodeNpy(set.images, [set.samples, 1, 28, 28]);
+  const files: Array<[string, Uint8Array]> = [
+    ["init.onnx", encodeOnnx(ex.spec, ex.init)], ["clean.onnx", encodeOnnx(ex.spec, ex.clean)], ["contaminated.onnx", encodeOnnx(ex.spec, ex.contaminated)],
+    ["data.npy", images(ex.train)], ["labels.npy", encodeNpy(ex.train.labels, [ex.train.samples])],
+    ["test-data.npy", images(ex.test)], ["test-labels.npy", encodeNpy(ex.test.labels, [ex.test.samples])],
+  ];
+  for (const [name, bytes] of files) writeFileAtomic(join(dir, name), bytes);
+  return `wrote ${files.map(([f]) => join(dir, f)).join(", ")}
+(${dataset}: n = ${ex.train.samples} training images, K = ${ex.spec.shape.filters}, ` +
+    `${ex.spec.image.patchHeight}x${ex.spec.image.patchWidth} patches; contaminated = clean with 10% sparse outliers of 10x the weight std)`;
+}
+
 /** "n:K:epochs[:spanSamples[:patch]],..." */
 function parseRegimes(v: string | boolean): RegimeSpec[] {
   if (typeof v !== "string" || v.trim() === "") throw new OptionError(`mnist: --regimes needs n:K:epochs[:spanSamples],..., got "${v}"`);
@@ -102,6 +121,7 @@ export const realData: Command = {
     const dataset = choice("mnist", "dataset", v.dataset, DATASET_NAMES);
     const backend = choice("mnist", "backend", v.backend, BACKEND_NAMES);
     const seed = num("mnist", "seed", v.seed, { int: true, min: 0 });
+    if (typeof v.export === "string") { out(await exportExample(dataset, seed, backend, v.export)); return; }
     const bar = new ProgressBar(`mnist (${dataset})`);
     const r = await runRealData({
       dataset, quick: v.quick === true, seed, backend,

@@ -182,25 +182,14 @@ interface TestImages { images: Float64Array; triggered: Float64Array; labels: Fl
 async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestImages, target: number, seed: number,
   levels: { outliers: number[]; bitflips: number[]; benign: number[] }, relinearize: Set<string>, admm: AdmmOptions | undefined,
   progress: (step: string, done: number, total: number) => void): Promise<RegimeResult> {
-  const n = spec.samples > 0 ? Math.min(spec.samples, pool.samples) : pool.samples;
   const IMAGE = imageShapeOf(spec.patch ?? 7);
   const testData = patchesFromImages(be, t.images, t.samples, IMAGE), testTriggered = patchesFromImages(be, t.triggered, t.samples, IMAGE);
-  const set = subset(pool, Int32Array.from({ length: n }, (_, i) => i));
-  const data = patchesFromImages(be, set.images, n, IMAGE);
-  const shape: ModelShape = { patchDim: data.patchDim, patches: data.patches, filters: spec.filters, outputs: 10, readout: "dense" };
-  const init = initParams(shape, { seed: seed + 1 });
-  const P = init.length;
   const steps = 4 + levels.outliers.length + 2 * levels.bitflips.length + levels.benign.length + 1;
   let done = 0;
   const step = (what: string) => progress(what, done++, steps);
-
-  step(`training n=${n} K=${spec.filters}`);
-  let t1 = performance.now();
-  const clean = (await train(shape, init, data, set.labels, {
-    epochs: spec.epochs, lr: 0.05, momentum: 0.9, batchSize: 32, seed: seed + 2, backend: be,
-    onProgress: (p) => progress(`training epoch ${p.epoch}/${p.epochs}`, done, steps),
-  })).params;
-  const trainSeconds = (performance.now() - t1) / 1000;
+  step(`training n=${spec.samples || pool.samples} K=${spec.filters}`);
+  const { n, set, data, shape, init, clean, trainSeconds } = await trainRegimeModel(be, spec, pool, seed, (epoch, epochs) => progress(`training epoch ${epoch}/${epochs}`, done, steps));
+  const P = init.length;
   const acc = async (theta: Float64Array) => (await evaluate(shape, theta, testData, t.labels, { backend: be })).accuracy!;
   const asr = (theta: Float64Array) => attackSuccessRate(shape, theta, testTriggered, t.labels, target, be);
   const accClean = await acc(clean), accInit = await acc(init), asrClean = await asr(clean);
@@ -209,7 +198,7 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
 
   step("forming the NTK");
   const spanN = Math.min(n, spec.spanSamples ?? n);
-  t1 = performance.now();
+  const t1 = performance.now();
   const purifiers = new Map<number, Purifier>();
   const purifierFor = async (fraction: number): Promise<Purifier> => {
     let p = purifiers.get(fraction);
@@ -289,6 +278,50 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
     n, K: spec.filters, patch: IMAGE.patchHeight, params: P, ratio: (n * shape.outputs) / P, spanSamples: spanN, accInit, accClean, flipRate: flips, spanResidual,
     trainSeconds, spanSeconds, scenarios,
   };
+}
+
+/** A regime's model: the first n images of the pool, init from seed + 1, SGD from seed + 2. */
+async function trainRegimeModel(be: Backend, spec: RegimeSpec, pool: ImageSet, seed: number, onEpoch?: (epoch: number, epochs: number) => void) {
+  const n = spec.samples > 0 ? Math.min(spec.samples, pool.samples) : pool.samples;
+  const image = imageShapeOf(spec.patch ?? 7);
+  const set = subset(pool, Int32Array.from({ length: n }, (_, i) => i));
+  const data = patchesFromImages(be, set.images, n, image);
+  const shape: ModelShape = { patchDim: data.patchDim, patches: data.patches, filters: spec.filters, outputs: 10, readout: "dense" };
+  const init = initParams(shape, { seed: seed + 1 });
+  const t0 = performance.now();
+  const clean = (await train(shape, init, data, set.labels, {
+    epochs: spec.epochs, lr: 0.05, momentum: 0.9, batchSize: 32, seed: seed + 2, backend: be,
+    onProgress: onEpoch ? (p) => onEpoch(p.epoch, p.epochs) : undefined,
+  })).params;
+  return { n, image, set, data, shape, init, clean, trainSeconds: (performance.now() - t0) / 1000 };
+}
+
+export interface RealDataExample {
+  spec: { shape: ModelShape; image: ImageShape };
+  init: Float64Array;
+  clean: Float64Array;
+  /** clean with sparse outliers at rho (10x weight std), as in the experiment's outlier scenario. */
+  contaminated: Float64Array;
+  train: ImageSet;
+  test: ImageSet;
+}
+
+/**
+ * The experiment's first (thin) regime, rebuilt exactly (same split, seeds and training) for users
+ * to try the purify command on files: the model, its init, a contaminated copy and the images.
+ */
+export async function realDataExample(o: { dataset?: DatasetName; seed?: number; rho?: number; backend?: Backend | string } = {}): Promise<RealDataExample> {
+  checkOptionNames("realDataExample", o, ["dataset", "seed", "rho", "backend"]);
+  const dataset = o.dataset ?? "mnist", seed = o.seed ?? 1, rho = o.rho ?? 0.1;
+  if (!DATASET_NAMES.includes(dataset)) throw new OptionError(`realDataExample: unknown dataset "${dataset}" (known: ${DATASET_NAMES.join(", ")})`);
+  const be = await resolveBackend(o.backend);
+  const total = loadAll(dataset).samples;
+  const nTest = dataset === "mnist" ? 2000 : 10000;
+  const { train: pool, test } = split(dataset, { seed, train: total - nTest, test: nTest });
+  const spec = defaultRegimes(dataset, true)[0];
+  const m = await trainRegimeModel(be, spec, pool, seed);
+  const contaminated = sparseOutliers(m.clean, { rho, scale: 10, seed: seed + 10 }).params;
+  return { spec: { shape: m.shape, image: m.image }, init: m.init, clean: m.clean, contaminated, train: m.set, test };
 }
 
 /** The first `count` samples of patch data (a view-free copy-less slice of the values). */

@@ -2,5 +2,4 @@
 // the whole API with the .wasm inlined, no fs, no node: imports, one thread; plus the handler.
 export * from "./index.js";
 export { createPurifyHandler } from "./edge/handler.js";
-export { memoryEstimate } from "./recover/memory.js";
 export type { HandlerLimits } from "./edge/handler.js";

@@ -27,6 +27,11 @@ export type { TriggerSpec, BackdoorOptions, BackdoorResult } from "./attack/back
 export { runSynthetic } from "./experiments/synthetic.js";
 export { runPhase } from "./experiments/phase.js";
 export { encodeNpy, decodeNpy } from "./io/npy.js";
+export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
+export type { Tensor, TensorFile, SafetensorsDtype } from "./io/safetensors.js";
+export { modelToTensors, tensorsToModel, MODEL_FORMAT } from "./io/modelFile.js";
+export type { ModelSpec } from "./io/modelFile.js";
+export { memoryEstimate } from "./recover/memory.js";
 export { heatMap, linePlot, scatterPlot } from "./plot/svg.js";
 export { setWorkerFactory, closeWorkers } from "./parallel/pool.js";
 export type { WorkerFactory, PoolWorker } from "./parallel/pool.js";

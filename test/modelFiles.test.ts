@@ -2,7 +2,7 @@
 // forward pass written from the tensors' meaning, and the `purify` command on files, including every
 // bad-input case of the model-files issue (message checked, inputs unchanged).
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -230,6 +230,15 @@ describe("cnn-purify purify", () => {
       expect(r.code, JSON.stringify(o)).toBe(code);
       expect(r.err, JSON.stringify(o)).toMatch(msg);
     }
+    // an output that cannot be put in place (the name is taken by a folder): the write fails after
+    // the purification, the temp file is removed, nothing else changes
+    const blocked = join(dir, "blocked.safetensors");
+    mkdirSync(blocked);
+    const r = await cli(args({ out: blocked }));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^cnn-purify: cannot write .*blocked.safetensors: a folder has that name$/m);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(readdirSync(blocked)).toEqual([]);
     expect((await cli(["purify", "--model", paths.model])).err).toMatch(/--init is required/);
     expect((await cli(["purify", ...args({}).slice(1), "--labels", join(dir, "empty.npy")])).err).toMatch(/0 labels for 3 samples/);
     expect(inputs.map(sha)).toEqual(before);

@@ -6,3 +6,4 @@ export { extractPatches, sumBlocks, broadcastBlocks } from "./patches";
 export { relu, reluMask, reluBackward } from "./relu";
 export { choleskyFactor, choleskySolve, solveLowerTransposed } from "./cholesky";
 export { peakF64, peakFlopsPerIteration } from "./peak";
+export { im2col, col2im } from "./im2col";

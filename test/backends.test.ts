@@ -143,6 +143,37 @@ describe("kernels agree across backends (relative 1e-12)", () => {
     }
   });
 
+  it("im2col matches a direct reading of the definition, and col2im is its adjoint (<im2col x, Y> = <x, col2im Y>), any stride and padding", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 3, max: 7 }), fc.integer({ min: 3, max: 7 }),
+      fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 1 }), fc.boolean(),
+      (n, C, H, W, kh, kw, stride, pad, augment) => {
+        if (kh > H + 2 * pad || kw > W + 2 * pad) return true;
+        const g = { C, H, W, kh, kw, strideH: stride, strideW: stride, padH: pad, padW: pad };
+        const Ho = Math.floor((H + 2 * pad - kh) / stride) + 1, Wo = Math.floor((W + 2 * pad - kw) / stride) + 1;
+        const p = C * kh * kw, ld = p + (augment ? 1 : 0), rows = n * Ho * Wo;
+        const x = randn(n * C * H * W, n * 31 + H), y = randn(rows * ld, W * 17 + kh);
+        const want = new Float64Array(rows * ld);
+        for (let s = 0; s < n; s++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+          const r = (s * Ho + oy) * Wo + ox;
+          for (let c = 0; c < C; c++) for (let dy = 0; dy < kh; dy++) for (let dx = 0; dx < kw; dx++) {
+            const yy = oy * stride - pad + dy, xx = ox * stride - pad + dx;
+            want[r * ld + (c * kh + dy) * kw + dx] = yy >= 0 && yy < H && xx >= 0 && xx < W ? x[((s * C + c) * H + yy) * W + xx] : 0;
+          }
+          if (augment) want[r * ld + p] = 1;
+        }
+        const cols = onAll([x, new Float64Array(rows * ld)], (be, [X, O]) => be.im2col(O, ld, X, n, g, augment));
+        for (const got of cols) expect(Array.from(got as Float64Array)).toEqual(Array.from(want));
+        const back = onAll([y, new Float64Array(n * C * H * W).fill(7)], (be, [Y, O]) => be.col2im(O, Y, ld, n, g));
+        let lhs = 0, rhs = 0;
+        for (let r = 0; r < rows; r++) for (let q = 0; q < p; q++) lhs += want[r * ld + q] * y[r * ld + q];
+        const xb = back[0] as Float64Array;
+        for (let i = 0; i < x.length; i++) rhs += x[i] * xb[i];
+        expect(Math.abs(lhs - rhs)).toBeLessThan(1e-10 * (1 + Math.abs(lhs)));
+        agree(back, 1e-14);
+        return true;
+      }), { numRuns: 60, seed: 11 });
+  });
+
   it("blocked Cholesky (n = 300, 3 blocks) matches the unblocked kernel, L L^T = G, and finds a bad pivot past the first block", () => {
     const n = 300, b = randn(n * (n + 4), 5);
     const g = new Float64Array(n * n);

@@ -1,7 +1,7 @@
 // The "js" backend: the same kernels in plain TypeScript over Float64Arrays, written as well as JS
 // allows (packed, register-blocked GEMM; unrolled loops). Accumulation orders mirror the SIMD
 // kernels lane by lane, so results match the "wasm" backend bit for bit on most inputs.
-import type { Backend, Buf } from "./types.js";
+import type { Backend, Buf, ConvGeometry } from "./types.js";
 
 class JsBuf implements Buf {
   constructor(readonly data: Float64Array, readonly owned: boolean) {}
@@ -266,6 +266,37 @@ export class JsBackend implements Backend {
   }
   /** Keeps peak results observable so no engine can discard the work. */
   sink = 0;
+  im2col(out: Buf, ld: number, x: Buf, n: number, g: ConvGeometry, augment: boolean): Buf {
+    const O = d(out), X = d(x);
+    const { C, H, W, kh, kw, strideH: sh, strideW: sw, padH, padW } = g;
+    const Ho = Math.floor((H + 2 * padH - kh) / sh) + 1, Wo = Math.floor((W + 2 * padW - kw) / sw) + 1, p = C * kh * kw;
+    for (let s = 0; s < n; s++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+      const row = ((s * Ho + oy) * Wo + ox) * ld, y0 = oy * sh - padH, x0 = ox * sw - padW;
+      let q = 0;
+      for (let c = 0; c < C; c++) for (let dy = 0; dy < kh; dy++) for (let dx = 0; dx < kw; dx++) {
+        const y = y0 + dy, xx = x0 + dx;
+        O[row + q++] = y >= 0 && y < H && xx >= 0 && xx < W ? X[((s * C + c) * H + y) * W + xx] : 0;
+      }
+      if (augment) O[row + p] = 1;
+    }
+    return out;
+  }
+  col2im(out: Buf, cols: Buf, ld: number, n: number, g: ConvGeometry): Buf {
+    const O = d(out), Q = d(cols);
+    const { C, H, W, kh, kw, strideH: sh, strideW: sw, padH, padW } = g;
+    const Ho = Math.floor((H + 2 * padH - kh) / sh) + 1, Wo = Math.floor((W + 2 * padW - kw) / sw) + 1;
+    O.fill(0, 0, n * C * H * W);
+    for (let s = 0; s < n; s++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+      const row = ((s * Ho + oy) * Wo + ox) * ld, y0 = oy * sh - padH, x0 = ox * sw - padW;
+      let q = 0;
+      for (let c = 0; c < C; c++) for (let dy = 0; dy < kh; dy++) for (let dx = 0; dx < kw; dx++) {
+        const y = y0 + dy, xx = x0 + dx;
+        if (y >= 0 && y < H && xx >= 0 && xx < W) O[((s * C + c) * H + y) * W + xx] += Q[row + q];
+        q++;
+      }
+    }
+    return out;
+  }
   choleskyFactor(a: Buf, n: number, lda = n): number {
     const A = d(a);
     for (let i = 0; i < n; i++) {

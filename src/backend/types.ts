@@ -74,6 +74,14 @@ export interface Backend {
   // CNN kernels
   /** Non-overlapping patches of x (n x C x H x W) into out ((n k) x ld); see assembly/patches.ts. */
   extractPatches(out: Buf, ld: number, x: Buf, n: number, C: number, H: number, W: number, ph: number, pw: number, augment: boolean): Buf;
+  /**
+   * General convolution patches: one row (stride ld) per (sample, output y, output x) holding the
+   * C kh kw inputs under the kernel, channel-major, zeros over the padding; column C kh kw = 1 when
+   * augment. Output size (H + 2 padH - kh) / strideH + 1 (the caller checks it is whole).
+   */
+  im2col(out: Buf, ld: number, x: Buf, n: number, g: ConvGeometry, augment: boolean): Buf;
+  /** Adjoint of im2col: out (n x C x H x W) = the sum of every column entry into its input pixel. */
+  col2im(out: Buf, cols: Buf, ld: number, n: number, g: ConvGeometry): Buf;
   /** out (groups x cols) = sums of `size` consecutive rows of a. */
   sumBlocks(out: Buf, a: Buf, groups: number, size: number, cols: number): Buf;
   /** out (groups*size x cols) repeats each row of a `size` times. */
@@ -99,4 +107,12 @@ export interface Backend {
   solveLowerTransposed(l: Buf, n: number, lda: number, b: Buf, rows: number, ldb: number): Buf;
   /** Solves L L^T X = B in place on b (n x nrhs). */
   choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf;
+}
+
+/** Geometry of a 2-D convolution's input and kernel. */
+export interface ConvGeometry {
+  readonly C: number; readonly H: number; readonly W: number;
+  readonly kh: number; readonly kw: number;
+  readonly strideH: number; readonly strideW: number;
+  readonly padH: number; readonly padW: number;
 }

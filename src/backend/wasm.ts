@@ -1,7 +1,7 @@
 // The "wasm" and "wasm-scalar" backends: the same AssemblyScript kernels, compiled with and without
 // SIMD, operating on buffers that live in the module's linear memory (no copies per call).
 import { instantiate } from "@assemblyscript/loader";
-import type { Backend, BackendName, Buf } from "./types.js";
+import type { Backend, BackendName, Buf, ConvGeometry } from "./types.js";
 import { LinearAllocator } from "./allocator.js";
 
 /** The kernel exports of assembly/index.ts (pointers are byte offsets). */
@@ -38,6 +38,8 @@ interface KernelExports {
   peakFlopsPerIteration(): number;
   choleskySolve(l: number, n: number, lda: number, b: number, nrhs: number, ldb: number): void;
   solveLowerTransposed(l: number, n: number, lda: number, b: number, rows: number, ldb: number): void;
+  im2col(o: number, ld: number, x: number, n: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, aug: number): void;
+  col2im(o: number, cols: number, ld: number, n: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
 }
 
 class WasmBuf implements Buf {
@@ -128,6 +130,14 @@ export class WasmBackend implements Backend {
   }
   /** Keeps peak results observable so no engine can discard the work. */
   sink = 0;
+  im2col(out: Buf, ld: number, x: Buf, n: number, g: ConvGeometry, augment: boolean): Buf {
+    this.k.im2col(p(out), ld, p(x), n, g.C, g.H, g.W, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, augment ? 1 : 0);
+    return out;
+  }
+  col2im(out: Buf, cols: Buf, ld: number, n: number, g: ConvGeometry): Buf {
+    this.k.col2im(p(out), p(cols), ld, n, g.C, g.H, g.W, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW);
+    return out;
+  }
   choleskyFactor(a: Buf, nn: number, lda = nn): number { return this.k.choleskyFactor(p(a), nn, lda); }
   solveLowerTransposed(l: Buf, nn: number, lda: number, b: Buf, rows: number, ldb: number): Buf {
     this.k.solveLowerTransposed(p(l), nn, lda, p(b), rows, ldb);

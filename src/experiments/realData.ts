@@ -34,6 +34,8 @@ export interface RegimeSpec {
   spanSamples?: number;
   /** Patch side (default 7: 7x7 patches). */
   patch?: number;
+  /** SGD step size (default 0.05). */
+  lr?: number;
 }
 
 export interface ScenarioResult {
@@ -290,7 +292,7 @@ async function trainRegimeModel(be: Backend, spec: RegimeSpec, pool: ImageSet, s
   const init = initParams(shape, { seed: seed + 1 });
   const t0 = performance.now();
   const clean = (await train(shape, init, data, set.labels, {
-    epochs: spec.epochs, lr: 0.05, momentum: 0.9, batchSize: 32, seed: seed + 2, backend: be,
+    epochs: spec.epochs, lr: spec.lr ?? 0.05, momentum: 0.9, batchSize: 32, seed: seed + 2, backend: be,
     onProgress: onEpoch ? (p) => onEpoch(p.epoch, p.epochs) : undefined,
   })).params;
   return { n, image, set, data, shape, init, clean, trainSeconds: (performance.now() - t0) / 1000 };

@@ -1,0 +1,263 @@
+// Multi-layer CNNs (DESIGN.md section 4): a sequential model of conv2d (any kernel, stride, zero
+// padding), ReLU, average/max pooling, flatten and dense layers, with the forward pass, the
+// parameter gradient (VJP) and the forward-mode product (JVP), all written once against the Backend.
+//
+// Layout: activations are n x C x H x W (row-major, flatten is the identity on memory); the
+// parameters are one flat vector, layer after layer, each conv/dense layer a matrix W~ with one row
+// per output channel [w_f ; b_f] (w_f channel-major over C x kh x kw, as in the one-hidden-layer
+// model), so a layer's update lies in the span of its augmented input patches (the layerwise span).
+import type { Backend, Buf, ConvGeometry } from "../backend/types.js";
+import { OptionError, ShapeError, checkInt } from "../errors.js";
+
+export type LayerSpec =
+  | { type: "conv"; filters: number; kernel: number; stride?: number; padding?: number }
+  | { type: "relu" }
+  | { type: "avgpool"; size: number }
+  | { type: "maxpool"; size: number }
+  | { type: "flatten" }
+  | { type: "dense"; units: number };
+
+export interface Dims { C: number; H: number; W: number }
+
+/** A layer's place in the model: its input/output dims and, for conv/dense, its parameters. */
+export interface LayerInfo {
+  spec: LayerSpec;
+  input: Dims;
+  output: Dims;
+  /** conv/dense: offset of W~ in theta, rows (output channels), row length (p + 1). */
+  offset: number;
+  rows: number;
+  rowLength: number;
+  geometry: ConvGeometry | null;
+}
+
+/** Checks a spec and computes every layer's dims and parameter offsets; throws naming the layer. */
+export function planLayers(input: Dims, layers: LayerSpec[]): { layers: LayerInfo[]; size: number; output: Dims } {
+  for (const k of ["C", "H", "W"] as const) checkInt("sequential", `input.${k}`, input[k]);
+  let d = input, offset = 0;
+  const out: LayerInfo[] = [];
+  layers.forEach((spec, i) => {
+    const where = `sequential: layer ${i} (${spec.type})`;
+    let o: Dims = d, rows = 0, rowLength = 0, geometry: ConvGeometry | null = null;
+    if (spec.type === "conv") {
+      const s = spec.stride ?? 1, pad = spec.padding ?? 0;
+      for (const [k, v] of [["filters", spec.filters], ["kernel", spec.kernel], ["stride", s]] as const) checkInt(where, k, v);
+      checkInt(where, "padding", pad, 0);
+      if (spec.kernel > d.H + 2 * pad || spec.kernel > d.W + 2 * pad) throw new ShapeError(`${where}: kernel ${spec.kernel} is larger than the padded input ${d.H + 2 * pad}x${d.W + 2 * pad}`);
+      if ((d.H + 2 * pad - spec.kernel) % s !== 0 || (d.W + 2 * pad - spec.kernel) % s !== 0) {
+        throw new ShapeError(`${where}: stride ${s} does not tile the padded input ${d.H + 2 * pad}x${d.W + 2 * pad} with kernel ${spec.kernel}`);
+      }
+      geometry = { C: d.C, H: d.H, W: d.W, kh: spec.kernel, kw: spec.kernel, strideH: s, strideW: s, padH: pad, padW: pad };
+      o = { C: spec.filters, H: (d.H + 2 * pad - spec.kernel) / s + 1, W: (d.W + 2 * pad - spec.kernel) / s + 1 };
+      rows = spec.filters; rowLength = d.C * spec.kernel * spec.kernel + 1;
+    } else if (spec.type === "dense") {
+      checkInt(where, "units", spec.units);
+      if (d.H !== 1 || d.W !== 1) throw new ShapeError(`${where}: its input is ${d.C}x${d.H}x${d.W}; put a flatten layer before it`);
+      o = { C: spec.units, H: 1, W: 1 };
+      rows = spec.units; rowLength = d.C + 1;
+    } else if (spec.type === "avgpool" || spec.type === "maxpool") {
+      checkInt(where, "size", spec.size);
+      if (d.H % spec.size !== 0 || d.W % spec.size !== 0) throw new ShapeError(`${where}: size ${spec.size} does not divide ${d.H}x${d.W}`);
+      o = { C: d.C, H: d.H / spec.size, W: d.W / spec.size };
+    } else if (spec.type === "flatten") {
+      o = { C: d.C * d.H * d.W, H: 1, W: 1 };
+    } else if (spec.type !== "relu") {
+      throw new OptionError(`${where}: unknown layer type (known: conv, relu, avgpool, maxpool, flatten, dense)`);
+    }
+    out.push({ spec, input: d, output: o, offset, rows, rowLength, geometry });
+    offset += rows * rowLength;
+    d = o;
+  });
+  return { layers: out, size: offset, output: d };
+}
+
+const volume = (d: Dims) => d.C * d.H * d.W;
+
+/**
+ * Buffers for one batch size n: every layer's output (and for conv/dense its augmented patch rows),
+ * plus their tangents (JVP) and cotangents (VJP). Reused across calls; the caller owns theta and x.
+ */
+export class SequentialWorkspace {
+  readonly acts: Buf[] = [];
+  readonly cols: Array<Buf | null> = [];
+  readonly rowsOut: Array<Buf | null> = [];
+  /** maxpool: index (into the layer input) of each output's maximum. */
+  readonly argmax: Array<Int32Array | null> = [];
+  private readonly owned: Buf[] = [];
+
+  constructor(readonly be: Backend, readonly plan: ReturnType<typeof planLayers>, readonly n: number) {
+    const alloc = (len: number) => { const b = be.alloc(len); this.owned.push(b); return b; };
+    for (const l of plan.layers) {
+      this.acts.push(alloc(n * volume(l.output)));
+      const spatial = n * l.output.H * l.output.W;
+      this.cols.push(l.rows ? alloc(spatial * l.rowLength) : null);
+      this.rowsOut.push(l.rows ? alloc(spatial * l.rows) : null);
+      this.argmax.push(l.spec.type === "maxpool" ? new Int32Array(n * volume(l.output)) : null);
+    }
+  }
+  dispose(): void { for (const b of this.owned) this.be.free(b); }
+}
+
+/** Lengths of the scratch buffers backward/jvp take: [activation, activation, patch rows, conv rows]. */
+export function scratchSizes(plan: ReturnType<typeof planLayers>, n: number): number[] {
+  let act = n * volume(plan.layers[0]?.input ?? { C: 1, H: 1, W: 1 }), cols = 1, rows = 1;
+  for (const l of plan.layers) {
+    act = Math.max(act, n * volume(l.output));
+    if (l.rows) { cols = Math.max(cols, n * l.output.H * l.output.W * l.rowLength); rows = Math.max(rows, n * l.output.H * l.output.W * l.rows); }
+  }
+  return [act, act, cols, rows];
+}
+
+/** rows (n HW x F, one row per position) <-> channels-first (n x F x HW). */
+function rowsToChannels(be: Backend, rows: Buf, out: Buf, n: number, F: number, HW: number): void {
+  const r = be.view(rows), o = be.view(out);
+  for (let s = 0; s < n; s++) for (let q = 0; q < HW; q++) for (let f = 0; f < F; f++) o[(s * F + f) * HW + q] = r[(s * HW + q) * F + f];
+}
+function channelsToRows(be: Backend, x: Buf, rows: Buf, n: number, F: number, HW: number): void {
+  const v = be.view(x), r = be.view(rows);
+  for (let s = 0; s < n; s++) for (let f = 0; f < F; f++) for (let q = 0; q < HW; q++) r[(s * HW + q) * F + f] = v[(s * F + f) * HW + q];
+}
+
+/** Augmented patch rows of a conv/dense layer's input x (n samples). */
+function patchRows(be: Backend, l: LayerInfo, x: Buf, n: number, out: Buf, augment: boolean): void {
+  if (l.geometry) {
+    be.im2col(out, l.rowLength, x, n, l.geometry, augment);
+    if (!augment) { const v = be.view(out); for (let r = 0; r < n * l.output.H * l.output.W; r++) v[r * l.rowLength + l.rowLength - 1] = 0; }
+  } else {
+    const xv = be.view(x), ov = be.view(out), p = l.rowLength - 1;
+    for (let s = 0; s < n; s++) { ov.set(xv.subarray(s * p, (s + 1) * p), s * l.rowLength); ov[s * l.rowLength + p] = augment ? 1 : 0; }
+  }
+}
+
+/** Forward pass of n inputs x (n x C x H x W); returns the output buffer (a view into ws). */
+export function sequentialForward(ws: SequentialWorkspace, theta: Buf, x: Buf): Buf {
+  const be = ws.be, n = ws.n;
+  let input = x;
+  ws.plan.layers.forEach((l, i) => {
+    const out = ws.acts[i];
+    const HW = l.output.H * l.output.W;
+    if (l.rows) {
+      const cols = ws.cols[i]!, rows = ws.rowsOut[i]!;
+      patchRows(be, l, input, n, cols, true);
+      be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, be.slice(theta, l.offset, l.rows * l.rowLength), l.rowLength, 0, rows, l.rows);
+      rowsToChannels(be, rows, out, n, l.rows, HW);
+    } else if (l.spec.type === "relu") {
+      be.relu(out, input);
+    } else if (l.spec.type === "flatten") {
+      be.copy(out, input);
+    } else {
+      pool(be, l, input, out, n, ws.argmax[i]);
+    }
+    input = out;
+  });
+  return input;
+}
+
+function pool(be: Backend, l: LayerInfo, input: Buf, out: Buf, n: number, argmax: Int32Array | null): void {
+  const size = (l.spec as { size: number }).size, { C, H, W } = l.input, Ho = l.output.H, Wo = l.output.W;
+  const x = be.view(input), o = be.view(out);
+  for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+    const base = (s * C + c) * H * W;
+    let acc = argmax ? -Infinity : 0, best = -1;
+    for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) {
+      const idx = base + (oy * size + dy) * W + ox * size + dx;
+      if (argmax) { if (x[idx] > acc) { acc = x[idx]; best = idx; } } else acc += x[idx];
+    }
+    const oi = ((s * C + c) * Ho + oy) * Wo + ox;
+    if (argmax) { o[oi] = acc; argmax[oi] = best; } else o[oi] = acc / (size * size);
+  }
+}
+
+/**
+ * Parameter gradient (VJP): grad (length P) = J^T dy for cotangents dy (n x outputs) at the point of
+ * the last sequentialForward on ws (which it leaves intact, so it can be called again at the same
+ * point). scratch (see scratchSizes): two activation-sized buffers and one patch-row-sized one.
+ */
+export function sequentialBackward(ws: SequentialWorkspace, theta: Buf, x: Buf, dy: Buf, grad: Buf, scratch: Buf[]): Buf {
+  const be = ws.be, n = ws.n, layers = ws.plan.layers;
+  be.fill(grad, 0);
+  let g = scratch[0], next = scratch[1];
+  be.copy(be.slice(g, 0, dy.length), dy);
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i], input = i === 0 ? x : ws.acts[i - 1];
+    const inLen = n * volume(l.input), outLen = n * volume(l.output), HW = l.output.H * l.output.W;
+    const gi = be.slice(g, 0, outLen), gn = be.slice(next, 0, inLen);
+    if (l.rows) {
+      const rows = ws.rowsOut[i]!, cols = ws.cols[i]!, dcols = be.slice(scratch[2], 0, n * HW * l.rowLength);
+      channelsToRows(be, gi, rows, n, l.rows, HW);
+      // dW~ = dRows^T cols; the patch rows' cotangent dCols = dRows W~, then back to the input
+      be.gemm(true, false, l.rows, l.rowLength, n * HW, 1, rows, l.rows, cols, l.rowLength, 0, be.slice(grad, l.offset, l.rows * l.rowLength), l.rowLength);
+      if (i > 0) {
+        be.gemm(false, false, n * HW, l.rowLength, l.rows, 1, rows, l.rows, be.slice(theta, l.offset, l.rows * l.rowLength), l.rowLength, 0, dcols, l.rowLength);
+        if (l.geometry) be.col2im(gn, dcols, l.rowLength, n, l.geometry);
+        else { const c = be.view(dcols), v = be.view(gn), p = l.rowLength - 1; for (let s = 0; s < n; s++) v.set(c.subarray(s * l.rowLength, s * l.rowLength + p), s * p); }
+      }
+    } else if (l.spec.type === "relu") {
+      be.reluBackward(gn, gi, input);
+    } else if (l.spec.type === "flatten") {
+      be.copy(gn, gi);
+    } else {
+      const size = (l.spec as { size: number }).size, gv = be.view(gi), nv = be.view(gn), am = ws.argmax[i];
+      nv.fill(0, 0, inLen);
+      const { C, H, W } = l.input, Ho = l.output.H, Wo = l.output.W;
+      for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+        const oi = ((s * C + c) * Ho + oy) * Wo + ox;
+        if (am) nv[am[oi]] += gv[oi];
+        else for (let dy2 = 0; dy2 < size; dy2++) for (let dx = 0; dx < size; dx++) nv[(s * C + c) * H * W + (oy * size + dy2) * W + ox * size + dx] += gv[oi] / (size * size);
+      }
+    }
+    if (i > 0) [g, next] = [next, g];
+  }
+  return grad;
+}
+
+/**
+ * Forward-mode product: out (n x outputs) = J dtheta at the point of the last sequentialForward.
+ * scratch (see scratchSizes): two activation-sized buffers, a patch-row-sized and a rows-sized one.
+ */
+export function sequentialJvp(ws: SequentialWorkspace, theta: Buf, x: Buf, dtheta: Buf, out: Buf, scratch: Buf[]): Buf {
+  const be = ws.be, n = ws.n, layers = ws.plan.layers;
+  let t: Buf | null = null; // tangent of the current activation (null: zero, the input's)
+  let cur = scratch[0], other = scratch[1];
+  const tmpCols = scratch[2];
+  layers.forEach((l, i) => {
+    const input = i === 0 ? x : ws.acts[i - 1];
+    const outLen = n * volume(l.output), HW = l.output.H * l.output.W;
+    const to = be.slice(cur, 0, outLen);
+    if (l.rows) {
+      const W = be.slice(theta, l.offset, l.rows * l.rowLength), dW = be.slice(dtheta, l.offset, l.rows * l.rowLength);
+      const rows = be.slice(scratch[3], 0, n * HW * l.rows);
+      const cols = be.slice(tmpCols, 0, n * HW * l.rowLength);
+      // d(out) = cols(x) dW^T + cols(dx) W^T (bias column of cols(dx) is 0)
+      patchRows(be, l, input, n, cols, true);
+      be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, dW, l.rowLength, 0, rows, l.rows);
+      if (t) {
+        patchRows(be, l, t, n, cols, false);
+        be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, W, l.rowLength, 1, rows, l.rows);
+      }
+      rowsToChannels(be, rows, to, n, l.rows, HW);
+    } else if (!t) {
+      be.fill(to, 0);
+    } else if (l.spec.type === "relu") {
+      be.reluBackward(to, t, input);
+    } else if (l.spec.type === "flatten") {
+      be.copy(to, t);
+    } else {
+      const size = (l.spec as { size: number }).size, tv = be.view(t), ov = be.view(to), am = ws.argmax[i];
+      const { C, H, W } = l.input, Ho = l.output.H, Wo = l.output.W;
+      for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+        const oi = ((s * C + c) * Ho + oy) * Wo + ox;
+        if (am) ov[oi] = tv[am[oi]];
+        else {
+          let acc = 0;
+          for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) acc += tv[(s * C + c) * H * W + (oy * size + dy) * W + ox * size + dx];
+          ov[oi] = acc / (size * size);
+        }
+      }
+    }
+    t = to;
+    [cur, other] = [other, cur];
+  });
+  be.copy(out, t!);
+  return out;
+}

@@ -1,0 +1,90 @@
+// Multi-layer CNNs: the sequential model's VJP and JVP against central finite differences, their
+// adjointness, backend agreement, repeated products at one point, and shape errors by layer.
+import { describe, expect, it } from "vitest";
+import { createBackend } from "../src/backend/index.js";
+import type { Backend } from "../src/backend/types.js";
+import type { LayerSpec } from "../src/deep/sequential.js";
+import { SequentialWorkspace, planLayers, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp } from "../src/deep/sequential.js";
+import { Rng } from "../src/random.js";
+
+const layers: LayerSpec[] = [
+  { type: "conv", filters: 3, kernel: 3, padding: 1 }, { type: "relu" }, { type: "maxpool", size: 2 },
+  { type: "conv", filters: 4, kernel: 3, stride: 1 }, { type: "relu" }, { type: "avgpool", size: 2 },
+  { type: "flatten" }, { type: "dense", units: 3 },
+];
+const input = { C: 2, H: 8, W: 8 };
+
+function setup(be: Backend, n: number) {
+  const plan = planLayers(input, layers);
+  const ws = new SequentialWorkspace(be, plan, n);
+  const rng = new Rng(3);
+  const theta = be.upload(be.alloc(plan.size), rng.normals(plan.size, 0.4));
+  const x = be.upload(be.alloc(n * 128), rng.normals(n * 128));
+  const scratch = scratchSizes(plan, n).map((len) => be.alloc(len));
+  const outputs = n * plan.output.C;
+  const f = (t: Float64Array) => { be.upload(theta, t); return be.download(sequentialForward(ws, theta, x)); };
+  return { plan, ws, theta, x, scratch, outputs, f, rng };
+}
+
+describe("sequential multi-layer CNN", () => {
+  it("plans shapes: conv with stride and padding, pools, flatten, dense", () => {
+    const plan = planLayers(input, layers);
+    expect(plan.layers.map((l) => `${l.output.C}x${l.output.H}x${l.output.W}`)).toEqual(["3x8x8", "3x8x8", "3x4x4", "4x2x2", "4x2x2", "4x1x1", "4x1x1", "3x1x1"]);
+    expect(plan.size).toBe(3 * 19 + 4 * 28 + 3 * 5);
+    expect(() => planLayers(input, [{ type: "conv", filters: 2, kernel: 3, stride: 2 }])).toThrow(/layer 0 \(conv\): stride 2 does not tile the padded input 8x8 with kernel 3/);
+    expect(() => planLayers(input, [{ type: "dense", units: 2 }])).toThrow(/layer 0 \(dense\): its input is 2x8x8; put a flatten layer before it/);
+    expect(() => planLayers(input, [{ type: "maxpool", size: 3 }])).toThrow(/size 3 does not divide 8x8/);
+  });
+
+  for (const name of ["wasm", "js"] as const) {
+    it(`${name}: VJP and JVP match central differences and are adjoint; repeated VJPs at one point agree`, async () => {
+      const be = await createBackend(name);
+      const n = 3;
+      const { plan, ws, theta, x, scratch, outputs, f, rng } = setup(be, n);
+      const t0 = be.download(theta);
+      const c = rng.normals(outputs), d = rng.normals(plan.size);
+      f(t0);
+      const grad = be.alloc(plan.size), jv = be.alloc(outputs);
+      const g1 = be.download(sequentialBackward(ws, theta, x, be.upload(be.alloc(outputs), c), grad, scratch));
+      const g2 = be.download(sequentialBackward(ws, theta, x, be.upload(be.alloc(outputs), c), grad, scratch));
+      expect(Array.from(g2)).toEqual(Array.from(g1));
+      const j = be.download(sequentialJvp(ws, theta, x, be.upload(be.alloc(plan.size), d), jv, scratch));
+      // adjointness <J d, c> = <d, J^T c>
+      let lhs = 0, rhs = 0;
+      for (let i = 0; i < outputs; i++) lhs += j[i] * c[i];
+      for (let i = 0; i < plan.size; i++) rhs += d[i] * g1[i];
+      expect(Math.abs(lhs - rhs)).toBeLessThan(1e-10 * (1 + Math.abs(lhs)));
+      // central differences: the gradient of <f, c> entry by entry, and J d along d
+      const h = 1e-6;
+      const dot = (y: Float64Array) => y.reduce((s, v, i) => s + v * c[i], 0);
+      let worst = 0;
+      for (let i = 0; i < plan.size; i += 3) {
+        const a = t0.slice(), b = t0.slice();
+        a[i] += h; b[i] -= h;
+        worst = Math.max(worst, Math.abs((dot(f(a)) - dot(f(b))) / (2 * h) - g1[i]));
+      }
+      expect(worst).toBeLessThan(1e-6);
+      const fa = f(t0.map((v, i) => v + h * d[i])), fb = f(t0.map((v, i) => v - h * d[i]));
+      for (let i = 0; i < outputs; i++) expect(Math.abs((fa[i] - fb[i]) / (2 * h) - j[i])).toBeLessThan(1e-6 * (1 + Math.abs(j[i])));
+      ws.dispose();
+    });
+  }
+
+  it("wasm and js agree on forward, VJP and JVP to 1e-12", async () => {
+    const res = await Promise.all((["wasm", "js"] as const).map(async (name) => {
+      const be = await createBackend(name);
+      const { plan, ws, theta, x, scratch, outputs, rng } = setup(be, 2);
+      const y = be.download(sequentialForward(ws, theta, x));
+      const c = rng.normals(outputs), d = rng.normals(plan.size);
+      const g = be.download(sequentialBackward(ws, theta, x, be.upload(be.alloc(outputs), c), be.alloc(plan.size), scratch));
+      const j = be.download(sequentialJvp(ws, theta, x, be.upload(be.alloc(plan.size), d), be.alloc(outputs), scratch));
+      return [y, g, j];
+    }));
+    for (let k = 0; k < 3; k++) {
+      const [a, b] = [res[0][k], res[1][k]];
+      let num = 0, den = 0;
+      for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += a[i] ** 2; }
+      expect(Math.sqrt(num / den)).toBeLessThan(1e-12);
+    }
+  });
+});

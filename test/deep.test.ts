@@ -88,3 +88,34 @@ describe("sequential multi-layer CNN", () => {
     }
   });
 });
+
+describe("layerwise purification (method a)", () => {
+  it("a two-conv-layer CNN with a frozen first layer (fine-tuning the top) is recovered exactly for rho <= 0.2", async () => {
+    const { initSequential, purifyLayerwise, trainSequential } = await import("../src/deep/layerwise.js");
+    const { sparseOutliers } = await import("../src/contaminate.js");
+    const model = {
+      input: { C: 1, H: 8, W: 8 },
+      layers: [
+        { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
+        { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
+      ] as LayerSpec[],
+    };
+    const n = 4, x = new Rng(5).normals(n * 64), labels = [0, 1, 1, 0];
+    const init = initSequential(model, 1);
+    const frozen = [0, 5];
+    const clean = await trainSequential(model, init, x, labels, { epochs: 300, lr: 0.1, frozen });
+    const plan = planLayers(model.input, model.layers);
+    const l2 = plan.layers[2];
+    let moved = 0, size = 0;
+    for (let q = l2.offset; q < l2.offset + l2.rows * l2.rowLength; q++) { moved += (clean[q] - init[q]) ** 2; size += init[q] ** 2; }
+    expect(Math.sqrt(moved / size)).toBeGreaterThan(0.05); // training moved the top conv layer
+    for (const rho of [0.05, 0.1, 0.2]) {
+      const c = sparseOutliers(clean, { rho, seed: 7 }).params;
+      const { params, layers } = await purifyLayerwise(model, c, init, x, n, { frozen });
+      let num = 0, den = 0;
+      for (let q = 0; q < params.length; q++) { num += (params[q] - clean[q]) ** 2; den += clean[q] ** 2; }
+      expect(Math.sqrt(num / den), `rho ${rho}`).toBeLessThan(1e-9);
+      expect(layers.map((r) => [r.layer, r.frozen, r.spanDim])).toEqual([[0, true, 0], [2, false, 16], [5, true, 0]]);
+    }
+  });
+});

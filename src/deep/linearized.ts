@@ -1,0 +1,52 @@
+// Method (b) for sequential CNNs: the global linearized span. A = J^T at theta0 (J: the n O x P
+// Jacobian of the outputs), so A u is a VJP and A^T z a JVP, and the Gram J J^T (the empirical NTK)
+// is formed column by column as JVP(VJP(e_j)): the P x n O matrix itself is never formed.
+import type { Backend, Buf } from "../backend/types.js";
+import type { LinearOperator } from "../recover/operator.js";
+import type { planLayers } from "./sequential.js";
+import { SequentialWorkspace, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp } from "./sequential.js";
+
+export class SequentialLinearizedOperator implements LinearOperator {
+  readonly rows: number;
+  readonly cols: number;
+  readonly maxBatch = 1;
+  private readonly ws: SequentialWorkspace;
+  private readonly theta: Buf;
+  private readonly x: Buf;
+  private readonly scratch: Buf[];
+  private readonly unit: Buf;
+  private readonly vec: Buf;
+
+  /** x: the n inputs (n x C x H x W, host); theta0: the point of linearization. */
+  constructor(readonly be: Backend, plan: ReturnType<typeof planLayers>, x: Float64Array, n: number, theta0: Float64Array) {
+    this.ws = new SequentialWorkspace(be, plan, n);
+    this.rows = plan.size;
+    this.cols = n * plan.output.C;
+    this.theta = be.upload(be.alloc(plan.size), theta0);
+    this.x = be.upload(be.alloc(x.length), x);
+    this.scratch = scratchSizes(plan, n).map((len) => be.alloc(len));
+    this.unit = be.alloc(this.cols);
+    this.vec = be.alloc(this.rows);
+    sequentialForward(this.ws, this.theta, this.x);
+  }
+
+  apply(u: Buf, out: Buf): void { sequentialBackward(this.ws, this.theta, this.x, u, out, this.scratch); }
+  applyT(z: Buf, out: Buf): void { sequentialJvp(this.ws, this.theta, this.x, z, out, this.scratch); }
+
+  /** The NTK J J^T, one column per VJP + JVP pair (m of them). */
+  gram(out: Buf): void {
+    const be = this.be, m = this.cols;
+    for (let j = 0; j < m; j++) {
+      be.fill(this.unit, 0);
+      be.view(this.unit)[j] = 1;
+      this.apply(this.unit, this.vec);
+      // row j of a symmetric matrix is its column j
+      this.applyT(this.vec, be.slice(out, j * m, m));
+    }
+  }
+
+  dispose(): void {
+    this.ws.dispose();
+    for (const b of [this.theta, this.x, this.unit, this.vec, ...this.scratch]) this.be.free(b);
+  }
+}

@@ -91,7 +91,8 @@ describe("sequential multi-layer CNN", () => {
 
 describe("layerwise purification (method a)", () => {
   it("a two-conv-layer CNN with a frozen first layer (fine-tuning the top) is recovered exactly for rho <= 0.2", async () => {
-    const { initSequential, purifyLayerwise, trainSequential } = await import("../src/deep/layerwise.js");
+    const { purifyLayerwise } = await import("../src/deep/layerwise.js");
+    const { initSequential, trainSequential } = await import("../src/deep/train.js");
     const { sparseOutliers } = await import("../src/contaminate.js");
     const model = {
       input: { C: 1, H: 8, W: 8 },
@@ -123,7 +124,7 @@ describe("layerwise purification (method a)", () => {
 describe("global linearized span (method b)", () => {
   it("the NTK formed by VJP/JVP pairs equals J J^T from an explicit Jacobian; a lazily trained model is recovered in its span", async () => {
     const { SequentialLinearizedOperator } = await import("../src/deep/linearized.js");
-    const { initSequential, trainSequential } = await import("../src/deep/layerwise.js");
+    const { initSequential, trainSequential } = await import("../src/deep/train.js");
     const { solveBatch } = await import("../src/recover/solve.js");
     const { materialize } = await import("../src/recover/operator.js");
     const { sparseOutliers } = await import("../src/contaminate.js");
@@ -157,4 +158,23 @@ describe("global linearized span (method b)", () => {
     expect(Math.sqrt(before / den)).toBeGreaterThan(10);
     op.dispose();
   });
+});
+
+describe("cnn-purify deep", () => {
+  it("a tiny run: both methods per scenario, JSON with a method field, an SVG", async () => {
+    const { main } = await import("../src/cli/run.js");
+    const { mkdtempSync, readFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "cnnp-deep-"));
+    let out = "";
+    expect(await main(["deep", "--quick", "--samples", "12", "--epochs", "2", "--test", "200", "--out", dir, "--json"], (s) => { out += s; })).toBe(0);
+    const r = JSON.parse(out);
+    const names = r.regimes[0].scenarios.map((s: { name: string; method: string }) => `${s.name}/${s.method}`);
+    expect(names).toContain("outliers/layerwise");
+    expect(names).toContain("outliers/linearized");
+    expect(names).toContain("backdoor-sparse/linearized");
+    for (const s of r.regimes[0].scenarios) { expect(s.peakBytes).toBeGreaterThan(0); expect(s.accPurified).toBeLessThanOrEqual(1); }
+    expect(readFileSync(join(dir, "deep-mnist.svg"), "utf8")).toMatch(/^<svg/);
+  }, 120_000);
 });

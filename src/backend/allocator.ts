@@ -16,6 +16,10 @@ export class LinearAllocator {
 
   /** Bytes handed out and not yet freed. */
   get allocated(): number { return this.used; }
+  /** The most ever allocated at once (bytes) since creation or the last resetPeak(). */
+  get peak(): number { return this.high; }
+  resetPeak(): void { this.high = this.used; }
+  private high = 0;
 
   alloc(bytes: number): number {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
@@ -26,6 +30,8 @@ export class LinearAllocator {
         else this.free[i] = [start + size, len - size];
         this.sizes.set(start, size);
         this.used += size;
+    this.high = Math.max(this.high, this.used);
+        this.high = Math.max(this.high, this.used);
         return start;
       }
     }
@@ -43,6 +49,7 @@ export class LinearAllocator {
     this.top = end;
     this.sizes.set(start, size);
     this.used += size;
+    this.high = Math.max(this.high, this.used);
     return start;
   }
 

@@ -20,7 +20,7 @@ export class JsBackend implements Backend {
   private readonly pa = new Float64Array(MC * KC);
   private readonly pb = new Float64Array(KC * NC);
 
-  alloc(length: number): Buf { this.bytes += length * 8; return new JsBuf(new Float64Array(length), true); }
+  alloc(length: number): Buf { this.bytes += length * 8; this.high = Math.max(this.high, this.bytes); return new JsBuf(new Float64Array(length), true); }
   free(buf: Buf): void {
     const b = buf as JsBuf;
     if (!b.owned) throw new Error("js backend: free() of a slice; free the buffer it came from");
@@ -31,6 +31,9 @@ export class JsBackend implements Backend {
   upload(buf: Buf, src: ArrayLike<number>, at = 0): Buf { d(buf).set(src, at); return buf; }
   download(buf: Buf): Float64Array { return d(buf).slice(); }
   allocatedBytes(): number { return this.bytes; }
+  peakBytes(): number { return this.high; }
+  resetPeak(): void { this.high = this.bytes; }
+  private high = 0;
 
   fill(x: Buf, v: number): Buf { d(x).fill(v); return x; }
   copy(dst: Buf, src: Buf): Buf { d(dst).set(d(src).subarray(0, dst.length)); return dst; }

@@ -34,6 +34,9 @@ export interface Backend {
   download(buf: Buf): Float64Array;
   /** Bytes currently allocated (for memory reports and leak tests). */
   allocatedBytes(): number;
+  /** Most bytes allocated at once since creation or the last resetPeak() (for memory reports). */
+  peakBytes(): number;
+  resetPeak(): void;
 
   // Level 1 (n = out.length or x.length)
   fill(x: Buf, value: number): Buf;

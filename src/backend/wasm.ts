@@ -84,6 +84,8 @@ export class WasmBackend implements Backend {
   upload(buf: Buf, src: ArrayLike<number>, at = 0): Buf { this.mem().set(src, (p(buf) >> 3) + at); return buf; }
   download(buf: Buf): Float64Array { return this.view(buf).slice(); }
   allocatedBytes(): number { return this.heap.allocated; }
+  peakBytes(): number { return this.heap.peak; }
+  resetPeak(): void { this.heap.resetPeak(); }
 
   fill(x: Buf, v: number): Buf { this.k.fill(p(x), n(x), v); return x; }
   copy(d: Buf, s: Buf): Buf { this.k.copy(p(d), p(s), n(d)); return d; }

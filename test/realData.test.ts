@@ -142,6 +142,13 @@ describe("cnn-purify mnist", () => {
     expect(g.scenarios.some((s: { span: string }) => s.span === "relinearized")).toBe(true);
     for (const f of ["mnist-n60-K16-accuracy.svg", "mnist-n60-K16-backdoor.svg"]) expect(readFileSync(join(dir, f), "utf8")).toMatch(/^<svg/);
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    // the saved result redraws the same figures and prints the table without running anything
+    const dir2 = mkdtempSync(join(tmpdir(), "cnnp-mnist-redraw-"));
+    let table = "";
+    expect(await main(["mnist", "--from-json", join(dir, "mnist.json"), "--out", dir2], (s) => { table += s; })).toBe(0);
+    expect(readFileSync(join(dir2, "mnist-n60-K16-accuracy.svg"), "utf8")).toBe(readFileSync(join(dir, "mnist-n60-K16-accuracy.svg"), "utf8"));
+    expect(table).toMatch(/n = 60, K = 16, 7x7 patches/);
+    expect(await main(["mnist", "--from-json", join(dir, "missing.json")], () => {})).toBe(3);
     expect(await main(["mnist", "--regimes", "60:16"], () => {})).toBe(2);
     expect(await main(["mnist", "--dataset", "cifar"], () => {})).toBe(2);
   }, 240_000);

@@ -5,7 +5,7 @@ import { readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
 import { resolveBackend } from "../backend/index.js";
 import { BACKEND_NAMES } from "../backend/types.js";
-import { CnnPurifyError, OptionError, ShapeError, ValueError } from "../errors.js";
+import { OptionError, ShapeError, ValueError } from "../errors.js";
 import { decodeNpy } from "../io/npy.js";
 import { decodeNpz, pickArray } from "../io/npz.js";
 import type { ModelSpec } from "../io/modelFile.js";
@@ -20,14 +20,9 @@ import { evaluate } from "../train/train.js";
 import type { OptionSpec } from "./args.js";
 import { choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
-import { writeFileAtomic } from "./files.js";
+import { InputFileError, writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
 import { table } from "./table.js";
-
-/** A problem with an input file's contents (exit code 3). */
-export class InputFileError extends CnnPurifyError {
-  constructor(message: string) { super("E_INPUT", message); }
-}
 
 const spec: OptionSpec = {
   model: { type: "string", help: "the contaminated model: .onnx (Conv, Relu, Flatten/ReduceSum, Gemm) or .safetensors (conv.weight, conv.bias, fc.weight)" },

@@ -1,4 +1,5 @@
 // `cnn-purify mnist`: the real-data experiment (MNIST or Fashion-MNIST), its table, JSON and figures.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BACKEND_NAMES } from "../backend/types.js";
 import { DATASET_NAMES } from "../data/datasets.js";
@@ -12,7 +13,7 @@ import { linePlot } from "../plot/svg.js";
 import type { OptionSpec } from "./args.js";
 import { choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
-import { writeFileAtomic } from "./files.js";
+import { InputFileError, writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
 import { fmt, table } from "./table.js";
 
@@ -23,6 +24,7 @@ const spec: OptionSpec = {
   test: { type: "string", help: "test images (default 2000 for mnist, 10000 for fashion)" },
   seed: { type: "string", default: "1", help: "seed of the split, init, batches, contamination and attack" },
   out: { type: "string", help: "folder for <dataset>.json and, per regime, <dataset>-n<n>-K<K>-{accuracy,backdoor}.svg" },
+  "from-json": { type: "string", help: "instead of running, print the tables and (with --out) redraw the figures of a saved <dataset>.json" },
   export: { type: "string", help: "instead of the experiment, write the first regime's files to this folder for `cnn-purify purify` (see README)" },
   backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
   json: { type: "boolean", help: "print the JSON result instead of tables" },
@@ -59,7 +61,7 @@ export function accuracySvg(r: RealDataResult, g: RegimeResult): string {
     return out;
   });
   return linePlot({
-    title: `${r.dataset}, n = ${g.n}, K = ${g.K} (n O / P = ${fmt(g.ratio)}): accuracy after sparse outliers (10x std)`,
+    title: `${r.dataset}, n = ${g.n}, K = ${g.K}, n O / P = ${fmt(g.ratio)}: sparse outliers`,
     xLabel: "fraction of parameters contaminated, rho", yLabel: "test accuracy (%)", series,
   });
 }
@@ -81,9 +83,21 @@ export function backdoorSvg(r: RealDataResult, g: RegimeResult): string {
     return out;
   });
   return linePlot({
-    title: `${r.dataset}, n = ${g.n}, K = ${g.K}: sparse backdoor, attack success (ASR) and accuracy`,
+    title: `${r.dataset}, n = ${g.n}, K = ${g.K}: sparse backdoor`,
     xLabel: "fraction of the clean training data the defender holds", yLabel: "percent", series,
   });
+}
+
+/** A result saved by --out (or --json), checked enough to draw from. */
+function readResult(path: string): RealDataResult {
+  let r: RealDataResult;
+  try {
+    r = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new InputFileError(`--from-json ${path}: ${(e as Error).message}`);
+  }
+  if (!r || !Array.isArray(r.regimes) || !r.regimes.every((g) => Array.isArray(g?.scenarios))) throw new InputFileError(`--from-json ${path}: not a result of cnn-purify mnist (no regimes with scenarios)`);
+  return r;
 }
 
 /** Writes the thin regime's init, clean and contaminated models (.onnx) and its images (.npy). */
@@ -122,8 +136,8 @@ export const realData: Command = {
     const backend = choice("mnist", "backend", v.backend, BACKEND_NAMES);
     const seed = num("mnist", "seed", v.seed, { int: true, min: 0 });
     if (typeof v.export === "string") { out(await exportExample(dataset, seed, backend, v.export)); return; }
-    const bar = new ProgressBar(`mnist (${dataset})`);
-    const r = await runRealData({
+    const bar = new ProgressBar(`mnist (${dataset})`, typeof v["from-json"] !== "string");
+    const r: RealDataResult = typeof v["from-json"] === "string" ? readResult(v["from-json"]) : await runRealData({
       dataset, quick: v.quick === true, seed, backend,
       regimes: v.regimes !== undefined ? parseRegimes(v.regimes) : undefined,
       test: v.test !== undefined ? num("mnist", "test", v.test, { int: true, min: 1 }) : undefined,
@@ -131,18 +145,18 @@ export const realData: Command = {
     });
     const written: string[] = [];
     if (typeof v.out === "string") {
-      writeFileAtomic(join(v.out, `${dataset}.json`), JSON.stringify(r, null, 2) + "\n");
+      if (typeof v["from-json"] !== "string") writeFileAtomic(join(v.out, `${r.dataset}.json`), JSON.stringify(r, null, 2) + "\n");
       const figures: string[] = [];
       for (const g of r.regimes) {
-        const tag = `${dataset}-n${g.n}-K${g.K}`;
+        const tag = `${r.dataset}-n${g.n}-K${g.K}`;
         writeFileAtomic(join(v.out, `${tag}-accuracy.svg`), accuracySvg(r, g));
         writeFileAtomic(join(v.out, `${tag}-backdoor.svg`), backdoorSvg(r, g));
         figures.push(`${tag}-accuracy.svg`, `${tag}-backdoor.svg`);
       }
-      written.push(`wrote ${v.out}/${dataset}.json, ${figures.join(", ")}`);
+      written.push(`wrote ${v.out}/${r.dataset}.json, ${figures.join(", ")}`);
     }
     if (v.json) { out(JSON.stringify(r)); return; }
-    out(`${dataset}: ${r.regimes.length} regime(s), test set ${r.test} images, dense readout, backdoor target class ${r.target} (${fmt(r.seconds)} s)\n\n` +
+    out(`${r.dataset}: ${r.regimes.length} regime(s), test set ${r.test} images, dense readout, backdoor target class ${r.target} (${fmt(r.seconds)} s)\n\n` +
       realDataTable(r) + (written.length ? `\n\n${written.join("\n")}` : ""));
   },
 };

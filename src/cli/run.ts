@@ -4,7 +4,8 @@ import { CnnPurifyError, OptionError } from "../errors.js";
 import type { Command } from "./commands.js";
 import { demo, phase, synthetic } from "./commands.js";
 import { deep } from "./deepCommand.js";
-import { InputFileError, purifyCommand } from "./purifyCommand.js";
+import { InputFileError } from "./files.js";
+import { purifyCommand } from "./purifyCommand.js";
 import { realData } from "./realDataCommand.js";
 
 const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData, deep, purify: purifyCommand };

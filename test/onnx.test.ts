@@ -86,3 +86,35 @@ describe("ONNX", () => {
     expect((await session.run({ input: new ort.Tensor("float32", Float32Array.from(images), [n, 2, 8, 8]) })).output.dims).toEqual([n, 3]);
   });
 });
+
+describe("ONNX: sequential multi-layer CNNs", () => {
+  it("conv (stride, padding) / ReLU / max and average pooling / flatten / dense: bit-exact f64 round trip, onnxruntime agrees", async () => {
+    const { encodeSequentialOnnx, decodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
+    const { initSequential } = await import("../src/deep/train.js");
+    const { evaluateSequential } = await import("../src/deep/train.js");
+    const { SequentialWorkspace, planLayers, sequentialForward } = await import("../src/deep/sequential.js");
+    const model = { input: { C: 2, H: 12, W: 12 }, layers: [
+      { type: "conv", filters: 4, kernel: 3, stride: 1, padding: 1 }, { type: "relu" }, { type: "maxpool", size: 2 },
+      { type: "conv", filters: 5, kernel: 3, stride: 1 }, { type: "relu" }, { type: "avgpool", size: 2 },
+      { type: "flatten" }, { type: "dense", units: 3 },
+    ] } as const;
+    const m = { input: model.input, layers: [...model.layers] } as Parameters<typeof initSequential>[0];
+    const theta = initSequential(m, 4);
+    const back = decodeSequentialOnnx(encodeSequentialOnnx(m, theta, { dtype: "f64" }));
+    expect(back.model).toEqual({ input: m.input, layers: m.layers.map((l) => (l.type === "conv" ? { ...l, stride: l.stride ?? 1, padding: l.padding ?? 0 } : l)) });
+    expect(Array.from(back.theta)).toEqual(Array.from(theta));
+    const n = 3, x = new Rng(2).normals(n * 2 * 144);
+    const session = await ort.InferenceSession.create(encodeSequentialOnnx(m, theta));
+    const theirs = (await session.run({ input: new ort.Tensor("float32", Float32Array.from(x), [n, 2, 12, 12]) })).output.data as Float32Array;
+    const be = await createBackend("wasm");
+    const plan = planLayers(m.input, m.layers);
+    const ws = new SequentialWorkspace(be, plan, n);
+    const ours = be.download(sequentialForward(ws, be.upload(be.alloc(plan.size), theta), be.upload(be.alloc(x.length), x)));
+    const scale = Math.max(...ours.map(Math.abs));
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(theirs[i] - ours[i]) / scale).toBeLessThan(1e-6);
+    expect(await evaluateSequential(m, theta, x, [0, 1, 2], be)).toBeGreaterThanOrEqual(0);
+    const bad = onnx.ModelProto.decode(encodeSequentialOnnx(m, theta));
+    bad.graph!.node[2].opType = "LpPool";
+    expect(() => decodeSequentialOnnx(onnx.ModelProto.encode(bad).finish(), "--model")).toThrow(/unsupported op LpPool \("l2"\)/);
+  });
+});

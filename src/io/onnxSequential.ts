@@ -1,0 +1,124 @@
+// ONNX in and out for sequential multi-layer CNNs (src/deep): Conv (any kernel, stride, symmetric
+// zero padding) + bias, Relu, MaxPool / AveragePool (kernel = stride), Flatten, Gemm (+ bias) — the
+// layers the sequential model has. Node only (onnx-proto's protobufjs code).
+import { createRequire } from "node:module";
+import type { onnx as OnnxNs } from "onnx-proto";
+import { ValueError } from "../errors.js";
+import type { LayerSpec } from "../deep/sequential.js";
+import { planLayers } from "../deep/sequential.js";
+import type { SequentialModel } from "../deep/train.js";
+
+const { onnx } = createRequire(import.meta.url)("onnx-proto") as { onnx: typeof OnnxNs };
+const FLOAT = 1, DOUBLE = 11;
+type Long = { toNumber(): number };
+const num = (x: number | Long | null | undefined): number => (x === null || x === undefined ? 0 : typeof x === "number" ? x : x.toNumber());
+const ints = (name: string, v: number[]): OnnxNs.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
+const int = (name: string, v: number): OnnxNs.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
+
+function tensor(name: string, dims: number[], values: ArrayLike<number>, dtype: "f32" | "f64"): OnnxNs.ITensorProto {
+  const size = dtype === "f32" ? 4 : 8, bytes = new Uint8Array(values.length * size), dv = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) dtype === "f32" ? dv.setFloat32(i * 4, values[i], true) : dv.setFloat64(i * 8, values[i], true);
+  return { name, dims, dataType: dtype === "f32" ? FLOAT : DOUBLE, rawData: bytes };
+}
+
+/** Encodes a sequential model; weights W~ rows [w ; b] split into ONNX weight and bias tensors. */
+export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array, options: { dtype?: "f32" | "f64" } = {}): Uint8Array {
+  const dtype = options.dtype ?? "f32";
+  const plan = planLayers(model.input, model.layers);
+  if (theta.length !== plan.size) throw new ValueError(`encodeSequentialOnnx: params has length ${theta.length}, expected ${plan.size}`);
+  const nodes: OnnxNs.INodeProto[] = [], inits: OnnxNs.ITensorProto[] = [];
+  let x = "input";
+  plan.layers.forEach((l, i) => {
+    const y = i === plan.layers.length - 1 ? "output" : `t${i}`, s = l.spec;
+    if (l.rows) {
+      const p = l.rowLength - 1, w = new Float64Array(l.rows * p), b = new Float64Array(l.rows);
+      for (let r = 0; r < l.rows; r++) { w.set(theta.subarray(l.offset + r * l.rowLength, l.offset + r * l.rowLength + p), r * p); b[r] = theta[l.offset + r * l.rowLength + p]; }
+      inits.push(tensor(`l${i}.weight`, s.type === "conv" ? [l.rows, l.input.C, s.kernel, s.kernel] : [l.rows, p], w, dtype), tensor(`l${i}.bias`, [l.rows], b, dtype));
+      if (s.type === "conv") {
+        const st = s.stride ?? 1, pad = s.padding ?? 0;
+        nodes.push({ opType: "Conv", name: `l${i}`, input: [x, `l${i}.weight`, `l${i}.bias`], output: [y], attribute: [ints("kernel_shape", [s.kernel, s.kernel]), ints("strides", [st, st]), ints("pads", [pad, pad, pad, pad])] });
+      } else nodes.push({ opType: "Gemm", name: `l${i}`, input: [x, `l${i}.weight`, `l${i}.bias`], output: [y], attribute: [int("transB", 1)] });
+    } else if (s.type === "relu") nodes.push({ opType: "Relu", name: `l${i}`, input: [x], output: [y] });
+    else if (s.type === "flatten") nodes.push({ opType: "Flatten", name: `l${i}`, input: [x], output: [y], attribute: [int("axis", 1)] });
+    else if (s.type === "maxpool" || s.type === "avgpool") {
+      nodes.push({ opType: s.type === "maxpool" ? "MaxPool" : "AveragePool", name: `l${i}`, input: [x], output: [y], attribute: [ints("kernel_shape", [s.size, s.size]), ints("strides", [s.size, s.size])] });
+    }
+    x = y;
+  });
+  const elem = dtype === "f32" ? FLOAT : DOUBLE, d = model.input;
+  const io = (name: string, dims: Array<number | string>): OnnxNs.IValueInfoProto => ({ name, type: { tensorType: { elemType: elem, shape: { dim: dims.map((v) => (typeof v === "number" ? { dimValue: v } : { dimParam: v })) } } } });
+  return onnx.ModelProto.encode({
+    irVersion: 8, producerName: "cnn-purify", opsetImport: [{ domain: "", version: 13 }],
+    graph: { name: "sequential-cnn", node: nodes, initializer: inits, input: [io("input", ["N", d.C, d.H, d.W])], output: [io("output", ["N", plan.output.C])] },
+  }).finish();
+}
+
+/** Decodes a sequential CNN; throws ValueError naming an unsupported op or attribute. */
+export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx"): { model: SequentialModel; theta: Float64Array } {
+  let m: OnnxNs.ModelProto;
+  try { m = onnx.ModelProto.decode(bytes); } catch (e) { throw new ValueError(`${where}: not a valid ONNX file (${(e as Error).message})`); }
+  const g = m.graph;
+  if (!g?.node?.length) throw new ValueError(`${where}: the ONNX file has no graph`);
+  const dims = g.input?.[0]?.type?.tensorType?.shape?.dim;
+  if (!dims || dims.length !== 4 || !dims.slice(1).every((d) => num(d.dimValue) > 0)) throw new ValueError(`${where}: the input must be [N, C, H, W] with fixed C, H, W`);
+  const input = { C: num(dims[1].dimValue), H: num(dims[2].dimValue), W: num(dims[3].dimValue) };
+  const inits = new Map<string, { dims: number[]; values: Float64Array }>();
+  for (const t of g.initializer ?? []) {
+    const shape = (t.dims ?? []).map(num), count = shape.reduce((a, b) => a * b, 1), values = new Float64Array(count);
+    const raw = t.rawData?.length ? new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength) : null;
+    const size = t.dataType === FLOAT ? 4 : t.dataType === DOUBLE ? 8 : 0;
+    if (!size) throw new ValueError(`${where}: initializer "${t.name}" has unsupported data type ${t.dataType} (FLOAT, DOUBLE)`);
+    if (raw && raw.byteLength !== count * size) throw new ValueError(`${where}: initializer "${t.name}" has ${raw.byteLength} bytes for ${count} values`);
+    const list = t.dataType === FLOAT ? t.floatData : t.doubleData;
+    if (!raw && (list?.length ?? 0) !== count) throw new ValueError(`${where}: initializer "${t.name}" has ${list?.length ?? 0} values for ${count}`);
+    for (let i = 0; i < count; i++) values[i] = raw ? (size === 4 ? raw.getFloat32(i * 4, true) : raw.getFloat64(i * 8, true)) : (list![i] as number);
+    inits.set(t.name ?? "", { dims: shape, values });
+  }
+  const attr = (n: OnnxNs.INodeProto, k: string) => n.attribute?.find((a) => a.name === k);
+  const attrInts = (n: OnnxNs.INodeProto, k: string) => attr(n, k)?.ints?.map(num);
+  const init = (n: OnnxNs.INodeProto, i: number) => {
+    const t = inits.get(n.input?.[i] ?? "");
+    if (!t) throw new ValueError(`${where}: ${n.opType} "${n.name}": input ${i} is not an initializer`);
+    return t;
+  };
+  const layers: LayerSpec[] = [], weights: Array<{ w: Float64Array; b: Float64Array } | null> = [];
+  for (const n of g.node) {
+    const op = n.opType ?? "";
+    if (op === "Conv") {
+      const w = init(n, 1), k = w.dims[2];
+      if (w.dims.length !== 4 || w.dims[3] !== k) throw new ValueError(`${where}: Conv "${n.name}": only square kernels are supported`);
+      const st = attrInts(n, "strides") ?? [1, 1], pads = attrInts(n, "pads") ?? [0, 0, 0, 0];
+      if (st[0] !== st[1] || !pads.every((p) => p === pads[0])) throw new ValueError(`${where}: Conv "${n.name}": strides and pads must be the same on every side`);
+      if ((attrInts(n, "dilations") ?? [1, 1]).some((d) => d !== 1) || num(attr(n, "group")?.i ?? 1) !== 1) throw new ValueError(`${where}: Conv "${n.name}": dilation and groups are not supported`);
+      layers.push({ type: "conv", filters: w.dims[0], kernel: k, stride: st[0], padding: pads[0] });
+      weights.push({ w: w.values, b: n.input && n.input[2] ? init(n, 2).values : new Float64Array(w.dims[0]) });
+    } else if (op === "Gemm" || op === "MatMul") {
+      const w = init(n, 1), transB = op === "Gemm" ? num(attr(n, "transB")?.i ?? 0) : 0;
+      const [units, inputs] = transB ? w.dims : [w.dims[1], w.dims[0]];
+      const wt = new Float64Array(units * inputs);
+      for (let u = 0; u < units; u++) for (let q = 0; q < inputs; q++) wt[u * inputs + q] = transB ? w.values[u * inputs + q] : w.values[q * units + u];
+      layers.push({ type: "dense", units });
+      weights.push({ w: wt, b: op === "Gemm" && n.input && n.input[2] ? init(n, 2).values : new Float64Array(units) });
+    } else if (op === "Relu") { layers.push({ type: "relu" }); weights.push(null); }
+    else if (op === "Flatten") { layers.push({ type: "flatten" }); weights.push(null); }
+    else if (op === "MaxPool" || op === "AveragePool") {
+      const k = attrInts(n, "kernel_shape") ?? [], st = attrInts(n, "strides") ?? k;
+      if (k.length !== 2 || k[0] !== k[1] || st[0] !== k[0] || st[1] !== k[1] || (attrInts(n, "pads") ?? [0]).some((p) => p !== 0)) {
+        throw new ValueError(`${where}: ${op} "${n.name}": only square, non-overlapping pooling without padding is supported`);
+      }
+      layers.push({ type: op === "MaxPool" ? "maxpool" : "avgpool", size: k[0] }); weights.push(null);
+    } else if (op !== "Identity") {
+      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, Relu, MaxPool, AveragePool, Flatten, Gemm, MatMul, Identity`);
+    }
+  }
+  const plan = planLayers(input, layers);
+  const theta = new Float64Array(plan.size);
+  plan.layers.forEach((l, i) => {
+    const wb = weights[i];
+    if (!wb) return;
+    const p = l.rowLength - 1;
+    if (wb.w.length !== l.rows * p || wb.b.length !== l.rows) throw new ValueError(`${where}: layer ${i} (${l.spec.type}): weights have ${wb.w.length} values, expected ${l.rows} x ${p}`);
+    for (let r = 0; r < l.rows; r++) { theta.set(wb.w.subarray(r * p, (r + 1) * p), l.offset + r * l.rowLength); theta[l.offset + r * l.rowLength + p] = wb.b[r]; }
+  });
+  return { model: { input, layers }, theta };
+}

@@ -118,3 +118,33 @@ describe("ONNX: sequential multi-layer CNNs", () => {
     expect(() => decodeSequentialOnnx(onnx.ModelProto.encode(bad).finish(), "--model")).toThrow(/unsupported op LpPool \("l2"\)/);
   });
 });
+
+describe("purify on a multi-layer .onnx", () => {
+  it("layerwise by default: a frozen-first-layer two-conv CNN comes back exact (f64 files); linearized runs; patch is refused", async () => {
+    const { encodeSequentialOnnx, decodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
+    const { initSequential, trainSequential } = await import("../src/deep/train.js");
+    const model = { input: { C: 1, H: 8, W: 8 }, layers: [
+      { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
+      { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
+    ] } as Parameters<typeof initSequential>[0];
+    const n = 4, x = new Rng(5).normals(n * 64);
+    const init = initSequential(model, 1);
+    const clean = await trainSequential(model, init, x, [0, 1, 1, 0], { epochs: 300, lr: 0.1, frozen: [0, 5] });
+    const c = sparseOutliers(clean, { rho: 0.1, seed: 7 }).params;
+    const dir = mkdtempSync(join(tmpdir(), "cnnp-seq-"));
+    writeFileSync(join(dir, "m.onnx"), encodeSequentialOnnx(model, c, { dtype: "f64" }));
+    writeFileSync(join(dir, "i.onnx"), encodeSequentialOnnx(model, init, { dtype: "f64" }));
+    writeFileSync(join(dir, "x.npy"), encodeNpy(x, [n, 1, 8, 8]));
+    const base = ["purify", "--model", join(dir, "m.onnx"), "--init", join(dir, "i.onnx"), "--data", join(dir, "x.npy"), "--precision", "f64"];
+    let out = "";
+    expect(await main([...base, "--frozen", "0,5", "--out", join(dir, "p.onnx"), "--json"], (s) => { out += s; })).toBe(0);
+    expect(JSON.parse(out).subspace).toBe("layerwise");
+    const got = decodeSequentialOnnx(readFileSync(join(dir, "p.onnx"))).theta;
+    let num = 0, den = 0;
+    for (let i = 0; i < got.length; i++) { num += (got[i] - clean[i]) ** 2; den += clean[i] ** 2; }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-9);
+    expect(await main([...base, "--subspace", "linearized", "--out", join(dir, "q.onnx")], () => {})).toBe(0);
+    expect(await main([...base, "--subspace", "patch", "--out", join(dir, "r.onnx")], () => {})).toBe(2);
+    expect(await main([...base, "--frozen", "1", "--out", join(dir, "r.onnx")], () => {})).toBe(2);
+  });
+});

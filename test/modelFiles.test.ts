@@ -224,6 +224,8 @@ describe("cnn-purify purify", () => {
       [{ out: paths.init }, 2, /is the --init file/],
       [{ model: join(dir, "model.pt") }, 2, /unsupported model format ".pt" \(supported: .safetensors, .onnx\)/],
       [{ subspace: "global" }, 2, /--subspace must be one of patch, linearized, relinearized/],
+      [{ method: "global" }, 2, /--method must be one of patch, linearized, relinearized/],
+      [{ method: "patch", subspace: "linearized" }, 2, /--method and --subspace name the same choice/],
     ];
     for (const [o, code, msg] of cases) {
       const r = await cli(args(o));

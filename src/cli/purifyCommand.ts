@@ -40,6 +40,7 @@ const spec: OptionSpec = {
   "eval-data": { type: "string", help: "optional held-out images .npy (same layout as --data): accuracy before/after on them" },
   "eval-labels": { type: "string", help: "their labels (.npy), required with --eval-data" },
   report: { type: "string", help: "optional path for the JSON report" },
+  method: { type: "string", help: "the same as --subspace" },
   frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init (fine-tuning the top); restored to init" },
   "max-iter": { type: "string", help: "ADMM iteration cap (default 5000; it also stops when the l1 objective stalls)" },
   subspace: { type: "string", help: `recovery span: ${SUBSPACE_NAMES.join(", ")} for the one-hidden-layer model (default patch); layerwise or linearized for a multi-layer .onnx (default layerwise)` },
@@ -220,7 +221,9 @@ export const purifyCommand: Command = {
     }
     if (reportPath !== undefined && sameFile(reportPath, outPath)) throw new OptionError("purify: --report and --out are the same file");
     if (!MODEL_FORMATS.includes(extname(outPath).toLowerCase())) throw new OptionError(`purify: --out ${outPath}: unsupported model format "${extname(outPath) || "(none)"}" (supported: ${MODEL_FORMATS.join(", ")})`);
-    const subspaceArg = v.subspace === undefined ? undefined : choice("purify", "subspace", v.subspace, [...SUBSPACE_NAMES, "layerwise"] as const);
+    if (v.subspace !== undefined && v.method !== undefined && v.subspace !== v.method) throw new OptionError("purify: --method and --subspace name the same choice; give one");
+    const methodArg = v.subspace ?? v.method;
+    const subspaceArg = methodArg === undefined ? undefined : choice("purify", v.subspace !== undefined ? "subspace" : "method", methodArg, [...SUBSPACE_NAMES, "layerwise"] as const);
     const solver = choice("purify", "solver", v.solver, SOLVER_NAMES);
     const backendName = choice("purify", "backend", v.backend, BACKEND_NAMES);
     const outExt = extname(outPath).toLowerCase();

@@ -1,23 +1,14 @@
 // `cnn-purify purify`: a contaminated model file, its init (or a trusted reference) and the
 // training inputs in; the purified model file out. Inputs are only read; the output is written
 // atomically and may not be any of the inputs.
-import { readFileSync, realpathSync, statSync } from "node:fs";
-import { basename, extname, resolve } from "node:path";
+import { basename, extname } from "node:path";
 import { resolveBackend } from "../backend/index.js";
 import { BACKEND_NAMES } from "../backend/types.js";
-import { OptionError, ShapeError, ValueError } from "../errors.js";
-import { decodeNpy } from "../io/npy.js";
-import { decodeNpz, pickArray } from "../io/npz.js";
+import { OptionError } from "../errors.js";
 import type { ModelSpec } from "../io/modelFile.js";
-import { modelToTensors, tensorsToModel } from "../io/modelFile.js";
-import { decodeOnnx, encodeOnnx } from "../io/onnx.js";
-import { decodeSequentialOnnx, encodeSequentialOnnx } from "../io/onnxSequential.js";
-import { purifyLayerwise } from "../deep/layerwise.js";
-import { SequentialLinearizedOperator } from "../deep/linearized.js";
-import { planLayers } from "../deep/sequential.js";
-import { evaluateSequential } from "../deep/train.js";
-import { solveBatch } from "../recover/solve.js";
-import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.js";
+import { modelToTensors } from "../io/modelFile.js";
+import { encodeOnnx } from "../io/onnx.js";
+import { encodeSafetensors } from "../io/safetensors.js";
 import { patchesFromImages } from "../model/data.js";
 import { WASM_MEMORY_LIMIT, memoryEstimate } from "../recover/memory.js";
 import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
@@ -27,6 +18,8 @@ import type { OptionSpec } from "./args.js";
 import { choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
+import { MODEL_FORMATS, readImages, readLabels, readModel, sameFile } from "./purifyInputs.js";
+import { isSequentialOnnx, runSequential } from "./purifySequential.js";
 import { ProgressBar } from "./progress.js";
 import { table } from "./table.js";
 
@@ -50,150 +43,6 @@ const spec: OptionSpec = {
   json: { type: "boolean", help: "print the summary as JSON" },
   help: { type: "boolean", help: "show this help" },
 };
-
-const MODEL_FORMATS = [".safetensors", ".onnx"];
-
-function readInput(path: string, what: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputFileError(`cannot read --${what} ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : (e as Error).message}`);
-  }
-}
-
-/** Runs a decoder, turning its ValueError/ShapeError into an InputFileError that names the file. */
-function parseInput<T>(path: string, what: string, decode: () => T): T {
-  try {
-    return decode();
-  } catch (e) {
-    if (e instanceof ValueError || e instanceof ShapeError) throw new InputFileError(`--${what} ${path}: ${e.message}`);
-    throw e;
-  }
-}
-
-/** Same file, by path or (when both exist) by device and inode: hard links and symlinks count. */
-function sameFile(a: string, b: string): boolean {
-  if (resolve(a) === resolve(b)) return true;
-  try {
-    if (realpathSync(a) === realpathSync(b)) return true;
-    const sa = statSync(a), sb = statSync(b);
-    return sa.dev === sb.dev && sa.ino === sb.ino;
-  } catch {
-    return false;
-  }
-}
-
-function readModel(path: string, what: string, imageSize: { height: number; width: number }): { spec: ModelSpec; theta: Float64Array } {
-  const ext = extname(path).toLowerCase();
-  if (!MODEL_FORMATS.includes(ext)) throw new OptionError(`purify: --${what} ${path}: unsupported model format "${ext || "(none)"}" (supported: ${MODEL_FORMATS.join(", ")})`);
-  const bytes = readInput(path, what);
-  if (ext === ".onnx") return parseInput(path, what, () => decodeOnnx(bytes, `--${what}`, imageSize));
-  return parseInput(path, what, () => tensorsToModel(decodeSafetensors(bytes), `--${what}`, imageSize));
-}
-
-/** An array from a .npy, or from a .npz (the array called `name`, or its only array). */
-function readArray(path: string, what: string, name: string): { values: Float64Array; shape: number[] } {
-  const ext = extname(path).toLowerCase();
-  if (ext !== ".npy" && ext !== ".npz") throw new OptionError(`purify: --${what} ${path}: expected a .npy or .npz file`);
-  const bytes = readInput(path, what);
-  return parseInput(path, what, () => (ext === ".npy" ? decodeNpy(bytes) : pickArray(decodeNpz(bytes), name)));
-}
-
-/** Images as (n, C, H, W) from a .npy of that shape or (n, H, W); finite, at least one. */
-function readImages(path: string, what: string): { values: Float64Array; dims: [number, number, number, number] } {
-  const a = readArray(path, what, "data");
-  if (a.shape.length !== 3 && a.shape.length !== 4) throw new InputFileError(`--${what} ${path}: shape (${a.shape.join(", ")}) is not (n, C, H, W) or (n, H, W)`);
-  const dims = (a.shape.length === 4 ? a.shape : [a.shape[0], 1, a.shape[1], a.shape[2]]) as [number, number, number, number];
-  if (dims[0] === 0) throw new InputFileError(`--${what} ${path}: no samples (n = 0)`);
-  const bad = a.values.findIndex((x) => !Number.isFinite(x));
-  if (bad >= 0) throw new InputFileError(`--${what} ${path}: value ${bad} (sample ${Math.floor(bad / (dims[1] * dims[2] * dims[3]))}) is ${a.values[bad]}; inputs must be finite`);
-  return { values: a.values, dims };
-}
-
-/** n integer class labels in [0, classes). */
-function readLabels(path: string, what: string, n: number, classes: number): Float64Array {
-  const l = readArray(path, what, "labels");
-  if (l.values.length !== n) throw new InputFileError(`--${what} ${path}: ${l.values.length} labels for ${n} samples`);
-  const wrong = l.values.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= classes);
-  if (wrong >= 0) throw new InputFileError(`--${what} ${path}: label ${wrong} is ${l.values[wrong]}, not a class in [0, ${classes})`);
-  return l.values;
-}
-
-/**
- * A .onnx that the one-hidden-layer reader refuses but the sequential reader takes (several convs,
- * pooling, overlapping convolutions, dense biases) is purified as a multi-layer CNN.
- */
-function isSequentialOnnx(path: string): boolean {
-  if (extname(path).toLowerCase() !== ".onnx") return false;
-  let bytes: Uint8Array;
-  try { bytes = new Uint8Array(readFileSync(path)); } catch { return false; }
-  try { decodeOnnx(bytes); return false; } catch { /* not the one-hidden-layer model */ }
-  try { decodeSequentialOnnx(bytes); return true; } catch { return false; }
-}
-
-interface SequentialRun {
-  paths: Record<string, string | undefined>; outPath: string; reportPath: string | undefined; data: Float64Array;
-  dims: [number, number, number, number]; subspace: string | undefined; backendName: string; maxIter: number | undefined;
-  precision: "f32" | "f64"; json: boolean; frozen: number[];
-}
-
-/** The multi-layer path: layerwise patch spans (default) or the global linearized span. */
-async function runSequential(r: SequentialRun): Promise<string> {
-  const method = r.subspace ?? "layerwise";
-  if (method !== "layerwise" && method !== "linearized") throw new OptionError(`purify: --subspace ${method} is for the one-hidden-layer model; a multi-layer CNN takes layerwise or linearized`);
-  if (extname(r.outPath).toLowerCase() !== ".onnx") throw new OptionError(`purify: multi-layer models are written as .onnx, not ${extname(r.outPath)}`);
-  const read = (what: "model" | "init") => {
-    const path = r.paths[what]!;
-    if (extname(path).toLowerCase() !== ".onnx") throw new InputFileError(`--${what} ${path}: the model is a multi-layer .onnx; --${what} must be one too`);
-    return parseInput(path, what, () => decodeSequentialOnnx(readInput(path, what), `--${what}`));
-  };
-  const model = read("model"), init = read("init");
-  if (JSON.stringify(model.model) !== JSON.stringify(init.model)) throw new InputFileError("--model and --init describe different networks");
-  if (init.theta.some((x) => !Number.isFinite(x))) throw new InputFileError(`--init ${r.paths.init}: contains NaN or Inf; the init must be finite`);
-  const [n, C, H, W] = r.dims, inp = model.model.input;
-  if (inp.C !== C || inp.H !== H || inp.W !== W) throw new InputFileError(`--data ${r.paths.data}: images are ${C}x${H}x${W}, the model expects ${inp.C}x${inp.H}x${inp.W}`);
-  const plan = planLayers(model.model.input, model.model.layers);
-  const O = plan.output.C;
-  for (const f of r.frozen) if (!plan.layers[f]?.rows) throw new OptionError(`purify: --frozen ${f} is not a conv or dense layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
-  const m = method === "linearized" ? n * O : Math.max(...plan.layers.filter((l) => l.rows).map((l) => { const k = n * l.output.H * l.output.W; return k < l.rowLength ? k : 0; }));
-  const need = 8 * (3 * m * m + 12 * plan.size + 4 * n * C * H * W);
-  if (need > WASM_MEMORY_LIMIT) throw new InputFileError(`purify: this problem needs about ${(need / 2 ** 30).toFixed(1)} GiB of working memory (${need} bytes); WebAssembly memory ends at 4 GiB. Use fewer samples in --data.`);
-  const be = await resolveBackend(r.backendName);
-  const t0 = performance.now();
-  let params: Float64Array, detail: unknown;
-  if (method === "layerwise") {
-    const res = await purifyLayerwise(model.model, model.theta, init.theta, r.data, n, { backend: be, frozen: r.frozen, admm: r.maxIter ? { maxIter: r.maxIter } : undefined });
-    params = res.params; detail = res.layers;
-  } else {
-    const op = new SequentialLinearizedOperator(be, plan, r.data, n, init.theta);
-    try {
-      const delta = model.theta.map((v, i) => (Number.isFinite(v) ? v - init.theta[i] : 0));
-      const erased = [...model.theta.keys()].filter((i) => !Number.isFinite(model.theta[i]));
-      const sol = await solveBatch(op, delta, 1, { solver: "admm", admm: r.maxIter ? { maxIter: r.maxIter } : undefined, erased: [erased.length ? Int32Array.from(erased) : null] });
-      params = init.theta.map((v, i) => v + sol.fitted[i]);
-      detail = { spanDim: op.cols, iterations: sol.iterations, erasures: erased.length };
-    } finally {
-      op.dispose();
-    }
-  }
-  writeFileAtomic(r.outPath, encodeSequentialOnnx(model.model, params, { dtype: r.precision }));
-  let changed = 0;
-  for (let i = 0; i < params.length; i++) if (!Object.is(params[i], model.theta[i])) changed++;
-  const summary: Record<string, unknown> = { out: r.outPath, model: "multi-layer", parameters: params.length, changed, subspace: method, seconds: (performance.now() - t0) / 1000 };
-  const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
-  for (const [key, pathKey] of [["", "labels"], ["eval", "eval-labels"]] as const) {
-    const labelsPath = r.paths[pathKey];
-    if (!labelsPath) continue;
-    const imgs = key ? readImages(r.paths["eval-data"]!, "eval-data") : { values: r.data, dims: r.dims };
-    const labels = readLabels(labelsPath, pathKey, imgs.dims[0], O);
-    const acc = (t: Float64Array) => evaluateSequential(model.model, t, imgs.values, labels, be);
-    summary[key ? "evalAccuracyBefore" : "accuracyBefore"] = await acc(finite(model.theta));
-    summary[key ? "evalAccuracyAfter" : "accuracyAfter"] = await acc(params);
-  }
-  if (r.reportPath !== undefined) writeFileAtomic(r.reportPath, JSON.stringify({ ...summary, layers: detail }, null, 2) + "\n");
-  return r.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" && !Number.isInteger(x) ? x : String(x)]));
-}
 
 function sameSpec(a: ModelSpec, b: ModelSpec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

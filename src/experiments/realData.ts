@@ -190,7 +190,7 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
   let done = 0;
   const step = (what: string) => progress(what, done++, steps);
   step(`training n=${spec.samples || pool.samples} K=${spec.filters}`);
-  const { n, set, data, shape, init, clean, trainSeconds } = await trainRegimeModel(be, spec, pool, seed, (epoch, epochs) => progress(`training epoch ${epoch}/${epochs}`, done, steps));
+  const { n, data, shape, init, clean, trainSeconds } = await trainRegimeModel(be, spec, pool, seed, (epoch, epochs) => progress(`training epoch ${epoch}/${epochs}`, done, steps));
   const P = init.length;
   const acc = async (theta: Float64Array) => (await evaluate(shape, theta, testData, t.labels, { backend: be })).accuracy!;
   const asr = (theta: Float64Array) => attackSuccessRate(shape, theta, testTriggered, t.labels, target, be);

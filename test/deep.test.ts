@@ -147,6 +147,20 @@ describe("global linearized span (method b)", () => {
       for (let q = 0; q < P; q++) s += A[q * m + i] * A[q * m + j];
       expect(Math.abs(G[i * m + j] - s)).toBeLessThan(1e-10 * (1 + Math.abs(s)));
     }
+    // the union with a second linearization point: its block Gram (cached NTK, cross products) = A^T A
+    const { ConcatOperator } = await import("../src/recover/operator.js");
+    const op1 = new SequentialLinearizedOperator(be, plan, x, n, init.map((v, i) => v + 0.1 * Math.sin(i)));
+    const both = new ConcatOperator(be, [op, op1]);
+    const B = materialize(both), mb = both.cols;
+    const gb = be.alloc(mb * mb);
+    both.gram(gb);
+    const GB = be.download(gb);
+    for (let i = 0; i < mb; i++) for (let j = 0; j < mb; j++) {
+      let s2 = 0;
+      for (let q = 0; q < P; q++) s2 += B[q * mb + i] * B[q * mb + j];
+      expect(Math.abs(GB[i * mb + j] - s2)).toBeLessThan(1e-10 * (1 + Math.abs(s2)));
+    }
+    op1.dispose();
     // tiny steps keep the Jacobian nearly fixed: the update is (almost) in the span at init
     const clean = await trainSequential(model, init, x, [0, 1, 1], { epochs: 5, lr: 1e-4 });
     const c = sparseOutliers(clean, { rho: 0.1, seed: 3 }).params;

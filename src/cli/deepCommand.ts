@@ -37,6 +37,7 @@ export function deepSvg(r: DeepResult): string {
     series: [
       { name: "layerwise (a)", points: pts("layerwise", "accPurified"), color: "#1f77b4" },
       { name: "linearized (b)", points: pts("linearized", "accPurified"), color: "#d62728" },
+      { name: "re-linearized (b)", points: pts("relinearized", "accPurified"), color: "#17becf" },
       { name: "best baseline", points: pts("linearized", "accBaseline"), color: "#9467bd" },
       { name: "contaminated", points: pts("linearized", "accContaminated"), color: "#e377c2" },
       { name: "clean", points: pts("linearized", "accPurified").map(([x]) => [x, 100 * g.accClean] as [number, number]), color: "#7f7f7f" },

@@ -33,20 +33,45 @@ export class SequentialLinearizedOperator implements LinearOperator {
   apply(u: Buf, out: Buf): void { sequentialBackward(this.ws, this.theta, this.x, u, out, this.scratch); }
   applyT(z: Buf, out: Buf): void { sequentialJvp(this.ws, this.theta, this.x, z, out, this.scratch); }
 
-  /** The NTK J J^T, one column per VJP + JVP pair (m of them). */
+  private gramCache: Buf | null = null;
+  /** The NTK J J^T, one column per VJP + JVP pair (m of them); formed once and kept. */
   gram(out: Buf): void {
-    const be = this.be, m = this.cols;
-    for (let j = 0; j < m; j++) {
-      be.fill(this.unit, 0);
-      be.view(this.unit)[j] = 1;
-      this.apply(this.unit, this.vec);
-      // row j of a symmetric matrix is its column j
-      this.applyT(this.vec, be.slice(out, j * m, m));
+    if (!this.gramCache) {
+      this.gramCache = this.be.alloc(this.cols * this.cols);
+      this.crossInto(this, null, this.gramCache);
+    }
+    this.be.copy(out, this.gramCache);
+  }
+
+  /** out (m x m_other) = J_this diag(w) J_other^T, column j = JVP_this(w VJP_other(e_j)). */
+  crossWeightedGram(other: LinearOperator, w: Buf | null, out: Buf): boolean {
+    if (!(other instanceof SequentialLinearizedOperator) || other.rows !== this.rows) return false;
+    if (other === this && w === null) { this.gram(out); return true; }
+    this.crossInto(other, w, out);
+    return true;
+  }
+
+  private crossInto(other: SequentialLinearizedOperator, w: Buf | null, out: Buf): void {
+    const be = this.be, m = this.cols, mo = other.cols;
+    const col = be.alloc(m);
+    try {
+      for (let j = 0; j < mo; j++) {
+        be.fill(other.unit, 0);
+        be.view(other.unit)[j] = 1;
+        other.apply(other.unit, this.vec);
+        if (w) be.mul(this.vec, this.vec, w);
+        this.applyT(this.vec, col);
+        const c = be.view(col), o = be.view(out);
+        for (let i = 0; i < m; i++) o[i * mo + j] = c[i];
+      }
+    } finally {
+      be.free(col);
     }
   }
 
   dispose(): void {
     this.ws.dispose();
     for (const b of [this.theta, this.x, this.unit, this.vec, ...this.scratch]) this.be.free(b);
+    if (this.gramCache) { this.be.free(this.gramCache); this.gramCache = null; }
   }
 }

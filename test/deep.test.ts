@@ -188,6 +188,9 @@ describe("cnn-purify deep", () => {
     expect(names).toContain("outliers/layerwise");
     expect(names).toContain("outliers/linearized");
     expect(names).toContain("backdoor-sparse/linearized");
+    for (const k of ["n", "K", "params", "ratio", "accClean", "flipRate", "spanResidual", "scenarios"]) expect(r.regimes[0]).toHaveProperty(k);
+    expect(r.regimes[0].flipRate).toBeGreaterThan(0);
+    expect(names).toContain("outliers/relinearized");
     for (const s of r.regimes[0].scenarios) { expect(s.peakBytes).toBeGreaterThan(0); expect(s.accPurified).toBeLessThanOrEqual(1); }
     expect(readFileSync(join(dir, "deep-mnist.svg"), "utf8")).toMatch(/^<svg/);
   }, 120_000);

@@ -64,7 +64,7 @@ export const deep: Command = {
     }
     if (v.json) { out(JSON.stringify(r)); return; }
     const g = r.regimes[0];
-    out(`${dataset}: ${g.layers}; n = ${g.n}, P = ${g.params}, n O / P = ${fmt(g.ratio)}, clean ${pct(g.accClean)}%, ` +
+    out(`${dataset}: ${g.layers}; n = ${g.n}, P = ${g.params}, n O / P = ${fmt(g.ratio)}, clean ${pct(g.accClean)}%, flip rate ${fmt(g.flipRate)}, ` +
       `clean update outside the linearized span ${fmt(g.spanResidual)}, NTK ${fmt(g.ntkSeconds)} s\n` +
       `layerwise spans: ${g.layerSpans.map((l) => `layer ${l.layer}: ${l.spanDim} patches for rows of ${l.rowLength}${l.covers ? " (covers the layer)" : ""}`).join("; ")}\n\n` +
       table(["scenario", "level", "method", "contaminated %", "purified %", "best baseline %", "ASR before %", "ASR after %", "seconds", "peak MiB"],

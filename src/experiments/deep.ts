@@ -12,7 +12,7 @@ import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
 import { purifyLayerwise } from "../deep/layerwise.js";
 import { SequentialLinearizedOperator } from "../deep/linearized.js";
 import type { LayerSpec } from "../deep/sequential.js";
-import { planLayers } from "../deep/sequential.js";
+import { SequentialWorkspace, planLayers, sequentialForward } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
 import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
@@ -44,7 +44,11 @@ export interface DeepResult {
   dataset: DatasetName;
   quick: boolean;
   regimes: Array<{
-    n: number; params: number; ratio: number; accClean: number; accInit: number; spanResidual: number; ntkSeconds: number;
+    /** K: the first conv layer's filters (layers lists them all). */
+    n: number; K: number; params: number; ratio: number; accClean: number; accInit: number;
+    /** Fraction of ReLU inputs (all layers, training images) whose sign differs between init and clean. */
+    flipRate: number;
+    spanResidual: number; ntkSeconds: number;
     layers: string; layerSpans: Array<{ layer: number; spanDim: number; rowLength: number; covers: boolean }>;
     scenarios: DeepScenario[];
   }>;
@@ -103,6 +107,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
     return evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), imgs.images, new Float64Array(keep.length).fill(target), be);
   };
   const accClean = await acc(clean), accInit = await acc(init);
+  const flipRate = reluFlipRate(be, plan, set.images, n, init, clean);
 
   step("forming the NTK (VJP + JVP pairs)");
   be.resetPeak();
@@ -194,8 +199,26 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   o.onProgress?.("done", steps, steps);
   return {
     dataset, quick, seconds: (performance.now() - t0) / 1000,
-    regimes: [{ n, params: plan.size, ratio: (n * plan.output.C) / plan.size, accClean, accInit, spanResidual, ntkSeconds, layers: describe(DEEP_LAYERS), layerSpans, scenarios }],
+    regimes: [{ n, K: (DEEP_LAYERS[0] as { filters: number }).filters, flipRate, params: plan.size, ratio: (n * plan.output.C) / plan.size, accClean, accInit, spanResidual, ntkSeconds, layers: describe(DEEP_LAYERS), layerSpans, scenarios }],
   };
+}
+
+/** Sign changes of every ReLU layer's input between two parameter vectors, over n inputs. */
+function reluFlipRate(be: Backend, plan: ReturnType<typeof planLayers>, x: Float64Array, n: number, a: Float64Array, b: Float64Array): number {
+  const ws = new SequentialWorkspace(be, plan, n);
+  const xb = be.upload(be.alloc(x.length), x), t = be.alloc(plan.size);
+  const signs = (theta: Float64Array) => {
+    sequentialForward(ws, be.upload(t, theta), xb);
+    return plan.layers.flatMap((l, i) => (l.spec.type === "relu" && i > 0 ? [be.download(ws.acts[i - 1]).map((v) => (v > 0 ? 1 : 0))] : []));
+  };
+  try {
+    const sa = signs(a), sb = signs(b);
+    let flips = 0, total = 0;
+    sa.forEach((arr, k) => { for (let i = 0; i < arr.length; i++) { total++; if (arr[i] !== sb[k][i]) flips++; } });
+    return total ? flips / total : 0;
+  } finally {
+    ws.dispose(); be.free(xb); be.free(t);
+  }
 }
 
 function describe(layers: LayerSpec[]): string {

@@ -117,6 +117,12 @@ describe("layerwise purification (method a)", () => {
       for (let q = 0; q < params.length; q++) { num += (params[q] - clean[q]) ** 2; den += clean[q] ** 2; }
       expect(Math.sqrt(num / den), `rho ${rho}`).toBeLessThan(1e-9);
       expect(layers.map((r) => [r.layer, r.frozen, r.spanDim])).toEqual([[0, true, 0], [2, false, 16], [5, true, 0]]);
+      // the trained layer's report: certified exact, and it found the contaminated entries of that layer
+      const l2r = layers[1];
+      expect(l2r.recovered).toBe(true);
+      let truth = 0;
+      for (let q = l2.offset; q < l2.offset + l2.rows * l2.rowLength; q++) if (c[q] !== clean[q]) truth++;
+      expect(l2r.estimatedContaminated).toBe(truth);
     }
   });
 });

@@ -10,6 +10,8 @@ import { resolveBackend } from "../backend/index.js";
 import { ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import { PatchSpanOperator } from "../recover/operator.js";
 import type { AdmmOptions } from "../recover/admm.js";
+import { certificateSlack } from "../recover/purify.js";
+import { residualThreshold } from "../recover/report.js";
 import { solveBatch } from "../recover/solve.js";
 import { SequentialWorkspace, planLayers, sequentialForward } from "./sequential.js";
 import type { SequentialModel } from "./train.js";
@@ -18,6 +20,10 @@ export interface LayerReport {
   layer: number; type: string; rows: number; spanDim: number; iterations: number; frozen: boolean;
   /** The span has at least as many patches as a row has entries: it covers the layer, nothing can be removed. */
   covers: boolean;
+  /** Entries judged contaminated (residual above the robust threshold, or NaN/Inf). */
+  estimatedContaminated: number;
+  /** The exactness certificate of the recovery issue, per filter row (false when covered or frozen). */
+  recovered: boolean;
 }
 
 /**
@@ -43,7 +49,7 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       const len = l.rows * l.rowLength;
       if (frozen.has(i)) {
         out.set(init.subarray(l.offset, l.offset + len), l.offset);
-        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: 0, iterations: 0, frozen: true, covers: false });
+        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: 0, iterations: 0, frozen: true, covers: false, estimatedContaminated: 0, recovered: false });
         continue;
       }
       // the patches of layer i from the purified layers below (forward with out; ws.cols[i] holds them)
@@ -53,8 +59,9 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       if (m >= l.rowLength) {
         // generic patches then span all of R^(p+1): every row fits exactly, only NaN/Inf can be
         // repaired (back to init), and the Gram would be m x m for nothing
-        for (let q = 0; q < len; q++) if (!Number.isFinite(out[l.offset + q])) out[l.offset + q] = init[l.offset + q];
-        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true });
+        let bad = 0;
+        for (let q = 0; q < len; q++) if (!Number.isFinite(out[l.offset + q])) { out[l.offset + q] = init[l.offset + q]; bad++; }
+        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: bad, recovered: false });
         continue;
       }
       const op = new PatchSpanOperator(be, ws.cols[i]!, m, l.rowLength, l.rows);
@@ -71,7 +78,15 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       const sol = await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased });
       op.dispose();
       for (let q = 0; q < len; q++) out[l.offset + q] = init[l.offset + q] + sol.fitted[q];
-      reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: sol.iterations, frozen: false, covers: false });
+      let slack = Infinity, estimated = 0;
+      for (let f = 0; f < l.rows; f++) {
+        const res = sol.residual.subarray(f * l.rowLength, (f + 1) * l.rowLength), rf = r.subarray(f * l.rowLength, (f + 1) * l.rowLength);
+        const erasedRow = new Set(erased[f] ?? []);
+        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m, erasedRow));
+        const thr = residualThreshold(res);
+        for (let q = 0; q < l.rowLength; q++) if (erasedRow.has(q) || Math.abs(res[q]) > thr) estimated++;
+      }
+      reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: sol.iterations, frozen: false, covers: false, estimatedContaminated: estimated, recovered: slack >= 0 });
     }
     return { params: out, layers: reports };
   } finally {

@@ -113,6 +113,17 @@ describe("ONNX: sequential multi-layer CNNs", () => {
     const scale = Math.max(...ours.map(Math.abs));
     for (let i = 0; i < ours.length; i++) expect(Math.abs(theirs[i] - ours[i]) / scale).toBeLessThan(1e-6);
     expect(await evaluateSequential(m, theta, x, [0, 1, 2], be)).toBeGreaterThanOrEqual(0);
+    // the dense layer spelled MatMul (weight [in, out]) + Add (bias): the same parameters
+    const alt = onnx.ModelProto.decode(encodeSequentialOnnx(m, theta, { dtype: "f64" }));
+    const gemm = alt.graph!.node[alt.graph!.node.length - 1];
+    const w = alt.graph!.initializer.find((t) => t.name === gemm.input[1])!;
+    const [units, inputs] = w.dims.map(Number);
+    const src = new DataView(w.rawData.buffer, w.rawData.byteOffset, w.rawData.byteLength), raw = new Uint8Array(units * inputs * 8), dst = new DataView(raw.buffer);
+    for (let u = 0; u < units; u++) for (let q = 0; q < inputs; q++) dst.setFloat64((q * units + u) * 8, src.getFloat64((u * inputs + q) * 8, true), true);
+    w.dims = [inputs, units]; w.rawData = raw;
+    gemm.opType = "MatMul"; gemm.attribute = []; const biasName = gemm.input.pop()!; gemm.output = ["mm"];
+    alt.graph!.node.push(onnx.NodeProto.create({ opType: "Add", name: "bias", input: ["mm", biasName], output: ["output"] }));
+    expect(Array.from(decodeSequentialOnnx(onnx.ModelProto.encode(alt).finish()).theta)).toEqual(Array.from(theta));
     const bad = onnx.ModelProto.decode(encodeSequentialOnnx(m, theta));
     bad.graph!.node[2].opType = "LpPool";
     expect(() => decodeSequentialOnnx(onnx.ModelProto.encode(bad).finish(), "--model")).toThrow(/unsupported op LpPool \("l2"\)/);

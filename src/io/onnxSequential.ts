@@ -99,6 +99,12 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx"): { model
       for (let u = 0; u < units; u++) for (let q = 0; q < inputs; q++) wt[u * inputs + q] = transB ? w.values[u * inputs + q] : w.values[q * units + u];
       layers.push({ type: "dense", units });
       weights.push({ w: wt, b: op === "Gemm" && n.input && n.input[2] ? init(n, 2).values : new Float64Array(units) });
+    } else if (op === "Add") {
+      // MatMul + Add: the bias of the dense layer just read
+      const last = weights[weights.length - 1], spec = layers[layers.length - 1];
+      const b = inits.get(n.input?.[1] ?? "") ?? inits.get(n.input?.[0] ?? "");
+      if (!last || spec?.type !== "dense" || !b || b.values.length !== spec.units) throw new ValueError(`${where}: Add "${n.name}" is not the bias of a preceding MatMul`);
+      for (let u = 0; u < spec.units; u++) last.b[u] += b.values[u];
     } else if (op === "Relu") { layers.push({ type: "relu" }); weights.push(null); }
     else if (op === "Flatten") { layers.push({ type: "flatten" }); weights.push(null); }
     else if (op === "MaxPool" || op === "AveragePool") {
@@ -108,7 +114,7 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx"): { model
       }
       layers.push({ type: op === "MaxPool" ? "maxpool" : "avgpool", size: k[0] }); weights.push(null);
     } else if (op !== "Identity") {
-      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, Relu, MaxPool, AveragePool, Flatten, Gemm, MatMul, Identity`);
+      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, Relu, MaxPool, AveragePool, Flatten, Gemm, MatMul (+ Add), Identity`);
     }
   }
   const plan = planLayers(input, layers);

@@ -155,6 +155,7 @@ describe("purify on a multi-layer .onnx", () => {
     for (let i = 0; i < got.length; i++) { num += (got[i] - clean[i]) ** 2; den += clean[i] ** 2; }
     expect(Math.sqrt(num / den)).toBeLessThan(1e-9);
     expect(await main([...base, "--subspace", "linearized", "--out", join(dir, "q.onnx")], () => {})).toBe(0);
+    expect(await main([...base, "--subspace", "relinearized", "--out", join(dir, "q2.onnx")], () => {})).toBe(0);
     expect(await main([...base, "--subspace", "patch", "--out", join(dir, "r.onnx")], () => {})).toBe(2);
     expect(await main([...base, "--frozen", "1", "--out", join(dir, "r.onnx")], () => {})).toBe(2);
   });

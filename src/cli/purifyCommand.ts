@@ -36,7 +36,7 @@ const spec: OptionSpec = {
   method: { type: "string", help: "the same as --subspace" },
   frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init (fine-tuning the top); restored to init" },
   "max-iter": { type: "string", help: "ADMM iteration cap (default 5000; it also stops when the l1 objective stalls)" },
-  subspace: { type: "string", help: `recovery span: ${SUBSPACE_NAMES.join(", ")} for the one-hidden-layer model (default patch); layerwise or linearized for a multi-layer .onnx (default layerwise)` },
+  subspace: { type: "string", help: `recovery span: ${SUBSPACE_NAMES.join(", ")} for the one-hidden-layer model (default patch); layerwise or linearized for a multi-layer .onnx (default layerwise; also relinearized)` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
   "trained-readout": { type: "string", default: "yes", help: "yes if training updated fc.weight, no if it stayed at init" },
   backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },

@@ -4,14 +4,13 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { resolveBackend } from "../backend/index.js";
 import { purifyLayerwise } from "../deep/layerwise.js";
-import { SequentialLinearizedOperator } from "../deep/linearized.js";
+import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
 import { planLayers } from "../deep/sequential.js";
 import { evaluateSequential } from "../deep/train.js";
 import { OptionError } from "../errors.js";
 import { decodeOnnx } from "../io/onnx.js";
 import { decodeSequentialOnnx, encodeSequentialOnnx } from "../io/onnxSequential.js";
 import { WASM_MEMORY_LIMIT } from "../recover/memory.js";
-import { solveBatch } from "../recover/solve.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
 import { parseInput, readImages, readInput, readLabels } from "./purifyInputs.js";
 import { table } from "./table.js";
@@ -37,7 +36,7 @@ export interface SequentialRun {
 /** The multi-layer path: layerwise patch spans (default) or the global linearized span. */
 export async function runSequential(r: SequentialRun): Promise<string> {
   const method = r.subspace ?? "layerwise";
-  if (method !== "layerwise" && method !== "linearized") throw new OptionError(`purify: --subspace ${method} is for the one-hidden-layer model; a multi-layer CNN takes layerwise or linearized`);
+  if (method !== "layerwise" && method !== "linearized" && method !== "relinearized") throw new OptionError(`purify: --subspace ${method} is for the one-hidden-layer model; a multi-layer CNN takes layerwise, linearized or relinearized`);
   if (extname(r.outPath).toLowerCase() !== ".onnx") throw new OptionError(`purify: multi-layer models are written as .onnx, not ${extname(r.outPath)}`);
   const read = (what: "model" | "init") => {
     const path = r.paths[what]!;
@@ -52,7 +51,7 @@ export async function runSequential(r: SequentialRun): Promise<string> {
   const plan = planLayers(model.model.input, model.model.layers);
   const O = plan.output.C;
   for (const f of r.frozen) if (!plan.layers[f]?.rows) throw new OptionError(`purify: --frozen ${f} is not a conv or dense layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
-  const m = method === "linearized" ? n * O : Math.max(...plan.layers.filter((l) => l.rows).map((l) => { const k = n * l.output.H * l.output.W; return k < l.rowLength ? k : 0; }));
+  const m = method !== "layerwise" ? n * O * (method === "relinearized" ? 2 : 1) : Math.max(...plan.layers.filter((l) => l.rows).map((l) => { const k = n * l.output.H * l.output.W; return k < l.rowLength ? k : 0; }));
   const need = 8 * (3 * m * m + 12 * plan.size + 4 * n * C * H * W);
   if (need > WASM_MEMORY_LIMIT) throw new InputFileError(`purify: this problem needs about ${(need / 2 ** 30).toFixed(1)} GiB of working memory (${need} bytes); WebAssembly memory ends at 4 GiB. Use fewer samples in --data.`);
   const be = await resolveBackend(r.backendName);
@@ -64,11 +63,9 @@ export async function runSequential(r: SequentialRun): Promise<string> {
   } else {
     const op = new SequentialLinearizedOperator(be, plan, r.data, n, init.theta);
     try {
-      const delta = model.theta.map((v, i) => (Number.isFinite(v) ? v - init.theta[i] : 0));
-      const erased = [...model.theta.keys()].filter((i) => !Number.isFinite(model.theta[i]));
-      const sol = await solveBatch(op, delta, 1, { solver: "admm", admm: r.maxIter ? { maxIter: r.maxIter } : undefined, erased: [erased.length ? Int32Array.from(erased) : null] });
-      params = init.theta.map((v, i) => v + sol.fitted[i]);
-      detail = { spanDim: op.cols, iterations: sol.iterations, erasures: erased.length };
+      const res = await purifyLinearizedSequential(op, model.theta, init.theta, { relinearize: method === "relinearized", admm: r.maxIter ? { maxIter: r.maxIter } : undefined });
+      params = res.params;
+      detail = { spanDim: op.cols, iterations: res.iterations, erasures: res.erasures };
     } finally {
       op.dispose();
     }

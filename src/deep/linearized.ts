@@ -2,7 +2,12 @@
 // Jacobian of the outputs), so A u is a VJP and A^T z a JVP, and the Gram J J^T (the empirical NTK)
 // is formed column by column as JVP(VJP(e_j)): the P x n O matrix itself is never formed.
 import type { Backend, Buf } from "../backend/types.js";
+import { Cholesky } from "../linalg/cholesky.js";
+import type { AdmmOptions } from "../recover/admm.js";
 import type { LinearOperator } from "../recover/operator.js";
+import { ConcatOperator } from "../recover/operator.js";
+import { splitErasures } from "../recover/purify.js";
+import { solveBatch } from "../recover/solve.js";
 import type { planLayers } from "./sequential.js";
 import { SequentialWorkspace, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp } from "./sequential.js";
 
@@ -18,7 +23,8 @@ export class SequentialLinearizedOperator implements LinearOperator {
   private readonly vec: Buf;
 
   /** x: the n inputs (n x C x H x W, host); theta0: the point of linearization. */
-  constructor(readonly be: Backend, plan: ReturnType<typeof planLayers>, x: Float64Array, n: number, theta0: Float64Array) {
+  constructor(readonly be: Backend, readonly plan: ReturnType<typeof planLayers>, readonly inputs: Float64Array, readonly n: number, theta0: Float64Array) {
+    const x = inputs;
     this.ws = new SequentialWorkspace(be, plan, n);
     this.rows = plan.size;
     this.cols = n * plan.output.C;
@@ -74,4 +80,43 @@ export class SequentialLinearizedOperator implements LinearOperator {
     for (const b of [this.theta, this.x, this.unit, this.vec, ...this.scratch]) this.be.free(b);
     if (this.gramCache) { this.be.free(this.gramCache); this.gramCache = null; }
   }
+}
+
+export interface SequentialPurification {
+  params: Float64Array;
+  /** ADMM iterations of the first pass (plus the second when re-linearized). */
+  iterations: number;
+  /** NaN/Inf and gross entries, dropped from the fit and restored from the span. */
+  erasures: number;
+}
+
+/**
+ * Method (b): LAD in the span of op (linearized at init), erasures as in purify(); with
+ * relinearize, again in the union with the span at the first-pass result (warm-started), its Gram
+ * made of op's cached NTK and VJP/JVP cross products. factor: op's factored NTK, when held.
+ */
+export async function purifyLinearizedSequential(op: SequentialLinearizedOperator, contaminated: Float64Array, init: Float64Array,
+  o: { factor?: Cholesky; relinearize?: boolean; admm?: AdmmOptions } = {}): Promise<SequentialPurification> {
+  const be = op.be;
+  const { delta, erasures } = splitErasures(contaminated, init);
+  const erased = [erasures.length ? Int32Array.from(erasures) : null];
+  const first = await solveBatch(op, delta, 1, { solver: "admm", admm: o.admm, factor: o.factor, erased });
+  let params = init.map((v, i) => v + first.fitted[i]), iterations = first.iterations;
+  if (o.relinearize) {
+    const op1 = new SequentialLinearizedOperator(be, op.plan, op.inputs, op.n, params);
+    const both = new ConcatOperator(be, [op, op1]);
+    let f2: Cholesky | null = null;
+    try {
+      const g = be.alloc(both.cols * both.cols);
+      try { both.gram(g); f2 = new Cholesky(be, g, both.cols, true); } finally { be.free(g); }
+      const warm = new Float64Array(both.cols);
+      warm.set(first.u);
+      const second = await solveBatch(both, delta, 1, { solver: "admm", admm: o.admm, factor: f2, erased, warmStart: warm });
+      params = init.map((v, i) => v + second.fitted[i]);
+      iterations += second.iterations;
+    } finally {
+      f2?.dispose(); both.dispose(); op1.dispose();
+    }
+  }
+  return { params, iterations, erasures: erasures.length };
 }

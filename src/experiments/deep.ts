@@ -10,7 +10,7 @@ import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName } from "../data/datasets.js";
 import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
 import { purifyLayerwise } from "../deep/layerwise.js";
-import { SequentialLinearizedOperator } from "../deep/linearized.js";
+import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
 import type { LayerSpec } from "../deep/sequential.js";
 import { SequentialWorkspace, planLayers, sequentialForward } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
@@ -18,8 +18,8 @@ import { evaluateSequential, gradientSequential, initSequential, trainSequential
 import { OptionError, checkOptionNames } from "../errors.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import { Rng } from "../random.js";
-import { ConcatOperator } from "../recover/operator.js";
-import { solveBatch } from "../recover/solve.js";
+import { spanResidualOf } from "../recover/purify.js";
+import { THRESHOLDS, clipInGroups, zeroAbnormalInGroups } from "../recover/baselines.js";
 import type { ScenarioName } from "./realData.js";
 
 export type DeepMethod = "layerwise" | "linearized" | "relinearized";
@@ -101,11 +101,10 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   const acc = (t: Float64Array) => evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), test.images, test.labels, be);
   const target = new Rng(seed ^ 0x9e3779b9).int(10);
   const triggered = addTrigger(test.images, test.samples, IMAGE);
-  const asr = async (t: Float64Array) => {
-    const keep = Int32Array.from([...test.labels.keys()].filter((i) => test.labels[i] !== target));
-    const imgs = subset({ ...test, images: triggered }, keep);
-    return evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), imgs.images, new Float64Array(keep.length).fill(target), be);
-  };
+  // triggered test images whose true class is not the target, cut once
+  const keep = Int32Array.from([...test.labels.keys()].filter((i) => test.labels[i] !== target));
+  const triggeredOthers = subset({ ...test, images: triggered }, keep).images, targetLabels = new Float64Array(keep.length).fill(target);
+  const asr = (t: Float64Array) => evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), triggeredOthers, targetLabels, be);
   const accClean = await acc(clean), accInit = await acc(init);
   const flipRate = reluFlipRate(be, plan, set.images, n, init, clean);
 
@@ -120,22 +119,14 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   const ntkSeconds = (performance.now() - t1) / 1000;
   const ntkPeak = be.peakBytes();
   // the clean update's part outside the span, through the factored Gram
-  const spanResidual = (() => {
-    const d = clean.map((v, i) => v - init[i]);
-    const db = be.upload(be.alloc(op.rows), d), u = be.alloc(op.cols), fit = be.alloc(op.rows);
-    op.applyT(db, u); factor.solve(u, 1); op.apply(u, fit);
-    const f = be.view(fit);
-    let num = 0, den = 0;
-    for (let i = 0; i < d.length; i++) { num += (f[i] - d[i]) ** 2; den += d[i] ** 2; }
-    for (const b of [db, u, fit]) be.free(b);
-    return Math.sqrt(num / den);
-  })();
+  const spanResidual = spanResidualOf(be, op, clean, init, 0, op.rows, 1, factor);
 
+  // the naive baselines with each layer's W~ as one group (layer scales differ)
+  const groups = plan.layers.filter((l) => l.rows).map((l) => Int32Array.from({ length: l.rows * l.rowLength }, (_, q) => l.offset + q));
   const baseline = async (c: Float64Array) => {
-    const { zeroAbnormalGroups, clipGroups } = baselinesFor(plan);
     let best = await acc(init);
-    for (const th of [2, 3, 4, 6, 8, 12, 20]) best = Math.max(best, await acc(zeroAbnormalGroups(c, th)));
-    return Math.max(best, await acc(clipGroups(c, init)));
+    for (const th of THRESHOLDS) best = Math.max(best, await acc(zeroAbnormalInGroups(c, groups, th)));
+    return Math.max(best, await acc(clipInGroups(c, init, groups)));
   };
   const scenarios: DeepScenario[] = [];
   let layerSpans: DeepResult["regimes"][0]["layerSpans"] = [];
@@ -150,25 +141,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
         params = r.params;
         layerSpans = r.layers.map((l) => ({ layer: l.layer, spanDim: l.spanDim, rowLength: plan.layers[l.layer].rowLength, covers: l.covers }));
       } else {
-        const r = c.map((v, i) => (Number.isFinite(v) ? v - init[i] : 0));
-        const erased = [...c.keys()].filter((i) => !Number.isFinite(c[i]) || Math.abs(c[i] - init[i]) > 1e6);
-        const erasedList = [erased.length ? Int32Array.from(erased) : null];
-        const sol = await solveBatch(op, r, 1, { solver: "admm", admm: { maxIter: 150 }, factor, erased: erasedList });
-        params = init.map((v, i) => v + sol.fitted[i]);
-        if (method === "relinearized") {
-          // the union with the span at the first-pass model, warm-started from the first pass
-          const op1 = new SequentialLinearizedOperator(be, plan, set.images, n, params);
-          const both = new ConcatOperator(be, [op, op1]);
-          const g2 = be.alloc(both.cols * both.cols);
-          both.gram(g2);
-          const f2 = new Cholesky(be, g2, both.cols, true);
-          be.free(g2);
-          const warm = new Float64Array(both.cols);
-          warm.set(sol.u);
-          const sol2 = await solveBatch(both, r, 1, { solver: "admm", admm: { maxIter: 150 }, factor: f2, erased: erasedList, warmStart: warm });
-          params = init.map((v, i) => v + sol2.fitted[i]);
-          f2.dispose(); both.dispose(); op1.dispose();
-        }
+        params = (await purifyLinearizedSequential(op, c, init, { factor, relinearize: method === "relinearized", admm: { maxIter: 150 } })).params;
       }
       const row: DeepScenario = {
         name, level, method, accContaminated, accPurified: await acc(params), accBaseline, ...extra,
@@ -225,27 +198,3 @@ function describe(layers: LayerSpec[]): string {
   return layers.map((l) => (l.type === "conv" ? `conv${l.filters}@${l.kernel}/${l.stride ?? 1}` : l.type === "dense" ? `dense${l.units}` : l.type)).join(" ");
 }
 
-/** The naive baselines per layer (each layer's W~ is one group, its scale differs from the others'). */
-function baselinesFor(plan: ReturnType<typeof planLayers>) {
-  const groups = plan.layers.filter((l) => l.rows).map((l) => [l.offset, l.offset + l.rows * l.rowLength] as const);
-  const zeroAbnormalGroups = (c: Float64Array, th: number) => {
-    const out = c.slice();
-    for (const [a, b] of groups) {
-      const v = Array.from(c.subarray(a, b)).filter(Number.isFinite).sort((x, y) => x - y);
-      const med = v[v.length >> 1] ?? 0;
-      const mad = 1.4826 * (v.map((x) => Math.abs(x - med)).sort((x, y) => x - y)[v.length >> 1] ?? 0);
-      for (let i = a; i < b; i++) if (!Number.isFinite(c[i]) || Math.abs(c[i] - med) > th * mad) out[i] = 0;
-    }
-    return out;
-  };
-  const clipGroups = (c: Float64Array, init: Float64Array) => {
-    const out = c.slice();
-    for (const [a, b] of groups) {
-      let lo = Infinity, hi = -Infinity;
-      for (let i = a; i < b; i++) { lo = Math.min(lo, init[i]); hi = Math.max(hi, init[i]); }
-      for (let i = a; i < b; i++) out[i] = Number.isNaN(c[i]) ? 0 : Math.min(Math.max(c[i], lo), hi);
-    }
-    return out;
-  };
-  return { zeroAbnormalGroups, clipGroups };
-}

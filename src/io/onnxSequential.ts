@@ -1,25 +1,12 @@
 // ONNX in and out for sequential multi-layer CNNs (src/deep): Conv (any kernel, stride, symmetric
 // zero padding) + bias, Relu, MaxPool / AveragePool (kernel = stride), Flatten, Gemm (+ bias) — the
 // layers the sequential model has. Node only (onnx-proto's protobufjs code).
-import { createRequire } from "node:module";
 import type { onnx as OnnxNs } from "onnx-proto";
 import { ValueError } from "../errors.js";
 import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
-
-const { onnx } = createRequire(import.meta.url)("onnx-proto") as { onnx: typeof OnnxNs };
-const FLOAT = 1, DOUBLE = 11;
-type Long = { toNumber(): number };
-const num = (x: number | Long | null | undefined): number => (x === null || x === undefined ? 0 : typeof x === "number" ? x : x.toNumber());
-const ints = (name: string, v: number[]): OnnxNs.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-const int = (name: string, v: number): OnnxNs.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
-
-function tensor(name: string, dims: number[], values: ArrayLike<number>, dtype: "f32" | "f64"): OnnxNs.ITensorProto {
-  const size = dtype === "f32" ? 4 : 8, bytes = new Uint8Array(values.length * size), dv = new DataView(bytes.buffer);
-  for (let i = 0; i < values.length; i++) dtype === "f32" ? dv.setFloat32(i * 4, values[i], true) : dv.setFloat64(i * 8, values[i], true);
-  return { name, dims, dataType: dtype === "f32" ? FLOAT : DOUBLE, rawData: bytes };
-}
+import { DOUBLE, FLOAT, int, ints, num, onnx, tensor, tensorValues } from "./onnxProto.js";
 
 /** Encodes a sequential model; weights W~ rows [w ; b] split into ONNX weight and bias tensors. */
 export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array, options: { dtype?: "f32" | "f64" } = {}): Uint8Array {
@@ -63,17 +50,7 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx"): { model
   if (!dims || dims.length !== 4 || !dims.slice(1).every((d) => num(d.dimValue) > 0)) throw new ValueError(`${where}: the input must be [N, C, H, W] with fixed C, H, W`);
   const input = { C: num(dims[1].dimValue), H: num(dims[2].dimValue), W: num(dims[3].dimValue) };
   const inits = new Map<string, { dims: number[]; values: Float64Array }>();
-  for (const t of g.initializer ?? []) {
-    const shape = (t.dims ?? []).map(num), count = shape.reduce((a, b) => a * b, 1), values = new Float64Array(count);
-    const raw = t.rawData?.length ? new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength) : null;
-    const size = t.dataType === FLOAT ? 4 : t.dataType === DOUBLE ? 8 : 0;
-    if (!size) throw new ValueError(`${where}: initializer "${t.name}" has unsupported data type ${t.dataType} (FLOAT, DOUBLE)`);
-    if (raw && raw.byteLength !== count * size) throw new ValueError(`${where}: initializer "${t.name}" has ${raw.byteLength} bytes for ${count} values`);
-    const list = t.dataType === FLOAT ? t.floatData : t.doubleData;
-    if (!raw && (list?.length ?? 0) !== count) throw new ValueError(`${where}: initializer "${t.name}" has ${list?.length ?? 0} values for ${count}`);
-    for (let i = 0; i < count; i++) values[i] = raw ? (size === 4 ? raw.getFloat32(i * 4, true) : raw.getFloat64(i * 8, true)) : (list![i] as number);
-    inits.set(t.name ?? "", { dims: shape, values });
-  }
+  for (const t of g.initializer ?? []) inits.set(t.name ?? "", tensorValues(t, where));
   const attr = (n: OnnxNs.INodeProto, k: string) => n.attribute?.find((a) => a.name === k);
   const attrInts = (n: OnnxNs.INodeProto, k: string) => attr(n, k)?.ints?.map(num);
   const init = (n: OnnxNs.INodeProto, i: number) => {

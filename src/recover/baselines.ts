@@ -45,9 +45,14 @@ function robustCenterScale(v: Float64Array): [number, number] {
  */
 export function zeroAbnormal(shape: ModelShape, theta: Float64Array, c: number): Float64Array {
   checkLengths("zeroAbnormal", shape, theta);
+  return zeroAbnormalInGroups(theta, parameterGroups(shape), c);
+}
+
+/** zeroAbnormal over any partition of the parameters into groups (e.g. the layers of a deep model). */
+export function zeroAbnormalInGroups(theta: Float64Array, groups: Int32Array[], c: number): Float64Array {
   if (!(c > 0)) throw new ValueError(`zeroAbnormal: threshold must be > 0, got ${c}`);
   const out = theta.slice();
-  for (const g of parameterGroups(shape)) {
+  for (const g of groups) {
     const vals = Float64Array.from(g, (i) => theta[i]);
     const [med, s] = robustCenterScale(vals);
     for (const i of g) if (!Number.isFinite(theta[i]) || Math.abs(theta[i] - med) > c * s) out[i] = 0;
@@ -61,8 +66,13 @@ export const THRESHOLDS: readonly number[] = [2, 3, 4, 5, 6, 8, 10, 15, 20, 30];
 /** Clips each entry into the range its group had at init; NaN becomes 0 (inside any init range). */
 export function clipToInitRange(shape: ModelShape, theta: Float64Array, init: Float64Array): Float64Array {
   checkLengths("clipToInitRange", shape, theta, init);
+  return clipInGroups(theta, init, parameterGroups(shape));
+}
+
+/** clipToInitRange over any partition of the parameters into groups. */
+export function clipInGroups(theta: Float64Array, init: Float64Array, groups: Int32Array[]): Float64Array {
   const out = theta.slice();
-  for (const g of parameterGroups(shape)) {
+  for (const g of groups) {
     let lo = Infinity, hi = -Infinity;
     for (const i of g) { lo = Math.min(lo, init[i]); hi = Math.max(hi, init[i]); }
     for (const i of g) out[i] = Number.isNaN(theta[i]) ? Math.min(Math.max(0, lo), hi) : Math.min(Math.max(theta[i], lo), hi);

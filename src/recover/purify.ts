@@ -246,16 +246,7 @@ export class Purifier {
     const t0 = performance.now();
     const n = data.samples, k = data.patches, K = shape.filters, O = shape.outputs;
     const trainedReadout = this.o.trainedReadout ?? true;
-    const nonFinite: number[] = [], gross: number[] = [];
-    const delta = new Float64Array(L.size);
-    for (let i = 0; i < L.size; i++) {
-      if (Number.isFinite(contaminated[i])) delta[i] = contaminated[i] - init[i];
-      else nonFinite.push(i);
-    }
-    const scale = robustScale(delta, nonFinite);
-    const grossLimit = (this.o.grossFactor ?? 1e6) * scale;
-    for (let i = 0; i < L.size; i++) if (Math.abs(delta[i]) > grossLimit) { gross.push(i); delta[i] = 0; }
-    const erasures = [...nonFinite, ...gross].sort((a, b) => a - b);
+    const { delta, nonFinite, gross, erasures } = splitErasures(contaminated, init, this.o.grossFactor);
     const out = contaminated.slice();
     const solveOpts = (stage: PurifyProgress["stage"]) => ({
       solver, admm: this.o.admm, polish: this.o.polish,
@@ -454,6 +445,23 @@ function withoutCallbacks(o: AdmmOptions): Omit<AdmmOptions, "onIteration" | "wa
   return rest;
 }
 
+/**
+ * The right-hand side delta = contaminated - init with its erased rows: NaN/Inf entries, and finite
+ * changes above grossFactor (default 1e6) x median |delta| (values like 1e38 from exponent bit flips
+ * would swamp f64 precision in any solver). Erased rows of delta are 0; erasures is both, sorted.
+ */
+export function splitErasures(contaminated: Float64Array, init: Float64Array, grossFactor = 1e6): { delta: Float64Array; nonFinite: number[]; gross: number[]; erasures: number[] } {
+  const nonFinite: number[] = [], gross: number[] = [];
+  const delta = new Float64Array(contaminated.length);
+  for (let i = 0; i < delta.length; i++) {
+    if (Number.isFinite(contaminated[i])) delta[i] = contaminated[i] - init[i];
+    else nonFinite.push(i);
+  }
+  const grossLimit = grossFactor * robustScale(delta, nonFinite);
+  for (let i = 0; i < delta.length; i++) if (Math.abs(delta[i]) > grossLimit) { gross.push(i); delta[i] = 0; }
+  return { delta, nonFinite, gross, erasures: [...nonFinite, ...gross].sort((a, b) => a - b) };
+}
+
 /** Median of |delta| over finite entries (1 if that is 0): the unit of "gross". */
 function robustScale(delta: Float64Array, skip: number[]): number {
   const s = new Set(skip);
@@ -504,7 +512,7 @@ async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: 
  * || (I - Proj_span)(clean - init) || / || clean - init || over the B problems at offset: how far
  * the true update is from the span (0 when the span is exact). Least squares through the Gram.
  */
-function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, init: Float64Array, offset: number, rows: number, B: number, factor?: Cholesky): number {
+export function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, init: Float64Array, offset: number, rows: number, B: number, factor?: Cholesky): number {
   const m = op.cols;
   const d = new Float64Array(B * rows);
   for (let i = 0; i < B * rows; i++) d[i] = clean[offset + i] - init[offset + i];

@@ -1,5 +1,10 @@
-// esbuild bundles beside tsc's dist/: dist/bundle/edge/cnn-purify.js (one file, .wasm inlined, no node:
-// imports) and dist/bundle/browser/ (ESM bundle + Web Worker script, .wasm files fetched by URL).
+// esbuild bundles beside tsc's dist/:
+// - dist/bundle/edge/cnn-purify.js: one file, binaries inlined as bytes, no node: imports (Deno,
+//   Vercel's edge-runtime, any runtime that compiles WebAssembly from bytes);
+// - dist/bundle/workerd/ and dist/bundle/vercel/: the same API with each binary imported as a .wasm
+//   module beside the entry ("./x.wasm" for workerd, "./x.wasm?module" for Vercel Edge), for
+//   runtimes that forbid compiling from bytes;
+// - dist/bundle/browser/: ESM bundle + Web Worker script, binaries fetched by URL; dist/demo/.
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -7,10 +12,14 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const common = { bundle: true, format: "esm", target: "es2022", logLevel: "warning", external: ["highs"], absWorkingDir: root };
+// The binary files every non-inlining bundle carries, named as src/backend/binaries.ts names them.
+const BINARY_FILES = { "cnn-purify-simd.wasm": "build/simd.wasm", "cnn-purify-scalar.wasm": "build/scalar.wasm" };
+const copyBinaries = (dir) => {
+  mkdirSync(join(root, dir), { recursive: true });
+  for (const [file, from] of Object.entries(BINARY_FILES)) copyFileSync(join(root, from), join(root, dir, file));
+};
 
-await build({ ...common, entryPoints: ["src/edge.ts"], outfile: "dist/bundle/edge/cnn-purify.js", platform: "neutral", mainFields: ["module", "main"] });
-
-// The browser bundle fetches the binaries, so the inlined copies are swapped for empty strings.
+// Bundles that load binaries another way get empty strings instead of the inlined copies.
 const noInline = {
   name: "no-inline-wasm",
   setup(b) {
@@ -18,19 +27,32 @@ const noInline = {
     b.onLoad({ filter: /.*/, namespace: "no-inline" }, () => ({ contents: 'export const simdWasmBase64 = ""; export const scalarWasmBase64 = "";', loader: "js" }));
   },
 };
+// The .wasm imports of src/workerd.ts stay imports, spelled for the runtime that resolves them.
+const wasmImports = (suffix) => ({
+  name: "wasm-module-imports",
+  setup(b) {
+    b.onResolve({ filter: /\.wasm$/ }, (a) => ({ path: a.path + suffix, external: true }));
+  },
+});
+
+await build({ ...common, entryPoints: ["src/edge.ts"], outfile: "dist/bundle/edge/cnn-purify.js", platform: "neutral", mainFields: ["module", "main"] });
+for (const [dir, suffix] of [["workerd", ""], ["vercel", "?module"]]) {
+  await build({ ...common, entryPoints: ["src/workerd.ts"], outfile: `dist/bundle/${dir}/cnn-purify.js`, platform: "neutral", mainFields: ["module", "main"], plugins: [noInline, wasmImports(suffix)] });
+  copyBinaries(`dist/bundle/${dir}`);
+}
+
 await build({ ...common, entryPoints: { "cnn-purify": "src/browser.ts", worker: "src/parallel/webWorker.ts" }, outdir: "dist/bundle/browser", platform: "browser", plugins: [noInline] });
-mkdirSync(join(root, "dist/bundle/browser"), { recursive: true });
-copyFileSync(join(root, "build/simd.wasm"), join(root, "dist/bundle/browser/cnn-purify-simd.wasm"));
-copyFileSync(join(root, "build/scalar.wasm"), join(root, "dist/bundle/browser/cnn-purify-scalar.wasm"));
+copyBinaries("dist/bundle/browser");
 
 // The demo page: static files in dist/demo, the worker fetching the .wasm beside it.
 await build({ ...common, entryPoints: { main: "demo/main.ts", worker: "demo/worker.ts" }, outdir: "dist/demo", platform: "browser", plugins: [noInline] });
 copyFileSync(join(root, "demo/index.html"), join(root, "dist/demo/index.html"));
-copyFileSync(join(root, "build/simd.wasm"), join(root, "dist/demo/cnn-purify-simd.wasm"));
-copyFileSync(join(root, "build/scalar.wasm"), join(root, "dist/demo/cnn-purify-scalar.wasm"));
+copyBinaries("dist/demo");
 
-const edge = readFileSync(join(root, "dist/bundle/edge/cnn-purify.js"), "utf8");
-for (const banned of ['"node:', "'node:", "require("]) {
-  if (edge.includes(banned)) throw new Error(`edge bundle contains ${banned}: it must run without Node APIs`);
+for (const dir of ["edge", "workerd", "vercel"]) {
+  const text = readFileSync(join(root, `dist/bundle/${dir}/cnn-purify.js`), "utf8");
+  for (const banned of ['"node:', "'node:", "require("]) {
+    if (text.includes(banned)) throw new Error(`${dir} bundle contains ${banned}: it must run without Node APIs`);
+  }
 }
-console.log("bundles: dist/bundle/edge/cnn-purify.js, dist/bundle/browser/{cnn-purify,worker}.js + .wasm, dist/demo/");
+console.log("bundles: dist/bundle/{edge,workerd,vercel}/cnn-purify.js, dist/bundle/browser/{cnn-purify,worker}.js + .wasm, dist/demo/");

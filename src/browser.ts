@@ -6,17 +6,8 @@ import type { FilterShareRequest, FilterShareResponse } from "./parallel/protoco
 
 export * from "./index.js";
 
-const cache = new Map<string, Promise<Uint8Array>>();
-setWasmSource((name) => {
-  if (!cache.has(name)) {
-    const url = new URL(name === "wasm" ? "./cnn-purify-simd.wasm" : "./cnn-purify-scalar.wasm", import.meta.url);
-    cache.set(name, fetch(url).then(async (r) => {
-      if (!r.ok) throw new Error(`cnn-purify: cannot load ${url} (HTTP ${r.status})`);
-      return new Uint8Array(await r.arrayBuffer());
-    }));
-  }
-  return cache.get(name)!;
-});
+// Binaries are fetched (and compiled once) from beside this bundle; the table names the files.
+setWasmSource((variant) => new URL(`./${variant.file}`, import.meta.url));
 
 setWorkerFactory(() => {
   const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });

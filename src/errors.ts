@@ -31,6 +31,11 @@ export class NumericalError extends CnnPurifyError {
   constructor(message: string) { super("E_NUMERICAL", message); }
 }
 
+/** A problem with an input file: unreadable, corrupt, wrong shapes (CLI exit code 3; HTTP 400). */
+export class InputFileError extends CnnPurifyError {
+  constructor(message: string) { super("E_INPUT", message); }
+}
+
 /** Throws OptionError if `options` has a key outside `allowed`; `where` names the function. */
 export function checkOptionNames(where: string, options: object | undefined, allowed: readonly string[]): void {
   if (options === undefined) return;

@@ -217,7 +217,7 @@ describe("cnn-purify purify", () => {
       [{ data: nanData }, 3, /value 130 \(sample 1\) is NaN; inputs must be finite/],
       [{ data: empty }, 3, /no samples \(n = 0\)/],
       [{ data: wrongSize }, 3, /does not divide the image|images are 2x12x12, the model expects 2x8x8/],
-      [{ init: otherInit }, 3, /--model and --init describe different networks/],
+      [{ init: otherInit }, 3, /--model .*model.safetensors and --init .*other.safetensors describe different networks/],
       [{ data: huge, subspace: "linearized" }, 3, /needs about [\d.]+ GiB of working memory \(\d+ bytes\)/],
       [{ out: paths.model }, 2, /--out .* is the --model file; the inputs are never overwritten/],
       [{ out: link }, 2, /--out .*link.safetensors is the --model file/],

@@ -30,7 +30,6 @@ export class LinearAllocator {
         else this.free[i] = [start + size, len - size];
         this.sizes.set(start, size);
         this.used += size;
-    this.high = Math.max(this.high, this.used);
         this.high = Math.max(this.high, this.used);
         return start;
       }

@@ -1,7 +1,10 @@
-// Backend selection by name. The WASM binaries are inlined at build time (src/generated), so this
-// works unchanged in Node, browsers, workers and edge runtimes.
+// Backend selection and the one loader of kernel binaries. A binary arrives in any form a runtime
+// allows (bytes, a URL, or an already compiled WebAssembly.Module, which is all workerd and Vercel
+// Edge permit), is compiled at most once per source, and no algorithm ever sees which form it was.
 import { OptionError } from "../errors.js";
 import { scalarWasmBase64, simdWasmBase64 } from "../generated/wasmBinaries.js";
+import type { BinaryId, BinaryVariant } from "./binaries.js";
+import { BINARIES, bestBinary, binaryVariant } from "./binaries.js";
 import { JsBackend } from "./js.js";
 import type { Backend, BackendName } from "./types.js";
 import { BACKEND_NAMES } from "./types.js";
@@ -9,6 +12,8 @@ import { createWasmBackend } from "./wasm.js";
 
 export type { Backend, BackendName, Buf } from "./types.js";
 export { BACKEND_NAMES } from "./types.js";
+export type { BinaryId, BinaryVariant, WasmFeature } from "./binaries.js";
+export { BINARIES, bestBinary, wasmFeature } from "./binaries.js";
 
 function decodeBase64(text: string): Uint8Array {
   const bin = atob(text);
@@ -17,33 +22,92 @@ function decodeBase64(text: string): Uint8Array {
   return out;
 }
 
-/** The kernel binary of a wasm backend (inlined in the package), e.g. to inspect it. */
-export function wasmBinary(name: "wasm" | "wasm-scalar"): Uint8Array {
-  const text = name === "wasm" ? simdWasmBase64 : scalarWasmBase64;
-  if (!text) throw new OptionError(`wasmBinary: this build does not inline the ${name} binary; it loads it with setWasmSource`);
-  return decodeBase64(text);
+/** A kernel binary as bytes, a URL to fetch, a fetch Response, or a compiled module. */
+export type WasmInput = Uint8Array | ArrayBuffer | URL | string | Response | WebAssembly.Module;
+
+/**
+ * Where wasm backends get their binaries: a function of the table row, or an object with one
+ * input per binary id (binaries it lacks are not offered to the runtime).
+ */
+export type WasmSource =
+  | ((variant: BinaryVariant) => WasmInput | Promise<WasmInput>)
+  | Partial<Record<BinaryId, WasmInput>>;
+
+const INLINED: Record<BinaryId, string> = { simd: simdWasmBase64, scalar: scalarWasmBase64 };
+
+/** The kernel binary inlined in this build ("wasm"/"simd" or "wasm-scalar"/"scalar"), e.g. to inspect it. */
+export function wasmBinary(name: "wasm" | "wasm-scalar" | BinaryId): Uint8Array {
+  const id: BinaryId = name === "wasm" || name === "simd" ? "simd" : "scalar";
+  if (!INLINED[id]) throw new OptionError(`wasmBinary: this build does not inline the ${id} binary; it loads it with setWasmSource`);
+  return decodeBase64(INLINED[id]);
 }
 
-/** Where wasm backends get their binary: inlined bytes by default; the browser build fetches a URL. */
-export type WasmSource = (name: "wasm" | "wasm-scalar") => Promise<Uint8Array | ArrayBuffer>;
-let wasmSource: WasmSource = async (name) => wasmBinary(name);
+let wasmSource: WasmSource = (variant) => wasmBinary(variant.id);
+const compiled = new Map<BinaryId, Promise<WebAssembly.Module>>();
 
-/** Replaces how binaries are obtained (bytes, a URL fetch, a cache...). */
+/** Replaces how binaries are obtained (inlined bytes by default; the bundles set their own). */
 export function setWasmSource(source: WasmSource): void {
+  if (typeof source !== "function" && (typeof source !== "object" || source === null)) {
+    throw new OptionError("setWasmSource: expected a function of the binary or an object { simd, scalar }");
+  }
   wasmSource = source;
+  compiled.clear();
+}
+
+function offered(id: BinaryId): boolean {
+  return typeof wasmSource === "function" || wasmSource[id] !== undefined;
+}
+
+// Tag checks rather than instanceof: a module compiled in another realm (a host handing modules to
+// a vm context, as edge-runtime does) is still a module.
+const isModule = (x: unknown): x is WebAssembly.Module => Object.prototype.toString.call(x) === "[object WebAssembly.Module]";
+const isResponse = (x: unknown): x is Response => Object.prototype.toString.call(x) === "[object Response]";
+
+async function compile(input: WasmInput, what: string): Promise<WebAssembly.Module> {
+  if (isModule(input)) return input;
+  if (typeof input === "string" || Object.prototype.toString.call(input) === "[object URL]") {
+    const r = await fetch(input);
+    if (!r.ok) throw new Error(`cnn-purify: cannot load the ${what} binary from ${String(input)} (HTTP ${r.status})`);
+    input = r;
+  }
+  if (isResponse(input)) input = await input.arrayBuffer();
+  return WebAssembly.compile(input as BufferSource as Uint8Array<ArrayBuffer>);
+}
+
+/** The compiled module of one binary, compiled once per source. */
+function moduleOf(variant: BinaryVariant): Promise<WebAssembly.Module> {
+  let m = compiled.get(variant.id);
+  if (!m) {
+    const source = wasmSource;
+    m = Promise.resolve(typeof source === "function" ? source(variant) : source[variant.id]!)
+      .then((input) => compile(input, variant.id));
+    m.catch(() => compiled.delete(variant.id)); // a failed load may be retried
+    compiled.set(variant.id, m);
+  }
+  return m;
+}
+
+/** The binary "wasm" runs here: the best the runtime validates among those the source offers. */
+export function chosenBinary(): BinaryVariant {
+  const best = bestBinary();
+  if (offered(best.id)) return best;
+  const fallback = BINARIES.slice(BINARIES.indexOf(best)).find((b) => offered(b.id));
+  if (!fallback) throw new OptionError(`cnn-purify: no kernel binary this runtime can run was given (it runs ${best.id})`);
+  return fallback;
 }
 
 /**
- * A fresh backend instance: "wasm" (SIMD WebAssembly, the default), "wasm-scalar" (same kernels
- * without SIMD, for benchmarks) or "js" (pure TypeScript). Each wasm instance has its own memory.
+ * A fresh backend instance: "wasm" (the best WebAssembly binary this runtime runs: SIMD, else
+ * scalar; `backend.binary` names it), "wasm-scalar" (the scalar binary, for benchmarks) or "js"
+ * (pure TypeScript). Each wasm instance has its own memory; compiled modules are shared.
  */
 export async function createBackend(name: BackendName | string = "wasm"): Promise<Backend> {
   if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
     throw new OptionError(`createBackend: unknown backend "${name}" (known: ${BACKEND_NAMES.join(", ")})`);
   }
   if (name === "js") return new JsBackend();
-  const bytes = await wasmSource(name as "wasm" | "wasm-scalar");
-  return createWasmBackend(name as BackendName, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  const variant = name === "wasm" ? chosenBinary() : binaryVariant("scalar");
+  return createWasmBackend(name as BackendName, variant.id, await moduleOf(variant));
 }
 
 /** Accepts a Backend or a name; used by every public function that takes `backend`. */

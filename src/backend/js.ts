@@ -16,6 +16,7 @@ const MR = 4, NR = 4, MC = 64, KC = 256, NC = 512;
 export class JsBackend implements Backend {
   readonly name = "js" as const;
   readonly simd = false;
+  readonly binary = "js" as const;
   private bytes = 0;
   private readonly pa = new Float64Array(MC * KC);
   private readonly pb = new Float64Array(KC * NC);

@@ -4,6 +4,8 @@
 // Shape contract: matrices are row-major f64 with an explicit leading dimension (ld); vectors are
 // whole Bufs (their length is n). Kernels trust their inputs: validation happens at the public API.
 
+import type { BinaryId } from "./binaries.js";
+
 /** A handle to f64 storage owned by one backend. Never index it directly: use backend.view(). */
 export interface Buf {
   readonly length: number;
@@ -16,6 +18,8 @@ export interface Backend {
   readonly name: BackendName;
   /** True when the kernels use f64x2 SIMD. */
   readonly simd: boolean;
+  /** The kernel binary this instance runs (a row of BINARIES), or "js" for the TypeScript kernels. */
+  readonly binary: BinaryId | "js";
 
   /** A zero-filled buffer of `length` f64. */
   alloc(length: number): Buf;

@@ -1,6 +1,7 @@
 // The "wasm" and "wasm-scalar" backends: the same AssemblyScript kernels, compiled with and without
 // SIMD, operating on buffers that live in the module's linear memory (no copies per call).
 import { instantiate } from "@assemblyscript/loader";
+import type { BinaryId } from "./binaries.js";
 import type { Backend, BackendName, Buf, ConvGeometry } from "./types.js";
 import { LinearAllocator } from "./allocator.js";
 
@@ -56,7 +57,7 @@ export class WasmBackend implements Backend {
   private readonly stats: number;
   private f64: Float64Array;
 
-  constructor(readonly name: BackendName, private readonly k: KernelExports) {
+  constructor(readonly name: BackendName, readonly binary: BinaryId, private readonly k: KernelExports) {
     this.simd = k.simdEnabled() === 1;
     this.heap = new LinearAllocator(k.memory, k.heapBase());
     this.f64 = new Float64Array(k.memory.buffer);
@@ -148,8 +149,8 @@ export class WasmBackend implements Backend {
   choleskySolve(l: Buf, nn: number, b: Buf, nrhs: number): Buf { this.k.choleskySolve(p(l), nn, nn, p(b), nrhs, nrhs); return b; }
 }
 
-/** Instantiates a kernel binary (bytes of build/simd.wasm or build/scalar.wasm) as a backend. */
-export async function createWasmBackend(name: BackendName, bytes: Uint8Array): Promise<Backend> {
-  const { exports } = await instantiate<Record<string, unknown>>(bytes, {});
-  return new WasmBackend(name, exports as unknown as KernelExports);
+/** Instantiates a compiled kernel binary (build/simd.wasm or build/scalar.wasm) as a backend. */
+export async function createWasmBackend(name: BackendName, binary: BinaryId, module: WebAssembly.Module): Promise<Backend> {
+  const { exports } = await instantiate<Record<string, unknown>>(module, {});
+  return new WasmBackend(name, binary, exports as unknown as KernelExports);
 }

@@ -127,7 +127,7 @@ export const demo: Command = {
     if (v.json) { out(JSON.stringify(results.map((r) => r.summary), null, 2)); return; }
     out(`cnn-purify demo: a one-hidden-layer ReLU CNN (K = 8 filters, 4 patches of dimension 256) trained by SGD on 8 samples\n` +
       `(activation patterns flipped: ${fmt(inst.flipRate * 100)}%), then contaminated and purified by l1 recovery onto the patch span.\n` +
-      `backend: ${backend.name}${backend.simd ? " (SIMD)" : ""}\n\n` + syntheticTable(results) +
+      `backend: ${backend.name} (binary: ${backend.binary})\n\n` + syntheticTable(results) +
       `\n\nrho = 0.5 is past the breakdown point for n k / (p + 1) = ${fmt(results[0].summary.ratio)}: the report flags it instead of returning a wrong model as exact.`);
   },
 };

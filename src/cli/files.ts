@@ -4,10 +4,7 @@ import { mkdirSync, renameSync, writeFileSync, rmSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 import { CnnPurifyError } from "../errors.js";
 
-/** A problem with an input file: unreadable, corrupt, wrong shapes (exit code 3). */
-export class InputFileError extends CnnPurifyError {
-  constructor(message: string) { super("E_INPUT", message); }
-}
+export { InputFileError } from "../errors.js";
 
 /** An output file could not be written (exit code 1); nothing was left under its name. */
 export class OutputFileError extends CnnPurifyError {

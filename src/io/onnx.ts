@@ -1,5 +1,4 @@
-// ONNX in and out for the one-hidden-layer CNN (Node only: the schema is the protobufjs code of the
-// onnx-proto package). Exported graph, opset 13:
+// ONNX in and out for the one-hidden-layer CNN (the schema is onnx-proto's static protobufjs code). Exported graph, opset 13:
 //   input [N, C, H, W] -> Conv(kernel = stride = patch, no padding) -> Relu
 //     -> Flatten -> Gemm(fc.weight, transB)                    ("dense" readout)
 //     -> ReduceSum(axes 2, 3) -> Gemm(fc.weight, transB)       ("sum" readout)
@@ -11,7 +10,7 @@ import type { onnx as OnnxNs } from "onnx-proto";
 import { ValueError } from "../errors.js";
 import type { ModelSpec } from "./modelFile.js";
 import { modelToTensors, tensorsToModel } from "./modelFile.js";
-import { DOUBLE, FLOAT, INT64, int, ints, num, onnx, tensor, tensorValues } from "./onnxProto.js";
+import { DOUBLE, FLOAT, INT64, int, ints, num, onnx, tensor, readInitializers } from "./onnxProto.js";
 import type { TensorFile } from "./safetensors.js";
 
 /**
@@ -56,7 +55,7 @@ export function encodeOnnx(spec: ModelSpec, theta: Float64Array, options: { dtyp
 }
 
 /** Reads a model from ONNX bytes; throws ValueError naming an unsupported op, attribute or tensor. */
-export function decodeOnnx(bytes: Uint8Array, where = "onnx", imageSize?: { height: number; width: number }): { spec: ModelSpec; theta: Float64Array } {
+export function decodeOnnx(bytes: Uint8Array, where = "onnx", imageSize?: { height: number; width: number }, override?: Map<string, Float64Array>): { spec: ModelSpec; theta: Float64Array } {
   let model: OnnxNs.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -65,8 +64,7 @@ export function decodeOnnx(bytes: Uint8Array, where = "onnx", imageSize?: { heig
   }
   const g = model.graph;
   if (!g || !g.node?.length) throw new ValueError(`${where}: the ONNX file has no graph`);
-  const inits = new Map<string, { dims: number[]; values: Float64Array }>();
-  for (const t of g.initializer ?? []) inits.set(t.name ?? "", tensorValues(t, where));
+  const inits = readInitializers(g, where, override);
   const attr = (n: OnnxNs.INodeProto, name: string) => n.attribute?.find((a) => a.name === name);
   const attrInts = (n: OnnxNs.INodeProto, name: string) => attr(n, name)?.ints?.map(num);
   const attrInt = (n: OnnxNs.INodeProto, name: string, dflt: number) => { const a = attr(n, name); return a ? num(a.i) : dflt; };

@@ -1,12 +1,12 @@
 // ONNX in and out for sequential multi-layer CNNs (src/deep): Conv (any kernel, stride, symmetric
 // zero padding) + bias, Relu, MaxPool / AveragePool (kernel = stride), Flatten, Gemm (+ bias) — the
-// layers the sequential model has. Node only (onnx-proto's protobufjs code).
+// layers the sequential model has.
 import type { onnx as OnnxNs } from "onnx-proto";
 import { ValueError } from "../errors.js";
 import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
-import { DOUBLE, FLOAT, int, ints, num, onnx, tensor, tensorValues } from "./onnxProto.js";
+import { DOUBLE, FLOAT, int, ints, num, onnx, tensor, readInitializers } from "./onnxProto.js";
 
 /** Encodes a sequential model; weights W~ rows [w ; b] split into ONNX weight and bias tensors. */
 export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array, options: { dtype?: "f32" | "f64" } = {}): Uint8Array {
@@ -41,7 +41,7 @@ export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array
 }
 
 /** Decodes a sequential CNN; throws ValueError naming an unsupported op or attribute. */
-export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx"): { model: SequentialModel; theta: Float64Array } {
+export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override?: Map<string, Float64Array>): { model: SequentialModel; theta: Float64Array } {
   let m: OnnxNs.ModelProto;
   try { m = onnx.ModelProto.decode(bytes); } catch (e) { throw new ValueError(`${where}: not a valid ONNX file (${(e as Error).message})`); }
   const g = m.graph;
@@ -49,8 +49,7 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx"): { model
   const dims = g.input?.[0]?.type?.tensorType?.shape?.dim;
   if (!dims || dims.length !== 4 || !dims.slice(1).every((d) => num(d.dimValue) > 0)) throw new ValueError(`${where}: the input must be [N, C, H, W] with fixed C, H, W`);
   const input = { C: num(dims[1].dimValue), H: num(dims[2].dimValue), W: num(dims[3].dimValue) };
-  const inits = new Map<string, { dims: number[]; values: Float64Array }>();
-  for (const t of g.initializer ?? []) inits.set(t.name ?? "", tensorValues(t, where));
+  const inits = readInitializers(g, where, override);
   const attr = (n: OnnxNs.INodeProto, k: string) => n.attribute?.find((a) => a.name === k);
   const attrInts = (n: OnnxNs.INodeProto, k: string) => attr(n, k)?.ints?.map(num);
   const init = (n: OnnxNs.INodeProto, i: number) => {

@@ -3,6 +3,8 @@
 // then the tensors' little-endian bytes, offsets relative to the end of the header. Bytes only (no
 // fs). Decoding checks everything a corrupt or hostile file could get wrong before allocating.
 import { ShapeError, ValueError } from "../errors.js";
+import type { FloatDtype } from "./dtypes.js";
+import { FLOAT_BYTES, readFloat, writeFloat } from "./dtypes.js";
 
 export type SafetensorsDtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "U8";
 
@@ -13,6 +15,8 @@ export interface Tensor {
   /** Values widened to f64 (I64 beyond 2^53 loses precision; F16/BF16 are exact in f64). */
   values: Float64Array;
   dtype: SafetensorsDtype;
+  /** Byte offset of the tensor's first element in the decoded file (absent on tensors built in memory). */
+  at?: number;
 }
 
 export interface TensorFile {
@@ -24,10 +28,10 @@ export interface TensorFile {
 const MAX_HEADER = 100 * 1024 * 1024;
 
 /**
- * Encodes tensors (F64 or F32 only: those are what this package computes in) with optional
+ * Encodes tensors (floating dtypes: F64, F32, F16, BF16) with optional
  * string metadata. Tensors are laid out in the order given; the header is padded to 8 bytes.
  */
-export function encodeSafetensors(tensors: Record<string, { shape: number[]; values: Float64Array; dtype?: "F64" | "F32" }>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, { shape: number[]; values: Float64Array; dtype?: FloatDtype }>, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -39,7 +43,7 @@ export function encodeSafetensors(tensors: Record<string, { shape: number[]; val
       throw new ShapeError(`encodeSafetensors: tensor "${name}" has shape [${t.shape.join(", ")}] but ${t.values.length} values`);
     }
     const dtype = t.dtype ?? "F64";
-    if (dtype !== "F64" && dtype !== "F32") throw new ValueError(`encodeSafetensors: tensor "${name}": dtype ${dtype} cannot be written (F64 or F32)`);
+    if (!(dtype in FLOAT_BYTES)) throw new ValueError(`encodeSafetensors: tensor "${name}": dtype ${dtype} cannot be written (F64, F32, F16, BF16)`);
     const bytes = count * SIZE[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -53,19 +57,11 @@ export function encodeSafetensors(tensors: Record<string, { shape: number[]; val
   out.set(head, 8);
   let at = 8 + head.length;
   for (const [, t] of entries) {
-    const f32 = (t.dtype ?? "F64") === "F32";
-    for (let i = 0; i < t.values.length; i++) {
-      if (f32) { dv.setFloat32(at, t.values[i], true); at += 4; } else { dv.setFloat64(at, t.values[i], true); at += 8; }
-    }
+    const dtype = t.dtype ?? "F64";
+    for (let i = 0; i < t.values.length; i++) writeFloat(dv, at, dtype, i, t.values[i]);
+    at += t.values.length * FLOAT_BYTES[dtype];
   }
   return out;
-}
-
-function f16ToNumber(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** Decodes a safetensors file; throws ValueError naming the problem (truncation, bad header, dtype...). */
@@ -121,16 +117,13 @@ export function decodeSafetensors(bytes: Uint8Array): TensorFile {
     for (let i = 0; i < count; i++) {
       const p = at + i * SIZE[dtype];
       switch (dtype) {
-        case "F64": values[i] = dv.getFloat64(p, true); break;
-        case "F32": values[i] = dv.getFloat32(p, true); break;
-        case "F16": values[i] = f16ToNumber(dv.getUint16(p, true)); break;
-        case "BF16": values[i] = new Float32Array(new Uint32Array([dv.getUint16(p, true) << 16]).buffer)[0]; break;
+        case "F64": case "F32": case "F16": case "BF16": values[i] = readFloat(dv, p, dtype, 0); break;
         case "I64": values[i] = Number(dv.getBigInt64(p, true)); break;
         case "I32": values[i] = dv.getInt32(p, true); break;
         case "U8": values[i] = bytes[p]; break;
       }
     }
-    tensors[name] = { shape, values, dtype };
+    tensors[name] = { shape, values, dtype, at };
   }
   spans.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < spans.length; i++) {

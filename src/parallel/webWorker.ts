@@ -4,7 +4,7 @@ import { setWasmSource } from "../backend/index.js";
 import type { FilterShareRequest } from "./protocol.js";
 import { handleRequest } from "./protocol.js";
 
-setWasmSource(async (name) => new Uint8Array(await (await fetch(new URL(name === "wasm" ? "./cnn-purify-simd.wasm" : "./cnn-purify-scalar.wasm", import.meta.url))).arrayBuffer()));
+setWasmSource((variant) => new URL(`./${variant.file}`, import.meta.url));
 
 const scope = self as unknown as { onmessage: ((e: MessageEvent<FilterShareRequest>) => void) | null; postMessage(m: unknown): void };
 scope.onmessage = async (e) => { scope.postMessage(await handleRequest(e.data)); };

@@ -4,6 +4,9 @@
 import type { PatchData } from "../model/data.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
+import type { planLayers } from "../deep/sequential.js";
+
+type Plan = ReturnType<typeof planLayers>;
 
 /** Bytes purify needs for this problem (an upper estimate: Grams, factors, ADMM state, data). */
 export function memoryEstimate(shape: ModelShape, data: Pick<PatchData, "samples" | "patches">, subspace: string): number {
@@ -11,6 +14,19 @@ export function memoryEstimate(shape: ModelShape, data: Pick<PatchData, "samples
   const rows = data.samples * data.patches;
   const m = subspace === "patch" ? rows : data.samples * shape.outputs * (subspace === "relinearized" ? 2 : 1);
   return 8 * (12 * L.size + 3 * rows * (L.row) + 3 * m * m + 3 * rows * shape.filters + 2 * m * L.row);
+}
+
+/**
+ * Bytes a multi-layer purification needs: the span's Gram and factor (m x m), parameter-sized
+ * vectors, and the data. m is n O (linearized; 2 n O re-linearized) or the largest thin layer's
+ * patch count (layerwise).
+ */
+export function sequentialMemoryEstimate(plan: Plan, samples: number, method: string): number {
+  const O = plan.output.C;
+  const thin = plan.layers.filter((l) => l.rows).map((l) => { const k = samples * l.output.H * l.output.W; return k < l.rowLength ? k : 0; });
+  const m = method !== "layerwise" ? samples * O * (method === "relinearized" ? 2 : 1) : Math.max(0, ...thin);
+  const d = plan.layers[0].input;
+  return 8 * (3 * m * m + 12 * plan.size + 4 * samples * d.C * d.H * d.W);
 }
 
 /** WebAssembly (32-bit) memory cannot exceed 4 GiB; keep a margin for the allocator and the data. */

@@ -74,6 +74,8 @@ const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "backend"
 
 export interface PurifyReport {
   backend: string;
+  /** The kernel binary that ran ("simd", "scalar"; "js" for the TypeScript backend). */
+  binary: string;
   subspace: SubspaceName;
   solver: SolverName;
   /** Subspace dimension m per problem and number of problems B. */
@@ -357,7 +359,7 @@ export class Purifier {
     const seconds = (performance.now() - t0) / 1000;
     const est = Int32Array.from(new Set(estimated)).sort();
     const report: PurifyReport = {
-      backend: be.name, subspace, solver, spanDim, problems, iterations: totals.iterations,
+      backend: be.name, binary: be.binary, subspace, solver, spanDim, problems, iterations: totals.iterations,
       primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
       converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
       estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),

@@ -1,0 +1,213 @@
+// Purification of model files, from bytes to bytes, in any runtime: the CLI's purify command and
+// the edge handler's multipart requests both run this. Opening checks everything (formats, shapes,
+// the same network in model and init, the data's image size) and sizes the work before anything
+// is allocated; running purifies and writes the result into the user's own file (only the
+// purified tensors' data change, each in its own dtype).
+import { resolveBackend } from "../backend/index.js";
+import type { Backend } from "../backend/types.js";
+import { purifyLayerwise } from "../deep/layerwise.js";
+import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
+import { planLayers } from "../deep/sequential.js";
+import { evaluateSequential } from "../deep/train.js";
+import { InputFileError, OptionError } from "../errors.js";
+import type { ModelFormat, OpenedModel } from "../io/modelSource.js";
+import { MODEL_FORMATS, formatOfName, openModel } from "../io/modelSource.js";
+import type { WriteBack } from "../io/storedModel.js";
+import { patchesFromImages } from "../model/data.js";
+import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
+import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
+import type { SolverName } from "../recover/solve.js";
+import { evaluate } from "../train/train.js";
+import type { NamedFile } from "./inputs.js";
+import { decodeImages, decodeLabels, labelOf, parseInput } from "./inputs.js";
+
+export interface ModelFiles {
+  model: NamedFile;
+  init: NamedFile;
+  /** Training inputs, .npy/.npz of shape (n, C, H, W) or (n, H, W). */
+  data: NamedFile;
+  /** Optional labels of the data, and a held-out set: accuracy before and after. */
+  labels?: NamedFile;
+  evalData?: NamedFile;
+  evalLabels?: NamedFile;
+}
+
+export interface FilePurifyOptions {
+  /** patch, linearized, relinearized (one-hidden-layer; default patch); layerwise, linearized, relinearized (multi-layer; default layerwise). */
+  subspace?: string;
+  solver?: SolverName;
+  /** One-hidden-layer: whether training updated the readout (default true). */
+  trainedReadout?: boolean;
+  /** ADMM iteration cap. */
+  maxIter?: number;
+  /** Multi-layer: indices of layers training left at init. */
+  frozen?: number[];
+}
+
+export const FILE_OPTION_NAMES = ["subspace", "solver", "trainedReadout", "maxIter", "frozen"] as const;
+
+export interface FilePurifyResult {
+  params: Float64Array;
+  /** The purified file: the model file's bytes with the new parameter values. */
+  file: WriteBack;
+  /** The model as opened (kind, network, format, dtypes). */
+  model: OpenedModel;
+  /** One line per quantity (the CLI's summary table). */
+  summary: Record<string, unknown>;
+  /** The solver's report (one-hidden-layer) or per-layer reports (multi-layer). */
+  detail: unknown;
+}
+
+/** A purification of files, checked and sized, ready to run. */
+export interface FileProblem {
+  model: OpenedModel;
+  /** Bytes of working memory the run needs (an upper estimate, before any allocation). */
+  memoryBytes: number;
+  run(o?: { backend?: Backend | string; onProgress?: (iteration: number, text: string) => void }): Promise<FilePurifyResult>;
+}
+
+function modelFormat(f: NamedFile): ModelFormat {
+  const format = formatOfName(f.name);
+  if (!format) {
+    const ext = /\.[^.]+$/.exec(f.name)?.[0] ?? "(none)";
+    throw new OptionError(`${labelOf(f)}: unsupported model format "${ext}" (supported: ${MODEL_FORMATS.map((m) => "." + m).join(", ")})`);
+  }
+  return format;
+}
+
+/** Opens and checks the files; throws InputFileError (bad file) or OptionError (bad choice). */
+export function openFileProblem(files: ModelFiles, options: FilePurifyOptions = {}): FileProblem {
+  for (const k of Object.keys(options)) {
+    if (!(FILE_OPTION_NAMES as readonly string[]).includes(k)) throw new OptionError(`unknown option "${k}" (known: ${FILE_OPTION_NAMES.join(", ")})`);
+  }
+  if ((files.evalData === undefined) !== (files.evalLabels === undefined)) throw new OptionError("eval data and eval labels go together");
+  const format = modelFormat(files.model);
+  if (modelFormat(files.init) !== format) throw new InputFileError(`${labelOf(files.init)}: the init must be a .${format} file like the model`);
+  const data = decodeImages(files.data);
+  const [n, C, H, W] = data.dims;
+  const size = { height: H, width: W };
+  const model = parseInput(files.model, () => openModel(files.model.bytes, format, labelOf(files.model), size));
+  const init = parseInput(files.init, () => openModel(files.init.bytes, format, labelOf(files.init), size));
+  const network = (m: OpenedModel) => JSON.stringify(m.kind === "sequential" ? m.model : m.spec);
+  if (model.kind !== init.kind || network(model) !== network(init)) {
+    throw new InputFileError(`${labelOf(files.model)} and ${labelOf(files.init)} describe different networks: ${network(model)} vs ${network(init)}`);
+  }
+  if (init.theta.some((x) => !Number.isFinite(x))) throw new InputFileError(`${labelOf(files.init)}: contains NaN or Inf; the init must be finite`);
+  const expect = model.kind === "sequential" ? model.model.input : { C: model.spec.image.channels, H: model.spec.image.height, W: model.spec.image.width };
+  if (expect.C !== C || expect.H !== H || expect.W !== W) {
+    throw new InputFileError(`${labelOf(files.data)}: images are ${C}x${H}x${W}, the model expects ${expect.C}x${expect.H}x${expect.W}`);
+  }
+  const outputs = model.kind === "sequential" ? planLayers(model.model.input, model.model.layers).output.C : model.spec.shape.outputs;
+  const labels = files.labels && decodeLabels(files.labels, n, outputs);
+  let evalSet: { images: Float64Array; n: number; labels: Float64Array } | undefined;
+  if (files.evalData) {
+    const e = decodeImages(files.evalData);
+    if (e.dims[1] !== C || e.dims[2] !== H || e.dims[3] !== W) throw new InputFileError(`${labelOf(files.evalData)}: images are ${e.dims.slice(1).join("x")}, the data has ${C}x${H}x${W}`);
+    evalSet = { images: e.values, n: e.dims[0], labels: decodeLabels(files.evalLabels!, e.dims[0], outputs) };
+  }
+  const common = { init: init.theta, data: data.values, n, labels, evalSet, options };
+  return model.kind === "sequential" ? sequentialProblem({ ...common, model }) : oneHiddenLayerProblem({ ...common, model });
+}
+
+interface Parts<M extends OpenedModel> {
+  model: M; init: Float64Array; data: Float64Array; n: number; labels?: Float64Array;
+  evalSet?: { images: Float64Array; n: number; labels: Float64Array }; options: FilePurifyOptions;
+}
+
+type OneHidden = Extract<OpenedModel, { kind: "one-hidden-layer" }>;
+type Sequential = Extract<OpenedModel, { kind: "sequential" }>;
+
+const changedCount = (a: Float64Array, b: Float64Array) => a.reduce((c, v, i) => c + (Object.is(v, b[i]) ? 0 : 1), 0);
+// NaN/Inf parameters would make every output NaN: the "before" accuracy counts them as 0
+const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
+
+function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
+  const { model, options: o } = p;
+  const subspace = o.subspace ?? "patch";
+  if (subspace === "layerwise") throw new OptionError("subspace layerwise is for multi-layer models; this is the one-hidden-layer model (patch, linearized, relinearized)");
+  if (!(SUBSPACE_NAMES as readonly string[]).includes(subspace)) throw new OptionError(`subspace must be one of ${SUBSPACE_NAMES.join(", ")}, got "${subspace}"`);
+  if (o.frozen !== undefined && o.frozen.length) throw new OptionError("frozen layers are for multi-layer models");
+  const { shape, image } = model.spec;
+  return {
+    model,
+    memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, subspace),
+    async run(r = {}) {
+      const be = await resolveBackend(r.backend);
+      const patches = patchesFromImages(be, p.data, p.n, image);
+      const { params, report } = await purify(model.theta, {
+        shape, init: p.init, data: patches, subspace: subspace as never, solver: o.solver, backend: be,
+        trainedReadout: o.trainedReadout ?? true, admm: o.maxIter ? { maxIter: o.maxIter } : undefined,
+        onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)),
+      });
+      const file = model.write(params);
+      const summary: Record<string, unknown> = {
+        model: "one-hidden-layer", parameters: params.length, changed: changedCount(params, model.theta), estimatedContaminated: report.estimatedContaminated.length,
+        erasures: report.erasures.length, grossOutliers: report.grossOutliers.length, subspace, spanDim: report.spanDim,
+        iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, binary: report.binary,
+        storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
+      };
+      if (file.unstored.length) summary.unstored = file.unstored.length;
+      const acc = async (images: Float64Array, n: number, labels: Float64Array, t: Float64Array) =>
+        (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy;
+      await accuracies(summary, p, acc, params);
+      return { params, file, model, summary, detail: report };
+    },
+  };
+}
+
+function sequentialProblem(p: Parts<Sequential>): FileProblem {
+  const { model, options: o } = p;
+  const method = o.subspace ?? "layerwise";
+  if (method !== "layerwise" && method !== "linearized" && method !== "relinearized") {
+    throw new OptionError(`subspace ${method} is for the one-hidden-layer model; a multi-layer CNN takes layerwise, linearized or relinearized`);
+  }
+  const plan = planLayers(model.model.input, model.model.layers);
+  const frozen = o.frozen ?? [];
+  for (const f of frozen) {
+    if (!plan.layers[f]?.rows) throw new OptionError(`frozen ${f} is not a conv or dense layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
+  }
+  return {
+    model,
+    memoryBytes: sequentialMemoryEstimate(plan, p.n, method),
+    async run(r = {}) {
+      const be = await resolveBackend(r.backend);
+      const t0 = performance.now();
+      const admm = o.maxIter ? { maxIter: o.maxIter } : undefined;
+      let params: Float64Array, detail: unknown;
+      const init = p.init;
+      if (method === "layerwise") {
+        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm });
+        params = res.params; detail = res.layers;
+      } else {
+        const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
+        try {
+          const res = await purifyLinearizedSequential(op, model.theta, init, { relinearize: method === "relinearized", admm });
+          params = res.params;
+          detail = { spanDim: op.cols, iterations: res.iterations, erasures: res.erasures };
+        } finally {
+          op.dispose();
+        }
+      }
+      const file = model.write(params);
+      const summary: Record<string, unknown> = {
+        model: "multi-layer", parameters: params.length, changed: changedCount(params, model.theta), subspace: method,
+        seconds: (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
+      };
+      if (file.unstored.length) summary.unstored = file.unstored.length;
+      await accuracies(summary, p, (images, n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
+      return { params, file, model, summary, detail };
+    },
+  };
+}
+
+async function accuracies(summary: Record<string, unknown>, p: Parts<OpenedModel>,
+  acc: (images: Float64Array, n: number, labels: Float64Array, theta: Float64Array) => Promise<number | null>, params: Float64Array): Promise<void> {
+  if (p.labels) {
+    summary.accuracyBefore = await acc(p.data, p.n, p.labels, finite(p.model.theta));
+    summary.accuracyAfter = await acc(p.data, p.n, p.labels, params);
+  }
+  if (p.evalSet) {
+    summary.evalAccuracyBefore = await acc(p.evalSet.images, p.evalSet.n, p.evalSet.labels, finite(p.model.theta));
+    summary.evalAccuracyAfter = await acc(p.evalSet.images, p.evalSet.n, p.evalSet.labels, params);
+  }
+}

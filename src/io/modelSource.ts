@@ -1,0 +1,94 @@
+// A model file opened for purification, in any runtime (bytes only: no fs). It gives the network
+// (one-hidden-layer or sequential), its parameter vector, and `write(params)`: the user's own file
+// with only the purified tensors' data changed, each in its own dtype (src/io/storedModel.ts).
+import { ValueError } from "../errors.js";
+import type { SequentialModel } from "../deep/train.js";
+import type { ModelSpec } from "./modelFile.js";
+import { tensorsToModel } from "./modelFile.js";
+import { decodeOnnx } from "./onnx.js";
+import { onnx, tensorValues } from "./onnxProto.js";
+import { decodeSequentialOnnx } from "./onnxSequential.js";
+import { ONNX_FLOAT_TYPES, locateInitializers } from "./onnxWire.js";
+import { decodeSafetensors } from "./safetensors.js";
+import type { FloatDtype } from "./dtypes.js";
+import type { StoredTensor, WriteBack } from "./storedModel.js";
+import { mapParameters, tensorOf, writeParameters } from "./storedModel.js";
+
+export const MODEL_FORMATS = ["safetensors", "onnx"] as const;
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
+/** The format of a file name's extension, or null. */
+export function formatOfName(name: string): ModelFormat | null {
+  const m = /\.([a-z]+)$/i.exec(name);
+  const ext = m ? m[1].toLowerCase() : "";
+  return (MODEL_FORMATS as readonly string[]).includes(ext) ? (ext as ModelFormat) : null;
+}
+
+interface Common {
+  format: ModelFormat;
+  theta: Float64Array;
+  /** The floating dtypes the parameters are stored in (for tolerances and the report). */
+  dtypes: FloatDtype[];
+  /** The user's file with `params` written in place of the parameters. */
+  write(params: Float64Array): WriteBack;
+}
+export type OpenedModel =
+  | (Common & { kind: "one-hidden-layer"; spec: ModelSpec })
+  | (Common & { kind: "sequential"; model: SequentialModel });
+
+/**
+ * Opens a model file. `where` prefixes error messages; `imageSize` gives H x W where the file does
+ * not say (safetensors without metadata). A .onnx is the one-hidden-layer model when that reader
+ * takes it, else a sequential CNN; the first reader's refusal is the error when neither does.
+ */
+export function openModel(bytes: Uint8Array, format: ModelFormat, where: string, imageSize?: { height: number; width: number }): OpenedModel {
+  if (format === "safetensors") {
+    const file = decodeSafetensors(bytes);
+    const tensors: StoredTensor[] = Object.entries(file.tensors).map(([name, t]) => {
+      const float = t.dtype === "F64" || t.dtype === "F32" || t.dtype === "F16" || t.dtype === "BF16";
+      return { name, count: t.values.length, dtype: float ? t.dtype as FloatDtype : null, at: t.at ?? null, values: t.values };
+    });
+    const assemble = (values: Map<string, Float64Array>) => tensorsToModel({
+      metadata: file.metadata,
+      tensors: Object.fromEntries(Object.entries(file.tensors).map(([n, t]) => [n, { ...t, values: values.get(n)! }])),
+    }, where, imageSize).theta;
+    const { spec, theta } = tensorsToModel(file, where, imageSize);
+    return { kind: "one-hidden-layer", spec, ...stored(bytes, tensors, theta, assemble, format) };
+  }
+  const tensors = onnxTensors(bytes, where);
+  let one: ReturnType<typeof decodeOnnx> | null = null, first: unknown;
+  try { one = decodeOnnx(bytes, where, imageSize); } catch (e) { first = e; }
+  if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => decodeOnnx(bytes, where, imageSize, v).theta, format) };
+  let seq: ReturnType<typeof decodeSequentialOnnx>;
+  try { seq = decodeSequentialOnnx(bytes, where); } catch { throw first; }
+  return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => decodeSequentialOnnx(bytes, where, v).theta, format) };
+}
+
+function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array, assemble: (v: Map<string, Float64Array>) => Float64Array, format: ModelFormat): Common {
+  const map = mapParameters(tensors, assemble);
+  const dtypes = new Set<FloatDtype>();
+  map.source.forEach((g) => {
+    if (g < 0) return;
+    const dtype = tensors[tensorOf(map, g)].dtype;
+    if (dtype) dtypes.add(dtype);
+  });
+  return { format, theta, dtypes: [...dtypes], write: (params) => writeParameters(bytes, tensors, map, params, theta) };
+}
+
+/** The initializers of an ONNX file with their values and where their elements lie. */
+function onnxTensors(bytes: Uint8Array, where: string): StoredTensor[] {
+  let graph;
+  try { graph = onnx.ModelProto.decode(bytes).graph; } catch (e) { throw new ValueError(`${where}: not a valid ONNX file (${(e as Error).message})`); }
+  const located = locateInitializers(bytes);
+  const inits = graph?.initializer ?? [];
+  if (located.length !== inits.length) throw new ValueError(`${where}: the ONNX file's initializers could not be located`);
+  return inits.map((t, k) => {
+    const loc = located[k], dtype = ONNX_FLOAT_TYPES[loc.dataType] ?? null;
+    const { values } = tensorValues(t, where);
+    const packedOk = loc.field === "raw_data" || (loc.field === "float_data" && dtype === "F32") || (loc.field === "double_data" && dtype === "F64");
+    return {
+      name: loc.name, count: values.length, dtype, at: packedOk ? loc.at : null, values,
+      whyNotInPlace: loc.field === "external" ? "its data is in an external file" : `its elements are stored in ${loc.field}, whose encoding has no fixed width`,
+    };
+  });
+}

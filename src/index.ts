@@ -1,9 +1,10 @@
 // cnn-purify: the public API. Everything here runs unchanged in Node, browsers, workers and edge
 // runtimes (the WASM kernels are inlined; nothing touches fs or the network).
 export { createBackend, resolveBackend, wasmBinary, setWasmSource, BACKEND_NAMES } from "./backend/index.js";
-export type { WasmSource } from "./backend/index.js";
+export type { WasmSource, WasmInput, BinaryId, BinaryVariant, WasmFeature } from "./backend/index.js";
+export { BINARIES, bestBinary, chosenBinary, wasmFeature } from "./backend/index.js";
 export type { Backend, BackendName, Buf } from "./backend/index.js";
-export { CnnPurifyError, ShapeError, ValueError, OptionError, NumericalError } from "./errors.js";
+export { CnnPurifyError, ShapeError, ValueError, OptionError, NumericalError, InputFileError } from "./errors.js";
 export { Rng } from "./random.js";
 export type { ModelShape, Readout, Layout, ImageShape } from "./model/shape.js";
 export { layoutOf, patchGeometry } from "./model/shape.js";
@@ -42,3 +43,11 @@ export { initSequential, trainSequential, evaluateSequential, gradientSequential
 export type { SequentialModel, SequentialTrainOptions } from "./deep/train.js";
 export { purifyLayerwise } from "./deep/layerwise.js";
 export { SequentialLinearizedOperator } from "./deep/linearized.js";
+export { openModel, formatOfName, MODEL_FORMATS } from "./io/modelSource.js";
+export type { OpenedModel, ModelFormat } from "./io/modelSource.js";
+export type { WriteBack } from "./io/storedModel.js";
+export { openFileProblem } from "./files/purifyFiles.js";
+export type { ModelFiles, FilePurifyOptions, FilePurifyResult, FileProblem } from "./files/purifyFiles.js";
+export type { NamedFile } from "./files/inputs.js";
+export { encodeOnnx, decodeOnnx } from "./io/onnx.js";
+export { encodeSequentialOnnx, decodeSequentialOnnx } from "./io/onnxSequential.js";

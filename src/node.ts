@@ -8,8 +8,6 @@ export * from "./index.js";
 export { loadAll, split, subset, DATASET_NAMES } from "./data/datasets.js";
 export type { DatasetName, ImageSet } from "./data/datasets.js";
 export { runRealData, defaultRegimes, imageShapeOf, realDataExample } from "./experiments/realData.js";
-export { encodeOnnx, decodeOnnx } from "./io/onnx.js";
-export { encodeSequentialOnnx, decodeSequentialOnnx } from "./io/onnxSequential.js";
 export { runDeep, DEEP_LAYERS } from "./experiments/deep.js";
 export type { RealDataOptions, RealDataResult, RegimeResult, RegimeSpec, ScenarioResult, ScenarioName, RealDataExample } from "./experiments/realData.js";
 

@@ -34,6 +34,7 @@ export class JsBackend implements Backend {
   allocatedBytes(): number { return this.bytes; }
   peakBytes(): number { return this.high; }
   resetPeak(): void { this.high = this.bytes; }
+  memoryBytes(): number { return this.high; }
   private high = 0;
 
   fill(x: Buf, v: number): Buf { d(x).fill(v); return x; }

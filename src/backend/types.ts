@@ -41,6 +41,11 @@ export interface Backend {
   /** Most bytes allocated at once since creation or the last resetPeak() (for memory reports). */
   peakBytes(): number;
   resetPeak(): void;
+  /**
+   * Bytes the backend holds from the runtime: a wasm instance's linear memory (it grows and never
+   * shrinks, so this is its high-water mark plus the binary's static data); js: peakBytes().
+   */
+  memoryBytes(): number;
 
   // Level 1 (n = out.length or x.length)
   fill(x: Buf, value: number): Buf;

@@ -87,6 +87,7 @@ export class WasmBackend implements Backend {
   allocatedBytes(): number { return this.heap.allocated; }
   peakBytes(): number { return this.heap.peak; }
   resetPeak(): void { this.heap.resetPeak(); }
+  memoryBytes(): number { return this.k.memory.buffer.byteLength; }
 
   fill(x: Buf, v: number): Buf { this.k.fill(p(x), n(x), v); return x; }
   copy(d: Buf, s: Buf): Buf { this.k.copy(p(d), p(s), n(d)); return d; }

@@ -16,6 +16,7 @@ import { encodeSequentialOnnx } from "../io/onnxSequential.js";
 import { encodeSafetensors } from "../io/safetensors.js";
 import { WASM_MEMORY_LIMIT } from "../recover/memory.js";
 import { SUBSPACE_NAMES } from "../recover/purify.js";
+import { plainReport } from "../recover/report.js";
 import { SOLVER_NAMES } from "../recover/solve.js";
 import type { OptionSpec } from "./args.js";
 import { choice, helpText, num, parse } from "./args.js";
@@ -131,17 +132,12 @@ export const purifyCommand: Command = {
     writeFileAtomic(outPath, outputBytes(r, outFormat, precision));
     const summary = { out: outPath, ...r.summary };
     if (reportPath !== undefined) {
-      const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as Record<string, unknown>) };
+      const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as object) };
       writeFileAtomic(reportPath, JSON.stringify({ ...summary, ...detail }, null, 2) + "\n");
     }
     out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" && !Number.isInteger(x) ? x : String(x)])));
   },
 };
-
-/** A report with its index arrays as plain arrays (JSON). */
-export function plainReport(report: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(report).map(([k, x]) => [k, ArrayBuffer.isView(x) ? Array.from(x as Int32Array) : x]));
-}
 
 export const EXIT_CODES = "\nexit codes: 0 success; 1 failure while running; 2 bad usage (unknown option, bad value, an output path equal to an input); " +
   "3 a bad input file (unreadable, corrupt or truncated, wrong shapes, NaN in data, too large for memory)\n";

@@ -107,8 +107,7 @@ export async function purifyLinearizedSequential(op: SequentialLinearizedOperato
     const both = new ConcatOperator(be, [op, op1]);
     let f2: Cholesky | null = null;
     try {
-      const g = be.alloc(both.cols * both.cols);
-      try { both.gram(g); f2 = new Cholesky(be, g, both.cols, true); } finally { be.free(g); }
+      f2 = Cholesky.fromGram(be, both.cols, (g) => both.gram(g), true);
       const warm = new Float64Array(both.cols);
       warm.set(first.u);
       const second = await solveBatch(both, delta, 1, { solver: "admm", admm: o.admm, factor: f2, erased, warmStart: warm });

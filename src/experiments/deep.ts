@@ -112,10 +112,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   be.resetPeak();
   let t1 = performance.now();
   const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);
-  const g = be.alloc(op.cols * op.cols);
-  op.gram(g);
-  const factor = new Cholesky(be, g, op.cols, true);
-  be.free(g);
+  const factor = Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true);
   const ntkSeconds = (performance.now() - t1) / 1000;
   const ntkPeak = be.peakBytes();
   // the clean update's part outside the span, through the factored Gram

@@ -8,36 +8,51 @@ export class Cholesky {
   readonly factor: Buf;
   /** Ridge added to the diagonal to make the factorization succeed (0 when none was needed). */
   readonly ridge: number;
+  private readonly owned: boolean;
 
   /**
    * Factors a copy of the m x m symmetric matrix g. With allowRidge, a matrix that is only positive
    * semi-definite (a rank-deficient Gram) gets the smallest ridge of the form 10^q * trace / m,
    * q = -14, -13, ..., that makes it definite; without it, such a matrix throws NumericalError.
    */
-  constructor(readonly be: Backend, g: Buf, readonly m: number, allowRidge = false) {
+  constructor(be: Backend, g: Buf, m: number, allowRidge?: boolean);
+  /** (Internal) wraps a factor already computed in `factor`. */
+  constructor(be: Backend, factor: Buf, m: number, allowRidge: boolean, done: { ridge: number; owned: boolean });
+  constructor(readonly be: Backend, g: Buf, readonly m: number, allowRidge = false, done?: { ridge: number; owned: boolean }) {
     if (g.length !== m * m) throw new ShapeError(`Cholesky: matrix has length ${g.length}, expected ${m * m} (${m} x ${m})`);
+    if (done) {
+      this.factor = g; this.ridge = done.ridge; this.owned = done.owned;
+      return;
+    }
     this.factor = be.alloc(m * m);
-    be.copy(this.factor, g);
-    let info = blockedCholesky(be, this.factor, m);
-    let ridge = 0;
-    if (info !== 0 && allowRidge) {
-      const gv = be.view(g);
-      let trace = 0;
-      for (let i = 0; i < m; i++) trace += gv[i * m + i];
-      const unit = Math.max(trace / m, 1e-300);
-      for (let q = -14; q <= 0 && info !== 0; q++) {
-        ridge = unit * 10 ** q;
-        be.copy(this.factor, g);
-        const f = be.view(this.factor);
-        for (let i = 0; i < m; i++) f[i * m + i] += ridge;
-        info = blockedCholesky(be, this.factor, m);
-      }
-    }
-    if (info !== 0) {
+    try {
+      this.ridge = factorWithRidge(be, this.factor, m, (out) => be.copy(out, g), allowRidge);
+    } catch (e) {
       be.free(this.factor);
-      throw new NumericalError(`Cholesky: matrix is not positive definite (pivot ${info - 1} of ${m})`);
+      throw e;
     }
-    this.ridge = ridge;
+    this.owned = true;
+  }
+
+  /**
+   * Factors the matrix that `fill` writes into a buffer of its own, without keeping a copy of the
+   * input: one m x m buffer instead of two while factoring (the memory that decides whether an NTK
+   * fits an edge runtime). `fill` runs again if a ridge has to be tried.
+   */
+  static fromGram(be: Backend, m: number, fill: (out: Buf) => void, allowRidge = false): Cholesky {
+    const f = be.alloc(m * m);
+    try {
+      return new Cholesky(be, f, m, allowRidge, { ridge: factorWithRidge(be, f, m, fill, allowRidge), owned: true });
+    } catch (e) {
+      be.free(f);
+      throw e;
+    }
+  }
+
+  /** Factors the m x m matrix in `a` in place (a becomes the factor; disposing leaves it to its owner). */
+  static inPlace(be: Backend, a: Buf, m: number, refill: (out: Buf) => void, allowRidge = false): Cholesky {
+    if (a.length !== m * m) throw new ShapeError(`Cholesky: matrix has length ${a.length}, expected ${m * m} (${m} x ${m})`);
+    return new Cholesky(be, a, m, allowRidge, { ridge: factorWithRidge(be, a, m, refill, allowRidge, true), owned: false });
   }
 
   /** Solves (L L^T) X = B in place; b is m x nrhs. */
@@ -45,7 +60,31 @@ export class Cholesky {
     return this.be.choleskySolve(this.factor, this.m, b, nrhs);
   }
 
-  dispose(): void { this.be.free(this.factor); }
+  dispose(): void { if (this.owned) this.be.free(this.factor); }
+}
+
+/** Factors a (filled by fill) in place; returns the ridge used. See the Cholesky constructor. */
+function factorWithRidge(be: Backend, a: Buf, m: number, fill: (out: Buf) => void, allowRidge: boolean, filled = false): number {
+  if (!filled) fill(a);
+  let trace = 0;
+  if (allowRidge) {
+    const v = be.view(a);
+    for (let i = 0; i < m; i++) trace += v[i * m + i];
+  }
+  let info = blockedCholesky(be, a, m);
+  let ridge = 0;
+  if (info !== 0 && allowRidge) {
+    const unit = Math.max(trace / m, 1e-300);
+    for (let q = -14; q <= 0 && info !== 0; q++) {
+      ridge = unit * 10 ** q;
+      fill(a);
+      const f = be.view(a);
+      for (let i = 0; i < m; i++) f[i * m + i] += ridge;
+      info = blockedCholesky(be, a, m);
+    }
+  }
+  if (info !== 0) throw new NumericalError(`Cholesky: matrix is not positive definite (pivot ${info - 1} of ${m})`);
+  return ridge;
 }
 
 /** Block size of the blocked factorization: the trailing update is a GEMM with inner dimension NB. */

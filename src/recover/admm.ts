@@ -65,10 +65,7 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
   let chol = factor;
   let ownChol = false;
   if (!chol) {
-    const g = be.alloc(m * m);
-    op.gram(g);
-    chol = new Cholesky(be, g, m, true);
-    be.free(g);
+    chol = Cholesky.fromGram(be, m, (g) => op.gram(g), true);
     ownChol = true;
   }
   // With a dense A^T at hand, A^+ = G^-1 A^T (m x rows) is formed once from the Cholesky factor, so

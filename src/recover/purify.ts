@@ -201,13 +201,8 @@ export class Purifier {
     if (!this.lin0) {
       const { shape, data, init } = this.o;
       this.lin0 = new LinearizedOperator(this.be, shape, this.xa, data.samples, init, this.o.trainedReadout ?? true);
-      const g = this.be.alloc(this.lin0.cols * this.lin0.cols);
-      try {
-        this.lin0.gram(g);
-        this.factor0 = new Cholesky(this.be, g, this.lin0.cols, true);
-      } finally {
-        this.be.free(g);
-      }
+      const lin0 = this.lin0;
+      this.factor0 = Cholesky.fromGram(this.be, lin0.cols, (g) => lin0.gram(g), true);
     }
     return { op: this.lin0, factor: this.factor0! };
   }
@@ -335,13 +330,7 @@ export class Purifier {
           const warm = new Float64Array(op.cols);
           warm.set(sol.u);
           // factored here once: ADMM and the span-residual report share it
-          const g = be.alloc(op.cols * op.cols);
-          try {
-            op.gram(g);
-            opFactor = new Cholesky(be, g, op.cols, true);
-          } finally {
-            be.free(g);
-          }
+          opFactor = Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true);
           sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm, factor: opFactor });
         }
         absorb(sol);
@@ -520,10 +509,7 @@ export function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Ar
   for (let i = 0; i < B * rows; i++) d[i] = clean[offset + i] - init[offset + i];
   let chol = factor ?? null;
   if (!chol) {
-    const g = be.alloc(m * m);
-    op.gram(g);
-    chol = new Cholesky(be, g, m, true);
-    be.free(g);
+    chol = Cholesky.fromGram(be, m, (g) => op.gram(g), true);
   }
   const db = be.upload(be.alloc(B * rows), d), u = be.alloc(m * B), fit = be.alloc(B * rows);
   let num = 0, den = 0;

@@ -58,3 +58,8 @@ export function detectionScores(estimated: Int32Array, truth: Uint8Array): { pre
   for (let i = 0; i < truth.length; i++) if (truth[i]) pos++;
   return { precision: estimated.length ? tp / estimated.length : 1, recall: pos ? tp / pos : 1 };
 }
+
+/** A report with its index arrays (Int32Array) as plain arrays, for JSON. */
+export function plainReport(report: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(report).map(([k, x]) => [k, ArrayBuffer.isView(x) ? Array.from(x as Int32Array) : x]));
+}

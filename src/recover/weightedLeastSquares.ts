@@ -27,7 +27,8 @@ export function weightedLeastSquares(op: LinearOperator, w: Buf, r: Buf, u: Buf,
   weightedGram(op, w, s.gram);
   let chol: Cholesky;
   try {
-    chol = new Cholesky(be, s.gram, op.cols, allowRidge);
+    // factored in the scratch itself: no second m x m buffer
+    chol = Cholesky.inPlace(be, s.gram, op.cols, (g) => weightedGram(op, w, g), allowRidge);
   } catch (e) {
     if (e instanceof NumericalError && !allowRidge) return false;
     throw e;

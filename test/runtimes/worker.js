@@ -1,7 +1,7 @@
-// The Cloudflare Worker a user deploys: the README's snippet, served by workerd in the tests.
-import { createPurifyHandler } from "./cnn-purify.js";
+// The Cloudflare Worker of the README, as a user deploys it (served by workerd in the tests).
+import { createPurifyHandler, RUNTIME_LIMITS } from "./cnn-purify.js";
 
-const purify = createPurifyHandler();
+const purify = createPurifyHandler(RUNTIME_LIMITS.cloudflare);
 
 export default {
   fetch: (request) => purify(request),

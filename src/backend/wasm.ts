@@ -1,6 +1,5 @@
 // The "wasm" and "wasm-scalar" backends: the same AssemblyScript kernels, compiled with and without
 // SIMD, operating on buffers that live in the module's linear memory (no copies per call).
-import { instantiate } from "@assemblyscript/loader";
 import type { BinaryId } from "./binaries.js";
 import type { Backend, BackendName, Buf, ConvGeometry } from "./types.js";
 import { LinearAllocator } from "./allocator.js";
@@ -150,8 +149,14 @@ export class WasmBackend implements Backend {
   choleskySolve(l: Buf, nn: number, b: Buf, nrhs: number): Buf { this.k.choleskySolve(p(l), nn, nn, p(b), nrhs, nrhs); return b; }
 }
 
-/** Instantiates a compiled kernel binary (build/simd.wasm or build/scalar.wasm) as a backend. */
+/**
+ * Instantiates a compiled kernel binary (build/simd.wasm or build/scalar.wasm) as a backend. The
+ * binaries import nothing (stub runtime, no asserts) and export plain numeric functions, so they
+ * are instantiated directly: @assemblyscript/loader's instanceof check would send a module compiled
+ * in another realm (a host binding it into an edge context, as Vercel's Edge does) to
+ * WebAssembly.compile, which those runtimes forbid.
+ */
 export async function createWasmBackend(name: BackendName, binary: BinaryId, module: WebAssembly.Module): Promise<Backend> {
-  const { exports } = await instantiate<Record<string, unknown>>(module, {});
-  return new WasmBackend(name, binary, exports as unknown as KernelExports);
+  const instance = await WebAssembly.instantiate(module, {});
+  return new WasmBackend(name, binary, instance.exports as unknown as KernelExports);
 }

@@ -1,0 +1,280 @@
+// The edge builds in the real runtimes, each started on 127.0.0.1 and stopped after: workerd
+// (Cloudflare's runtime, which refuses WebAssembly compiled from bytes), Deno (Deno.serve), and
+// Vercel's edge-runtime (the edge build, and the Vercel build with code generation from bytes
+// switched off as in Vercel's production Edge). Each answers the same purifications bit for bit
+// like Node, JSON and files alike; a malformed body gets 400, an over-limit one 413.
+import { readFileSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { EdgeRuntime, runServer } from "edge-runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBackend } from "../src/backend/index.js";
+import { runSynthetic } from "../src/experiments/synthetic.js";
+import { openFileProblem } from "../src/files/purifyFiles.js";
+import { RUNTIME_LIMITS } from "../src/edge/handler.js";
+import { encodeNpy } from "../src/io/npy.js";
+import { modelToTensors } from "../src/io/modelFile.js";
+import { encodeOnnx } from "../src/io/onnx.js";
+import { encodeSafetensors } from "../src/io/safetensors.js";
+import { patchesFromImages } from "../src/model/data.js";
+import { initParams } from "../src/model/init.js";
+import { layoutOf } from "../src/model/shape.js";
+import type { ModelShape } from "../src/model/shape.js";
+import { memoryEstimate } from "../src/recover/memory.js";
+import { purify } from "../src/recover/purify.js";
+import { sparseOutliers } from "../src/contaminate.js";
+import { Rng } from "../src/random.js";
+import { train } from "../src/train/train.js";
+import type { ModelSpec } from "../src/io/modelFile.js";
+import type { Served } from "./runtimes/serve.js";
+import { freePort, serve } from "./runtimes/serve.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+const MiB = 1024 * 1024;
+
+/** A JSON request and what Node's purify() answers to it. */
+async function jsonCase() {
+  const run = await runSynthetic({ p: 40, patches: 4, samples: 3, filters: 3, rho: 0.1, seed: 2 });
+  const c = run.contaminated.slice(); c[7] = NaN;
+  const body = {
+    shape: run.shape, init: Array.from(run.init), contaminated: Array.from(c, (v) => (Number.isFinite(v) ? v : null)),
+    data: { samples: run.data.samples, patches: run.data.patches, patchDim: run.data.patchDim, values: Array.from(run.data.values) },
+    options: { trainedReadout: false },
+  };
+  const local = await purify(c, { shape: run.shape, init: run.init, data: run.data, trainedReadout: false });
+  return { body: JSON.stringify(body), params: Array.from(local.params) };
+}
+
+/** Model files as a PyTorch user sends them (f32), and the file Node's pipeline writes back. */
+async function fileCase(format: "safetensors" | "onnx") {
+  const spec: ModelSpec = { shape: { patchDim: 16, patches: 4, filters: 3, outputs: 3, readout: "dense" }, image: { channels: 1, height: 8, width: 8, patchHeight: 4, patchWidth: 4 } };
+  const n = 3, images = new Rng(6).normals(n * 64), labels = new Float64Array([0, 1, 2]);
+  const be = await createBackend("wasm");
+  const init = initParams(spec.shape, { seed: 7 });
+  const clean = (await train(spec.shape, init, patchesFromImages(be, images, n, spec.image), labels, { epochs: 30, lr: 0.01, trainReadout: false })).params;
+  const contaminated = sparseOutliers(clean, { rho: 0.1, seed: 8 }).params;
+  const encode = (theta: Float64Array) => {
+    if (format === "onnx") return encodeOnnx(spec, theta, { dtype: "f32" });
+    const f = modelToTensors(spec, theta);
+    return encodeSafetensors(Object.fromEntries(Object.entries(f.tensors).map(([k, t]) => [k, { ...t, dtype: "F32" as const }])), f.metadata);
+  };
+  const files = {
+    model: { name: `model.${format}`, bytes: encode(contaminated) },
+    init: { name: `init.${format}`, bytes: encode(init) },
+    data: { name: "data.npy", bytes: encodeNpy(images, [n, 1, 8, 8]) },
+  };
+  const options = { trainedReadout: false };
+  const local = await openFileProblem(files, options).run();
+  const form = () => {
+    const f = new FormData();
+    for (const [k, v] of Object.entries(files)) f.append(k, new Blob([v.bytes as Uint8Array<ArrayBuffer>]), v.name);
+    f.append("options", JSON.stringify(options));
+    return f;
+  };
+  return { form, expected: local.file.bytes, summary: local.summary, name: `model.purified.${format}` };
+}
+
+/** The largest problem the README promises on a 128 MiB isolate, and the first one past it. */
+function largest(n: number) {
+  const shape: ModelShape = { patchDim: 49, patches: 16, filters: 32, outputs: 10, readout: "dense" };
+  const rng = new Rng(1), init = initParams(shape, { seed: 1 });
+  const c = Array.from(init);
+  for (let i = 0; i < c.length; i += 97) c[i] += 1; // sparse outliers on an untrained model: the update is 0
+  const body = JSON.stringify({
+    shape, init: Array.from(init), contaminated: c, options: { subspace: "linearized" },
+    data: { samples: n, patches: 16, patchDim: 49, values: Array.from(rng.normals(n * 16 * 49), (v) => Math.round(v * 1e4) / 1e4) },
+  });
+  return { body, estimate: memoryEstimate(shape, { samples: n, patches: 16 }, "linearized") };
+}
+const LARGEST_SAMPLES = 200, REFUSED_SAMPLES = 210;
+
+let json: Awaited<ReturnType<typeof jsonCase>>;
+let files: Record<"safetensors" | "onnx", Awaited<ReturnType<typeof fileCase>>>;
+beforeAll(async () => {
+  json = await jsonCase();
+  files = { safetensors: await fileCase("safetensors"), onnx: await fileCase("onnx") };
+});
+
+const post = (url: string, body: BodyInit, type?: string) =>
+  fetch(url, { method: "POST", body, headers: type ? { "content-type": type } : undefined, signal: AbortSignal.timeout(120_000) });
+
+/**
+ * POSTs `bytes` spaces as JSON, a chunk at a time, and stops sending once the answer arrives: a
+ * server that refuses on the declared length answers before reading the body and may close the
+ * connection (workerd does), which would break a client that writes the whole body first.
+ */
+function postUnread(url: string, bytes: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(url, { method: "POST", headers: { "content-type": "application/json", "content-length": bytes } }, (res) => {
+      answered = true;
+      let body = "";
+      res.on("data", (d) => { body += d; });
+      res.on("end", () => { resolve({ status: res.statusCode ?? 0, body }); req.destroy(); });
+    });
+    req.on("error", (e: NodeJS.ErrnoException) => { if (!answered) reject(e); });
+    req.flushHeaders();
+    const chunk = Buffer.alloc(MiB, 32);
+    let sent = 0;
+    const more = () => {
+      while (!answered && sent < bytes) {
+        const part = chunk.subarray(0, Math.min(MiB, bytes - sent));
+        sent += part.length;
+        if (!req.write(part)) { req.once("drain", () => setTimeout(more, 5)); return; }
+      }
+      if (!answered) req.end();
+    };
+    setTimeout(more, 50);
+  });
+}
+
+/** The checks every runtime must pass, against its own limits. */
+function sameAsNode(target: () => string, limits: { maxBodyBytes: number }) {
+  it("purifies JSON bit-identically to Node, with the SIMD binary", async () => {
+    const res = await post(target(), json.body, "application/json");
+    const out = await res.json();
+    expect(res.status, JSON.stringify(out).slice(0, 300)).toBe(200);
+    expect(out.params).toEqual(json.params);
+    expect(out.report.binary).toBe("simd");
+    expect(out.report.erasures).toEqual([7]);
+  });
+
+  it.each(["safetensors", "onnx"] as const)("purifies %s files and answers the user's file, bit-identical to Node's", async (format) => {
+    const res = await post(target(), files[format].form());
+    expect(res.status, res.status === 200 ? "" : await res.clone().text()).toBe(200);
+    const form = await res.formData();
+    const model = form.get("model") as File;
+    expect(model.name).toBe(files[format].name);
+    const got = Buffer.from(await model.arrayBuffer()), want = Buffer.from(files[format].expected);
+    expect(got.length).toBe(want.length);
+    expect(got.findIndex((b, i) => b !== want[i])).toBe(-1);
+    const report = JSON.parse(await (form.get("report") as File).text());
+    expect(report.binary).toBe("simd");
+    expect(report.iterations).toBe(files[format].summary.iterations);
+    expect(report.estimatedContaminated).toEqual(files[format].summary.estimatedContaminated);
+  });
+
+  it("answers a malformed body with 400 and an over-limit body with 413", async () => {
+    const bad = await post(target(), "{ not json", "application/json");
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toMatch(/malformed JSON/);
+    const noFile = new FormData(); noFile.append("model", "text, not a file");
+    const badForm = await post(target(), noFile);
+    expect(badForm.status).toBe(400);
+    expect((await badForm.json()).error).toMatch(/part "model" must be a file/);
+    const big = await postUnread(target(), limits.maxBodyBytes + MiB);
+    expect(big.status).toBe(413);
+    expect(big.body).toMatch(/exceeds the limit|bytes of memory/);
+  });
+}
+
+describe("workerd: the workerd build, binaries as wasm modules", () => {
+  let server: Served, ports: number[];
+  beforeAll(async () => {
+    ports = [await freePort(), await freePort()];
+    server = await serve(bin("workerd"), ["serve", "test/runtimes/workerd.capnp", `--socket-addr=bundle=127.0.0.1:${ports[0]}`, `--socket-addr=worker=127.0.0.1:${ports[1]}`],
+      `http://127.0.0.1:${ports[1]}/`, { cwd: root });
+  }, 60_000);
+  afterAll(async () => { await server?.stop(); });
+
+  describe("the README's Worker", () => sameAsNode(() => `http://127.0.0.1:${ports[1]}/`, RUNTIME_LIMITS.cloudflare));
+  describe("the build's own files only", () => sameAsNode(() => `http://127.0.0.1:${ports[0]}/`, RUNTIME_LIMITS.cloudflare));
+
+  it(`the largest promised problem (n = ${LARGEST_SAMPLES}, linearized, n O = ${LARGEST_SAMPLES * 10}) stays under 128 MiB; n = ${REFUSED_SAMPLES} is refused with 413`, async () => {
+    const ok = largest(LARGEST_SAMPLES);
+    const res = await post(`http://127.0.0.1:${ports[0]}/`, ok.body, "application/json");
+    const out = await res.json();
+    expect(res.status, JSON.stringify(out).slice(0, 300)).toBe(200);
+    expect(out.memory.binary).toBe("simd");
+    expect(out.memory.wasmBytes).toBeLessThanOrEqual(ok.estimate);
+    expect(out.memory.wasmBytes + ok.body.length).toBeLessThan(128 * MiB);
+    const over = largest(REFUSED_SAMPLES);
+    const refused = await post(`http://127.0.0.1:${ports[0]}/`, over.body, "application/json");
+    expect(refused.status).toBe(413);
+    expect((await refused.json()).error).toMatch(/needs about \d+ bytes of working memory; the limit is 117440512/);
+  }, 120_000);
+});
+
+describe("Deno: the edge build under Deno.serve", () => {
+  let server: Served, url: string;
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}/`;
+    server = await serve(bin("deno"), ["run", "--no-config", "--allow-net=127.0.0.1", `--allow-read=${root}`, "deno-server.js", String(port)], url,
+      { cwd: join(root, "test/runtimes"), env: { DENO_DIR: join(root, "build", "deno"), DENO_NO_UPDATE_CHECK: "1" } });
+  }, 60_000);
+  afterAll(async () => { await server?.stop(); });
+  sameAsNode(() => url, RUNTIME_LIMITS.deno);
+});
+
+/**
+ * What Vercel's bundler does with an edge function: one script, the handler on "fetch". For the
+ * Vercel build, "./x.wasm?module" imports become the compiled modules the platform binds.
+ */
+async function edgeScript(entry: "edge" | "vercel"): Promise<string> {
+  const lib = join(root, `dist/bundle/${entry}/cnn-purify.js`);
+  const r = await build({
+    stdin: {
+      contents: `import { createPurifyHandler, RUNTIME_LIMITS } from ${JSON.stringify(lib)};
+        const purify = createPurifyHandler(RUNTIME_LIMITS.vercel);
+        addEventListener("fetch", (event) => event.respondWith(purify(event.request)));`,
+      resolveDir: root, loader: "js",
+    },
+    bundle: true, format: "iife", write: false, logLevel: "silent", platform: "neutral", external: ["highs"],
+    plugins: [{
+      name: "vercel-wasm-bindings",
+      setup(b) {
+        b.onResolve({ filter: /\.wasm\?module$/ }, (a) => ({ path: a.path.replace(/^.*\/|\?module$/g, ""), namespace: "wasm-binding" }));
+        b.onLoad({ filter: /.*/, namespace: "wasm-binding" }, (a) => ({ contents: `export default globalThis[${JSON.stringify("wasm:" + a.path)}];`, loader: "js" }));
+      },
+    }],
+  });
+  return r.outputFiles[0].text;
+}
+
+describe("Vercel's edge-runtime", () => {
+  const servers: Array<{ close: () => Promise<void> }> = [];
+  let edgeUrl: string, vercelUrl: string;
+  beforeAll(async () => {
+    const edge = await runServer({ runtime: new EdgeRuntime({ initialCode: await edgeScript("edge") }), host: "127.0.0.1", port: 0 });
+    servers.push(edge);
+    edgeUrl = edge.url;
+    // Vercel's production Edge refuses WebAssembly from bytes: so does this context.
+    const modules = Object.fromEntries(["cnn-purify-simd.wasm", "cnn-purify-scalar.wasm"].map((f) =>
+      ["wasm:" + f, new WebAssembly.Module(readFileSync(join(root, "dist/bundle/vercel", f)))]));
+    const runtime = new EdgeRuntime({
+      initialCode: await edgeScript("vercel"),
+      codeGeneration: { strings: false, wasm: false },
+      extend: (context) => Object.assign(context, modules),
+    });
+    const vercel = await runServer({ runtime, host: "127.0.0.1", port: 0 });
+    servers.push(vercel);
+    vercelUrl = vercel.url;
+  }, 60_000);
+  afterAll(async () => { for (const s of servers) await s.close(); });
+
+  describe("the edge build", () => sameAsNode(() => edgeUrl, RUNTIME_LIMITS.vercel));
+  describe("the Vercel build (?module imports), code generation from bytes off", () => sameAsNode(() => vercelUrl, RUNTIME_LIMITS.vercel));
+
+  it("that context really refuses bytes: the edge build, which compiles its inlined bytes, fails there", async () => {
+    const runtime = new EdgeRuntime({ initialCode: await edgeScript("edge"), codeGeneration: { strings: false, wasm: false } });
+    const s = await runServer({ runtime, host: "127.0.0.1", port: 0 });
+    try {
+      const res = await post(s.url, json.body, "application/json");
+      expect(res.status).toBe(500);
+      expect((await res.json()).error).toMatch(/Wasm code generation disallowed by embedder/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+it("the promised size is within the Cloudflare limits, the refused one beyond them", () => {
+  const need = (n: number) => { const l = largest(n); return l.estimate + 4 * l.body.length; };
+  expect(need(LARGEST_SAMPLES)).toBeLessThanOrEqual(RUNTIME_LIMITS.cloudflare.maxMemoryBytes);
+  expect(need(REFUSED_SAMPLES)).toBeGreaterThan(RUNTIME_LIMITS.cloudflare.maxMemoryBytes);
+  expect(layoutOf({ patchDim: 49, patches: 16, filters: 32, outputs: 10, readout: "dense" }).size).toBe(32 * 50 + 16 * 32 * 10);
+});

@@ -1,8 +1,10 @@
 // The SIMD build really contains SIMD instructions, and the scalar build none: checked on the
-// binaries themselves (opcode prefix 0xfd inside code bodies) and on their text form.
+// binaries themselves (opcode prefix 0xfd inside code bodies) and on their text form. The choice
+// among binaries (a validated probe) and the loader's input forms.
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
-import { wasmBinary } from "../src/backend/index.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { BINARIES, bestBinary, createBackend, setWasmSource, wasmBinary, wasmFeature } from "../src/backend/index.js";
+import { Rng } from "../src/random.js";
 
 /** Counts SIMD instructions in the text form the same build wrote. */
 function watCounts(file: string): { v128: number; f64x2: number } {
@@ -37,5 +39,46 @@ describe("SIMD in the binaries", () => {
     expect(new WebAssembly.Module(scalar)).toBeInstanceOf(WebAssembly.Module);
     expect(Buffer.from(scalar).equals(readFileSync(new URL("../build/scalar.wasm", import.meta.url)))).toBe(true);
     expect(Buffer.from(wasmBinary("wasm")).equals(readFileSync(new URL("../build/simd.wasm", import.meta.url)))).toBe(true);
+  });
+});
+
+describe("binary choice and loading", () => {
+  afterEach(() => setWasmSource((v) => wasmBinary(v.id)));
+
+  it("the probe decides like the binaries: a runtime without SIMD refuses the SIMD binary and gets the scalar one", () => {
+    expect(wasmFeature("simd")).toBe(true);
+    expect(bestBinary().id).toBe("simd");
+    // What an engine without SIMD answers: any module with a v128 instruction does not validate.
+    const noSimd = (bytes: Uint8Array<ArrayBuffer>) => !codeSectionHasSimd(bytes) && WebAssembly.validate(bytes);
+    expect(noSimd(wasmBinary("simd") as Uint8Array<ArrayBuffer>)).toBe(false);
+    expect(noSimd(wasmBinary("scalar") as Uint8Array<ArrayBuffer>)).toBe(true);
+    expect(wasmFeature("simd", noSimd)).toBe(false);
+    expect(bestBinary(noSimd).id).toBe("scalar");
+    expect(BINARIES.map((b) => b.id)).toEqual(["simd", "scalar"]);
+  });
+
+  it("bytes, an ArrayBuffer, a data: URL and a compiled module give the same kernels, bit for bit", async () => {
+    const bytes = wasmBinary("simd");
+    const x = new Rng(3).normals(1001), y = new Rng(4).normals(1001);
+    const results: number[] = [];
+    for (const input of [bytes, bytes.slice().buffer, new URL(`data:application/wasm;base64,${Buffer.from(bytes).toString("base64")}`),
+      new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>)]) {
+      setWasmSource({ simd: input, scalar: wasmBinary("scalar") });
+      const be = await createBackend("wasm");
+      expect(be.binary).toBe("simd");
+      results.push(be.dot(be.upload(be.alloc(x.length), x), be.upload(be.alloc(y.length), y)));
+    }
+    expect(new Set(results).size).toBe(1);
+    expect(results[0]).toBeCloseTo(x.reduce((s, v, i) => s + v * y[i], 0), 9);
+  });
+
+  it("a source that offers only the scalar binary runs it, and one that offers none says so", async () => {
+    setWasmSource({ scalar: wasmBinary("scalar") });
+    const be = await createBackend("wasm");
+    expect(be.binary).toBe("scalar");
+    expect(be.simd).toBe(false);
+    setWasmSource({});
+    await expect(createBackend("wasm")).rejects.toThrow(/no kernel binary this runtime can run was given/);
+    expect(() => setWasmSource(42 as never)).toThrow(/expected a function of the binary or an object/);
   });
 });

@@ -7,7 +7,6 @@ import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { EdgeRuntime, runServer } from "edge-runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBackend } from "../src/backend/index.js";
@@ -21,8 +20,6 @@ import { encodeSafetensors } from "../src/io/safetensors.js";
 import { patchesFromImages } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
 import { layoutOf } from "../src/model/shape.js";
-import type { ModelShape } from "../src/model/shape.js";
-import { memoryEstimate } from "../src/recover/memory.js";
 import { purify } from "../src/recover/purify.js";
 import { sparseOutliers } from "../src/contaminate.js";
 import { Rng } from "../src/random.js";
@@ -30,6 +27,8 @@ import { train } from "../src/train/train.js";
 import type { ModelSpec } from "../src/io/modelFile.js";
 import type { Served } from "./runtimes/serve.js";
 import { freePort, serve } from "./runtimes/serve.js";
+import { largestRequest as largest, LARGEST_SAMPLES, REFUSED_SAMPLES } from "./runtimes/requests.js";
+import { edgeScript, vercelBindings } from "./runtimes/vercel.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
@@ -77,19 +76,6 @@ async function fileCase(format: "safetensors" | "onnx") {
   return { form, expected: local.file.bytes, summary: local.summary, name: `model.purified.${format}` };
 }
 
-/** The largest problem the README promises on a 128 MiB isolate, and the first one past it. */
-function largest(n: number) {
-  const shape: ModelShape = { patchDim: 49, patches: 16, filters: 32, outputs: 10, readout: "dense" };
-  const rng = new Rng(1), init = initParams(shape, { seed: 1 });
-  const c = Array.from(init);
-  for (let i = 0; i < c.length; i += 97) c[i] += 1; // sparse outliers on an untrained model: the update is 0
-  const body = JSON.stringify({
-    shape, init: Array.from(init), contaminated: c, options: { subspace: "linearized" },
-    data: { samples: n, patches: 16, patchDim: 49, values: Array.from(rng.normals(n * 16 * 49), (v) => Math.round(v * 1e4) / 1e4) },
-  });
-  return { body, estimate: memoryEstimate(shape, { samples: n, patches: 16 }, "linearized") };
-}
-const LARGEST_SAMPLES = 200, REFUSED_SAMPLES = 210;
 
 let json: Awaited<ReturnType<typeof jsonCase>>;
 let files: Record<"safetensors" | "onnx", Awaited<ReturnType<typeof fileCase>>>;
@@ -210,31 +196,6 @@ describe("Deno: the edge build under Deno.serve", () => {
   sameAsNode(() => url, RUNTIME_LIMITS.deno);
 });
 
-/**
- * What Vercel's bundler does with an edge function: one script, the handler on "fetch". For the
- * Vercel build, "./x.wasm?module" imports become the compiled modules the platform binds.
- */
-async function edgeScript(entry: "edge" | "vercel"): Promise<string> {
-  const lib = join(root, `dist/bundle/${entry}/cnn-purify.js`);
-  const r = await build({
-    stdin: {
-      contents: `import { createPurifyHandler, RUNTIME_LIMITS } from ${JSON.stringify(lib)};
-        const purify = createPurifyHandler(RUNTIME_LIMITS.vercel);
-        addEventListener("fetch", (event) => event.respondWith(purify(event.request)));`,
-      resolveDir: root, loader: "js",
-    },
-    bundle: true, format: "iife", write: false, logLevel: "silent", platform: "neutral", external: ["highs"],
-    plugins: [{
-      name: "vercel-wasm-bindings",
-      setup(b) {
-        b.onResolve({ filter: /\.wasm\?module$/ }, (a) => ({ path: a.path.replace(/^.*\/|\?module$/g, ""), namespace: "wasm-binding" }));
-        b.onLoad({ filter: /.*/, namespace: "wasm-binding" }, (a) => ({ contents: `export default globalThis[${JSON.stringify("wasm:" + a.path)}];`, loader: "js" }));
-      },
-    }],
-  });
-  return r.outputFiles[0].text;
-}
-
 describe("Vercel's edge-runtime", () => {
   const servers: Array<{ close: () => Promise<void> }> = [];
   let edgeUrl: string, vercelUrl: string;
@@ -243,12 +204,10 @@ describe("Vercel's edge-runtime", () => {
     servers.push(edge);
     edgeUrl = edge.url;
     // Vercel's production Edge refuses WebAssembly from bytes: so does this context.
-    const modules = Object.fromEntries(["cnn-purify-simd.wasm", "cnn-purify-scalar.wasm"].map((f) =>
-      ["wasm:" + f, new WebAssembly.Module(readFileSync(join(root, "dist/bundle/vercel", f)))]));
     const runtime = new EdgeRuntime({
       initialCode: await edgeScript("vercel"),
       codeGeneration: { strings: false, wasm: false },
-      extend: (context) => Object.assign(context, modules),
+      extend: (context) => Object.assign(context, vercelBindings()),
     });
     const vercel = await runServer({ runtime, host: "127.0.0.1", port: 0 });
     servers.push(vercel);
@@ -277,4 +236,17 @@ it("the promised size is within the Cloudflare limits, the refused one beyond th
   expect(need(LARGEST_SAMPLES)).toBeLessThanOrEqual(RUNTIME_LIMITS.cloudflare.maxMemoryBytes);
   expect(need(REFUSED_SAMPLES)).toBeGreaterThan(RUNTIME_LIMITS.cloudflare.maxMemoryBytes);
   expect(layoutOf({ patchDim: 49, patches: 16, filters: 32, outputs: 10, readout: "dense" }).size).toBe(32 * 50 + 16 * 32 * 10);
+});
+
+it("the README's deployment snippets are the files these tests serve (import lines aside)", () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  for (const file of ["worker.js", "deno-server.js"]) {
+    const code = readFileSync(join(root, "test/runtimes", file), "utf8").split("\n")
+      .filter((l) => l.trim() && !l.startsWith("//") && !l.startsWith("import "));
+    for (const line of code) expect(readme, `${file}: ${line}`).toContain(line);
+  }
+  // the workerd config in the README lists exactly the build's files
+  for (const f of ["worker.js", "cnn-purify.js", "cnn-purify-simd.wasm", "cnn-purify-scalar.wasm"]) {
+    expect(readme).toContain(`embed "node_modules/cnn-purify/dist/bundle/workerd/${f}"`);
+  }
 });

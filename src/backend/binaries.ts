@@ -35,23 +35,27 @@ const PROBES: Record<WasmFeature, Uint8Array<ArrayBuffer>> = {
 
 const seen = new Map<WasmFeature, boolean>();
 
-/** Whether this runtime validates the feature's probe (memoized; never throws). */
-export function wasmFeature(feature: WasmFeature): boolean {
-  let ok = seen.get(feature);
+/** How a runtime answers whether it can compile a module (WebAssembly.validate by default). */
+export type Validator = (bytes: Uint8Array<ArrayBuffer>) => boolean;
+
+/** Whether the runtime validates the feature's probe (memoized for the runtime's own validator; never throws). */
+export function wasmFeature(feature: WasmFeature, validate?: Validator): boolean {
+  const own = validate === undefined;
+  let ok = own ? seen.get(feature) : undefined;
   if (ok === undefined) {
     try {
-      ok = typeof WebAssembly === "object" && WebAssembly.validate(PROBES[feature]);
+      ok = own ? typeof WebAssembly === "object" && WebAssembly.validate(PROBES[feature]) : validate(PROBES[feature]);
     } catch {
       ok = false;
     }
-    seen.set(feature, ok);
+    if (own) seen.set(feature, ok);
   }
   return ok;
 }
 
-/** The best binary this runtime can run. */
-export function bestBinary(): BinaryVariant {
-  return BINARIES.find((b) => b.requires.every(wasmFeature)) ?? BINARIES[BINARIES.length - 1];
+/** The best binary the runtime (or the given validator) can run. */
+export function bestBinary(validate?: Validator): BinaryVariant {
+  return BINARIES.find((b) => b.requires.every((f) => wasmFeature(f, validate))) ?? BINARIES[BINARIES.length - 1];
 }
 
 /** The table row for an id (the caller validated the id). */

@@ -12,7 +12,7 @@ import { createWasmBackend } from "./wasm.js";
 
 export type { Backend, BackendName, Buf } from "./types.js";
 export { BACKEND_NAMES } from "./types.js";
-export type { BinaryId, BinaryVariant, WasmFeature } from "./binaries.js";
+export type { BinaryId, BinaryVariant, Validator, WasmFeature } from "./binaries.js";
 export { BINARIES, bestBinary, wasmFeature } from "./binaries.js";
 
 function decodeBase64(text: string): Uint8Array {

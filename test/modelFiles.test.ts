@@ -17,6 +17,7 @@ import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.js";
 import { createBackend } from "../src/backend/index.js";
 import { patchesFromImages } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
+import { layoutOf } from "../src/model/shape.js";
 import { purify } from "../src/recover/purify.js";
 import { evaluate, train } from "../src/train/train.js";
 import { Rng } from "../src/random.js";
@@ -118,8 +119,16 @@ describe("model files", () => {
     const f = modelToTensors(s, initParams(s.shape));
     const dec = (t: Record<string, { shape: number[]; values: Float64Array }>, meta = f.metadata) => () => tensorsToModel(decodeSafetensors(encodeSafetensors(t, meta)), "--model");
     expect(dec({ ...f.tensors, "fc.bias": { shape: [3], values: new Float64Array(3) } })).toThrow(/tensor "fc.bias" is not part of the supported model/);
+    // a convolution without bias reads with zero biases (they have no place in the file)
     const { "conv.bias": _b, ...noBias } = f.tensors;
-    expect(dec(noBias)).toThrow(/tensor "conv.bias" is missing/);
+    const L = layoutOf(s.shape);
+    const read = dec(noBias)().theta;
+    for (let j = 0; j < s.shape.filters; j++) expect(read[j * L.row + s.shape.patchDim]).toBe(0);
+    // PyTorch's nn.Sequential names: roles come from the shapes
+    const seq = dec({ "0.weight": f.tensors["conv.weight"], "0.bias": f.tensors["conv.bias"], "3.weight": f.tensors["fc.weight"] })();
+    expect(Array.from(seq.theta)).toEqual(Array.from(dec(f.tensors)().theta));
+    expect(dec({ "0.weight": f.tensors["conv.weight"], "0.bias": f.tensors["conv.bias"], "3.weight": f.tensors["fc.weight"], "3.bias": { shape: [3], values: new Float64Array(3) } }))
+      .toThrow(/tensor "3.bias" \(a readout bias\) is not part of the supported model/);
     expect(dec({ ...f.tensors, "conv.bias": { shape: [4], values: new Float64Array(4) } })).toThrow(/conv.bias has shape \[4\], expected \[3\]/);
     expect(dec({ ...f.tensors, "fc.weight": { shape: [3, 11], values: new Float64Array(33) } }, { ...f.metadata, readout: "dense" })).toThrow(/expected \[3, 12\] for the dense readout/);
     expect(dec(f.tensors, { height: "9", width: "8" })).toThrow(/does not divide the image/);
@@ -222,7 +231,7 @@ describe("cnn-purify purify", () => {
       [{ out: paths.model }, 2, /--out .* is the --model file; the inputs are never overwritten/],
       [{ out: link }, 2, /--out .*link.safetensors is the --model file/],
       [{ out: paths.init }, 2, /is the --init file/],
-      [{ model: join(dir, "model.pt") }, 2, /unsupported model format ".pt" \(supported: .safetensors, .onnx\)/],
+      [{ model: join(dir, "model.h5") }, 2, /unsupported model format ".h5" \(supported: .safetensors, .onnx, .pt, .pth\)/],
       [{ subspace: "global" }, 2, /--subspace must be one of patch, linearized, relinearized/],
       [{ method: "global" }, 2, /--method must be one of patch, linearized, relinearized/],
       [{ method: "patch", subspace: "linearized" }, 2, /--method and --subspace name the same choice/],

@@ -10,7 +10,7 @@ import type { FilePurifyResult } from "../files/purifyFiles.js";
 import { openFileProblem } from "../files/purifyFiles.js";
 import type { FloatDtype } from "../io/dtypes.js";
 import { modelToTensors } from "../io/modelFile.js";
-import { MODEL_FORMATS, formatOfName } from "../io/modelSource.js";
+import { MODEL_EXTENSIONS, formatOfName } from "../io/modelSource.js";
 import { encodeOnnx } from "../io/onnx.js";
 import { encodeSequentialOnnx } from "../io/onnxSequential.js";
 import { encodeSafetensors } from "../io/safetensors.js";
@@ -47,7 +47,7 @@ const spec: OptionSpec = {
   help: { type: "boolean", help: "show this help" },
 };
 
-const FORMAT_NAMES = MODEL_FORMATS.map((f) => "." + f).join(", ");
+const FORMAT_NAMES = Object.keys(MODEL_EXTENSIONS).join(", ");
 
 function formatOf(path: string, what: string) {
   const f = formatOfName(path);

@@ -11,7 +11,7 @@ import { planLayers } from "../deep/sequential.js";
 import { evaluateSequential } from "../deep/train.js";
 import { InputFileError, OptionError } from "../errors.js";
 import type { ModelFormat, OpenedModel } from "../io/modelSource.js";
-import { MODEL_FORMATS, formatOfName, openModel } from "../io/modelSource.js";
+import { MODEL_EXTENSIONS, formatOfName, openModel } from "../io/modelSource.js";
 import type { WriteBack } from "../io/storedModel.js";
 import { patchesFromImages } from "../model/data.js";
 import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
@@ -70,7 +70,7 @@ function modelFormat(f: NamedFile): ModelFormat {
   const format = formatOfName(f.name);
   if (!format) {
     const ext = /\.[^.]+$/.exec(f.name)?.[0] ?? "(none)";
-    throw new OptionError(`${labelOf(f)}: unsupported model format "${ext}" (supported: ${MODEL_FORMATS.map((m) => "." + m).join(", ")})`);
+    throw new OptionError(`${labelOf(f)}: unsupported model format "${ext}" (supported: ${Object.keys(MODEL_EXTENSIONS).join(", ")})`);
   }
   return format;
 }

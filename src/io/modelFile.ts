@@ -45,24 +45,52 @@ export function modelToTensors(spec: ModelSpec, theta: Float64Array): { tensors:
 }
 
 /**
+ * Which tensor is which: PyTorch names them after the module's attributes ("conv.weight" in a
+ * class with self.conv, "0.weight" in an nn.Sequential), so roles come from the names this
+ * package writes when present, else from the shapes: the one 4-D tensor is the convolution, the
+ * one 2-D tensor the readout, a 1-D tensor as long as the filter count the convolution's bias.
+ * Anything else is refused by name.
+ */
+export function tensorRoles(file: TensorFile, where: string): { convWeight: string; convBias: string | null; readout: string } {
+  const t = file.tensors, names = Object.keys(t);
+  const supported = "a conv layer with stride = kernel (weight [K, C, ph, pw], optional bias [K]), ReLU, and a bias-free linear readout [O, F]";
+  if (t["conv.weight"] && t["fc.weight"]) {
+    for (const name of names) {
+      if (!["conv.weight", "conv.bias", "fc.weight"].includes(name)) throw new ValueError(`${where}: tensor "${name}" is not part of the supported model (${supported})`);
+    }
+    return { convWeight: "conv.weight", convBias: t["conv.bias"] ? "conv.bias" : null, readout: "fc.weight" };
+  }
+  const by = (rank: number) => names.filter((n) => t[n].shape.length === rank);
+  const conv = by(4), dense = by(2), vectors = by(1);
+  if (conv.length !== 1) throw new ValueError(`${where}: ${conv.length ? `${conv.length} 4-D tensors (${conv.join(", ")})` : "no 4-D convolution weight"}: the supported model has one (${supported})`);
+  if (dense.length !== 1) throw new ValueError(`${where}: ${dense.length ? `${dense.length} 2-D tensors (${dense.join(", ")})` : "no 2-D readout weight"}: the supported model has one (${supported})`);
+  const K = t[conv[0]].shape[0];
+  // state_dicts list a layer's bias right after its weight: that settles K = O (two vectors of length K)
+  const next = names[names.indexOf(conv[0]) + 1];
+  const candidates = vectors.filter((n) => t[n].shape[0] === K);
+  const bias = next !== undefined && candidates.includes(next) ? [next] : candidates;
+  for (const name of names) {
+    if (name === conv[0] || name === dense[0] || (bias.length === 1 && name === bias[0])) continue;
+    const what = t[name].shape.length === 1 && t[name].shape[0] === t[dense[0]].shape[0] ? " (a readout bias)" : "";
+    throw new ValueError(`${where}: tensor "${name}"${what} is not part of the supported model (${supported})`);
+  }
+  return { convWeight: conv[0], convBias: bias[0] ?? null, readout: dense[0] };
+}
+
+/**
  * Reads a model from named tensors. The image size comes from the metadata, or from `imageSize`
  * (e.g. the data's H x W) when the file has none. Throws ValueError/ShapeError naming the tensor.
  */
 export function tensorsToModel(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { spec: ModelSpec; theta: Float64Array } {
   const t = file.tensors;
-  const known = new Set(["conv.weight", "conv.bias", "fc.weight"]);
-  for (const name of Object.keys(t)) {
-    if (!known.has(name)) {
-      throw new ValueError(`${where}: tensor "${name}" is not part of the supported model (conv.weight, conv.bias, fc.weight: ` +
-        `a non-overlapping conv layer, ReLU, and a bias-free linear readout)`);
-    }
-  }
-  for (const name of known) if (!t[name]) throw new ValueError(`${where}: tensor "${name}" is missing`);
-  const cw = t["conv.weight"], cb = t["conv.bias"], fw = t["fc.weight"];
-  if (cw.shape.length !== 4) throw new ShapeError(`${where}: conv.weight has shape [${cw.shape.join(", ")}], expected [K, C, ph, pw]`);
+  const roles = tensorRoles(file, where);
+  const cw = t[roles.convWeight], fw = t[roles.readout];
+  if (cw.shape.length !== 4) throw new ShapeError(`${where}: ${roles.convWeight} has shape [${cw.shape.join(", ")}], expected [K, C, ph, pw]`);
   const [K, C, ph, pw] = cw.shape;
-  if (K < 1 || C < 1 || ph < 1 || pw < 1) throw new ShapeError(`${where}: conv.weight has an empty dimension: [${cw.shape.join(", ")}]`);
-  if (cb.shape.length !== 1 || cb.shape[0] !== K) throw new ShapeError(`${where}: conv.bias has shape [${cb.shape.join(", ")}], expected [${K}] (one bias per filter)`);
+  if (K < 1 || C < 1 || ph < 1 || pw < 1) throw new ShapeError(`${where}: ${roles.convWeight} has an empty dimension: [${cw.shape.join(", ")}]`);
+  // a convolution without bias: the bias parameters stay 0 and have no place in the file
+  const cb = roles.convBias ? t[roles.convBias] : { shape: [K], values: new Float64Array(K) };
+  if (cb.shape.length !== 1 || cb.shape[0] !== K) throw new ShapeError(`${where}: ${roles.convBias} has shape [${cb.shape.join(", ")}], expected [${K}] (one bias per filter)`);
   const meta = file.metadata;
   const height = meta.height !== undefined ? Number(meta.height) : imageSize?.height;
   const width = meta.width !== undefined ? Number(meta.width) : imageSize?.width;
@@ -71,14 +99,14 @@ export function tensorsToModel(file: TensorFile, where: string, imageSize?: { he
   }
   const image: ImageShape = { channels: C, height, width, patchHeight: ph, patchWidth: pw };
   const { patchDim: p, patches: k } = patchGeometry(image);
-  if (fw.shape.length !== 2 || fw.shape[0] < 1) throw new ShapeError(`${where}: fc.weight has shape [${fw.shape.join(", ")}], expected [O, K k] or [O, K]`);
+  if (fw.shape.length !== 2 || fw.shape[0] < 1) throw new ShapeError(`${where}: ${roles.readout} has shape [${fw.shape.join(", ")}], expected [O, K k] or [O, K]`);
   const O = fw.shape[0], f = fw.shape[1];
   let readout: "dense" | "sum";
   if (meta.readout === "dense" || meta.readout === "sum") readout = meta.readout;
   else if (meta.readout !== undefined) throw new ValueError(`${where}: unknown readout "${meta.readout}" in the metadata (known: dense, sum)`);
   else readout = f === K * k ? "dense" : "sum";
   const want = readout === "dense" ? K * k : K;
-  if (f !== want) throw new ShapeError(`${where}: fc.weight has shape [${O}, ${f}], expected [${O}, ${want}] for the ${readout} readout of ${K} filters over ${k} patches`);
+  if (f !== want) throw new ShapeError(`${where}: ${roles.readout} has shape [${O}, ${f}], expected [${O}, ${want}] for the ${readout} readout of ${K} filters over ${k} patches`);
   const shape: ModelShape = { patchDim: p, patches: k, filters: K, outputs: O, readout };
   const L = layoutOf(shape);
   const theta = new Float64Array(L.size);

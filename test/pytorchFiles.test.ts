@@ -1,0 +1,200 @@
+// Files made by PyTorch itself (test/fixtures/pytorch, from scripts/pytorch-fixtures.mjs: torch 1.13
+// trained the network, torch.save / torch.onnx.export wrote them) come back as the user's own files:
+// bytes differ only inside the purified tensors' data, in their own dtype; onnxruntime runs the
+// ONNX output under its original names; a pickle that does anything but rebuild tensors is refused.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { unzipSync } from "fflate";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/run.js";
+import { decodeNpy } from "../src/io/npy.js";
+import { onnx } from "../src/io/onnxProto.js";
+import { openModel } from "../src/io/modelSource.js";
+import { decodeTorchFile } from "../src/io/pytorch.js";
+
+const require = createRequire(import.meta.url);
+const ort = require("onnxruntime-node") as typeof import("onnxruntime-node");
+const D = new URL("./fixtures/pytorch/one-hidden/", import.meta.url).pathname;
+const meta = JSON.parse(readFileSync(join(D, "meta.json"), "utf8"));
+const dir = mkdtempSync(join(tmpdir(), "cnnp-pytorch-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await main(args, (s) => { out += s + "\n"; }), out, err };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+const runs = new Map<string, { file: string; summary: Record<string, number> }>();
+/** cnn-purify purify on one fixture pair (relinearized, 150 iterations, as the README's example). */
+async function purified(model: string, init: string) {
+  const key = model;
+  if (!runs.has(key)) {
+    const file = join(dir, "purified-" + model);
+    const r = await cli(["purify", "--model", join(D, model), "--init", join(D, init), "--data", join(D, "data.npy"),
+      "--eval-data", join(D, "test-data.npy"), "--eval-labels", join(D, "test-labels.npy"), "--subspace", "relinearized", "--max-iter", "150", "--out", file, "--json"]);
+    expect(r.code, r.err).toBe(0);
+    runs.set(key, { file, summary: JSON.parse(r.out) });
+  }
+  return runs.get(key)!;
+}
+
+/** Byte positions where a and b differ (same length). */
+function diffs(a: Uint8Array, b: Uint8Array): number[] {
+  expect(b.length).toBe(a.length);
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) out.push(i);
+  return out;
+}
+const inside = (i: number, ranges: Array<[number, number]>) => ranges.some(([s, e]) => i >= s && i < e);
+
+describe("PyTorch's files, purified", () => {
+  it("ONNX (torch.onnx.export): only initializer data change, in f32; onnxruntime runs it as \"x\" -> \"logits\"", async () => {
+    const { file, summary } = await purified("model.onnx", "init.onnx");
+    const before = new Uint8Array(readFileSync(join(D, "model.onnx"))), after = new Uint8Array(readFileSync(file));
+    // where each initializer's raw_data lies, found by searching its bytes (independent of our wire reader)
+    const g = onnx.ModelProto.decode(before).graph!;
+    const ranges: Array<[number, number]> = g.initializer!.map((t) => {
+      const at = Buffer.from(before).indexOf(Buffer.from(t.rawData!));
+      expect(at).toBeGreaterThan(0);
+      return [at, at + t.rawData!.length];
+    });
+    const d = diffs(before, after);
+    expect(d.length).toBeGreaterThan(1000);
+    expect(d.filter((i) => !inside(i, ranges))).toEqual([]);
+    const g2 = onnx.ModelProto.decode(after).graph!;
+    expect(g2.initializer!.map((t) => [t.name, t.dataType])).toEqual(g.initializer!.map((t) => [t.name, t.dataType]));
+    expect(g2.initializer!.map((t) => t.dataType)).toEqual([1, 1, 1]);
+    // onnxruntime, an independent implementation, runs the file under its own names
+    const session = await ort.InferenceSession.create(after);
+    expect(session.inputNames).toEqual(["x"]);
+    expect(session.outputNames).toEqual(["logits"]);
+    const x = decodeNpy(new Uint8Array(readFileSync(join(D, "test-data.npy"))));
+    const y = decodeNpy(new Uint8Array(readFileSync(join(D, "test-labels.npy")))).values;
+    const logits = (await session.run({ x: new ort.Tensor("float32", Float32Array.from(x.values), x.shape) })).logits.data as Float32Array;
+    let correct = 0;
+    for (let i = 0; i < y.length; i++) {
+      const row = logits.subarray(i * 10, i * 10 + 10);
+      if (row.indexOf(Math.max(...row)) === y[i]) correct++;
+    }
+    expect(correct / y.length).toBeCloseTo(summary.evalAccuracyAfter, 2);
+    // the relinearized span restores what PyTorch measured for the clean model (within 1.5 points)
+    expect(summary.evalAccuracyAfter).toBeGreaterThan(meta.accuracy.clean - 0.015);
+    expect(summary.evalAccuracyBefore).toBeCloseTo(meta.accuracy.contaminated, 2);
+  });
+
+  it.each([["model.safetensors", "init.safetensors", 4], ["model-f16.safetensors", "init-f16.safetensors", 2]])(
+    "safetensors %s: same header bytes (names, order, dtypes, metadata), only tensor data change", async (model, init, width) => {
+      const { file } = await purified(model, init);
+      const before = new Uint8Array(readFileSync(join(D, model))), after = new Uint8Array(readFileSync(file));
+      const hlen = Number(new DataView(before.buffer, before.byteOffset).getBigUint64(0, true));
+      const header = JSON.parse(new TextDecoder().decode(before.subarray(8, 8 + hlen)));
+      expect(header.__metadata__).toEqual({ format: "pt", producer: "scripts/pytorch_fixtures.py" });
+      const d = diffs(before, after);
+      expect(d.length).toBeGreaterThan(1000);
+      expect(Math.min(...d)).toBeGreaterThanOrEqual(8 + hlen);
+      const ranges = Object.entries(header).filter(([k]) => k !== "__metadata__")
+        .map(([, t]) => (t as { data_offsets: [number, number] }).data_offsets.map((o) => o + 8 + hlen) as [number, number]);
+      expect(d.filter((i) => !inside(i, ranges))).toEqual([]);
+      expect(Object.values(header).filter((t) => (t as { dtype?: string }).dtype).every((t) => (t as { dtype: string }).dtype === (width === 4 ? "F32" : "F16"))).toBe(true);
+    });
+
+  it.each([["model.pt", "init.pt"], ["model-f16.pt", "init-f16.pt"]])("torch.save %s: the same zip, data.pkl untouched, storages rewritten, CRCs valid", async (model, init) => {
+    const { file } = await purified(model, init);
+    const before = new Uint8Array(readFileSync(join(D, model))), after = new Uint8Array(readFileSync(file));
+    const a = unzipSync(before), b = unzipSync(after);
+    expect(Object.keys(b)).toEqual(Object.keys(a));
+    const blobs = Object.keys(a).filter((n) => /\/data\/\d+$/.test(n));
+    expect(blobs.length).toBe(3);
+    for (const n of Object.keys(a)) if (!blobs.includes(n)) expect(Buffer.from(b[n]).equals(Buffer.from(a[n])), n).toBe(true);
+    for (const n of blobs) expect(Buffer.from(b[n]).equals(Buffer.from(a[n])), n).toBe(false);
+    // every entry's recorded CRC matches its bytes, checked with an independent CRC (zlib's, through Node)
+    const { crc32 } = await import("node:zlib").then((z) => ({ crc32: (z as unknown as { crc32?: (d: Uint8Array) => number }).crc32 }));
+    const check = crc32 ?? ((d: Uint8Array) => refCrc(d));
+    const dv = new DataView(after.buffer, after.byteOffset);
+    const eocd = findEocd(after);
+    let at = dv.getUint32(eocd + 16, true);
+    for (let k = 0; k < dv.getUint16(eocd + 10, true); k++) {
+      const nameLen = dv.getUint16(at + 28, true), name = new TextDecoder().decode(after.subarray(at + 46, at + 46 + nameLen));
+      expect(dv.getUint32(at + 16, true), name).toBe(check(b[name]) >>> 0);
+      at += 46 + nameLen + dv.getUint16(at + 30, true) + dv.getUint16(at + 32, true);
+    }
+    // the blobs hold the purified values, in the file's dtype
+    const back = openModel(after, "pt", "out", { height: 28, width: 28 });
+    expect(back.dtypes).toEqual([model.includes("f16") ? "F16" : "F32"]);
+  });
+
+  it("the three formats give the same purified model (f32)", async () => {
+    const thetas = await Promise.all([["model.onnx", "init.onnx"], ["model.safetensors", "init.safetensors"], ["model.pt", "init.pt"]].map(async ([m, i]) => {
+      const { file } = await purified(m, i);
+      return Array.from(openModel(new Uint8Array(readFileSync(file)), m.endsWith(".onnx") ? "onnx" : m.endsWith(".pt") ? "pt" : "safetensors", "t", { height: 28, width: 28 }).theta);
+    }));
+    expect(thetas[1]).toEqual(thetas[0]);
+    expect(thetas[2]).toEqual(thetas[0]);
+  });
+});
+
+describe("pickles that do anything but rebuild tensors", () => {
+  const marker = "/tmp/cnn-purify-pickle-executed";
+
+  it("a state_dict carrying os.system (made by torch.save) is refused with exit code 3; nothing runs", async () => {
+    rmSync(marker, { force: true });
+    const r = await cli(["purify", "--model", join(D, "evil.pt"), "--init", join(D, "init.pt"), "--data", join(D, "data.npy"), "--out", join(dir, "never.pt")]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/data\.pkl names posix\.system, which is not part of a state_dict of tensors: refused \(nothing was executed\)/);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(dir, "never.pt"))).toBe(false);
+  });
+
+  it("other globals, opcodes and mutations: refused by name or as malformed, never a crash", () => {
+    const good = new Uint8Array(readFileSync(join(D, "model.pt")));
+    const swap = (from: string, to: string) => {
+      const i = Buffer.from(good).indexOf(from);
+      expect(i).toBeGreaterThan(0);
+      const out = good.slice();
+      out.set(new TextEncoder().encode(to), i);
+      return out;
+    };
+    // same-length replacements inside data.pkl (the zip is not re-checked by our reader's CRC)
+    expect(() => decodeTorchFile(swap("collections\nOrderedDict", "builtins\nexec\n\n\n\n\n\n\n\n\n\n\n\n\n\n"), "t")).toThrow(/names builtins\.exec/);
+    expect(() => decodeTorchFile(swap("torch\nFloatStorage", "torch\nload\n\n\n\n\n\n\n\n"), "t")).toThrow(/names torch\.load/);
+    // mutations where structure lives: the pickle (first 700 bytes) and the zip directory (last 400)
+    let refused = 0;
+    for (let k = 0; k < 600; k++) {
+      const m = good.slice();
+      for (let j = 0; j < 1 + (k % 3); j++) {
+        const r = (k * 7919 + j * 104729) % 1100;
+        m[r < 700 ? r : m.length - (r - 699)] ^= 1 + ((k + j) % 255);
+      }
+      try { decodeTorchFile(m, "t"); } catch (e) { expect((e as Error).constructor.name, (e as Error).stack).toBe("ValueError"); refused++; }
+    }
+    expect(refused).toBeGreaterThan(300);
+    expect(() => decodeTorchFile(good.subarray(0, 1000), "t")).toThrow(/not a zip archive|truncated/);
+  });
+});
+
+function findEocd(b: Uint8Array): number {
+  const dv = new DataView(b.buffer, b.byteOffset);
+  for (let i = b.length - 22; i >= 0; i--) if (dv.getUint32(i, true) === 0x06054b50) return i;
+  return -1;
+}
+
+/** Bitwise CRC-32 (no table), the reference where zlib.crc32 is missing (Node < 20.15). */
+function refCrc(d: Uint8Array): number {
+  let c = ~0;
+  for (const x of d) { c ^= x; for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1; }
+  return ~c >>> 0;
+}
+
+it("fixture provenance: written by torch 1.13 (its archive layout), not by this package", () => {
+  expect(meta.torch).toMatch(/^1\.13/);
+  const names = decodeTorchFile(new Uint8Array(readFileSync(join(D, "init.pt"))), "t").entries.map((e) => e.name);
+  expect(names).toEqual(["init/data.pkl", "init/data/0", "init/data/1", "init/data/2", "init/version"]);
+});

@@ -12,6 +12,7 @@ entries with outliers, and writes what a PyTorch user would hand to cnn-purify:
   data.npy, labels.npy, test-data.npy, test-labels.npy   the training and held-out inputs (f32)
   evil.pt                       a state_dict whose pickle would call os.system (never loaded here)
   meta.json                     accuracies PyTorch measured (clean, init, contaminated), seeds, sizes
+and, beside the one-hidden-layer network, multi-layer/ (a small LeNet-like CNN: init/model .onnx and .pt).
 
 Usage: pytorch_fixtures.py IMAGES_DIR OUT_DIR [--name NAME] [--filters K] [--samples N] [--rho R]
        pytorch_fixtures.py --verify OUT_DIR PURIFIED.pt|.onnx|.safetensors   (loads a purified file
@@ -133,6 +134,37 @@ def make(images_dir, out, name, filters, samples, rho, bias, epochs, seed):
     print(json.dumps(meta))
 
 
+def make_multi(images_dir, out, samples, rho, epochs, seed):
+    # a small LeNet-like network (padding, max pooling, two convs, a linear layer with bias): the
+    # multi-layer model kind, exported to ONNX the way a PyTorch user does; its inputs are the
+    # one-hidden-layer fixture's (../one-hidden/data.npy)
+    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:samples]
+    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:samples]
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 8, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 5 * 5, 10))
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(epochs):
+        for i in range(0, samples, 20):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[i:i + 20]), y[i:i + 20]).backward()
+            opt.step()
+    bad = contaminate({k: v.detach().clone() for k, v in model.state_dict().items()}, rho, seed + 1)
+    d = os.path.join(out, "multi-layer")
+    os.makedirs(d, exist_ok=True)
+    for tag, state in (("init", init), ("model", bad)):
+        model.load_state_dict(state)
+        torch.onnx.export(model, x[:1], os.path.join(d, f"{tag}.onnx"), input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"name": "multi-layer", "torch": torch.__version__, "samples": samples, "rho": rho, "epochs": epochs, "seed": seed,
+                   "data": "../one-hidden/data.npy"}, f, indent=2)
+
+
 def verify(d, path):
     xt = torch.from_numpy(np.load(os.path.join(d, "test-data.npy")))
     yt = torch.from_numpy(np.load(os.path.join(d, "test-labels.npy")).astype(np.int64))
@@ -164,6 +196,8 @@ def main(argv):
         opts[argv[i]] = argv[i + 1]
     make(images_dir, out, opts["--name"], int(opts["--filters"]), int(opts["--samples"]), float(opts["--rho"]),
          opts["--bias"] == "yes", int(opts["--epochs"]), int(opts["--seed"]))
+    if opts["--name"] == "one-hidden":
+        make_multi(images_dir, out, int(opts["--samples"]), 0.05, 10, int(opts["--seed"]))
 
 
 if __name__ == "__main__":

@@ -141,6 +141,36 @@ describe("PyTorch's files, purified", () => {
   });
 });
 
+describe("a multi-layer network from PyTorch (conv-pad-relu-maxpool x2, linear with bias)", () => {
+  const M = new URL("./fixtures/pytorch/multi-layer/", import.meta.url).pathname;
+  it("its ONNX export comes back with only initializer data changed; onnxruntime runs it under its names", async () => {
+    const out = join(dir, "multi.onnx");
+    const r = await cli(["purify", "--model", join(M, "model.onnx"), "--init", join(M, "init.onnx"), "--data", join(D, "data.npy"), "--out", out, "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).model).toBe("multi-layer");
+    const before = new Uint8Array(readFileSync(join(M, "model.onnx"))), after = new Uint8Array(readFileSync(out));
+    const g = onnx.ModelProto.decode(before).graph!;
+    expect(g.node!.map((n) => n.opType)).toEqual(["Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm"]);
+    const ranges: Array<[number, number]> = g.initializer!.map((t) => {
+      const at = Buffer.from(before).indexOf(Buffer.from(t.rawData!));
+      return [at, at + t.rawData!.length];
+    });
+    const d = diffs(before, after);
+    expect(d.length).toBeGreaterThan(100);
+    expect(d.filter((i) => !inside(i, ranges))).toEqual([]);
+    const session = await ort.InferenceSession.create(after);
+    const x = decodeNpy(new Uint8Array(readFileSync(join(D, "data.npy"))));
+    const res = await session.run({ x: new ort.Tensor("float32", Float32Array.from(x.values), x.shape) });
+    expect(res.logits.dims).toEqual([x.shape[0], 10]);
+  });
+
+  it("its state_dict (.pt) is refused by name: a file of tensors does not describe the layers", async () => {
+    const r = await cli(["purify", "--model", join(M, "model.pt"), "--init", join(M, "init.pt"), "--data", join(D, "data.npy"), "--out", join(dir, "never2.pt")]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/2 convolution weights \(0\.weight, 3\.weight\): a multi-layer network.*purify its ONNX export/);
+  });
+});
+
 describe("pickles that do anything but rebuild tensors", () => {
   const marker = "/tmp/cnn-purify-pickle-executed";
 

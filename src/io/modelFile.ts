@@ -62,7 +62,10 @@ export function tensorRoles(file: TensorFile, where: string): { convWeight: stri
   }
   const by = (rank: number) => names.filter((n) => t[n].shape.length === rank);
   const conv = by(4), dense = by(2), vectors = by(1);
-  if (conv.length !== 1) throw new ValueError(`${where}: ${conv.length ? `${conv.length} 4-D tensors (${conv.join(", ")})` : "no 4-D convolution weight"}: the supported model has one (${supported})`);
+  if (conv.length > 1) {
+    throw new ValueError(`${where}: ${conv.length} convolution weights (${conv.join(", ")}): a multi-layer network, whose layers a file of tensors does not describe; purify its ONNX export (torch.onnx.export) instead`);
+  }
+  if (conv.length !== 1) throw new ValueError(`${where}: no 4-D convolution weight: the supported model has one (${supported})`);
   if (dense.length !== 1) throw new ValueError(`${where}: ${dense.length ? `${dense.length} 2-D tensors (${dense.join(", ")})` : "no 2-D readout weight"}: the supported model has one (${supported})`);
   const K = t[conv[0]].shape[0];
   // state_dicts list a layer's bias right after its weight: that settles K = O (two vectors of length K)

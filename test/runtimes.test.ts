@@ -77,11 +77,24 @@ async function fileCase(format: "safetensors" | "onnx") {
 }
 
 
+/** PyTorch's own torch.save files (test/fixtures/pytorch), purified with the defaults. */
+async function torchCase() {
+  const dir = join(root, "test/fixtures/pytorch/one-hidden");
+  const files = Object.fromEntries(["model.pt", "init.pt", "data.npy"].map((f) => [f.split(".")[0], { name: f, bytes: new Uint8Array(readFileSync(join(dir, f))) }]));
+  const local = await openFileProblem(files as never, {}).run();
+  const form = () => {
+    const f = new FormData();
+    for (const [k, v] of Object.entries(files)) f.append(k, new Blob([v.bytes as Uint8Array<ArrayBuffer>]), v.name);
+    return f;
+  };
+  return { form, expected: local.file.bytes, summary: local.summary, name: "model.purified.pt" };
+}
+
 let json: Awaited<ReturnType<typeof jsonCase>>;
-let files: Record<"safetensors" | "onnx", Awaited<ReturnType<typeof fileCase>>>;
+let files: Record<"safetensors" | "onnx" | "pt", Awaited<ReturnType<typeof fileCase>>>;
 beforeAll(async () => {
   json = await jsonCase();
-  files = { safetensors: await fileCase("safetensors"), onnx: await fileCase("onnx") };
+  files = { safetensors: await fileCase("safetensors"), onnx: await fileCase("onnx"), pt: await torchCase() };
 });
 
 const post = (url: string, body: BodyInit, type?: string) =>
@@ -128,7 +141,7 @@ function sameAsNode(target: () => string, limits: { maxBodyBytes: number }) {
     expect(out.report.erasures).toEqual([7]);
   });
 
-  it.each(["safetensors", "onnx"] as const)("purifies %s files and answers the user's file, bit-identical to Node's", async (format) => {
+  it.each(["safetensors", "onnx", "pt"] as const)("purifies %s files and answers the user's file, bit-identical to Node's", async (format) => {
     const res = await post(target(), files[format].form());
     expect(res.status, res.status === 200 ? "" : await res.clone().text()).toBe(200);
     const form = await res.formData();

@@ -8,6 +8,8 @@ import { encodeSafetensors } from "../src/io/safetensors.js";
 import { Rng } from "../src/random.js";
 import type { ModelSpec } from "../src/io/modelFile.js";
 import { layoutOf } from "../src/model/shape.js";
+import { bfloat16ToNumber, halfToNumber, numberToBfloat16, numberToHalf } from "../src/io/dtypes.js";
+import { onnx } from "../src/io/onnxProto.js";
 import { planLayers } from "../src/deep/sequential.js";
 import type { SequentialModel } from "../src/deep/train.js";
 
@@ -39,6 +41,50 @@ describe("stored model write-back", () => {
     expect(Array.from(back.theta)).toEqual(Array.from(params));
     // Unchanged parameters: the file comes back byte for byte.
     expect(diffPositions(bytes, m.write(m.theta).bytes)).toEqual([]);
+  });
+
+  it("an ONNX model with FLOAT16 initializers is written back in float16, in place", () => {
+    const theta = new Rng(4).normals(layoutOf(spec.shape).size);
+    const model = onnx.ModelProto.decode(encodeOnnx(spec, theta, { dtype: "f32" }));
+    for (const t of model.graph!.initializer!) {
+      if (t.dataType !== 1) continue;
+      const f32 = new Float32Array(Uint8Array.from(t.rawData!).buffer); // a copy: rawData may view a shared pool
+      const raw = new Uint8Array(f32.length * 2), dv = new DataView(raw.buffer);
+      f32.forEach((v, i) => dv.setUint16(2 * i, numberToHalf(v), true));
+      t.dataType = 10; t.rawData = raw;
+    }
+    const bytes = onnx.ModelProto.encode(model).finish();
+    const m = openModel(bytes, "onnx", "t");
+    expect(m.dtypes).toEqual(["F16"]);
+    const params = m.theta.slice();
+    params[3] = 0.5; params[params.length - 2] = -2;
+    const w = m.write(params);
+    const diff = diffPositions(bytes, w.bytes);
+    expect(diff.length).toBeGreaterThan(0);
+    expect(diff.length).toBeLessThanOrEqual(4);
+    const back = openModel(w.bytes, "onnx", "t").theta;
+    expect(back[3]).toBe(0.5);
+    expect(back[params.length - 2]).toBe(-2);
+    expect(Array.from(back).filter((v, i) => v !== m.theta[i]).length).toBe(2);
+  });
+
+  it("half and bfloat16 rounding: nearest, ties to even, as numpy and PyTorch round", () => {
+    // independent references: exact binary16 values and their neighbours
+    expect(numberToHalf(1)).toBe(0x3c00);
+    expect(numberToHalf(65504)).toBe(0x7bff);
+    expect(numberToHalf(65520)).toBe(0x7c00); // rounds up to Inf
+    expect(numberToHalf(2 ** -24)).toBe(1);
+    expect(numberToHalf(2 ** -25)).toBe(0); // tie to even (0)
+    expect(numberToHalf(3 * 2 ** -25)).toBe(2); // tie to even (2)
+    expect(numberToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie between 1 and 1 + 2^-10: even
+    expect(numberToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(numberToHalf(-0)).toBe(0x8000);
+    expect(halfToNumber(0x3555)).toBeCloseTo(1 / 3, 3);
+    for (let h = 0; h < 0x7c00; h += 37) expect(numberToHalf(halfToNumber(h))).toBe(h);
+    expect(numberToBfloat16(1)).toBe(0x3f80);
+    expect(numberToBfloat16(1 + 2 ** -8)).toBe(0x3f80); // tie: even
+    expect(numberToBfloat16(1 + 3 * 2 ** -8)).toBe(0x3f82);
+    expect(bfloat16ToNumber(0x4049)).toBe(3.140625);
   });
 
   it("safetensors in F16 and BF16 keep their dtype; the values round to that dtype", () => {

@@ -232,8 +232,8 @@ describe("cnn-purify purify", () => {
       [{ out: link }, 2, /--out .*link.safetensors is the --model file/],
       [{ out: paths.init }, 2, /is the --init file/],
       [{ model: join(dir, "model.h5") }, 2, /unsupported model format ".h5" \(supported: .safetensors, .onnx, .pt, .pth\)/],
-      [{ subspace: "global" }, 2, /--subspace must be one of patch, linearized, relinearized/],
-      [{ method: "global" }, 2, /--method must be one of patch, linearized, relinearized/],
+      [{ subspace: "global" }, 2, /--subspace must be one of auto, patch, linearized, relinearized/],
+      [{ method: "global" }, 2, /--method must be one of auto, patch, linearized, relinearized/],
       [{ method: "patch", subspace: "linearized" }, 2, /--method and --subspace name the same choice/],
     ];
     for (const [o, code, msg] of cases) {

@@ -28,7 +28,7 @@ describe("workers", () => {
     const shape = { patchDim: 3, patches: 2, filters: 2, outputs: 1, readout: "sum" as const };
     const init = core.initParams(shape, { seed: 1 });
     const data = { samples: 2, patches: 2, patchDim: 3, values: new Float64Array(12).fill(0.5) };
-    await expect(core.purify(init, { shape, init, data, workers: 2 })).rejects.toThrow(/workers > 1 needs worker support/);
+    await expect(core.purify(init, { shape, init, data, subspace: "patch", workers: 2 })).rejects.toThrow(/workers > 1 needs worker support/);
     await expect(core.purify(init, { shape, init, data, workers: 0 })).rejects.toThrow(/workers must be an integer >= 1/);
   });
 });

@@ -145,7 +145,7 @@ describe("a multi-layer network from PyTorch (conv-pad-relu-maxpool x2, linear w
   const M = new URL("./fixtures/pytorch/multi-layer/", import.meta.url).pathname;
   it("its ONNX export comes back with only initializer data changed; onnxruntime runs it under its names", async () => {
     const out = join(dir, "multi.onnx");
-    const r = await cli(["purify", "--model", join(M, "model.onnx"), "--init", join(M, "init.onnx"), "--data", join(D, "data.npy"), "--out", out, "--json"]);
+    const r = await cli(["purify", "--model", join(M, "model.onnx"), "--init", join(M, "init.onnx"), "--data", join(D, "data.npy"), "--subspace", "layerwise", "--out", out, "--json"]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).model).toBe("multi-layer");
     const before = new Uint8Array(readFileSync(join(M, "model.onnx"))), after = new Uint8Array(readFileSync(out));

@@ -77,14 +77,17 @@ async function fileCase(format: "safetensors" | "onnx") {
 }
 
 
-/** PyTorch's own torch.save files (test/fixtures/pytorch), purified with the defaults. */
+/** PyTorch's own torch.save files (test/fixtures/pytorch). */
 async function torchCase() {
   const dir = join(root, "test/fixtures/pytorch/one-hidden");
   const files = Object.fromEntries(["model.pt", "init.pt", "data.npy"].map((f) => [f.split(".")[0], { name: f, bytes: new Uint8Array(readFileSync(join(dir, f))) }]));
-  const local = await openFileProblem(files as never, {}).run();
+  // the patch span keeps this fast (auto would re-linearize: chooseSpan.test.ts covers that)
+  const options = { subspace: "patch" };
+  const local = await openFileProblem(files as never, options).run();
   const form = () => {
     const f = new FormData();
     for (const [k, v] of Object.entries(files)) f.append(k, new Blob([v.bytes as Uint8Array<ArrayBuffer>]), v.name);
+    f.append("options", JSON.stringify(options));
     return f;
   };
   return { form, expected: local.file.bytes, summary: local.summary, name: "model.purified.pt" };

@@ -38,10 +38,10 @@ const spec: OptionSpec = {
   report: { type: "string", help: "optional path for the JSON report" },
   method: { type: "string", help: "the same as --subspace" },
   frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init (fine-tuning the top); restored to init" },
-  "max-iter": { type: "string", help: "ADMM iteration cap (default 5000; it also stops when the l1 objective stalls)" },
+  "max-iter": { type: "string", help: "ADMM iteration cap (default 150 on the approximate linearized spans, 5000 on exact ones; it also stops when the l1 objective stalls)" },
   subspace: { type: "string", help: `recovery span: ${SUBSPACE_NAMES.join(", ")} for the one-hidden-layer model (default patch); layerwise or linearized for a multi-layer .onnx (default layerwise; also relinearized)` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
-  "trained-readout": { type: "string", default: "yes", help: "yes if training updated fc.weight, no if it stayed at init" },
+  "trained-readout": { type: "string", default: "auto", help: "yes if training updated the readout, no if it stayed at init; auto (default): frozen when at least half its entries equal init" },
   backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
   json: { type: "boolean", help: "print the summary as JSON" },
   help: { type: "boolean", help: "show this help" },
@@ -102,11 +102,12 @@ export const purifyCommand: Command = {
     const outFormat = formatOf(outPath, "out");
     if (v.subspace !== undefined && v.method !== undefined && v.subspace !== v.method) throw new OptionError("purify: --method and --subspace name the same choice; give one");
     const methodArg = v.subspace ?? v.method;
-    const subspace = methodArg === undefined ? undefined : choice("purify", v.subspace !== undefined ? "subspace" : "method", methodArg, [...SUBSPACE_NAMES, "layerwise"] as const);
+    const subspace = methodArg === undefined ? undefined : choice("purify", v.subspace !== undefined ? "subspace" : "method", methodArg, ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
     const solver = choice("purify", "solver", v.solver, SOLVER_NAMES);
     const backendName = choice("purify", "backend", v.backend, BACKEND_NAMES);
     const precision = v.precision === undefined ? undefined : choice("purify", "precision", v.precision, ["f64", "f32"] as const);
-    const trainedReadout = choice("purify", "trained-readout", v["trained-readout"], ["yes", "no"] as const) === "yes";
+    const readoutArg = choice("purify", "trained-readout", v["trained-readout"], ["auto", "yes", "no"] as const);
+    const trainedReadout = readoutArg === "auto" ? undefined : readoutArg === "yes";
     const frozen = v.frozen === undefined ? undefined : String(v.frozen).split(",").map((x) => num("purify", "frozen", x, { int: true, min: 0 }));
 
     const optional = (what: keyof typeof paths) => (paths[what] === undefined ? undefined : readInput(paths[what]!, what));
@@ -125,8 +126,10 @@ export const purifyCommand: Command = {
       throw new InputFileError(`purify: this problem needs about ${(need / 2 ** 30).toFixed(1)} GiB of working memory (${need} bytes); WebAssembly memory ends at 4 GiB. ` +
         "Use fewer samples in --data (the linearized spans grow with n^2).");
     }
+    // the chosen span and its reason, and any span that cannot remove anything, before the work starts
+    for (const w of problem.choice.warnings) process.stderr.write(`cnn-purify: warning: ${w}\n`);
     const bar = new ProgressBar("purify", !v.json);
-    const cap = maxIter ?? 5000;
+    const cap = problem.maxIter;
     const r = await problem.run({ backend: await resolveBackend(backendName), onProgress: (it, text) => bar.update(Math.min(it, cap), cap, text) });
     bar.update(1, 1, "done");
     writeFileAtomic(outPath, outputBytes(r, outFormat, precision));
@@ -135,7 +138,7 @@ export const purifyCommand: Command = {
       const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as object) };
       writeFileAtomic(reportPath, JSON.stringify({ ...summary, ...detail }, null, 2) + "\n");
     }
-    out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" && !Number.isInteger(x) ? x : String(x)])));
+    out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" && !Number.isInteger(x) ? x : Array.isArray(x) ? x.join("; ") : String(x)])));
   },
 };
 

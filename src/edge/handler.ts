@@ -22,6 +22,7 @@ import { FILE_OPTION_NAMES, openFileProblem } from "../files/purifyFiles.js";
 import type { PatchData } from "../model/data.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
+import { chooseSpan } from "../recover/chooseSpan.js";
 import { memoryEstimate } from "../recover/memory.js";
 import { purify } from "../recover/purify.js";
 import type { PurifyOptions } from "../recover/purify.js";
@@ -101,16 +102,21 @@ async function handleJson(req: Request, maxBody: number, maxMem: number): Promis
   for (const k of Object.keys(opts)) if (!(JSON_OPTIONS as readonly string[]).includes(k)) return fail(400, `unknown option "${k}" (known: ${JSON_OPTIONS.join(", ")})`);
   layoutOf(shape); // validates the shape before sizing anything by it
   const samples = d.samples as number, patches = d.patches as number;
-  const estimate = admit(memoryEstimate(shape, { samples, patches }, String(opts.subspace ?? "patch")), text.length, maxMem);
+  if (!Number.isInteger(samples) || samples < 1) return fail(400, `data.samples must be an integer >= 1, got ${JSON.stringify(d.samples)}`);
+  const choice = chooseSpan(shape, samples, {
+    requested: opts.subspace === undefined ? "auto" : String(opts.subspace), trainedReadout: opts.trainedReadout as boolean | undefined,
+    weightDecay: opts.weightDecay as boolean | undefined, memoryLimit: maxMem - BODY_FACTOR * text.length,
+  });
+  const estimate = admit(memoryEstimate(shape, { samples, patches }, choice.subspace), text.length, maxMem);
   const data: PatchData = { samples, patches, patchDim: d.patchDim as number, values: numbers("data.values", d.values, false) };
   const be = await createBackend(String(opts.backend ?? "wasm"));
   const { backend: _, ...rest } = opts;
   const { params, report } = await purify(numbers("contaminated", body.contaminated, true), {
-    shape, data, init: numbers("init", body.init, false), ...(rest as Partial<PurifyOptions>), backend: be,
+    shape, data, init: numbers("init", body.init, false), ...(rest as Partial<PurifyOptions>), subspace: choice.subspace as PurifyOptions["subspace"], backend: be,
   });
   return json(200, {
     params: Array.from(params, (v) => (Number.isFinite(v) ? v : null)),
-    report: plainReport(report),
+    report: { ...plainReport(report), spanReason: choice.reason, warnings: choice.warnings },
     memory: memoryReport(be, estimate, text.length),
   });
 }
@@ -141,7 +147,8 @@ async function handleFiles(req: Request, maxBody: number, maxMem: number): Promi
   const files = { model: (await part(form, "model", true))!, init: (await part(form, "init", true))!, data: (await part(form, "data", true))!, labels: await part(form, "labels", false) };
   const bodyBytes = Object.values(files).reduce((s, f) => s + (f?.bytes.length ?? 0), 0);
   if (bodyBytes > maxBody) throw new Refusal(413, `files of ${bodyBytes} bytes exceed the limit of ${maxBody}`);
-  const problem = openFileProblem(files, fileOptions(form));
+  // "auto" may choose only spans whose memory fits beside the body
+  const problem = openFileProblem(files, fileOptions(form), { memoryLimit: maxMem - BODY_FACTOR * bodyBytes });
   const estimate = admit(problem.memoryBytes, bodyBytes, maxMem);
   const be = await createBackend("wasm");
   const r = await problem.run({ backend: be });

@@ -15,7 +15,11 @@ import { MODEL_EXTENSIONS, formatOfName, openModel } from "../io/modelSource.js"
 import type { WriteBack } from "../io/storedModel.js";
 import { patchesFromImages } from "../model/data.js";
 import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
+import type { SpanChoice } from "../recover/chooseSpan.js";
+import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan } from "../recover/chooseSpan.js";
+import type { SubspaceName } from "../recover/purify.js";
 import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
+import { layoutOf } from "../model/shape.js";
 import type { SolverName } from "../recover/solve.js";
 import { evaluate } from "../train/train.js";
 import type { NamedFile } from "./inputs.js";
@@ -33,12 +37,15 @@ export interface ModelFiles {
 }
 
 export interface FilePurifyOptions {
-  /** patch, linearized, relinearized (one-hidden-layer; default patch); layerwise, linearized, relinearized (multi-layer; default layerwise). */
+  /**
+   * "auto" (default: src/recover/chooseSpan.ts's rule), or patch, linearized, relinearized
+   * (one-hidden-layer); layerwise, linearized, relinearized (multi-layer).
+   */
   subspace?: string;
   solver?: SolverName;
-  /** One-hidden-layer: whether training updated the readout (default true). */
+  /** One-hidden-layer: whether training updated the readout (default: judged from the files, chooseReadout). */
   trainedReadout?: boolean;
-  /** ADMM iteration cap. */
+  /** ADMM iteration cap (default 150 on approximate spans, 5000 on exact ones). */
   maxIter?: number;
   /** Multi-layer: indices of layers training left at init. */
   frozen?: number[];
@@ -61,6 +68,10 @@ export interface FilePurifyResult {
 /** A purification of files, checked and sized, ready to run. */
 export interface FileProblem {
   model: OpenedModel;
+  /** The span the run will use, why, and any warning that it cannot remove anything. */
+  choice: SpanChoice;
+  /** ADMM's iteration cap for the run. */
+  maxIter: number;
   /** Bytes of working memory the run needs (an upper estimate, before any allocation). */
   memoryBytes: number;
   run(o?: { backend?: Backend | string; onProgress?: (iteration: number, text: string) => void }): Promise<FilePurifyResult>;
@@ -76,7 +87,7 @@ function modelFormat(f: NamedFile): ModelFormat {
 }
 
 /** Opens and checks the files; throws InputFileError (bad file) or OptionError (bad choice). */
-export function openFileProblem(files: ModelFiles, options: FilePurifyOptions = {}): FileProblem {
+export function openFileProblem(files: ModelFiles, options: FilePurifyOptions = {}, context: { memoryLimit?: number } = {}): FileProblem {
   for (const k of Object.keys(options)) {
     if (!(FILE_OPTION_NAMES as readonly string[]).includes(k)) throw new OptionError(`unknown option "${k}" (known: ${FILE_OPTION_NAMES.join(", ")})`);
   }
@@ -105,13 +116,13 @@ export function openFileProblem(files: ModelFiles, options: FilePurifyOptions = 
     if (e.dims[1] !== C || e.dims[2] !== H || e.dims[3] !== W) throw new InputFileError(`${labelOf(files.evalData)}: images are ${e.dims.slice(1).join("x")}, the data has ${C}x${H}x${W}`);
     evalSet = { images: e.values, n: e.dims[0], labels: decodeLabels(files.evalLabels!, e.dims[0], outputs) };
   }
-  const common = { init: init.theta, data: data.values, n, labels, evalSet, options };
+  const common = { init: init.theta, data: data.values, n, labels, evalSet, options, memoryLimit: context.memoryLimit };
   return model.kind === "sequential" ? sequentialProblem({ ...common, model }) : oneHiddenLayerProblem({ ...common, model });
 }
 
 interface Parts<M extends OpenedModel> {
   model: M; init: Float64Array; data: Float64Array; n: number; labels?: Float64Array;
-  evalSet?: { images: Float64Array; n: number; labels: Float64Array }; options: FilePurifyOptions;
+  evalSet?: { images: Float64Array; n: number; labels: Float64Array }; options: FilePurifyOptions; memoryLimit?: number;
 }
 
 type OneHidden = Extract<OpenedModel, { kind: "one-hidden-layer" }>;
@@ -123,30 +134,37 @@ const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
 
 function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   const { model, options: o } = p;
-  const subspace = o.subspace ?? "patch";
-  if (subspace === "layerwise") throw new OptionError("subspace layerwise is for multi-layer models; this is the one-hidden-layer model (patch, linearized, relinearized)");
-  if (!(SUBSPACE_NAMES as readonly string[]).includes(subspace)) throw new OptionError(`subspace must be one of ${SUBSPACE_NAMES.join(", ")}, got "${subspace}"`);
+  const requested = o.subspace ?? "auto";
+  if (requested === "layerwise") throw new OptionError("subspace layerwise is for multi-layer models; this is the one-hidden-layer model (auto, patch, linearized, relinearized)");
+  if (requested !== "auto" && !(SUBSPACE_NAMES as readonly string[]).includes(requested)) throw new OptionError(`subspace must be one of auto, ${SUBSPACE_NAMES.join(", ")}, got "${requested}"`);
   if (o.frozen !== undefined && o.frozen.length) throw new OptionError("frozen layers are for multi-layer models");
   const { shape, image } = model.spec;
+  const readout = o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, layoutOf(shape).wSize)
+    : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
+  const choice = chooseSpan(shape, p.n, { requested, trainedReadout: readout.trained, memoryLimit: p.memoryLimit, rowTensors: model.tensorNames(0, layoutOf(shape).wSize) });
+  const subspace = choice.subspace as SubspaceName;
+  const maxIter = o.maxIter ?? (subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   return {
-    model,
+    model, choice, maxIter,
     memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, subspace),
     async run(r = {}) {
       const be = await resolveBackend(r.backend);
       const patches = patchesFromImages(be, p.data, p.n, image);
       const { params, report } = await purify(model.theta, {
-        shape, init: p.init, data: patches, subspace: subspace as never, solver: o.solver, backend: be,
-        trainedReadout: o.trainedReadout ?? true, admm: o.maxIter ? { maxIter: o.maxIter } : undefined,
+        shape, init: p.init, data: patches, subspace, solver: o.solver, backend: be,
+        trainedReadout: readout.trained, admm: { maxIter },
         onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)),
       });
       const file = model.write(params);
       const summary: Record<string, unknown> = {
-        model: "one-hidden-layer", parameters: params.length, changed: changedCount(params, model.theta), estimatedContaminated: report.estimatedContaminated.length,
-        erasures: report.erasures.length, grossOutliers: report.grossOutliers.length, subspace, spanDim: report.spanDim,
+        model: "one-hidden-layer", subspace, span: choice.reason, readout: readout.reason, admmCap: maxIter,
+        parameters: params.length, changed: changedCount(params, model.theta), estimatedContaminated: report.estimatedContaminated.length,
+        erasures: report.erasures.length, grossOutliers: report.grossOutliers.length, spanDim: report.spanDim,
         iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, binary: report.binary,
         storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (file.unstored.length) summary.unstored = file.unstored.length;
+      if (choice.warnings.length) summary.warnings = choice.warnings;
       const acc = async (images: Float64Array, n: number, labels: Float64Array, t: Float64Array) =>
         (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy;
       await accuracies(summary, p, acc, params);
@@ -157,22 +175,28 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
 
 function sequentialProblem(p: Parts<Sequential>): FileProblem {
   const { model, options: o } = p;
-  const method = o.subspace ?? "layerwise";
-  if (method !== "layerwise" && method !== "linearized" && method !== "relinearized") {
-    throw new OptionError(`subspace ${method} is for the one-hidden-layer model; a multi-layer CNN takes layerwise, linearized or relinearized`);
+  const requested = o.subspace ?? "auto";
+  if (!["auto", "layerwise", "linearized", "relinearized"].includes(requested)) {
+    throw new OptionError(`subspace ${requested} is for the one-hidden-layer model; a multi-layer CNN takes auto, layerwise, linearized or relinearized`);
   }
   const plan = planLayers(model.model.input, model.model.layers);
   const frozen = o.frozen ?? [];
   for (const f of frozen) {
     if (!plan.layers[f]?.rows) throw new OptionError(`frozen ${f} is not a conv or dense layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
   }
+  const choice = chooseSequentialSpan(plan, p.n, {
+    requested, frozen, memoryLimit: p.memoryLimit,
+    layerTensors: (i) => { const l = plan.layers[i]; return model.tensorNames(l.offset, l.offset + l.rows * l.rowLength); },
+  });
+  const method = choice.subspace;
+  const maxIter = o.maxIter ?? (method === "layerwise" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   return {
-    model,
+    model, choice, maxIter,
     memoryBytes: sequentialMemoryEstimate(plan, p.n, method),
     async run(r = {}) {
       const be = await resolveBackend(r.backend);
       const t0 = performance.now();
-      const admm = o.maxIter ? { maxIter: o.maxIter } : undefined;
+      const admm = { maxIter };
       let params: Float64Array, detail: unknown;
       const init = p.init;
       if (method === "layerwise") {
@@ -190,10 +214,11 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       }
       const file = model.write(params);
       const summary: Record<string, unknown> = {
-        model: "multi-layer", parameters: params.length, changed: changedCount(params, model.theta), subspace: method,
+        model: "multi-layer", subspace: method, span: choice.reason, admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
         seconds: (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (file.unstored.length) summary.unstored = file.unstored.length;
+      if (choice.warnings.length) summary.warnings = choice.warnings;
       await accuracies(summary, p, (images, n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
       return { params, file, model, summary, detail };
     },

@@ -35,6 +35,8 @@ interface Common {
   dtypes: FloatDtype[];
   /** The user's file with `params` written in place of the parameters. */
   write(params: Float64Array): WriteBack;
+  /** Names of the file's tensors that hold parameters [from, to), in file order (for messages). */
+  tensorNames(from: number, to: number): string[];
 }
 export type OpenedModel =
   | (Common & { kind: "one-hidden-layer"; spec: ModelSpec })
@@ -82,6 +84,11 @@ function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array,
   });
   return {
     format, theta, dtypes: [...dtypes],
+    tensorNames: (from, to) => {
+      const hit = new Set<number>();
+      for (let i = from; i < to; i++) if (map.source[i] >= 0) hit.add(tensorOf(map, map.source[i]));
+      return [...hit].sort((a, b) => a - b).map((k) => tensors[k].name);
+    },
     write: (params) => {
       const w = writeParameters(bytes, tensors, map, params, theta);
       finish?.(w.bytes);

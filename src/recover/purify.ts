@@ -22,6 +22,8 @@ import { SOLVER_NAMES, solveBatch } from "./solve.js";
 import { detectionScores, recoveryErrors, residualThreshold } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
 import { Cholesky } from "../linalg/cholesky.js";
+import type { SpanChoice } from "./chooseSpan.js";
+import { chooseSpan } from "./chooseSpan.js";
 import { solveFiltersInWorkers } from "../parallel/pool.js";
 
 export type SubspaceName = "patch" | "linearized" | "relinearized";
@@ -40,7 +42,8 @@ export interface PurifyOptions {
   init: Float64Array;
   /** The training inputs (patch vectors). */
   data: PatchData;
-  subspace?: SubspaceName;
+  /** The span (default "auto": chosen by chooseSpan's rule, named with its reason in the report). */
+  subspace?: SubspaceName | "auto";
   solver?: SolverName;
   backend?: Backend | string;
   /** Patch span: add each filter's init row as one more column (training used weight decay). */
@@ -77,6 +80,10 @@ export interface PurifyReport {
   /** The kernel binary that ran ("simd", "scalar"; "js" for the TypeScript backend). */
   binary: string;
   subspace: SubspaceName;
+  /** Why this span: the rule's reason for "auto", or "as asked". */
+  spanReason: string;
+  /** Spans that cannot remove anything (the whole space for some rows), with the numbers. */
+  warnings: string[];
   solver: SolverName;
   /** Subspace dimension m per problem and number of problems B. */
   spanDim: number;
@@ -165,7 +172,8 @@ export class Purifier {
   private lin0: LinearizedOperator | null = null;
   private factor0: Cholesky | null = null;
 
-  private constructor(readonly be: Backend, readonly shape: ModelShape, private readonly o: PurifyOptions, private readonly xa: Buf) {}
+  private constructor(readonly be: Backend, readonly shape: ModelShape, private readonly o: PurifyOptions & { subspace: SubspaceName },
+    private readonly xa: Buf, readonly choice: SpanChoice) {}
 
   /** Validates the options once and prepares the span; throws the errors listed on purify(). */
   static async create(options: PurifyOptions): Promise<Purifier> {
@@ -183,15 +191,18 @@ export class Purifier {
     }
     checkFinite(where, "init", init);
     if (options.clean) checkFinite(where, "clean", options.clean);
-    const subspace = options.subspace ?? "patch";
-    if (!SUBSPACE_NAMES.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${SUBSPACE_NAMES.join(", ")})`);
+    const requested = options.subspace ?? "auto";
+    if (requested !== "auto" && !SUBSPACE_NAMES.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" (known: auto, ${SUBSPACE_NAMES.join(", ")})`);
+    const choice = chooseSpan(shape, data.samples, { requested, trainedReadout: options.trainedReadout, weightDecay: options.weightDecay });
+    const subspace = choice.subspace as SubspaceName;
+    if ((options.workers ?? 1) > 1 && subspace !== "patch") choice.warnings.push(`workers split the patch span's filter problems; the ${subspace} span runs on one thread`);
     if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
       throw new OptionError(`${where}: workers must be an integer >= 1, got ${options.workers}`);
     }
     const solver = options.solver ?? "admm";
     if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
     const be = await resolveBackend(options.backend);
-    const p = new Purifier(be, shape, { ...options, subspace, solver }, uploadAugmented(be, data));
+    const p = new Purifier(be, shape, { ...options, subspace, solver }, uploadAugmented(be, data), choice);
     if (subspace !== "patch") p.linearized();
     return p;
   }
@@ -348,7 +359,8 @@ export class Purifier {
     const seconds = (performance.now() - t0) / 1000;
     const est = Int32Array.from(new Set(estimated)).sort();
     const report: PurifyReport = {
-      backend: be.name, binary: be.binary, subspace, solver, spanDim, problems, iterations: totals.iterations,
+      backend: be.name, binary: be.binary, subspace,
+      spanReason: subspace === this.o.subspace ? this.choice.reason : `${subspace} span as asked`, warnings: this.choice.warnings, solver, spanDim, problems, iterations: totals.iterations,
       primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
       converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
       estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),

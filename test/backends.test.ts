@@ -100,6 +100,80 @@ describe("kernels agree across backends (relative 1e-12)", () => {
     }
   });
 
+  it("level-1 and update kernels against their definitions, written out here", () => {
+    const n = 23, x = randn(n, 1), y = randn(n, 2), g = randn(n, 3), au = randn(n, 4), r = randn(n, 5);
+    const close = (got: Float64Array | number, want: ArrayLike<number> | number) => {
+      if (typeof want === "number") expect(Math.abs((got as number) - want)).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(want)));
+      else for (let i = 0; i < want.length; i++) expect(Math.abs((got as Float64Array)[i] - want[i])).toBeLessThanOrEqual(1e-14 * Math.max(1, Math.abs(want[i])));
+    };
+    const map = (f: (i: number) => number) => Float64Array.from({ length: n }, (_, i) => f(i));
+    const soft = (v: number, t: number) => (v > t ? v - t : v < -t ? v + t : 0);
+    for (const be of [js, simd, scalar]) {
+      const run = (inputs: Float64Array[], op: (bufs: Buf[]) => Buf | number) => {
+        const bufs = inputs.map((a) => be.upload(be.alloc(a.length), a));
+        const out = op(bufs);
+        const res = typeof out === "number" ? out : be.download(out);
+        for (const b of bufs) be.free(b);
+        return res;
+      };
+      const O = () => new Float64Array(n);
+      close(run([x, y], ([X, Y]) => be.axpy(Y, 0.3, X)), map((i) => y[i] + 0.3 * x[i]));
+      close(run([x, y, O()], ([X, Y, Z]) => be.axpby(Z, 0.3, X, -2, Y)), map((i) => 0.3 * x[i] - 2 * y[i]));
+      close(run([x, y, O()], ([X, Y, Z]) => be.sub(Z, X, Y)), map((i) => x[i] - y[i]));
+      close(run([x, y, O()], ([X, Y, Z]) => be.mul(Z, X, Y)), map((i) => x[i] * y[i]));
+      close(run([x], ([X]) => be.scale(X, -1.5)), map((i) => -1.5 * x[i]));
+      close(run([x, y], ([X, Y]) => be.dot(X, Y)), x.reduce((s, v, i) => s + v * y[i], 0));
+      close(run([x], ([X]) => be.asum(X)), x.reduce((s, v) => s + Math.abs(v), 0));
+      close(run([x], ([X]) => be.amax(X)), Math.max(...x.map(Math.abs)));
+      close(run([x, O()], ([X, Z]) => be.softThreshold(Z, X, 0.4)), map((i) => soft(x[i], 0.4)));
+      close(run([x, O()], ([X, Z]) => be.relu(Z, X)), map((i) => Math.max(x[i], 0)));
+      close(run([x, O()], ([X, Z]) => be.reluMask(Z, X)), map((i) => (x[i] > 0 ? 1 : 0)));
+      close(run([x, y, O()], ([X, Y, Z]) => be.reluBackward(Z, Y, X)), map((i) => (x[i] > 0 ? y[i] : 0)));
+      // SGD with momentum and weight decay: v = mu v + (g + wd theta); theta -= lr v
+      close(run([x, y, g], ([T, V, G]) => be.momentumStep(T, V, G, 0.1, 0.9, 1e-3)), map((i) => x[i] - 0.1 * (0.9 * y[i] + g[i] + 1e-3 * x[i])));
+      // Adam with bias corrections c1, c2 and weight decay added to the gradient
+      const v0 = map((i) => 0.1 + Math.abs(y[i]));
+      close(run([x, y, v0, g], ([T, M, V, G]) => be.adamStep(T, M, V, G, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.001, 1e-2)), map((i) => {
+        const gi = g[i] + 1e-2 * x[i], m = 0.9 * y[i] + 0.1 * gi, v = 0.999 * v0[i] + 0.001 * gi * gi;
+        return x[i] - 0.01 * (m / 0.1) / (Math.sqrt(v / 0.001) + 1e-8);
+      }));
+      // the fused ADMM step: h = alpha Au + (1 - alpha)(z + r); z = soft(h - r + y, t); y = h - r + y - z
+      const st = new Float64Array(5);
+      const zOut = run([x, y, au, r], ([Z, Y, AU, R]) => { be.admmUpdate(Z, Y, AU, R, 1.6, 0.2, st); return Z; }) as Float64Array;
+      const want = map((i) => soft(1.6 * au[i] - 0.6 * (x[i] + r[i]) - r[i] + y[i], 0.2));
+      close(zOut, want);
+      close(st[0], want.reduce((s, z, i) => s + (au[i] - r[i] - z) ** 2, 0));
+      close(st[1], want.reduce((s, z, i) => s + (z - x[i]) ** 2, 0));
+    }
+  });
+
+  it("patch extraction, block sums and broadcasts against their definitions", () => {
+    const n = 2, C = 2, H = 4, W = 6, ph = 2, pw = 3, k = (H / ph) * (W / pw), p = C * ph * pw;
+    const x = randn(n * C * H * W, 7);
+    for (const be of [js, simd, scalar]) {
+      const X = be.upload(be.alloc(x.length), x), Pt = be.alloc(n * k * (p + 1));
+      const got = be.download(be.extractPatches(Pt, p + 1, X, n, C, H, W, ph, pw, true));
+      // patch i = py (W / pw) + px of sample s, channel-major entries c ph pw + dy pw + dx, then a 1
+      for (let s = 0; s < n; s++) for (let py = 0; py < H / ph; py++) for (let px = 0; px < W / pw; px++) {
+        const row = (s * k + py * (W / pw) + px) * (p + 1);
+        for (let c = 0; c < C; c++) for (let dy = 0; dy < ph; dy++) for (let dx = 0; dx < pw; dx++) {
+          expect(got[row + c * ph * pw + dy * pw + dx]).toBe(x[((s * C + c) * H + py * ph + dy) * W + px * pw + dx]);
+        }
+        expect(got[row + p]).toBe(1);
+      }
+      const a = randn(n * k * 3, 8), A = be.upload(be.alloc(a.length), a);
+      const sums = be.download(be.sumBlocks(be.alloc(n * 3), A, n, k, 3));
+      for (let s = 0; s < n; s++) for (let c = 0; c < 3; c++) {
+        let want = 0;
+        for (let i = 0; i < k; i++) want += a[(s * k + i) * 3 + c];
+        expect(Math.abs(sums[s * 3 + c] - want)).toBeLessThan(1e-13);
+      }
+      const h = randn(n * 3, 9);
+      const bc = be.download(be.broadcastBlocks(be.alloc(n * k * 3), be.upload(be.alloc(h.length), h), n, k, 3));
+      for (let s = 0; s < n; s++) for (let i = 0; i < k; i++) for (let c = 0; c < 3; c++) expect(bc[(s * k + i) * 3 + c]).toBe(h[s * 3 + c]);
+    }
+  });
+
   it("scaleColumns on odd shapes", () => {
     for (const [rows, cols] of [[1, 1], [3, 5], [7, 2], [4, 9]]) {
       const a = randn(rows * cols, rows), sc = randn(cols, cols);
@@ -212,10 +286,22 @@ describe("kernels agree across backends (relative 1e-12)", () => {
     const before = be.allocatedBytes();
     const big = be.alloc(4_000_000); // forces memory.grow
     expect(Array.from(be.view(a))).toEqual([1, 2, 3, 4]);
+    const grown = be.memoryBytes();
+    expect(grown).toBeGreaterThanOrEqual(32_000_000);
     be.free(big);
     expect(be.allocatedBytes()).toBe(before);
-    const again = be.alloc(1000);
-    be.free(again);
-    be.free(a);
+    // the freed space is reused: the same and smaller requests do not grow memory again
+    for (let i = 0; i < 3; i++) { const again = be.alloc(4_000_000); be.free(again); }
+    const parts = [be.alloc(1_000_000), be.alloc(2_000_000), be.alloc(999_000)];
+    expect(be.memoryBytes()).toBe(grown);
+    for (const b of parts) be.free(b);
+    // and a freed block in the middle is found again by a request that fits it
+    const x = be.alloc(100_000), y = be.alloc(100_000), z = be.alloc(100_000);
+    be.free(y);
+    const peak = be.peakBytes();
+    const y2 = be.alloc(100_000);
+    expect(be.view(y2).byteOffset).toBe(be.view(x).byteOffset + 800_000);
+    expect(be.peakBytes()).toBe(peak); // reuse sets no new high-water mark
+    for (const b of [x, y2, z, a]) be.free(b);
   });
 });

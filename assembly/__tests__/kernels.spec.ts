@@ -76,9 +76,11 @@ describe("vector kernels", () => {
     for (let i = 0; i < 13; i++) { s += x[i] * y[i]; l1 += abs(x[i]); }
     expect(abs(dot(ptr(x), ptr(y), 13) - s)).toBeLessThan(1e-14);
     expect(abs(asum(ptr(x), 13) - l1)).toBeLessThan(1e-14);
-    const y0 = y[12];
+    const y0 = new StaticArray<f64>(13);
+    for (let i = 0; i < 13; i++) y0[i] = y[i];
     axpy(ptr(y), 3.0, ptr(x), 13);
-    expect(abs(y[12] - (y0 + 3 * x[12]))).toBeLessThan(1e-15);
+    // every output: the SIMD pairs and the scalar tail
+    for (let i = 0; i < 13; i++) expect(abs(y[i] - (y0[i] + 3 * x[i]))).toBeLessThan(1e-15);
   });
   it("admmUpdate keeps z + y = h - r + y_old and thresholds z", () => {
     const n = 9;
@@ -86,16 +88,24 @@ describe("vector kernels", () => {
     const z0 = randArr(n), y0 = randArr(n);
     for (let i = 0; i < n; i++) { z0[i] = z[i]; y0[i] = y[i]; }
     admmUpdate(ptr(z), ptr(y), ptr(au), ptr(r), 1.6, 0.1, n, ptr(stats));
-    let sp: f64 = 0;
+    let sp: f64 = 0, sd: f64 = 0, sa: f64 = 0, sz: f64 = 0, sy: f64 = 0;
     for (let i = 0; i < n; i++) {
       const h = 1.6 * au[i] - 0.6 * (z0[i] + r[i]);
       const v = h - r[i] + y0[i];
       expect(abs(z[i] + y[i] - v)).toBeLessThan(1e-14);
       expect(abs(y[i])).toBeLessThanOrEqual(0.1 + 1e-15);
-      const p = au[i] - r[i] - z[i];
-      sp += p * p;
+      // z is the soft threshold of v at t = 0.1
+      const zt = v > 0.1 ? v - 0.1 : v < -0.1 ? v + 0.1 : 0.0;
+      expect(abs(z[i] - zt)).toBeLessThan(1e-14);
+      const p = au[i] - r[i] - z[i], d = z[i] - z0[i];
+      sp += p * p; sd += d * d; sa += au[i] * au[i]; sz += z[i] * z[i]; sy += y[i] * y[i];
     }
+    // all five statistics: primal, dual (change of z), |Au|^2, |z|^2, |y|^2
     expect(abs(stats[0] - sp)).toBeLessThan(1e-12);
+    expect(abs(stats[1] - sd)).toBeLessThan(1e-12);
+    expect(abs(stats[2] - sa)).toBeLessThan(1e-12);
+    expect(abs(stats[3] - sz)).toBeLessThan(1e-12);
+    expect(abs(stats[4] - sy)).toBeLessThan(1e-12);
   });
 });
 

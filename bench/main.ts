@@ -13,6 +13,7 @@ import type { BenchSummary } from "./report.js";
 import { gemmSvg, markdown, scalingSvg } from "./report.js";
 import { benchScaling } from "./scaling.js";
 import { benchParallel } from "./parallel.js";
+import { benchNtk } from "./ntk.js";
 import { LP_SOLVERS } from "./lpSolvers.js";
 import type { LpSolverName } from "./lpSolvers.js";
 
@@ -47,6 +48,9 @@ const parallel = await benchParallel(quick ? 512 : 1024, { rounds: quick ? 3 : 5
 log(`  ${parallel.filters} filters: 1 thread ${parallel.oneThread.toFixed(2)} s, 2 workers ${parallel.twoWorkers.toFixed(2)} s, x${parallel.speedup.toFixed(2)}, identical ${parallel.identical}`);
 log("scaling");
 const scaling = await benchScaling(wasm, quick, { rounds: quick ? 2 : 3, timeMs: 1 });
+log("ntk (LeNet-5, n = 300)");
+const ntk = benchNtk(wasm, 300, quick ? 20 : 60);
+log(`  structured ${ntk.structuredSeconds.toFixed(2)} s, VJP/JVP pairs ${ntk.pairsSeconds.toFixed(1)} s (from ${ntk.pairsColumnsTimed} columns), x${ntk.ratio.toFixed(1)}`);
 
 const last = gemm[gemm.length - 1].gflops;
 const secs = (problem: string, method: string) => rows.find((r) => r.problem === problem && r.method === method)?.seconds ?? NaN;
@@ -67,8 +71,9 @@ const summary: BenchSummary = {
     recoverySimdVsScalar: secs(big, "admm (wasm-scalar)") / secs(big, "admm (wasm)"),
     admmVsHighs: admmVsHighs.length ? Math.min(...admmVsHighs) : null,
     parallelSpeedup: parallel.speedup,
+    ntkStructuredVsPairs: ntk.ratio,
   },
-  parallel,
+  parallel, ntk,
   gemmPeakFraction: Math.max(...gemm.filter((g) => g.shape.inCache).map((g) => g.gflops.wasm.median / g.gflops.peak.median)),
   peaks, gemm, rows, scaling,
   notes: [

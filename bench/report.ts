@@ -9,8 +9,9 @@ import { fmt } from "../src/cli/table.js";
 export interface BenchSummary {
   machine: { cpu: string; cores: number; node: string };
   quick: boolean;
-  ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null; parallelSpeedup: number };
+  ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null; parallelSpeedup: number; ntkStructuredVsPairs: number };
   parallel: import("./parallel.js").ParallelResult;
+  ntk: import("./ntk.js").NtkBench;
   gemmPeakFraction: number;
   peaks: Peak[];
   gemm: GemmRow[];
@@ -26,6 +27,10 @@ export function markdown(s: BenchSummary): string {
   out.push("| ratio | value |\n|---|---|");
   for (const [k, v] of Object.entries(s.ratios)) out.push(`| ${k} | ${v === null ? "n/a" : fmt(v)} |`);
   out.push(`| gemmPeakFraction | ${fmt(s.gemmPeakFraction)} |\n`);
+  const k = s.ntk;
+  out.push(`## The NTK of ${k.model} (P ${k.params}, n ${k.samples}, ${k.columns} columns)\n\nComposed per layer: ${fmt(k.structuredSeconds)} s; one VJP + JVP pair per column: ${fmt(k.pairsSeconds)} s (timed on ${k.pairsColumnsTimed} columns, scaled): x${fmt(k.ratio)}.\n\n| layer | way | explicit GFLOP | contraction GFLOP |\n|---|---|---|---|`);
+  for (const l of k.layers) out.push(`| ${l.type} | ${l.kind} | ${fmt(l.explicitGflop)} | ${fmt(l.contractionGflop)} |`);
+  out.push("");
   out.push("## Arithmetic peaks (register-only multiply/add chains, this run)\n\n| backend | GFLOP/s |\n|---|---|");
   for (const p of s.peaks) out.push(`| ${p.backend} | ${fmt(p.gflops)} |`);
   out.push("\n## GEMM (GFLOP/s)\n");

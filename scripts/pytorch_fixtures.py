@@ -165,6 +165,48 @@ def make_multi(images_dir, out, samples, rho, epochs, seed):
                    "data": "../one-hidden/data.npy"}, f, indent=2)
 
 
+def make_lenet(images_dir, out, samples, rho, epochs, seed):
+    # LeNet-5 as the one-model issue measured it (not a committed fixture: a manual check, e.g.
+    # node scripts/pytorch-fixtures.mjs /tmp/pt -- --name lenet --samples 300)
+    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:samples]
+    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:samples]
+    xt = torch.from_numpy(np.load(os.path.join(images_dir, "test-images.npy")).astype(np.float32))
+    yt = torch.from_numpy(np.load(os.path.join(images_dir, "test-labels.npy")).astype(np.int64))
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(epochs):
+        perm = torch.randperm(samples)
+        for i in range(0, samples, 20):
+            b = perm[i:i + 20]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
+            opt.step()
+    acc_clean = accuracy(model, xt, yt)
+    bad = contaminate({k: v.detach().clone() for k, v in model.state_dict().items()}, rho, seed + 1)
+    model.load_state_dict(bad)
+    acc_bad = accuracy(model, xt, yt)
+    d = os.path.join(out, "lenet")
+    os.makedirs(d, exist_ok=True)
+    for tag, state in (("init", init), ("model", bad)):
+        model.load_state_dict(state)
+        torch.onnx.export(model, x[:1], os.path.join(d, f"{tag}.onnx"), input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+    np.save(os.path.join(d, "data.npy"), x.numpy())
+    np.save(os.path.join(d, "labels.npy"), y.numpy().astype(np.float64))
+    np.save(os.path.join(d, "test-data.npy"), xt.numpy())
+    np.save(os.path.join(d, "test-labels.npy"), yt.numpy().astype(np.float64))
+    meta = {"name": "lenet", "torch": torch.__version__, "samples": samples, "rho": rho, "epochs": epochs,
+            "accuracy": {"clean": acc_clean, "contaminated": acc_bad}}
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    print(json.dumps(meta))
+
+
 def verify(d, path):
     xt = torch.from_numpy(np.load(os.path.join(d, "test-data.npy")))
     yt = torch.from_numpy(np.load(os.path.join(d, "test-labels.npy")).astype(np.int64))
@@ -194,6 +236,8 @@ def main(argv):
         if argv[i] not in opts:
             raise SystemExit(f"unknown option {argv[i]}")
         opts[argv[i]] = argv[i + 1]
+    if opts["--name"] == "lenet":
+        return make_lenet(images_dir, out, int(opts["--samples"]), 0.05, 40, int(opts["--seed"]))
     make(images_dir, out, opts["--name"], int(opts["--filters"]), int(opts["--samples"]), float(opts["--rho"]),
          opts["--bias"] == "yes", int(opts["--epochs"]), int(opts["--seed"]))
     if opts["--name"] == "one-hidden":

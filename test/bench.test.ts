@@ -7,6 +7,7 @@ import { benchRecovery } from "../bench/recovery.js";
 import { benchGemm } from "../bench/gemm.js";
 import { logLogSlope, measure } from "../bench/harness.js";
 import { markdown } from "../bench/report.js";
+import { benchNtk } from "../bench/ntk.js";
 import type { BenchSummary } from "../bench/report.js";
 import { randn } from "./helpers.js";
 
@@ -48,11 +49,22 @@ describe("bench pieces", () => {
   it("the markdown report lists every ratio", () => {
     const s = {
       machine: { cpu: "x", cores: 2, node: "v20" }, quick: true,
-      ratios: { gemmSimdVsJs: 4, gemmSimdVsScalar: 2, gemmSimdVsMlMatrix: 20, recoverySimdVsJs: 3, recoverySimdVsScalar: 1.5, admmVsHighs: null, parallelSpeedup: 1.8 },
+      ratios: { gemmSimdVsJs: 4, gemmSimdVsScalar: 2, gemmSimdVsMlMatrix: 20, recoverySimdVsJs: 3, recoverySimdVsScalar: 1.5, admmVsHighs: null, parallelSpeedup: 1.8, ntkStructuredVsPairs: 90 },
+      ntk: { model: "LeNet-5", params: 61706, samples: 2, columns: 20, structuredSeconds: 0.1, pairsSeconds: 9, pairsColumnsTimed: 2, ratio: 90, layers: [{ type: "conv", kind: "explicit", explicitGflop: 1, contractionGflop: 2 }] },
       gemmPeakFraction: 0.8, peaks: [{ backend: "wasm", gflops: 20 }], gemm: [], rows: [], scaling: [], notes: ["n"],
     } as unknown as BenchSummary;
     const md = markdown(s);
     for (const k of Object.keys(s.ratios)) expect(md).toContain(`| ${k} |`);
     expect(md).toContain("| admmVsHighs | n/a |");
+    expect(md).toContain("| conv | explicit | 1 | 2 |");
+  });
+
+  it("the NTK bench times LeNet-5's structured NTK and the pairs on the same operator", async () => {
+    const r = benchNtk(await createBackend("wasm"), 2, 3);
+    expect(r.params).toBe(61706);
+    expect(r.columns).toBe(20);
+    expect(r.layers.map((l) => `${l.type}:${l.kind}`)).toEqual(["conv:explicit", "conv:explicit", "dense:contraction", "dense:contraction", "dense:contraction"]);
+    expect(r.ratio).toBe(r.pairsSeconds / r.structuredSeconds);
+    expect(r.pairsSeconds).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,7 @@
 // Method (b) for sequential CNNs: the global linearized span. A = J^T at theta0 (J: the n O x P
 // Jacobian of the outputs), so A u is a VJP and A^T z a JVP, and the Gram J J^T (the empirical NTK)
-// is formed column by column as JVP(VJP(e_j)): the P x n O matrix itself is never formed.
+// is composed layer by layer (src/deep/ntk.ts): the P x n O matrix itself is never formed. Forming
+// it column by column as JVP(VJP(e_j)) (gramByPairs) is kept as the reference the tests check against.
 import type { Backend, Buf } from "../backend/types.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { AdmmOptions } from "../recover/admm.js";
@@ -10,6 +11,8 @@ import { splitErasures } from "../recover/purify.js";
 import { solveBatch } from "../recover/solve.js";
 import type { planLayers } from "./sequential.js";
 import { SequentialWorkspace, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp } from "./sequential.js";
+import type { LayerNtkChoice, NtkFactors } from "./ntk.js";
+import { ntkBetween, ntkChoices, ntkFactors, ntkWeightedBetween } from "./ntk.js";
 
 export class SequentialLinearizedOperator implements LinearOperator {
   readonly rows: number;
@@ -40,28 +43,47 @@ export class SequentialLinearizedOperator implements LinearOperator {
   applyT(z: Buf, out: Buf): void { sequentialJvp(this.ws, this.theta, this.x, z, out, this.scratch); }
 
   private gramCache: Buf | null = null;
-  /** The NTK J J^T, one column per VJP + JVP pair (m of them); formed once and kept. */
+  /** The NTK J J^T, composed per layer; formed once and kept. */
   gram(out: Buf): void {
     if (!this.gramCache) {
       this.gramCache = this.be.alloc(this.cols * this.cols);
-      this.crossInto(this, null, this.gramCache);
+      this.structured(this, null, this.gramCache);
     }
     this.be.copy(out, this.gramCache);
   }
 
-  /** out (m x m_other) = J_this diag(w) J_other^T, column j = JVP_this(w VJP_other(e_j)). */
+  /** out (m x m_other) = J_this diag(w) J_other^T (the other linearizes the same network and inputs). */
   crossWeightedGram(other: LinearOperator, w: Buf | null, out: Buf): boolean {
     if (!(other instanceof SequentialLinearizedOperator) || other.rows !== this.rows) return false;
     if (other === this && w === null) { this.gram(out); return true; }
-    this.crossInto(other, w, out);
+    if (other.inputs !== this.inputs || other.n !== this.n) { this.gramByPairs(other, w, out); return true; }
+    this.structured(other, w, out);
     return true;
   }
 
-  private crossInto(other: SequentialLinearizedOperator, w: Buf | null, out: Buf): void {
+  /** The layer choices (explicit blocks or contraction) this operator's NTK uses. */
+  get ntkChoices(): LayerNtkChoice[] { return ntkChoices(this.plan, this.n); }
+
+  private structured(other: SequentialLinearizedOperator, w: Buf | null, out: Buf): void {
+    const choices = this.ntkChoices;
+    const a = ntkFactors(this.ws, this.theta, this.x, this.scratch, choices);
+    let b: NtkFactors | null = null;
+    try {
+      b = other === this ? a : ntkFactors(other.ws, other.theta, other.x, other.scratch, choices);
+      if (w === null) ntkBetween(this.be, a, b, out);
+      else if (!ntkWeightedBetween(this.be, a, b, w, out)) this.gramByPairs(other, w, out);
+    } finally {
+      a.dispose();
+      if (b && b !== a) b.dispose();
+    }
+  }
+
+  /** The reference: out (m x m_other) = J_this diag(w) J_other^T, column j = JVP_this(w VJP_other(e_j)). */
+  gramByPairs(other: SequentialLinearizedOperator, w: Buf | null, out: Buf, columns = other.cols): void {
     const be = this.be, m = this.cols, mo = other.cols;
     const col = be.alloc(m);
     try {
-      for (let j = 0; j < mo; j++) {
+      for (let j = 0; j < columns; j++) {
         be.fill(other.unit, 0);
         be.view(other.unit)[j] = 1;
         other.apply(other.unit, this.vec);

@@ -172,8 +172,11 @@ function pool(be: Backend, l: LayerInfo, input: Buf, out: Buf, n: number, argmax
  * Parameter gradient (VJP): grad (length P) = J^T dy for cotangents dy (n x outputs) at the point of
  * the last sequentialForward on ws (which it leaves intact, so it can be called again at the same
  * point). scratch (see scratchSizes): two activation-sized buffers and one patch-row-sized one.
+ * onRows(i, dRows) sees each conv/dense layer's output cotangent in row layout (n HW x rows, valid
+ * during the call): the per-sample signals the structured NTK is built from (src/deep/ntk.ts).
  */
-export function sequentialBackward(ws: SequentialWorkspace, theta: Buf, x: Buf, dy: Buf, grad: Buf, scratch: Buf[]): Buf {
+export function sequentialBackward(ws: SequentialWorkspace, theta: Buf, x: Buf, dy: Buf, grad: Buf, scratch: Buf[],
+  onRows?: (layer: number, dRows: Buf) => void): Buf {
   const be = ws.be, n = ws.n, layers = ws.plan.layers;
   be.fill(grad, 0);
   let g = scratch[0], next = scratch[1];
@@ -185,6 +188,7 @@ export function sequentialBackward(ws: SequentialWorkspace, theta: Buf, x: Buf, 
     if (l.rows) {
       const rows = ws.rowsOut[i]!, cols = ws.cols[i]!, dcols = be.slice(scratch[2], 0, n * HW * l.rowLength);
       channelsToRows(be, gi, rows, n, l.rows, HW);
+      onRows?.(i, rows);
       // dW~ = dRows^T cols; the patch rows' cotangent dCols = dRows W~, then back to the input
       be.gemm(true, false, l.rows, l.rowLength, n * HW, 1, rows, l.rows, cols, l.rowLength, 0, be.slice(grad, l.offset, l.rows * l.rowLength), l.rowLength);
       if (i > 0) {

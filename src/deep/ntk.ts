@@ -1,0 +1,166 @@
+// The empirical NTK J_A J_B^T of sequential models, composed layer by layer (the structured NTK of
+// Novak et al. 2022, "Fast Finite Width NTK"), instead of one VJP + JVP pair per column.
+//
+// For a conv/dense layer with weights W~ (F rows of length R) applied at HW positions, the Jacobian
+// of output (s, o) wrt W~ is G_{s,o}^T C_s: G_{s,o} (HW x F) is the cotangent of the layer's output
+// for the cotangent e_o at sample s, C_s (HW x R) its augmented input patches. All n samples' G for
+// one o come from ONE backward pass (samples do not mix), so O passes give every layer's signals.
+// Then per layer, the cheaper by counted flops of:
+// - explicit blocks: J_l (n O x F R) row by row (one GEMM per sample and o), added as J_lA J_lB^T;
+// - the contraction: sum over position pairs (q, q') of (G_q G_q'^T) .* (C_q C_q'^T expanded over
+//   outputs), which for a dense layer (HW = 1) is (G G^T) .* (X~ X~^T): no F R-wide matrix at all.
+// The whole n O x P Jacobian is never formed. The VJP/JVP pairs stay as the test oracle.
+import type { Backend, Buf } from "../backend/types.js";
+import type { LayerInfo, planLayers } from "./sequential.js";
+import { SequentialWorkspace, sequentialBackward } from "./sequential.js";
+
+type Plan = ReturnType<typeof planLayers>;
+
+export interface LayerNtkChoice {
+  layer: number;
+  type: string;
+  kind: "explicit" | "contraction";
+  /** Counted flops of each way (multiply-adds x 2). */
+  explicitFlops: number;
+  contractionFlops: number;
+}
+
+/** Per conv/dense layer, the cheaper way to form its NTK contribution for n samples. */
+export function ntkChoices(plan: Plan, n: number): LayerNtkChoice[] {
+  const nO = n * plan.output.C;
+  return plan.layers.flatMap((l, i) => {
+    if (!l.rows) return [];
+    const F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
+    const explicitFlops = 2 * nO * F * HW * R + 2 * nO * nO * F * R;
+    const contractionFlops = HW * HW * (2 * nO * nO * F + 2 * n * n * R + 3 * nO * nO);
+    return [{ layer: i, type: l.spec.type, kind: explicitFlops <= contractionFlops ? "explicit" as const : "contraction" as const, explicitFlops, contractionFlops }];
+  });
+}
+
+/** What one linearization point contributes: per conv/dense layer its Jacobian block, or its signals. */
+export interface NtkFactors {
+  ws: SequentialWorkspace;
+  /** explicit: J_l (n O x F R); contraction: G_l (n O x HW F), rows (s, o), with the patches in ws.cols. */
+  blocks: Map<number, { kind: "explicit" | "contraction"; buf: Buf }>;
+  dispose(): void;
+}
+
+/**
+ * The factors at the point of the last sequentialForward on ws (ws and its patches must stay
+ * untouched while they are used). scratch: as sequentialBackward's.
+ */
+export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch: Buf[], choices: LayerNtkChoice[]): NtkFactors {
+  const be = ws.be, n = ws.n, plan = ws.plan, O = plan.output.C, nO = n * O;
+  const blocks = new Map<number, { kind: "explicit" | "contraction"; buf: Buf }>();
+  for (const c of choices) {
+    const l = plan.layers[c.layer], HW = l.output.H * l.output.W;
+    blocks.set(c.layer, { kind: c.kind, buf: be.alloc(nO * l.rows * (c.kind === "explicit" ? l.rowLength : HW)) });
+  }
+  const dy = be.alloc(nO), grad = be.alloc(plan.size);
+  try {
+    for (let o = 0; o < O; o++) {
+      be.fill(dy, 0);
+      const d = be.view(dy);
+      for (let s = 0; s < n; s++) d[s * O + o] = 1;
+      sequentialBackward(ws, theta, x, dy, grad, scratch, (i, dRows) => {
+        const b = blocks.get(i);
+        if (!b) return;
+        const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
+        for (let s = 0; s < n; s++) {
+          const g = be.slice(dRows, s * HW * F, HW * F);
+          if (b.kind === "explicit") {
+            // J row (s, o) = G_{s,o}^T C_s: (F x HW)(HW x R)
+            be.gemm(true, false, F, R, HW, 1, g, F, be.slice(ws.cols[i]!, s * HW * R, HW * R), R, 0, be.slice(b.buf, (s * O + o) * F * R, F * R), R);
+          } else {
+            be.copy(be.slice(b.buf, (s * O + o) * HW * F, HW * F), g);
+          }
+        }
+      });
+    }
+  } catch (e) {
+    for (const b of blocks.values()) be.free(b.buf);
+    throw e;
+  } finally {
+    be.free(dy); be.free(grad);
+  }
+  return { ws, blocks, dispose: () => { for (const b of blocks.values()) be.free(b.buf); } };
+}
+
+/** out (n O x n O) = J_A J_B^T from two points' factors (same plan, same inputs, same choices). */
+export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf): Buf {
+  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O;
+  be.fill(out, 0);
+  let tmp: Buf | null = null, pp: Buf | null = null, e1: Buf | null = null, e: Buf | null = null;
+  try {
+    for (const [i, a] of A.blocks) {
+      const b = B.blocks.get(i)!, l: LayerInfo = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
+      if (a.kind === "explicit") {
+        be.gemm(false, true, nO, nO, F * R, 1, a.buf, F * R, b.buf, F * R, 1, out, nO);
+        continue;
+      }
+      tmp ??= be.alloc(nO * nO); pp ??= be.alloc(n * n); e1 ??= be.alloc(n * nO); e ??= be.alloc(nO * nO);
+      const ca = A.ws.cols[i]!, cb = B.ws.cols[i]!;
+      for (let q = 0; q < HW; q++) for (let q2 = 0; q2 < HW; q2++) {
+        // signals at positions q and q2 (ld HW F) and patches there (ld HW R)
+        be.gemm(false, true, nO, nO, F, 1, be.slice(a.buf, q * F, a.buf.length - q * F), HW * F, be.slice(b.buf, q2 * F, b.buf.length - q2 * F), HW * F, 0, tmp, nO);
+        be.gemm(false, true, n, n, R, 1, be.slice(ca, q * R, ca.length - q * R), HW * R, be.slice(cb, q2 * R, cb.length - q2 * R), HW * R, 0, pp, n);
+        // expand the n x n patch Gram over outputs: e[(s, o), (t, o')] = pp[s, t]
+        be.broadcastBlocks(e1, pp, n * n, O, 1);
+        be.broadcastBlocks(e, e1, n, O, nO);
+        be.mul(tmp, tmp, e);
+        be.axpy(out, 1, tmp);
+      }
+    }
+  } finally {
+    for (const buf of [tmp, pp, e1, e]) if (buf) be.free(buf);
+  }
+  return out;
+}
+
+/**
+ * J_A diag(w) J_B^T for weights w that are zero but on a support S of the parameters (the rows a
+ * polish keeps): the |S| columns of both Jacobians are gathered from the factors (explicit blocks
+ * hold them; the contraction's are sum_q G[(s,o), q, f] C[(s,q), r]) and multiplied. Returns false
+ * when S is too large for that to pay (the caller then uses VJP/JVP pairs).
+ */
+export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf): boolean {
+  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O;
+  const wv = be.view(w), support: number[] = [];
+  for (let j = 0; j < wv.length; j++) if (wv[j] !== 0) support.push(j);
+  if (support.length > 4 * nO) return false;
+  const S = support.length, ja = be.alloc(nO * Math.max(S, 1)), jb = be.alloc(nO * Math.max(S, 1));
+  try {
+    const weights = support.map((j) => be.view(w)[j]);
+    gatherColumns(be, A, support, ja);
+    gatherColumns(be, B, support, jb);
+    const v = be.view(ja);
+    for (let r = 0; r < nO; r++) for (let k = 0; k < S; k++) v[r * S + k] *= weights[k];
+    be.gemm(false, true, nO, nO, S, 1, ja, S, jb, S, 0, out, nO);
+  } finally {
+    be.free(ja); be.free(jb);
+  }
+  return true;
+}
+
+/** out (n O x |S|) = the Jacobian's columns at parameter indices `support` (ascending). */
+function gatherColumns(be: Backend, f: NtkFactors, support: number[], out: Buf): void {
+  const plan = f.ws.plan, n = f.ws.n, O = plan.output.C, nO = n * O, S = support.length;
+  const o = be.view(out);
+  o.fill(0);
+  let k = 0;
+  for (const [i, b] of f.blocks) {
+    const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W, end = l.offset + F * R;
+    while (k < S && support[k] < l.offset) k++;
+    const bv = be.view(b.buf), cv = be.view(f.ws.cols[i]!);
+    for (; k < S && support[k] < end; k++) {
+      const local = support[k] - l.offset, fr = Math.floor(local / R), r = local % R;
+      for (let row = 0; row < nO; row++) {
+        if (b.kind === "explicit") { o[row * S + k] = bv[row * F * R + local]; continue; }
+        const s = Math.floor(row / O);
+        let acc = 0;
+        for (let q = 0; q < HW; q++) acc += bv[row * HW * F + q * F + fr] * cv[(s * HW + q) * R + r];
+        o[row * S + k] = acc;
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+// The structured NTK of sequential models against its definition: one VJP + JVP pair per column
+// (gramByPairs), at one point, across two points, with 0/1 weights; each layer both ways (explicit
+// blocks and the contraction), on every backend.
+import { describe, expect, it } from "vitest";
+import { createBackend } from "../src/backend/index.js";
+import type { Backend } from "../src/backend/types.js";
+import { SequentialLinearizedOperator } from "../src/deep/linearized.js";
+import type { LayerNtkChoice } from "../src/deep/ntk.js";
+import { ntkBetween, ntkChoices, ntkFactors } from "../src/deep/ntk.js";
+import type { LayerSpec } from "../src/deep/sequential.js";
+import { planLayers, scratchSizes, SequentialWorkspace, sequentialForward } from "../src/deep/sequential.js";
+import { initSequential } from "../src/deep/train.js";
+import { Rng } from "../src/random.js";
+
+const input = { C: 2, H: 8, W: 8 };
+const layers: LayerSpec[] = [
+  { type: "conv", filters: 3, kernel: 3, padding: 1 }, { type: "relu" }, { type: "maxpool", size: 2 },
+  { type: "conv", filters: 4, kernel: 2, stride: 2 }, { type: "relu" }, { type: "avgpool", size: 2 },
+  { type: "flatten" }, { type: "dense", units: 5 }, { type: "relu" }, { type: "dense", units: 3 },
+];
+const n = 4;
+const plan = planLayers(input, layers);
+const x = new Rng(1).normals(n * 2 * 64);
+const theta0 = initSequential({ input, layers }, 2);
+const theta1 = theta0.map((v, i) => v + 0.05 * Math.sin(i));
+
+const relErr = (a: Float64Array, b: Float64Array) => {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  return Math.sqrt(num / den);
+};
+
+function pairs(be: Backend, a: SequentialLinearizedOperator, b: SequentialLinearizedOperator, w: Float64Array | null) {
+  const out = be.alloc(a.cols * b.cols);
+  a.gramByPairs(b, w ? be.upload(be.alloc(w.length), w) : null, out);
+  return be.download(out);
+}
+
+describe("structured NTK of a sequential CNN", () => {
+  for (const name of ["wasm", "js"]) {
+    it(`${name}: J J^T, J_0 J_1^T and J_0 diag(w) J_1^T agree with VJP/JVP pairs to 1e-10`, async () => {
+      const be = await createBackend(name);
+      const op0 = new SequentialLinearizedOperator(be, plan, x, n, theta0), op1 = new SequentialLinearizedOperator(be, plan, x, n, theta1);
+      const m = op0.cols;
+      const g = be.alloc(m * m);
+      op0.gram(g);
+      expect(relErr(be.download(g), pairs(be, op0, op0, null))).toBeLessThan(1e-10);
+      op0.crossWeightedGram(op1, null, g);
+      expect(relErr(be.download(g), pairs(be, op0, op1, null))).toBeLessThan(1e-10);
+      // 0/1 weights on a support of parameters (a polish's rows), some in every layer
+      const w = new Float64Array(plan.size);
+      for (let j = 0; j < plan.size; j += 7) w[j] = 1;
+      op0.crossWeightedGram(op1, be.upload(be.alloc(w.length), w), g);
+      expect(relErr(be.download(g), pairs(be, op0, op1, w))).toBeLessThan(1e-10);
+      op0.dispose(); op1.dispose();
+    });
+  }
+
+  it("every layer the other way gives the same NTK: explicit blocks and the contraction agree", async () => {
+    const be = await createBackend("wasm");
+    const ws = new SequentialWorkspace(be, plan, n);
+    const th = be.upload(be.alloc(plan.size), theta0), xb = be.upload(be.alloc(x.length), x);
+    const scratch = scratchSizes(plan, n).map((len) => be.alloc(len));
+    sequentialForward(ws, th, xb);
+    const m = n * plan.output.C;
+    const run = (kind: LayerNtkChoice["kind"] | null) => {
+      const choices = ntkChoices(plan, n).map((c) => (kind ? { ...c, kind } : c));
+      const f = ntkFactors(ws, th, xb, scratch, choices);
+      try { return be.download(ntkBetween(be, f, f, be.alloc(m * m))); } finally { f.dispose(); }
+    };
+    const chosen = run(null), explicit = run("explicit"), contraction = run("contraction");
+    expect(relErr(explicit, chosen)).toBeLessThan(1e-12);
+    expect(relErr(contraction, chosen)).toBeLessThan(1e-12);
+    // the rule: conv layers with many positions explicit, the dense layers by contraction
+    expect(ntkChoices(plan, n).map((c) => `${c.type}:${c.kind}`)).toEqual(["conv:explicit", "conv:explicit", "dense:contraction", "dense:contraction"]);
+  });
+});

@@ -153,7 +153,12 @@ describe("purify on a multi-layer .onnx", () => {
     const base = ["purify", "--model", join(dir, "m.onnx"), "--init", join(dir, "i.onnx"), "--data", join(dir, "x.npy"), "--precision", "f64"];
     let out = "";
     expect(await main([...base, "--frozen", "0,5", "--out", join(dir, "p.onnx"), "--json"], (s) => { out += s; })).toBe(0);
-    expect(JSON.parse(out).subspace).toBe("layerwise");
+    const summary = JSON.parse(out);
+    expect(summary.subspace).toBe("layerwise");
+    expect(summary.span).toMatch(/every trained layer's patch span is thin \(ratio <= 0\.5; frozen: 0, 5\): layerwise/);
+    // the span holds this training's update: nothing unexplained, no warning
+    expect(summary.unexplained).toBeLessThan(1e-9);
+    expect(summary.warnings).toBeUndefined();
     const got = decodeSequentialOnnx(readFileSync(join(dir, "p.onnx"))).theta;
     let num = 0, den = 0;
     for (let i = 0; i < got.length; i++) { num += (got[i] - clean[i]) ** 2; den += clean[i] ** 2; }

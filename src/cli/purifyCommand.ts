@@ -133,6 +133,8 @@ export const purifyCommand: Command = {
     const r = await problem.run({ backend: await resolveBackend(backendName), onProgress: (it, text) => bar.update(Math.min(it, cap), cap, text) });
     bar.update(1, 1, "done");
     writeFileAtomic(outPath, outputBytes(r, outFormat, precision));
+    // warnings found by the run itself (the span's fit), after those known before it
+    for (const w of (r.summary.warnings as string[] | undefined) ?? []) if (!problem.choice.warnings.includes(w)) process.stderr.write(`cnn-purify: warning: ${w}\n`);
     const summary = { out: outPath, ...r.summary };
     if (reportPath !== undefined) {
       const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as object) };

@@ -3,6 +3,7 @@
 // of DESIGN.md section 4 — (a) layerwise patch spans, (b) the global linearized span, and (b)
 // re-linearized (with the span at the first-pass model) — beside the
 // naive baselines. Time and peak WebAssembly memory per method. Node only (data from npm packages).
+import { spanFit } from "../recover/report.js";
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { addTrigger } from "../attack/backdoor.js";
@@ -38,6 +39,8 @@ export interface DeepScenario {
   seconds: number;
   /** Peak WebAssembly memory while purifying (bytes). */
   peakBytes: number;
+  /** The share of the model's change the span leaves unexplained (spanFit, no clean model needed). */
+  unexplained: number;
 }
 
 export interface DeepResult {
@@ -143,6 +146,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
       const row: DeepScenario = {
         name, level, method, accContaminated, accPurified: await acc(params), accBaseline, ...extra,
         seconds: (performance.now() - t1) / 1000, peakBytes: Math.max(be.peakBytes(), method === "linearized" ? ntkPeak : 0),
+        unexplained: spanFit(c, init, params).unexplained,
       };
       if (extra.asrBefore !== undefined) row.asrAfter = await asr(params);
       scenarios.push(row);

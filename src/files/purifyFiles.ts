@@ -16,7 +16,8 @@ import type { WriteBack } from "../io/storedModel.js";
 import { patchesFromImages } from "../model/data.js";
 import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
 import type { SpanChoice } from "../recover/chooseSpan.js";
-import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan } from "../recover/chooseSpan.js";
+import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
+import { spanFit } from "../recover/report.js";
 import type { SubspaceName } from "../recover/purify.js";
 import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
@@ -164,7 +165,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
         storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (file.unstored.length) summary.unstored = file.unstored.length;
-      if (choice.warnings.length) summary.warnings = choice.warnings;
+      addSpanFit(summary, model.theta, p.init, params, subspace, choice.warnings);
       const acc = async (images: Float64Array, n: number, labels: Float64Array, t: Float64Array) =>
         (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy;
       await accuracies(summary, p, acc, params);
@@ -218,11 +219,21 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
         seconds: (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (file.unstored.length) summary.unstored = file.unstored.length;
-      if (choice.warnings.length) summary.warnings = choice.warnings;
+      addSpanFit(summary, model.theta, p.init, params, method, choice.warnings);
       await accuracies(summary, p, (images, n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
       return { params, file, model, summary, detail };
     },
   };
+}
+
+/** The span's fit (how much of the change it leaves unexplained) and every warning, into the summary. */
+function addSpanFit(summary: Record<string, unknown>, contaminated: Float64Array, init: Float64Array, params: Float64Array, span: string, warnings: string[]): void {
+  const fit = spanFit(contaminated, init, params);
+  summary.unexplained = fit.unexplained;
+  const all = [...warnings];
+  const hold = spanHoldWarning(fit.unexplained, span);
+  if (hold) all.push(hold);
+  if (all.length) summary.warnings = all;
 }
 
 async function accuracies(summary: Record<string, unknown>, p: Parts<OpenedModel>,

@@ -22,7 +22,20 @@ export const SPAN_RULE = {
   /** ADMM's cap on approximate spans, and on exact ones (patch; layerwise). */
   approximateMaxIter: 150,
   exactMaxIter: 5000,
+  /**
+   * Warn when the span leaves more than this share of the model's change unexplained (spanFit):
+   * measured values are in the README's multi-layer section (LeNet-5 against the networks where
+   * purification works).
+   */
+  unexplainedWarn: 0.5,
 } as const;
+
+/** The warning a purification earns when its span cannot hold the model's change, or null. */
+export function spanHoldWarning(unexplained: number, subspace: string): string | null {
+  if (!(unexplained > SPAN_RULE.unexplainedWarn)) return null;
+  return `the ${subspace} span leaves ${(100 * unexplained).toFixed(0)}% of the model's change unexplained (on the entries not flagged as contaminated; ` +
+    `a span that holds the training's update leaves ~0%, > ${100 * SPAN_RULE.unexplainedWarn}% warns): it cannot hold this training's update, and the purified model is not a recovery of the clean one`;
+}
 
 export interface SpanChoice {
   subspace: SpanName;

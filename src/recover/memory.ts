@@ -5,6 +5,7 @@ import type { PatchData } from "../model/data.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
 import type { planLayers } from "../deep/sequential.js";
+import { ntkChoices } from "../deep/ntk.js";
 
 type Plan = ReturnType<typeof planLayers>;
 
@@ -22,11 +23,21 @@ export function memoryEstimate(shape: ModelShape, data: Pick<PatchData, "samples
  * patch count (layerwise).
  */
 export function sequentialMemoryEstimate(plan: Plan, samples: number, method: string): number {
-  const O = plan.output.C;
+  const O = plan.output.C, nO = samples * O;
   const thin = plan.layers.filter((l) => l.rows).map((l) => { const k = samples * l.output.H * l.output.W; return k < l.rowLength ? k : 0; });
-  const m = method !== "layerwise" ? samples * O * (method === "relinearized" ? 2 : 1) : Math.max(0, ...thin);
+  const m = method !== "layerwise" ? nO * (method === "relinearized" ? 2 : 1) : Math.max(0, ...thin);
   const d = plan.layers[0].input;
-  return 8 * (3 * m * m + 12 * plan.size + 4 * samples * d.C * d.H * d.W);
+  // the structured NTK's factors (two points at once for a cross block) and its work buffers
+  let factors = 0, contraction = false;
+  if (method !== "layerwise") {
+    for (const c of ntkChoices(plan, samples)) {
+      const l = plan.layers[c.layer];
+      factors += nO * l.rows * (c.kind === "explicit" ? l.rowLength : l.output.H * l.output.W);
+      contraction ||= c.kind === "contraction";
+    }
+    factors = (method === "relinearized" ? 2 : 1) * factors + (contraction ? 2 * nO * nO + samples * samples + samples * nO : 0);
+  }
+  return 8 * (3 * m * m + 12 * plan.size + 4 * samples * d.C * d.H * d.W + factors);
 }
 
 /** WebAssembly (32-bit) memory cannot exceed 4 GiB; keep a margin for the allocator and the data. */

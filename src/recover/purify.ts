@@ -19,11 +19,11 @@ import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, ConcatOperator, PatchSpanOperator } from "./operator.js";
 import type { BatchSolution, SolverName } from "./solve.js";
 import { SOLVER_NAMES, solveBatch } from "./solve.js";
-import { detectionScores, recoveryErrors, residualThreshold } from "./report.js";
+import { detectionScores, recoveryErrors, residualThreshold, spanFit } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
-import { chooseSpan } from "./chooseSpan.js";
+import { chooseSpan, spanHoldWarning } from "./chooseSpan.js";
 import { solveFiltersInWorkers } from "../parallel/pool.js";
 
 export type SubspaceName = "patch" | "linearized" | "relinearized";
@@ -82,8 +82,10 @@ export interface PurifyReport {
   subspace: SubspaceName;
   /** Why this span: the rule's reason for "auto", or "as asked". */
   spanReason: string;
-  /** Spans that cannot remove anything (the whole space for some rows), with the numbers. */
+  /** Spans that cannot remove anything (the whole space for some rows), or cannot hold the model's change. */
   warnings: string[];
+  /** The share of the model's change the span leaves unexplained (spanFit): ~0 where the span holds it. */
+  unexplained: number;
   solver: SolverName;
   /** Subspace dimension m per problem and number of problems B. */
   spanDim: number;
@@ -358,9 +360,12 @@ export class Purifier {
     }
     const seconds = (performance.now() - t0) / 1000;
     const est = Int32Array.from(new Set(estimated)).sort();
+    const { unexplained } = spanFit(contaminated, init, out);
+    const hold = spanHoldWarning(unexplained, subspace);
     const report: PurifyReport = {
       backend: be.name, binary: be.binary, subspace,
-      spanReason: subspace === this.o.subspace ? this.choice.reason : `${subspace} span as asked`, warnings: this.choice.warnings, solver, spanDim, problems, iterations: totals.iterations,
+      spanReason: subspace === this.o.subspace ? this.choice.reason : `${subspace} span as asked`,
+      warnings: hold ? [...this.choice.warnings, hold] : this.choice.warnings, unexplained, solver, spanDim, problems, iterations: totals.iterations,
       primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
       converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
       estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),

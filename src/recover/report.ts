@@ -51,6 +51,31 @@ export function residualThreshold(res: ArrayLike<number>): number {
   return Math.max(1e-6 * rms, 3 * 1.4826 * med, 1e-300);
 }
 
+/**
+ * How much of the model's change the span leaves unexplained, without the clean model: on the
+ * entries purification did not flag as contaminated (residual within residualThreshold; NaN/Inf
+ * excluded), || contaminated - purified || / || contaminated - init ||. A span that holds the
+ * training's update fits those entries exactly (~1e-15 in f64, the file's rounding in f32); an
+ * approximate one leaves the part of the update outside it. `flagged` is the fraction set aside.
+ */
+export function spanFit(contaminated: ArrayLike<number>, init: ArrayLike<number>, purified: ArrayLike<number>): { unexplained: number; flagged: number } {
+  const res = new Float64Array(init.length);
+  let finite = 0;
+  for (let i = 0; i < init.length; i++) {
+    res[i] = Number.isFinite(contaminated[i]) ? contaminated[i] - purified[i] : NaN;
+    if (Number.isFinite(res[i])) finite++;
+  }
+  const thr = residualThreshold(res);
+  let num = 0, den = 0, kept = 0;
+  for (let i = 0; i < res.length; i++) {
+    if (!Number.isFinite(res[i]) || Math.abs(res[i]) > thr) continue;
+    kept++;
+    num += res[i] * res[i];
+    den += (contaminated[i] - init[i]) ** 2;
+  }
+  return { unexplained: den > 0 ? Math.sqrt(num / den) : 0, flagged: finite ? 1 - kept / init.length : 1 };
+}
+
 /** Precision and recall of an estimated index set against a 0/1 truth mask. */
 export function detectionScores(estimated: Int32Array, truth: Uint8Array): { precision: number; recall: number } {
   let tp = 0, pos = 0;

@@ -6,7 +6,7 @@
  * Writes one row per (sample s, output y, output x) into out (row stride ld, rows in that order):
  * the C * kh * kw inputs under the kernel, channel-major (c * kh * kw + dy * kw + dx), zeros where
  * the kernel hangs over the zero padding. Output size: Ho = (H + 2 padH - kh) / sh + 1, likewise Wo.
- * augment = 1 sets column C * kh * kw of every row to 1 (the bias input; ld must exceed it).
+ * When ld exceeds p = C * kh * kw, column p of every row is set to 1 with augment = 1 (the bias input), else 0.
  */
 export function im2col(out: usize, ld: i32, x: usize, n: i32, C: i32, H: i32, W: i32, kh: i32, kw: i32, sh: i32, sw: i32, padH: i32, padW: i32, augment: i32): void {
   const Ho = (H + 2 * padH - kh) / sh + 1, Wo = (W + 2 * padW - kw) / sw + 1;
@@ -29,7 +29,7 @@ export function im2col(out: usize, ld: i32, x: usize, n: i32, C: i32, H: i32, W:
             }
           }
         }
-        if (augment) store<f64>(row + (<usize>p << 3), 1.0);
+        if (ld > p) store<f64>(row + (<usize>p << 3), augment ? 1.0 : 0.0);
       }
     }
   }

@@ -7,3 +7,4 @@ export { relu, reluMask, reluBackward } from "./relu";
 export { choleskyFactor, choleskySolve, solveLowerTransposed } from "./cholesky";
 export { peakF64, peakFlopsPerIteration } from "./peak";
 export { im2col, col2im } from "./im2col";
+export { blockTranspose, copyRows, maxPool, avgPool, scatterAdd, gather, avgPoolBackward } from "./layout";

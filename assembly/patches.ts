@@ -4,7 +4,7 @@
  * Writes the patches of n images x (n x C x H x W, row-major) into out, one row per (sample, patch):
  * row s * k + i, with k = (H / ph) * (W / pw) and patch i = py * (W / pw) + px. Within a row the
  * p = C * ph * pw entries are channel-major: index c * ph * pw + dy * pw + dx. Rows have stride ld
- * (>= p); when augment = 1, column p of every row is set to 1 (the bias input), so ld must be > p.
+ * (>= p); when ld > p, column p of every row is set to 1 with augment = 1 (the bias input), else 0.
  * The caller guarantees ph | H and pw | W.
  */
 export function extractPatches(out: usize, ld: i32, x: usize, n: i32, C: i32, H: i32, W: i32, ph: i32, pw: i32, augment: i32): void {
@@ -26,7 +26,7 @@ export function extractPatches(out: usize, ld: i32, x: usize, n: i32, C: i32, H:
             q += pw;
           }
         }
-        if (augment) store<f64>(row + (<usize>p << 3), 1.0);
+        if (ld > p) store<f64>(row + (<usize>p << 3), augment ? 1.0 : 0.0);
       }
     }
   }

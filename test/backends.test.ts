@@ -174,6 +174,46 @@ describe("kernels agree across backends (relative 1e-12)", () => {
     }
   });
 
+  it("layout and pooling kernels against their definitions (ties and NaN windows included)", () => {
+    const planes = 3, H = 4, W = 6, size = 2, Ho = 2, Wo = 3;
+    const x = randn(planes * H * W, 31);
+    x[0] = x[1] = 5; // a tie: the first index wins
+    x[2 * W + 2] = x[2 * W + 3] = x[3 * W + 2] = x[3 * W + 3] = NaN; // a window without a number
+    const g = randn(planes * Ho * Wo, 32);
+    for (const be of [js, simd, scalar]) {
+      const up = (a: Float64Array) => be.upload(be.alloc(a.length), a);
+      const a = randn(2 * 3 * 5, 33);
+      const t = be.download(be.blockTranspose(be.alloc(30), up(a), 2, 3, 5));
+      for (let b = 0; b < 2; b++) for (let r = 0; r < 3; r++) for (let c = 0; c < 5; c++) expect(t[b * 15 + c * 3 + r]).toBe(a[b * 15 + r * 5 + c]);
+      const cr = be.download(be.copyRows(be.alloc(3 * 7), 7, up(a), 10, 3, 4));
+      for (let r = 0; r < 3; r++) for (let c = 0; c < 7; c++) expect(cr[r * 7 + c]).toBe(c < 4 ? a[r * 10 + c] : 0);
+      const X = up(x), idx = be.alloc(planes * Ho * Wo);
+      const mx = be.download(be.maxPool(be.alloc(planes * Ho * Wo), idx, X, planes, H, W, size)), id = be.download(idx);
+      const av = be.download(be.avgPool(be.alloc(planes * Ho * Wo), X, planes, H, W, size));
+      for (let pl = 0; pl < planes; pl++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+        const o = (pl * Ho + oy) * Wo + ox, win: number[] = [];
+        for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) win.push(pl * H * W + (oy * size + dy) * W + ox * size + dx);
+        const nums = win.filter((i) => !Number.isNaN(x[i]));
+        const best = nums.length ? nums.reduce((b, i) => (x[i] > x[b] ? i : b), nums[0]) : win[0];
+        expect(id[o]).toBe(best);
+        expect(mx[o]).toBe(nums.length ? x[best] : -Infinity);
+        const mean = win.reduce((s2, i) => s2 + x[i], 0) / 4;
+        if (Number.isNaN(mean)) expect(av[o]).toBeNaN(); else expect(Math.abs(av[o] - mean)).toBeLessThan(1e-15);
+      }
+      expect(id[0]).toBe(0);
+      const sc = be.download(be.scatterAdd(be.alloc(planes * H * W), up(g), up(id)));
+      const want = new Float64Array(planes * H * W);
+      id.forEach((k, i) => { want[k] += g[i]; });
+      expect(Array.from(sc)).toEqual(Array.from(want));
+      const ga = be.download(be.gather(be.alloc(id.length), X, up(id)));
+      id.forEach((k, i) => expect(Object.is(ga[i], x[k])).toBe(true));
+      const ab = be.download(be.avgPoolBackward(be.alloc(planes * H * W), up(g), planes, H, W, size));
+      for (let pl = 0; pl < planes; pl++) for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) {
+        expect(ab[pl * H * W + y * W + xx]).toBe(g[(pl * Ho + Math.floor(y / size)) * Wo + Math.floor(xx / size)] * 0.25);
+      }
+    }
+  });
+
   it("scaleColumns on odd shapes", () => {
     for (const [rows, cols] of [[1, 1], [3, 5], [7, 2], [4, 9]]) {
       const a = randn(rows * cols, rows), sc = randn(cols, cols);

@@ -224,7 +224,7 @@ export class JsBackend implements Backend {
               q += pw;
             }
           }
-          if (augment) O[row + p] = 1;
+          if (ld > p) O[row + p] = augment ? 1 : 0;
         }
       }
     }
@@ -271,6 +271,56 @@ export class JsBackend implements Backend {
   }
   /** Keeps peak results observable so no engine can discard the work. */
   sink = 0;
+  blockTranspose(out: Buf, a: Buf, batches: number, rows: number, cols: number): Buf {
+    const O = d(out), A = d(a), size = rows * cols;
+    for (let b = 0; b < batches; b++) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) O[b * size + c * rows + r] = A[b * size + r * cols + c];
+    return out;
+  }
+  copyRows(out: Buf, ldo: number, a: Buf, lda: number, rows: number, cols: number): Buf {
+    const O = d(out), A = d(a);
+    for (let r = 0; r < rows; r++) O.set(A.subarray(r * lda, r * lda + cols), r * ldo);
+    return out;
+  }
+  maxPool(out: Buf, idx: Buf, x: Buf, planes: number, H: number, W: number, size: number): Buf {
+    const O = d(out), I = d(idx), X = d(x), Ho = H / size, Wo = W / size;
+    for (let pl = 0; pl < planes; pl++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+      let best = -Infinity, at = pl * H * W + oy * size * W + ox * size;
+      for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) {
+        const i = pl * H * W + (oy * size + dy) * W + ox * size + dx;
+        if (X[i] > best) { best = X[i]; at = i; }
+      }
+      const o = (pl * Ho + oy) * Wo + ox;
+      O[o] = best; I[o] = at;
+    }
+    return out;
+  }
+  avgPool(out: Buf, x: Buf, planes: number, H: number, W: number, size: number): Buf {
+    const O = d(out), X = d(x), Ho = H / size, Wo = W / size, scale = 1 / (size * size);
+    for (let pl = 0; pl < planes; pl++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
+      let acc = 0;
+      for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) acc += X[pl * H * W + (oy * size + dy) * W + ox * size + dx];
+      O[(pl * Ho + oy) * Wo + ox] = acc * scale;
+    }
+    return out;
+  }
+  scatterAdd(gx: Buf, gy: Buf, idx: Buf): Buf {
+    const G = d(gx), Y = d(gy), I = d(idx);
+    G.fill(0);
+    for (let i = 0; i < Y.length; i++) G[I[i]] += Y[i];
+    return gx;
+  }
+  gather(out: Buf, t: Buf, idx: Buf): Buf {
+    const O = d(out), T = d(t), I = d(idx);
+    for (let i = 0; i < O.length; i++) O[i] = T[I[i]];
+    return out;
+  }
+  avgPoolBackward(gx: Buf, gy: Buf, planes: number, H: number, W: number, size: number): Buf {
+    const G = d(gx), Y = d(gy), Ho = H / size, Wo = W / size, scale = 1 / (size * size);
+    for (let pl = 0; pl < planes; pl++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+      G[pl * H * W + y * W + x] = Y[(pl * Ho + Math.floor(y / size)) * Wo + Math.floor(x / size)] * scale;
+    }
+    return gx;
+  }
   im2col(out: Buf, ld: number, x: Buf, n: number, g: ConvGeometry, augment: boolean): Buf {
     const O = d(out), X = d(x);
     const { C, H, W, kh, kw, strideH: sh, strideW: sw, padH, padW } = g;
@@ -282,7 +332,7 @@ export class JsBackend implements Backend {
         const y = y0 + dy, xx = x0 + dx;
         O[row + q++] = y >= 0 && y < H && xx >= 0 && xx < W ? X[((s * C + c) * H + y) * W + xx] : 0;
       }
-      if (augment) O[row + p] = 1;
+      if (ld > p) O[row + p] = augment ? 1 : 0;
     }
     return out;
   }

@@ -94,6 +94,22 @@ export interface Backend {
   im2col(out: Buf, ld: number, x: Buf, n: number, g: ConvGeometry, augment: boolean): Buf;
   /** Adjoint of im2col: out (n x C x H x W) = the sum of every column entry into its input pixel. */
   col2im(out: Buf, cols: Buf, ld: number, n: number, g: ConvGeometry): Buf;
+
+  // Layout and pooling of sequential models (out first; planes = n C planes of H x W).
+  /** out (batches x cols x rows) = each batch of a (batches x rows x cols) transposed. */
+  blockTranspose(out: Buf, a: Buf, batches: number, rows: number, cols: number): Buf;
+  /** out (rows x cols, row stride ldo) = a (rows x cols, row stride lda). */
+  copyRows(out: Buf, ldo: number, a: Buf, lda: number, rows: number, cols: number): Buf;
+  /** Max pooling (size x size, stride size): out and idx (each maximum's index into x, first on ties). */
+  maxPool(out: Buf, idx: Buf, x: Buf, planes: number, H: number, W: number, size: number): Buf;
+  /** Average pooling (size x size, stride size). */
+  avgPool(out: Buf, x: Buf, planes: number, H: number, W: number, size: number): Buf;
+  /** gx (length inCount) = 0, then gx[idx[i]] += gy[i] for every i of gy: max pooling's VJP. */
+  scatterAdd(gx: Buf, gy: Buf, idx: Buf): Buf;
+  /** out[i] = t[idx[i]] for every i of out: max pooling's JVP. */
+  gather(out: Buf, t: Buf, idx: Buf): Buf;
+  /** gx (planes x H x W) = average pooling's VJP of gy. */
+  avgPoolBackward(gx: Buf, gy: Buf, planes: number, H: number, W: number, size: number): Buf;
   /** out (groups x cols) = sums of `size` consecutive rows of a. */
   sumBlocks(out: Buf, a: Buf, groups: number, size: number, cols: number): Buf;
   /** out (groups*size x cols) repeats each row of a `size` times. */

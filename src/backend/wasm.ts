@@ -40,6 +40,13 @@ interface KernelExports {
   solveLowerTransposed(l: number, n: number, lda: number, b: number, rows: number, ldb: number): void;
   im2col(o: number, ld: number, x: number, n: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, aug: number): void;
   col2im(o: number, cols: number, ld: number, n: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): void;
+  blockTranspose(o: number, a: number, batches: number, rows: number, cols: number): void;
+  copyRows(o: number, ldo: number, a: number, lda: number, rows: number, cols: number): void;
+  maxPool(o: number, idx: number, x: number, planes: number, H: number, W: number, size: number): void;
+  avgPool(o: number, x: number, planes: number, H: number, W: number, size: number): void;
+  scatterAdd(gx: number, inCount: number, gy: number, idx: number, outCount: number): void;
+  gather(o: number, t: number, idx: number, count: number): void;
+  avgPoolBackward(gx: number, gy: number, planes: number, H: number, W: number, size: number): void;
 }
 
 class WasmBuf implements Buf {
@@ -141,6 +148,13 @@ export class WasmBackend implements Backend {
     this.k.col2im(p(out), p(cols), ld, n, g.C, g.H, g.W, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW);
     return out;
   }
+  blockTranspose(o: Buf, a: Buf, batches: number, rows: number, cols: number): Buf { this.k.blockTranspose(p(o), p(a), batches, rows, cols); return o; }
+  copyRows(o: Buf, ldo: number, a: Buf, lda: number, rows: number, cols: number): Buf { this.k.copyRows(p(o), ldo, p(a), lda, rows, cols); return o; }
+  maxPool(o: Buf, idx: Buf, x: Buf, planes: number, H: number, W: number, size: number): Buf { this.k.maxPool(p(o), p(idx), p(x), planes, H, W, size); return o; }
+  avgPool(o: Buf, x: Buf, planes: number, H: number, W: number, size: number): Buf { this.k.avgPool(p(o), p(x), planes, H, W, size); return o; }
+  scatterAdd(gx: Buf, gy: Buf, idx: Buf): Buf { this.k.scatterAdd(p(gx), n(gx), p(gy), p(idx), n(gy)); return gx; }
+  gather(o: Buf, t: Buf, idx: Buf): Buf { this.k.gather(p(o), p(t), p(idx), n(o)); return o; }
+  avgPoolBackward(gx: Buf, gy: Buf, planes: number, H: number, W: number, size: number): Buf { this.k.avgPoolBackward(p(gx), p(gy), planes, H, W, size); return gx; }
   choleskyFactor(a: Buf, nn: number, lda = nn): number { return this.k.choleskyFactor(p(a), nn, lda); }
   solveLowerTransposed(l: Buf, nn: number, lda: number, b: Buf, rows: number, ldb: number): Buf {
     this.k.solveLowerTransposed(p(l), nn, lda, p(b), rows, ldb);

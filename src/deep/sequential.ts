@@ -81,8 +81,8 @@ export class SequentialWorkspace {
   readonly acts: Buf[] = [];
   readonly cols: Array<Buf | null> = [];
   readonly rowsOut: Array<Buf | null> = [];
-  /** maxpool: index (into the layer input) of each output's maximum. */
-  readonly argmax: Array<Int32Array | null> = [];
+  /** maxpool: index (into the layer input, as f64) of each output's maximum. */
+  readonly argmax: Array<Buf | null> = [];
   private readonly owned: Buf[] = [];
 
   constructor(readonly be: Backend, readonly plan: ReturnType<typeof planLayers>, readonly n: number) {
@@ -92,7 +92,7 @@ export class SequentialWorkspace {
       const spatial = n * l.output.H * l.output.W;
       this.cols.push(l.rows ? alloc(spatial * l.rowLength) : null);
       this.rowsOut.push(l.rows ? alloc(spatial * l.rows) : null);
-      this.argmax.push(l.spec.type === "maxpool" ? new Int32Array(n * volume(l.output)) : null);
+      this.argmax.push(l.spec.type === "maxpool" ? alloc(n * volume(l.output)) : null);
     }
   }
   dispose(): void { for (const b of this.owned) this.be.free(b); }
@@ -109,24 +109,13 @@ export function scratchSizes(plan: ReturnType<typeof planLayers>, n: number): nu
 }
 
 /** rows (n HW x F, one row per position) <-> channels-first (n x F x HW). */
-function rowsToChannels(be: Backend, rows: Buf, out: Buf, n: number, F: number, HW: number): void {
-  const r = be.view(rows), o = be.view(out);
-  for (let s = 0; s < n; s++) for (let q = 0; q < HW; q++) for (let f = 0; f < F; f++) o[(s * F + f) * HW + q] = r[(s * HW + q) * F + f];
-}
-function channelsToRows(be: Backend, x: Buf, rows: Buf, n: number, F: number, HW: number): void {
-  const v = be.view(x), r = be.view(rows);
-  for (let s = 0; s < n; s++) for (let f = 0; f < F; f++) for (let q = 0; q < HW; q++) r[(s * HW + q) * F + f] = v[(s * F + f) * HW + q];
-}
+function rowsToChannels(be: Backend, rows: Buf, out: Buf, n: number, F: number, HW: number): void { be.blockTranspose(out, rows, n, HW, F); }
+function channelsToRows(be: Backend, x: Buf, rows: Buf, n: number, F: number, HW: number): void { be.blockTranspose(rows, x, n, F, HW); }
 
-/** Augmented patch rows of a conv/dense layer's input x (n samples). */
+/** Augmented patch rows of a conv/dense layer's input x (n samples); the bias column is 1, or 0 for tangents. */
 function patchRows(be: Backend, l: LayerInfo, x: Buf, n: number, out: Buf, augment: boolean): void {
-  if (l.geometry) {
-    be.im2col(out, l.rowLength, x, n, l.geometry, augment);
-    if (!augment) { const v = be.view(out); for (let r = 0; r < n * l.output.H * l.output.W; r++) v[r * l.rowLength + l.rowLength - 1] = 0; }
-  } else {
-    const xv = be.view(x), ov = be.view(out), p = l.rowLength - 1;
-    for (let s = 0; s < n; s++) { ov.set(xv.subarray(s * p, (s + 1) * p), s * l.rowLength); ov[s * l.rowLength + p] = augment ? 1 : 0; }
-  }
+  if (l.geometry) be.im2col(out, l.rowLength, x, n, l.geometry, augment);
+  else be.extractPatches(out, l.rowLength, x, n, 1, 1, l.rowLength - 1, 1, l.rowLength - 1, augment); // a dense input: one patch per sample
 }
 
 /** Forward pass of n inputs x (n x C x H x W); returns the output buffer (a view into ws). */
@@ -153,19 +142,10 @@ export function sequentialForward(ws: SequentialWorkspace, theta: Buf, x: Buf): 
   return input;
 }
 
-function pool(be: Backend, l: LayerInfo, input: Buf, out: Buf, n: number, argmax: Int32Array | null): void {
-  const size = (l.spec as { size: number }).size, { C, H, W } = l.input, Ho = l.output.H, Wo = l.output.W;
-  const x = be.view(input), o = be.view(out);
-  for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
-    const base = (s * C + c) * H * W;
-    let acc = argmax ? -Infinity : 0, best = -1;
-    for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) {
-      const idx = base + (oy * size + dy) * W + ox * size + dx;
-      if (argmax) { if (x[idx] > acc) { acc = x[idx]; best = idx; } } else acc += x[idx];
-    }
-    const oi = ((s * C + c) * Ho + oy) * Wo + ox;
-    if (argmax) { o[oi] = acc; argmax[oi] = best; } else o[oi] = acc / (size * size);
-  }
+function pool(be: Backend, l: LayerInfo, input: Buf, out: Buf, n: number, argmax: Buf | null): void {
+  const size = (l.spec as { size: number }).size, { C, H, W } = l.input;
+  if (argmax) be.maxPool(out, argmax, input, n * C, H, W, size);
+  else be.avgPool(out, input, n * C, H, W, size);
 }
 
 /**
@@ -194,21 +174,16 @@ export function sequentialBackward(ws: SequentialWorkspace, theta: Buf, x: Buf, 
       if (i > 0) {
         be.gemm(false, false, n * HW, l.rowLength, l.rows, 1, rows, l.rows, be.slice(theta, l.offset, l.rows * l.rowLength), l.rowLength, 0, dcols, l.rowLength);
         if (l.geometry) be.col2im(gn, dcols, l.rowLength, n, l.geometry);
-        else { const c = be.view(dcols), v = be.view(gn), p = l.rowLength - 1; for (let s = 0; s < n; s++) v.set(c.subarray(s * l.rowLength, s * l.rowLength + p), s * p); }
+        else be.copyRows(gn, l.rowLength - 1, dcols, l.rowLength, n, l.rowLength - 1);
       }
     } else if (l.spec.type === "relu") {
       be.reluBackward(gn, gi, input);
     } else if (l.spec.type === "flatten") {
       be.copy(gn, gi);
     } else {
-      const size = (l.spec as { size: number }).size, gv = be.view(gi), nv = be.view(gn), am = ws.argmax[i];
-      nv.fill(0, 0, inLen);
-      const { C, H, W } = l.input, Ho = l.output.H, Wo = l.output.W;
-      for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
-        const oi = ((s * C + c) * Ho + oy) * Wo + ox;
-        if (am) nv[am[oi]] += gv[oi];
-        else for (let dy2 = 0; dy2 < size; dy2++) for (let dx = 0; dx < size; dx++) nv[(s * C + c) * H * W + (oy * size + dy2) * W + ox * size + dx] += gv[oi] / (size * size);
-      }
+      const am = ws.argmax[i], { C, H, W } = l.input;
+      if (am) be.scatterAdd(gn, gi, am);
+      else be.avgPoolBackward(gn, gi, n * C, H, W, (l.spec as { size: number }).size);
     }
     if (i > 0) [g, next] = [next, g];
   }
@@ -247,17 +222,9 @@ export function sequentialJvp(ws: SequentialWorkspace, theta: Buf, x: Buf, dthet
     } else if (l.spec.type === "flatten") {
       be.copy(to, t);
     } else {
-      const size = (l.spec as { size: number }).size, tv = be.view(t), ov = be.view(to), am = ws.argmax[i];
-      const { C, H, W } = l.input, Ho = l.output.H, Wo = l.output.W;
-      for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) for (let oy = 0; oy < Ho; oy++) for (let ox = 0; ox < Wo; ox++) {
-        const oi = ((s * C + c) * Ho + oy) * Wo + ox;
-        if (am) ov[oi] = tv[am[oi]];
-        else {
-          let acc = 0;
-          for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) acc += tv[(s * C + c) * H * W + (oy * size + dy) * W + ox * size + dx];
-          ov[oi] = acc / (size * size);
-        }
-      }
+      const am = ws.argmax[i], { C, H, W } = l.input;
+      if (am) be.gather(to, t, am);
+      else be.avgPool(to, t, n * C, H, W, (l.spec as { size: number }).size);
     }
     t = to;
     [cur, other] = [other, cur];

@@ -111,7 +111,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   const accClean = await acc(clean), accInit = await acc(init);
   const flipRate = reluFlipRate(be, plan, set.images, n, init, clean);
 
-  step("forming the NTK (VJP + JVP pairs)");
+  step("forming the NTK (composed per layer)");
   be.resetPeak();
   let t1 = performance.now();
   const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);

@@ -12,7 +12,8 @@ entries with outliers, and writes what a PyTorch user would hand to cnn-purify:
   data.npy, labels.npy, test-data.npy, test-labels.npy   the training and held-out inputs (f32)
   evil.pt                       a state_dict whose pickle would call os.system (never loaded here)
   meta.json                     accuracies PyTorch measured (clean, init, contaminated), seeds, sizes
-and, beside the one-hidden-layer network, multi-layer/ (a small LeNet-like CNN: init/model .onnx and .pt).
+and, beside the one-hidden-layer network, multi-layer/ (a small LeNet-like CNN: init/model .onnx and .pt)
+and exact/ (the exact regime in f32: 14x14 patches, 6 images, readout frozen; .pt and .safetensors).
 
 Usage: pytorch_fixtures.py IMAGES_DIR OUT_DIR [--name NAME] [--filters K] [--samples N] [--rho R]
        pytorch_fixtures.py --verify OUT_DIR PURIFIED.pt|.onnx|.safetensors   (loads a purified file
@@ -207,6 +208,35 @@ def make_lenet(images_dir, out, samples, rho, epochs, seed):
     print(json.dumps(meta))
 
 
+def make_exact(images_dir, out, seed):
+    # the exact regime in f32, as a PyTorch user trains it: 14x14 patches of 28x28 images (p + 1 = 197),
+    # 6 images (n k = 24), readout frozen, SGD with momentum in f32; 10% of every tensor's entries hit
+    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:6]
+    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:6]
+    torch.manual_seed(seed)
+    model = net(8, 14, 10, False)
+    model[3].weight.requires_grad_(False)
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
+    for _ in range(100):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    bad = contaminate(clean, 0.1, seed + 1)
+    d = os.path.join(out, "exact")
+    os.makedirs(d, exist_ok=True)
+    for tag, state in (("init", init), ("model", bad), ("clean", clean)):
+        model.load_state_dict(state)
+        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
+        write_safetensors(os.path.join(d, f"{tag}.safetensors"), state, torch.float32)
+    np.save(os.path.join(d, "data.npy"), x.numpy())
+    changed = sum(int((bad[k] != clean[k]).sum()) for k in clean)
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"name": "exact", "torch": torch.__version__, "samples": 6, "patch": 14, "filters": 8, "rho": 0.1,
+                   "readout": "frozen", "changed": changed}, f, indent=2)
+
+
 def verify(d, path):
     xt = torch.from_numpy(np.load(os.path.join(d, "test-data.npy")))
     yt = torch.from_numpy(np.load(os.path.join(d, "test-labels.npy")).astype(np.int64))
@@ -242,6 +272,7 @@ def main(argv):
          opts["--bias"] == "yes", int(opts["--epochs"]), int(opts["--seed"]))
     if opts["--name"] == "one-hidden":
         make_multi(images_dir, out, int(opts["--samples"]), 0.05, 10, int(opts["--seed"]))
+        make_exact(images_dir, out, int(opts["--seed"]))
 
 
 if __name__ == "__main__":

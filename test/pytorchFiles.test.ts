@@ -141,6 +141,43 @@ describe("PyTorch's files, purified", () => {
   });
 });
 
+describe("the exact regime in f32, trained by PyTorch (14x14 patches, 6 images, readout frozen, 10% hit)", () => {
+  const E = new URL("./fixtures/pytorch/exact/", import.meta.url).pathname;
+  const emeta = JSON.parse(readFileSync(join(E, "meta.json"), "utf8"));
+
+  it.each(["pt", "safetensors"])("%s with the defaults: patch span, certified exact at f32's precision, the changed entries named", async (ext) => {
+    const out = join(dir, `exact.${ext}`);
+    const r = await cli(["purify", "--model", join(E, `model.${ext}`), "--init", join(E, `init.${ext}`), "--data", join(E, "data.npy"), "--out", out, "--json"]);
+    expect(r.code, r.err).toBe(0);
+    const s = JSON.parse(r.out);
+    expect([s.subspace, s.precision, s.certifiedExact]).toEqual(["patch", "f32", true]);
+    expect(s.readout).toMatch(/^readout frozen/);
+    expect(s.estimatedContaminated).toBe(emeta.changed);
+    expect(s.unexplained).toBeLessThan(1e-6);
+    // the purified file holds PyTorch's clean model, to f32's rounding of its training: the error
+    // relative to the update is at f32's level (training rounded 100 steps in f32)
+    const read = (f: string) => openModel(new Uint8Array(readFileSync(f)), ext as "pt", "t", { height: 28, width: 28 }).theta;
+    const got = read(out), clean = read(join(E, `clean.${ext}`)), init = read(join(E, `init.${ext}`));
+    let num = 0, den = 0;
+    for (let i = 0; i < got.length; i++) { num += (got[i] - clean[i]) ** 2; den += (clean[i] - init[i]) ** 2; }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
+  });
+
+  it("judged at f64's precision instead, the same f32 model is not certified: tolerances follow the model", async () => {
+    const { purify } = await import("../src/recover/purify.js");
+    const { patchesFromImages } = await import("../src/model/data.js");
+    const { createBackend } = await import("../src/backend/index.js");
+    const m = openModel(new Uint8Array(readFileSync(join(E, "model.pt"))), "pt", "t", { height: 28, width: 28 });
+    const i = openModel(new Uint8Array(readFileSync(join(E, "init.pt"))), "pt", "t", { height: 28, width: 28 });
+    if (m.kind !== "one-hidden-layer") throw new Error("one-hidden-layer expected");
+    const x = decodeNpy(new Uint8Array(readFileSync(join(E, "data.npy"))));
+    const data = patchesFromImages(await createBackend("wasm"), x.values, 6, m.spec.image);
+    const base = { shape: m.spec.shape, init: i.theta, data, subspace: "patch" as const, trainedReadout: false };
+    expect((await purify(m.theta, { ...base, precision: "f32" })).report.recovered).toBe(true);
+    expect((await purify(m.theta, { ...base, precision: "f64" })).report.recovered).toBe(false);
+  });
+});
+
 describe("a multi-layer network from PyTorch (conv-pad-relu-maxpool x2, linear with bias)", () => {
   const M = new URL("./fixtures/pytorch/multi-layer/", import.meta.url).pathname;
   it("its ONNX export comes back with only initializer data changed; onnxruntime runs it under its names", async () => {

@@ -18,7 +18,7 @@ import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
 import type { SpanChoice } from "../recover/chooseSpan.js";
 import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
 import { spanFit } from "../recover/report.js";
-import type { SubspaceName } from "../recover/purify.js";
+import type { ModelPrecision, SubspaceName } from "../recover/purify.js";
 import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
 import type { SolverName } from "../recover/solve.js";
@@ -145,6 +145,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   const choice = chooseSpan(shape, p.n, { requested, trainedReadout: readout.trained, memoryLimit: p.memoryLimit, rowTensors: model.tensorNames(0, layoutOf(shape).wSize) });
   const subspace = choice.subspace as SubspaceName;
   const maxIter = o.maxIter ?? (subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
+  const precision = storagePrecision(model.dtypes);
   return {
     model, choice, maxIter,
     memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, subspace),
@@ -153,7 +154,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
       const patches = patchesFromImages(be, p.data, p.n, image);
       const { params, report } = await purify(model.theta, {
         shape, init: p.init, data: patches, subspace, solver: o.solver, backend: be,
-        trainedReadout: readout.trained, admm: { maxIter },
+        trainedReadout: readout.trained, admm: { maxIter }, precision,
         onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)),
       });
       const file = model.write(params);
@@ -161,7 +162,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
         model: "one-hidden-layer", subspace, span: choice.reason, readout: readout.reason, admmCap: maxIter,
         parameters: params.length, changed: changedCount(params, model.theta), estimatedContaminated: report.estimatedContaminated.length,
         erasures: report.erasures.length, grossOutliers: report.grossOutliers.length, spanDim: report.spanDim,
-        iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, binary: report.binary,
+        iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, precision, binary: report.binary,
         storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (file.unstored.length) summary.unstored = file.unstored.length;
@@ -224,6 +225,11 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       return { params, file, model, summary, detail };
     },
   };
+}
+
+/** The coarsest precision the file stores parameters in: exactness is judged at that rounding. */
+function storagePrecision(dtypes: string[]): ModelPrecision {
+  return dtypes.includes("BF16") ? "bf16" : dtypes.includes("F16") ? "f16" : dtypes.includes("F32") ? "f32" : "f64";
 }
 
 /** The span's fit (how much of the change it leaves unexplained) and every warning, into the summary. */

@@ -47,7 +47,7 @@ export async function solveFiltersInWorkers(req: FilterShareRequest, workers: nu
   let failed = false;
   try {
     const parts = await Promise.all(shares.map(([from, to], i) => started[i].run({
-      ...req, filters: to - from, r: req.r.slice(from * N, to * N), erased: req.erased.slice(from, to),
+      ...req, filters: to - from, r: req.r.slice(from * N, to * N), erased: req.erased.slice(from, to), floor: req.floor?.slice(from * N, to * N),
     })));
     const sols = parts.map((p) => { if (!p.ok) throw new Error(`purify worker: ${p.error}`); return p.solution; });
     return mergeShares(sols, shares, N);

@@ -21,6 +21,8 @@ export interface FilterShareRequest {
   solver: SolverName;
   admm?: Omit<AdmmOptions, "onIteration" | "warmStart" | "erased">;
   polish?: boolean;
+  /** Per entry of r: the storage-rounding floor (see precisionFloor), or absent for f64 models. */
+  floor?: Float64Array;
 }
 
 export type FilterShareResponse = { ok: true; solution: BatchSolution } | { ok: false; error: string };
@@ -43,7 +45,7 @@ export async function solveFilterShare(req: FilterShareRequest): Promise<BatchSo
       const op = new PatchSpanOperator(be, xa, m, N, to - from);
       try {
         parts.push(await solveBatch(op, req.r.subarray(from * N, to * N), to - from,
-          { solver: req.solver, admm: req.admm, polish: req.polish, erased: req.erased.slice(from, to) }));
+          { solver: req.solver, admm: req.admm, polish: req.polish, erased: req.erased.slice(from, to), floor: req.floor?.subarray(from * N, to * N) }));
       } finally {
         op.dispose();
       }

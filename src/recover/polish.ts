@@ -25,10 +25,10 @@ function l1(v: Float64Array): number {
   return s;
 }
 
-/** Rows with |res| <= tol, as 0/1 weights. */
-function inlierWeights(res: Float64Array, tol: number, w: Float64Array, erased: Int32Array | null): number {
+/** Rows with |res| <= max(tol, floor_i), as 0/1 weights. */
+function inlierWeights(res: Float64Array, tol: number, w: Float64Array, erased: Int32Array | null, floor: Float64Array | null): number {
   let c = 0;
-  for (let i = 0; i < res.length; i++) { const ok = Math.abs(res[i]) <= tol; w[i] = ok ? 1 : 0; if (ok) c++; }
+  for (let i = 0; i < res.length; i++) { const ok = Math.abs(res[i]) <= (floor ? Math.max(tol, floor[i]) : tol); w[i] = ok ? 1 : 0; if (ok) c++; }
   if (erased) for (const i of erased) { if (w[i]) c--; w[i] = 0; }
   return c;
 }
@@ -42,12 +42,13 @@ function l1Kept(res: Float64Array, erased: Int32Array | null): number {
 
 /**
  * Polishes one problem: r (rows) its right-hand side, u0 (m) and res0 = A u0 - r from a solver.
- * tol0 selects the first inlier set (relative to rms(r)); later rounds use 1e-9 rms(r). Erased rows
- * have weight 0. With enabled = false it returns u0 unchanged.
+ * tol0 selects the first inlier set (relative to rms(r)); later rounds use 1e-9 rms(r). A row also
+ * counts as fit when |res| <= floor[i] (the rounding of a model stored in f32 or coarser: see
+ * precisionFloor). Erased rows have weight 0. With enabled = false it returns u0 unchanged.
  */
 export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Float64Array,
-  options: { tol0?: number; erased?: Int32Array | null; enabled?: boolean } = {}): PolishResult {
-  const tol0 = options.tol0 ?? 1e-6, erased = options.erased ?? null, rounds = options.enabled === false ? 0 : 4;
+  options: { tol0?: number; erased?: Int32Array | null; enabled?: boolean; floor?: Float64Array | null } = {}): PolishResult {
+  const tol0 = options.tol0 ?? 1e-6, erased = options.erased ?? null, rounds = options.enabled === false ? 0 : 4, floor = options.floor ?? null;
   const be = op.be, m = op.cols, N = op.rows;
   const rv = be.download(r);
   const scale = Math.max(rms(rv), 1e-300);
@@ -59,7 +60,7 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
     let tol = tol0 * scale;
     let prevCount = -1;
     for (let round = 0; round < rounds; round++) {
-      const count = inlierWeights(best.residual, tol, wHost, erased);
+      const count = inlierWeights(best.residual, tol, wHost, erased, floor);
       if (count < m || count === prevCount && round > 1) break;
       prevCount = count;
       be.upload(w, wHost);

@@ -70,10 +70,33 @@ export interface PurifyOptions {
   workers?: number;
   /** Least-squares polishing on the exactly-fit rows (default true). */
   polish?: boolean;
+  /**
+   * The precision the model was trained and stored in (default "f64"). A model stored in f32 (or
+   * f16, bf16) fits its span only up to that rounding: a row counts as fit (certificate, polish,
+   * detection) when its residual is within 4 units of roundoff of the entry's magnitude.
+   */
+  precision?: ModelPrecision;
   onProgress?: (p: PurifyProgress) => void;
 }
 
-const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers"];
+const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers", "precision"];
+
+export type ModelPrecision = "f64" | "f32" | "f16" | "bf16";
+/** Unit roundoff of each storage precision (f64's is far below every tolerance: no floor). */
+const ROUNDOFF: Record<ModelPrecision, number> = { f64: 0, f32: 2 ** -24, f16: 2 ** -11, bf16: 2 ** -8 };
+
+/**
+ * Per parameter, the residual a model stored in `precision` may keep while fitting its span
+ * exactly: 4 units of roundoff of the larger of |init| and |contaminated| (finite). null for f64.
+ */
+export function precisionFloor(precision: ModelPrecision, init: ArrayLike<number>, contaminated: ArrayLike<number>): Float64Array | null {
+  const u = ROUNDOFF[precision];
+  if (u === undefined) throw new OptionError(`purify: unknown precision "${precision}" (known: ${Object.keys(ROUNDOFF).join(", ")})`);
+  if (!u) return null;
+  const f = new Float64Array(init.length);
+  for (let i = 0; i < f.length; i++) f[i] = 4 * u * Math.max(Math.abs(init[i]), Number.isFinite(contaminated[i]) ? Math.abs(contaminated[i]) : 0);
+  return f;
+}
 
 export interface PurifyReport {
   backend: string;
@@ -139,14 +162,14 @@ export function certificateMargin(rows: number, m: number): number {
  * min over blocks [start, start + len) of (rows with |res| <= 1e-9 rms(r) - m - margin), erased
  * rows excluded. res and r are one problem's residual and right-hand side.
  */
-export function certificateSlack(res: Float64Array, r: Float64Array, blocks: Array<[number, number]>, m: number, erased: Set<number>): number {
+export function certificateSlack(res: Float64Array, r: Float64Array, blocks: Array<[number, number]>, m: number, erased: Set<number>, floor?: Float64Array | null): number {
   let ss = 0;
   for (let i = 0; i < r.length; i++) ss += r[i] * r[i];
   const tol = 1e-9 * Math.sqrt(ss / Math.max(r.length, 1));
   let slack = Infinity;
   for (const [start, len] of blocks) {
     let fit = 0;
-    for (let i = start; i < start + len; i++) if (!erased.has(i) && Math.abs(res[i]) <= tol) fit++;
+    for (let i = start; i < start + len; i++) if (!erased.has(i) && Math.abs(res[i]) <= (floor ? Math.max(tol, floor[i]) : tol)) fit++;
     slack = Math.min(slack, fit - m - certificateMargin(len, m));
   }
   return slack;
@@ -258,6 +281,8 @@ export class Purifier {
     const trainedReadout = this.o.trainedReadout ?? true;
     const { delta, nonFinite, gross, erasures } = splitErasures(contaminated, init, this.o.grossFactor);
     const out = contaminated.slice();
+    // what a model stored in f32 (or coarser) may keep as residual while fitting its span exactly
+    const floor = precisionFloor(this.o.precision ?? "f64", init, contaminated);
     const solveOpts = (stage: PurifyProgress["stage"]) => ({
       solver, admm: this.o.admm, polish: this.o.polish,
       onIteration: onProgress ? (it: number, primal: number, dual: number) => onProgress({ stage, iteration: it, primal, dual }) : undefined,
@@ -273,7 +298,10 @@ export class Purifier {
       for (let b = 0; b < B; b++) {
         const res = s.residual.subarray(b * rows, (b + 1) * rows);
         const thr = residualThreshold(res);
-        for (let i = 0; i < rows; i++) if (Math.abs(res[i]) > thr || !Number.isFinite(contaminated[offsetOf(b, i)])) estimated.push(offsetOf(b, i));
+        for (let i = 0; i < rows; i++) {
+          const at = offsetOf(b, i);
+          if (Math.abs(res[i]) > (floor ? Math.max(thr, floor[at]) : thr) || !Number.isFinite(contaminated[at])) estimated.push(at);
+        }
       }
     };
     let recovered = true, betaRecovered: boolean | null = null, slack = Infinity, spanDim = 0, problems = 0;
@@ -291,21 +319,21 @@ export class Purifier {
         let sol: BatchSolution;
         const workers = this.o.workers ?? 1;
         if (this.o.weightDecay) {
-          sol = await solveEach(be, base, r, K, L.row, init, erased, solveOpts("filters"));
+          sol = await solveEach(be, base, r, K, L.row, init, erased, { ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize) });
         } else if (workers > 1 && K > 1) {
           sol = await solveFiltersInWorkers({
-            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, polish: this.o.polish,
+            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
             // functions cannot cross to a worker
             admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined,
           }, Math.min(workers, K));
         } else {
-          sol = await solveBatch(base, r, K, { ...solveOpts("filters"), erased });
+          sol = await solveBatch(base, r, K, { ...solveOpts("filters"), erased, floor: floor?.subarray(0, L.wSize) });
         }
         absorb(sol);
         spanDim = sol.u.length / K; problems = K;
         for (let b = 0; b < K; b++) {
           slack = Math.min(slack, certificateSlack(sol.residual.subarray(b * L.row, (b + 1) * L.row), r.subarray(b * L.row, (b + 1) * L.row),
-            [[0, L.row]], spanDim, new Set(erased[b] ?? [])));
+            [[0, L.row]], spanDim, new Set(erased[b] ?? []), floor?.subarray(b * L.row, (b + 1) * L.row)));
         }
         recovered = slack >= 0;
         for (let i = 0; i < L.wSize; i++) out[i] = init[i] + sol.fitted[i];
@@ -324,14 +352,14 @@ export class Purifier {
       } else {
         const { op: lin0, factor } = this.linearized();
         const erased = [erasures.length ? Int32Array.from(erasures) : null];
-        let sol = await solveBatch(lin0, delta, 1, { ...solveOpts("linearized"), erased, factor });
+        let sol = await solveBatch(lin0, delta, 1, { ...solveOpts("linearized"), erased, factor, floor: floor ?? undefined });
         let op: LinearOperator = lin0;
         // A first pass that is already certified exact needs no second span (and the union of two
         // nearly equal spans would only be ill-conditioned).
         const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
         if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
         const erasedSet = new Set(erasures);
-        const firstExact = certificateSlack(sol.residual, delta, blocks, lin0.cols, erasedSet) >= 0;
+        const firstExact = certificateSlack(sol.residual, delta, blocks, lin0.cols, erasedSet, floor) >= 0;
         if (subspace === "relinearized" && !firstExact) {
           absorb(sol);
           const theta1 = new Float64Array(L.size);
@@ -344,11 +372,11 @@ export class Purifier {
           warm.set(sol.u);
           // factored here once: ADMM and the span-residual report share it
           opFactor = Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true);
-          sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm, factor: opFactor });
+          sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm, factor: opFactor, floor: floor ?? undefined });
         }
         absorb(sol);
         spanDim = op.cols; problems = 1;
-        slack = certificateSlack(sol.residual, delta, blocks, spanDim, erasedSet);
+        slack = certificateSlack(sol.residual, delta, blocks, spanDim, erasedSet, floor);
         recovered = slack >= 0;
         for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
         detect(sol, L.size, 1, (_b, i) => i);
@@ -501,7 +529,7 @@ async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: 
     for (let b = 0; b < B; b++) {
       be.upload(col, init.subarray(b * rows, (b + 1) * rows));
       const op = new AppendColumnOperator(be, base, col);
-      const s = await solveBatch(op, r.subarray(b * rows, (b + 1) * rows), 1, { ...opts, erased: [erased[b]] });
+      const s = await solveBatch(op, r.subarray(b * rows, (b + 1) * rows), 1, { ...opts, erased: [erased[b]], floor: opts.floor?.subarray(b * rows, (b + 1) * rows) });
       op.dispose();
       for (let i = 0; i < m; i++) all.u[i * B + b] = s.u[i];
       all.fitted.set(s.fitted, b * rows);

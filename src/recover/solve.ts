@@ -21,6 +21,8 @@ export interface SolveOptions {
   /** ADMM: the Cholesky factor of A^T A when the caller already holds it (reused across calls). */
   factor?: Cholesky;
   onIteration?: AdmmOptions["onIteration"];
+  /** Per row of r (B x rows): residuals up to this count as fit (a model's storage rounding; precisionFloor). */
+  floor?: Float64Array;
 }
 
 export interface BatchSolution {
@@ -75,7 +77,9 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
     }
     for (let b = 0; b < B; b++) {
       const { u: x, res } = perProblem[b];
-      const p = polishOne(op, be.slice(r, b * N, N), x, Float64Array.from(res), { erased: o.erased?.[b] ?? null, enabled: o.polish !== false && o.solver !== "highs" });
+      const p = polishOne(op, be.slice(r, b * N, N), x, Float64Array.from(res), {
+        erased: o.erased?.[b] ?? null, enabled: o.polish !== false && o.solver !== "highs", floor: o.floor?.subarray(b * N, (b + 1) * N),
+      });
       for (let i = 0; i < m; i++) u[i * B + b] = p.u[i];
       polished.push(p.polished);
     }

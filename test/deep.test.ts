@@ -124,6 +124,13 @@ describe("layerwise purification (method a)", () => {
       for (let q = l2.offset; q < l2.offset + l2.rows * l2.rowLength; q++) if (c[q] !== clean[q]) truth++;
       expect(l2r.estimatedContaminated).toBe(truth);
     }
+    // exponent bit flips (1e38) and NaN in the trained layer are erasures, as in purify(): restored exactly
+    const c = sparseOutliers(clean, { rho: 0.05, seed: 9 }).params;
+    c[l2.offset + 3] = 1e38; c[l2.offset + 40] = -3e37; c[l2.offset + 77] = NaN;
+    const { params } = await purifyLayerwise(model, c, init, x, n, { frozen });
+    let num = 0, den = 0;
+    for (let q = 0; q < params.length; q++) { num += (params[q] - clean[q]) ** 2; den += clean[q] ** 2; }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-9);
   });
 });
 

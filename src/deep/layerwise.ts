@@ -10,7 +10,7 @@ import { resolveBackend } from "../backend/index.js";
 import { ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import { PatchSpanOperator } from "../recover/operator.js";
 import type { AdmmOptions } from "../recover/admm.js";
-import { certificateSlack } from "../recover/purify.js";
+import { certificateSlack, perProblem, splitErasures } from "../recover/purify.js";
 import { residualThreshold } from "../recover/report.js";
 import { solveBatch } from "../recover/solve.js";
 import { SequentialWorkspace, planLayers, sequentialForward } from "./sequential.js";
@@ -56,25 +56,18 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       be.upload(theta, out.map((v) => (Number.isFinite(v) ? v : 0)));
       sequentialForward(ws, theta, xb);
       const m = n * l.output.H * l.output.W;
+      // NaN/Inf and gross values (1e38 from an exponent flip) are erasures, the rule purify() uses
+      const { delta: r, erasures } = splitErasures(contaminated.subarray(l.offset, l.offset + len), init.subarray(l.offset, l.offset + len));
       if (m >= l.rowLength) {
-        // generic patches then span all of R^(p+1): every row fits exactly, only NaN/Inf can be
+        // generic patches then span all of R^(p+1): every row fits exactly, only erasures can be
         // repaired (back to init), and the Gram would be m x m for nothing
-        let bad = 0;
-        for (let q = 0; q < len; q++) if (!Number.isFinite(out[l.offset + q])) { out[l.offset + q] = init[l.offset + q]; bad++; }
+        for (const q of erasures) out[l.offset + q] = init[l.offset + q];
+        const bad = erasures.length;
         reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: bad, recovered: false });
         continue;
       }
       const op = new PatchSpanOperator(be, ws.cols[i]!, m, l.rowLength, l.rows);
-      const r = new Float64Array(len);
-      const erased: Array<Int32Array | null> = [];
-      for (let f = 0; f < l.rows; f++) {
-        const e: number[] = [];
-        for (let q = 0; q < l.rowLength; q++) {
-          const k = l.offset + f * l.rowLength + q;
-          if (Number.isFinite(contaminated[k])) r[f * l.rowLength + q] = contaminated[k] - init[k]; else e.push(q);
-        }
-        erased.push(e.length ? Int32Array.from(e) : null);
-      }
+      const erased = perProblem(erasures, 0, l.rowLength, l.rows);
       const sol = await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased });
       op.dispose();
       for (let q = 0; q < len; q++) out[l.offset + q] = init[l.offset + q] + sol.fitted[q];

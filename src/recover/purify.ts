@@ -507,7 +507,7 @@ function robustScale(delta: Float64Array, skip: number[]): number {
 }
 
 /** Splits global erasure indices into per-problem local indices (problems of `len` from `offset`). */
-function perProblem(erasures: number[], offset: number, len: number, B: number): Array<Int32Array | null> {
+export function perProblem(erasures: number[], offset: number, len: number, B: number): Array<Int32Array | null> {
   const lists: number[][] = Array.from({ length: B }, () => []);
   for (const i of erasures) {
     const j = i - offset;

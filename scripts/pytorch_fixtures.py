@@ -46,6 +46,18 @@ def accuracy(model, x, y):
         return float((model(x).argmax(1) == y).float().mean())
 
 
+def train_sgd(model, x, y, epochs):
+    # minibatches of 20 in a fresh random order each epoch, SGD with momentum 0.9, lr 0.05, in f32
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(epochs):
+        perm = torch.randperm(x.shape[0])
+        for i in range(0, x.shape[0], 20):
+            b = perm[i:i + 20]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
+            opt.step()
+
+
 def write_safetensors(path, state, dtype):
     # the safetensors layout: 8-byte header length, JSON header (padded with spaces to 8 bytes), data
     names = list(state.keys())
@@ -96,14 +108,7 @@ def make(images_dir, out, name, filters, samples, rho, bias, epochs, seed):
     model = net(filters, 7, 10, bias)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     acc_init = accuracy(model, xt, yt)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(epochs):
-        perm = torch.randperm(samples)
-        for i in range(0, samples, 20):
-            b = perm[i:i + 20]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
-            opt.step()
+    train_sgd(model, x, y, epochs)
     clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
     acc_clean = accuracy(model, xt, yt)
     bad = contaminate(clean, rho, seed + 1)
@@ -179,14 +184,7 @@ def make_lenet(images_dir, out, samples, rho, epochs, seed):
         torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
         torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(epochs):
-        perm = torch.randperm(samples)
-        for i in range(0, samples, 20):
-            b = perm[i:i + 20]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
-            opt.step()
+    train_sgd(model, x, y, epochs)
     acc_clean = accuracy(model, xt, yt)
     bad = contaminate({k: v.detach().clone() for k, v in model.state_dict().items()}, rho, seed + 1)
     model.load_state_dict(bad)

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cli } from "./helpers.js";
 import { createBackend } from "../src/backend/index.js";
-import { main } from "../src/cli/run.js";
 import { sparseOutliers } from "../src/contaminate.js";
 import { planLayers } from "../src/deep/sequential.js";
 import { modelToTensors } from "../src/io/modelFile.js";
@@ -24,16 +24,6 @@ import { train } from "../src/train/train.js";
 const dir = mkdtempSync(join(tmpdir(), "cnnp-auto-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "", err = "";
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args, (s) => { out += s + "\n"; }), out, err };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 describe("the rule", () => {
   const shape = (patchDim: number, patches: number, filters = 4, outputs = 10) => ({ patchDim, patches, filters, outputs, readout: "dense" as const });

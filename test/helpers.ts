@@ -1,4 +1,5 @@
-// Shared test fixtures: seeded random arrays and relative-error measures.
+// Shared test fixtures: seeded random arrays, relative-error measures, the CLI run in process.
+import { main } from "../src/cli/run.js";
 import { Rng } from "../src/random.js";
 
 export function randn(n: number, seed: number, std = 1): Float64Array {
@@ -13,4 +14,16 @@ export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     den = Math.max(den, Math.abs(b[i]));
   }
   return num / Math.max(den, 1e-300);
+}
+
+/** Runs `cnn-purify ARGS` in this process: exit code, stdout lines and stderr text. */
+export async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await main(args, (s) => { out += s + "\n"; }), out, err };
+  } finally {
+    process.stderr.write = write;
+  }
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../src/cli/run.js";
+import { cli } from "./helpers.js";
 import { sparseOutliers } from "../src/contaminate.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { decodeNpz, encodeNpz } from "../src/io/npz.js";
@@ -137,17 +137,6 @@ describe("model files", () => {
 
 const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "", err = "";
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(args, (s) => { out += s + "\n"; });
-    return { code, out, err };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 /** A trained 8x8x2-image model, contaminated, written as files; returns the paths and the truth. */
 async function fixture() {

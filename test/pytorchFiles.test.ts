@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { unzipSync } from "fflate";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../src/cli/run.js";
+import { cli } from "./helpers.js";
 import { decodeNpy } from "../src/io/npy.js";
 import { onnx } from "../src/io/onnxProto.js";
 import { openModel } from "../src/io/modelSource.js";
@@ -21,16 +21,6 @@ const meta = JSON.parse(readFileSync(join(D, "meta.json"), "utf8"));
 const dir = mkdtempSync(join(tmpdir(), "cnnp-pytorch-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "", err = "";
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args, (s) => { out += s + "\n"; }), out, err };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 const runs = new Map<string, { file: string; summary: Record<string, number> }>();
 /** cnn-purify purify on one fixture pair (relinearized, 150 iterations, as the README's example). */

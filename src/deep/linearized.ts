@@ -3,12 +3,11 @@
 // is composed layer by layer (src/deep/ntk.ts): the P x n O matrix itself is never formed. Forming
 // it column by column as JVP(VJP(e_j)) (gramByPairs) is kept as the reference the tests check against.
 import type { Backend, Buf } from "../backend/types.js";
-import { Cholesky } from "../linalg/cholesky.js";
+import type { Cholesky } from "../linalg/cholesky.js";
 import type { AdmmOptions } from "../recover/admm.js";
 import type { LinearOperator } from "../recover/operator.js";
-import { ConcatOperator } from "../recover/operator.js";
-import { splitErasures } from "../recover/purify.js";
-import { solveBatch } from "../recover/solve.js";
+import { certificateSlack, splitErasures } from "../recover/purify.js";
+import { relinearizedSolve } from "../recover/relinearize.js";
 import type { planLayers } from "./sequential.js";
 import { SequentialWorkspace, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp } from "./sequential.js";
 import type { LayerNtkChoice, NtkFactors } from "./ntk.js";
@@ -122,22 +121,21 @@ export async function purifyLinearizedSequential(op: SequentialLinearizedOperato
   const be = op.be;
   const { delta, erasures } = splitErasures(contaminated, init);
   const erased = [erasures.length ? Int32Array.from(erasures) : null];
-  const first = await solveBatch(op, delta, 1, { solver: "admm", admm: o.admm, factor: o.factor, erased });
-  let params = init.map((v, i) => v + first.fitted[i]), iterations = first.iterations;
-  if (o.relinearize) {
-    const op1 = new SequentialLinearizedOperator(be, op.plan, op.inputs, op.n, params);
-    const both = new ConcatOperator(be, [op, op1]);
-    let f2: Cholesky | null = null;
-    try {
-      f2 = Cholesky.fromGram(be, both.cols, (g) => both.gram(g), true);
-      const warm = new Float64Array(both.cols);
-      warm.set(first.u);
-      const second = await solveBatch(both, delta, 1, { solver: "admm", admm: o.admm, factor: f2, erased, warmStart: warm });
-      params = init.map((v, i) => v + second.fitted[i]);
-      iterations += second.iterations;
-    } finally {
-      f2?.dispose(); both.dispose(); op1.dispose();
-    }
+  // a first pass certified exact (every conv/dense row block fit beyond its margin) stops there
+  const blocks: Array<[number, number]> = op.plan.layers.flatMap((l) => Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]));
+  const erasedSet = new Set(erasures);
+  const two = await relinearizedSolve(op, o.factor, delta, init, {
+    relinearize: o.relinearize === true,
+    spanAt: (theta1) => new SequentialLinearizedOperator(be, op.plan, op.inputs, op.n, theta1),
+    exact: (first) => certificateSlack(first.residual, delta, blocks, op.cols, erasedSet) >= 0,
+    first: { solver: "admm", admm: o.admm, erased },
+    second: { solver: "admm", admm: o.admm, erased },
+  });
+  try {
+    const params = init.map((v, i) => v + two.solution.fitted[i]);
+    const iterations = two.first.iterations + (two.solution === two.first ? 0 : two.solution.iterations);
+    return { params, iterations, erasures: erasures.length };
+  } finally {
+    two.dispose();
   }
-  return { params, iterations, erasures: erasures.length };
 }

@@ -16,7 +16,7 @@ import { layoutOf } from "../model/shape.js";
 import type { AdmmOptions } from "./admm.js";
 import { LinearizedOperator } from "./linearized.js";
 import type { LinearOperator } from "./operator.js";
-import { AppendColumnOperator, ConcatOperator, PatchSpanOperator } from "./operator.js";
+import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { BatchSolution, SolverName } from "./solve.js";
 import { SOLVER_NAMES, solveBatch } from "./solve.js";
 import { detectionScores, recoveryErrors, residualThreshold, spanFit } from "./report.js";
@@ -25,6 +25,7 @@ import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
 import { chooseSpan, spanHoldWarning } from "./chooseSpan.js";
 import { solveFiltersInWorkers } from "../parallel/pool.js";
+import { relinearizedSolve } from "./relinearize.js";
 
 export type SubspaceName = "patch" | "linearized" | "relinearized";
 export const SUBSPACE_NAMES: readonly SubspaceName[] = ["patch", "linearized", "relinearized"];
@@ -307,7 +308,7 @@ export class Purifier {
     let recovered = true, betaRecovered: boolean | null = null, slack = Infinity, spanDim = 0, problems = 0;
     let cleanSpanResidual: number | undefined;
     const owned: LinearOperator[] = [];
-    let opFactor: Cholesky | null = null;
+    const disposeAfter: Array<() => void> = [];
     try {
       if (subspace === "patch") {
         // Filters: B = K problems of length p + 1 sharing the patch span.
@@ -352,39 +353,30 @@ export class Purifier {
       } else {
         const { op: lin0, factor } = this.linearized();
         const erased = [erasures.length ? Int32Array.from(erasures) : null];
-        let sol = await solveBatch(lin0, delta, 1, { ...solveOpts("linearized"), erased, factor, floor: floor ?? undefined });
-        let op: LinearOperator = lin0;
-        // A first pass that is already certified exact needs no second span (and the union of two
-        // nearly equal spans would only be ill-conditioned).
         const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
         if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
         const erasedSet = new Set(erasures);
-        const firstExact = certificateSlack(sol.residual, delta, blocks, lin0.cols, erasedSet, floor) >= 0;
-        if (subspace === "relinearized" && !firstExact) {
-          absorb(sol);
-          const theta1 = new Float64Array(L.size);
-          for (let i = 0; i < L.size; i++) theta1[i] = init[i] + sol.fitted[i];
-          const lin1 = new LinearizedOperator(be, shape, xa, n, theta1, trainedReadout);
-          owned.push(lin1);
-          op = new ConcatOperator(be, [lin0, lin1]);
-          owned.push(op);
-          const warm = new Float64Array(op.cols);
-          warm.set(sol.u);
-          // factored here once: ADMM and the span-residual report share it
-          opFactor = Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true);
-          sol = await solveBatch(op, delta, 1, { ...solveOpts("relinearized"), erased, warmStart: warm, factor: opFactor, floor: floor ?? undefined });
-        }
+        const two = await relinearizedSolve(lin0, factor, delta, init, {
+          relinearize: subspace === "relinearized",
+          spanAt: (theta1) => new LinearizedOperator(be, shape, xa, n, theta1, trainedReadout),
+          exact: (first) => certificateSlack(first.residual, delta, blocks, lin0.cols, erasedSet, floor) >= 0,
+          first: { ...solveOpts("linearized"), erased, floor: floor ?? undefined },
+          second: { ...solveOpts("relinearized"), erased, floor: floor ?? undefined },
+        });
+        disposeAfter.push(two.dispose);
+        const sol = two.solution, op = two.op;
+        if (two.solution !== two.first) absorb(two.first);
         absorb(sol);
         spanDim = op.cols; problems = 1;
         slack = certificateSlack(sol.residual, delta, blocks, spanDim, erasedSet, floor);
         recovered = slack >= 0;
         for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
         detect(sol, L.size, 1, (_b, i) => i);
-        if (clean) cleanSpanResidual = spanResidualOf(be, op, clean, init, 0, L.size, 1, op === lin0 ? factor : opFactor ?? undefined);
+        if (clean) cleanSpanResidual = spanResidualOf(be, op, clean, init, 0, L.size, 1, two.factor);
       }
     } finally {
       for (const op of owned) op.dispose();
-      opFactor?.dispose();
+      for (const d of disposeAfter) d();
     }
     const seconds = (performance.now() - t0) / 1000;
     const est = Int32Array.from(new Set(estimated)).sort();

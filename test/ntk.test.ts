@@ -50,8 +50,19 @@ describe("structured NTK of a sequential CNN", () => {
       // 0/1 weights on a support of parameters (a polish's rows), some in every layer
       const w = new Float64Array(plan.size);
       for (let j = 0; j < plan.size; j += 7) w[j] = 1;
+      expect(w.filter((v) => v !== 0).length).toBeLessThanOrEqual(4 * m); // the gathered-columns path runs
       op0.crossWeightedGram(op1, be.upload(be.alloc(w.length), w), g);
       expect(relErr(be.download(g), pairs(be, op0, op1, w))).toBeLessThan(1e-10);
+      // and weights one but on a few dropped rows (a near-exact fit's polish): the whole NTK minus those
+      const most = new Float64Array(plan.size).fill(1);
+      for (let j = 3; j < plan.size; j += 11) most[j] = 0;
+      most[5] = 0.5;
+      // so that the complement, not the fallback to pairs, is what runs: few entries differ from one, many from zero
+      const notOne = most.filter((v) => v !== 1).length, nonzero = most.filter((v) => v !== 0).length;
+      expect(notOne).toBeLessThanOrEqual(4 * op0.cols);
+      expect(nonzero).toBeGreaterThan(4 * op0.cols);
+      op0.crossWeightedGram(op1, be.upload(be.alloc(most.length), most), g);
+      expect(relErr(be.download(g), pairs(be, op0, op1, most))).toBeLessThan(1e-10);
       op0.dispose(); op1.dispose();
     });
   }

@@ -118,26 +118,36 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
 }
 
 /**
- * J_A diag(w) J_B^T for weights w that are zero but on a support S of the parameters (the rows a
- * polish keeps): the |S| columns of both Jacobians are gathered from the factors (explicit blocks
- * hold them; the contraction's are sum_q G[(s,o), q, f] C[(s,q), r]) and multiplied. Returns false
- * when S is too large for that to pay (the caller then uses VJP/JVP pairs).
+ * J_A diag(w) J_B^T for weights w that differ from zero on a few parameters S (the rows a polish
+ * keeps on an approximate span), or from one on a few (the rows it drops on a near-exact one):
+ * the |S| columns of both Jacobians are gathered from the factors (explicit blocks hold them; the
+ * contraction's are sum_q G[(s,o), q, f] C[(s,q), r]) and J_A diag(w_S) J_B^T over S is formed,
+ * or subtracted from the whole NTK J_A J_B^T. Returns false when neither set is small (general
+ * weights: the caller then uses VJP/JVP pairs).
  */
 export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf): boolean {
-  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O;
-  const wv = be.view(w), support: number[] = [];
-  for (let j = 0; j < wv.length; j++) if (wv[j] !== 0) support.push(j);
-  if (support.length > 4 * nO) return false;
-  const S = support.length, ja = be.alloc(nO * Math.max(S, 1)), jb = be.alloc(nO * Math.max(S, 1));
+  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, small = 4 * nO;
+  const wv = be.view(w), nonzero: number[] = [], notOne: number[] = [];
+  for (let j = 0; j < wv.length; j++) {
+    if (wv[j] !== 0) nonzero.push(j);
+    if (wv[j] !== 1) notOne.push(j);
+  }
+  let support: number[], coef: number[], subtract: boolean;
+  if (nonzero.length <= small) { support = nonzero; coef = nonzero.map((j) => wv[j]); subtract = false; }
+  else if (notOne.length <= small) { support = notOne; coef = notOne.map((j) => 1 - wv[j]); subtract = true; }
+  else return false;
+  if (subtract) ntkBetween(be, A, B, out);
+  const S = support.length;
+  if (S === 0) { if (!subtract) be.fill(out, 0); return true; }
+  const ja = be.alloc(nO * S), jb = be.alloc(nO * S), c = be.alloc(S);
   try {
-    const weights = support.map((j) => be.view(w)[j]);
     gatherColumns(be, A, support, ja);
     gatherColumns(be, B, support, jb);
-    const v = be.view(ja);
-    for (let r = 0; r < nO; r++) for (let k = 0; k < S; k++) v[r * S + k] *= weights[k];
-    be.gemm(false, true, nO, nO, S, 1, ja, S, jb, S, 0, out, nO);
+    be.scaleColumns(ja, ja, nO, S, be.upload(c, coef));
+    // out = J_A diag(w) J_B^T, or J_A J_B^T - J_A diag(1 - w) J_B^T
+    be.gemm(false, true, nO, nO, S, subtract ? -1 : 1, ja, S, jb, S, subtract ? 1 : 0, out, nO);
   } finally {
-    be.free(ja); be.free(jb);
+    be.free(ja); be.free(jb); be.free(c);
   }
   return true;
 }

@@ -58,6 +58,12 @@ def train_sgd(model, x, y, epochs):
             opt.step()
 
 
+def export_onnx(model, example, path):
+    # as a PyTorch user exports: opset 13, input "x", output "logits", a dynamic batch axis "n"
+    torch.onnx.export(model, example, path, input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+
+
 def write_safetensors(path, state, dtype):
     # the safetensors layout: 8-byte header length, JSON header (padded with spaces to 8 bytes), data
     names = list(state.keys())
@@ -119,8 +125,7 @@ def make(images_dir, out, name, filters, samples, rho, bias, epochs, seed):
     for tag, state in (("init", init), ("model", bad), ("clean", clean)):
         model.load_state_dict(state)
         torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
-        torch.onnx.export(model, x[:1], os.path.join(d, f"{tag}.onnx"), input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+        export_onnx(model, x[:1], os.path.join(d, f"{tag}.onnx"))
         write_safetensors(os.path.join(d, f"{tag}.safetensors"), state, torch.float32)
         if tag != "clean":
             write_safetensors(os.path.join(d, f"{tag}-f16.safetensors"), state, torch.float16)
@@ -163,8 +168,7 @@ def make_multi(images_dir, out, samples, rho, epochs, seed):
     os.makedirs(d, exist_ok=True)
     for tag, state in (("init", init), ("model", bad)):
         model.load_state_dict(state)
-        torch.onnx.export(model, x[:1], os.path.join(d, f"{tag}.onnx"), input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+        export_onnx(model, x[:1], os.path.join(d, f"{tag}.onnx"))
         torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump({"name": "multi-layer", "torch": torch.__version__, "samples": samples, "rho": rho, "epochs": epochs, "seed": seed,
@@ -193,8 +197,7 @@ def make_lenet(images_dir, out, samples, rho, epochs, seed):
     os.makedirs(d, exist_ok=True)
     for tag, state in (("init", init), ("model", bad)):
         model.load_state_dict(state)
-        torch.onnx.export(model, x[:1], os.path.join(d, f"{tag}.onnx"), input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+        export_onnx(model, x[:1], os.path.join(d, f"{tag}.onnx"))
     np.save(os.path.join(d, "data.npy"), x.numpy())
     np.save(os.path.join(d, "labels.npy"), y.numpy().astype(np.float64))
     np.save(os.path.join(d, "test-data.npy"), xt.numpy())

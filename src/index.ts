@@ -51,3 +51,6 @@ export type { ModelFiles, FilePurifyOptions, FilePurifyResult, FileProblem } fro
 export type { NamedFile } from "./files/inputs.js";
 export { encodeOnnx, decodeOnnx } from "./io/onnx.js";
 export { encodeSequentialOnnx, decodeSequentialOnnx } from "./io/onnxSequential.js";
+export { checkModel, sha256, VERDICT_EXIT } from "./files/check.js";
+export type { CheckResult, CheckVerdict, Suspect } from "./files/check.js";
+export { VERSION } from "./version.js";

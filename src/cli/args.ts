@@ -3,13 +3,14 @@
 import { parseArgs } from "node:util";
 import { OptionError } from "../errors.js";
 
-export type OptionSpec = Record<string, { type: "string" | "boolean"; default?: string | boolean; help: string }>;
+export type OptionSpec = Record<string, { type: "string" | "boolean"; default?: string | boolean; help: string; multiple?: boolean }>;
 
+/** Parsed values; an option with `multiple` gives a string[] (read it with `many`). */
 export function parse(command: string, argv: string[], spec: OptionSpec): Record<string, string | boolean | undefined> {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, default: v.default }])) as never,
+      options: Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type, default: v.default, ...(v.multiple ? { multiple: true } : {}) }])) as never,
       strict: true,
       allowPositionals: false,
     });
@@ -37,4 +38,9 @@ export function choice<T extends string>(command: string, name: string, v: strin
 export function helpText(command: string, summary: string, spec: OptionSpec): string {
   const rows = Object.entries(spec).map(([k, v]) => `  --${k}${v.type === "string" ? " VALUE" : ""}`.padEnd(26) + v.help + (v.default !== undefined && v.type === "string" ? ` (default ${v.default})` : ""));
   return `cnn-purify ${command}: ${summary}\n\n${rows.join("\n")}\n`;
+}
+
+/** The values of an option declared with `multiple` (none: []). */
+export function many(v: unknown): string[] {
+  return Array.isArray(v) ? (v as string[]) : typeof v === "string" ? [v] : [];
 }

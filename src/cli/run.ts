@@ -1,14 +1,16 @@
 // cnn-purify's command dispatcher: `cnn-purify <command> [options]`. Exit codes: 0 success, 1 a
-// failure while running, 2 bad usage (unknown command or option, bad value), 3 a bad input file.
+// failure while running, 2 bad usage (unknown command or option, bad value), 3 a bad input file;
+// check adds 4 (changed) and 5 (undetermined).
 import { CnnPurifyError, OptionError } from "../errors.js";
 import type { Command } from "./commands.js";
 import { demo, phase, synthetic } from "./commands.js";
 import { deep } from "./deepCommand.js";
 import { InputFileError } from "./files.js";
 import { purifyCommand } from "./purifyCommand.js";
+import { VerdictExit, checkCommand } from "./checkCommand.js";
 import { realData } from "./realDataCommand.js";
 
-const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData, deep, purify: purifyCommand };
+const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData, deep, purify: purifyCommand, check: checkCommand };
 
 function usage(): string {
   return "usage: cnn-purify <command> [options]\n\ncommands:\n" +
@@ -25,6 +27,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     await cmd.run(rest, out);
     return 0;
   } catch (e) {
+    if (e instanceof VerdictExit) return e.code;
     const code = e instanceof OptionError ? 2 : e instanceof InputFileError ? 3 : 1;
     process.stderr.write(`cnn-purify: ${e instanceof CnnPurifyError ? e.message : (e as Error).stack ?? e}\n`);
     return code;

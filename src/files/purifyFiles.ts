@@ -56,6 +56,9 @@ export const FILE_OPTION_NAMES = ["subspace", "solver", "trainedReadout", "maxIt
 
 export interface FilePurifyResult {
   params: Float64Array;
+  /** The init's parameters, and the precision exactness was judged at (the file's coarsest dtype). */
+  init: Float64Array;
+  precision: ModelPrecision;
   /** The purified file: the model file's bytes with the new parameter values. */
   file: WriteBack;
   /** The model as opened (kind, network, format, dtypes). */
@@ -170,7 +173,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
       const acc = async (images: Float64Array, n: number, labels: Float64Array, t: Float64Array) =>
         (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy;
       await accuracies(summary, p, acc, params);
-      return { params, file, model, summary, detail: report };
+      return { params, init: p.init, precision, file, model, summary, detail: report };
     },
   };
 }
@@ -222,7 +225,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       if (file.unstored.length) summary.unstored = file.unstored.length;
       addSpanFit(summary, model.theta, p.init, params, method, choice.warnings);
       await accuracies(summary, p, (images, n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
-      return { params, file, model, summary, detail };
+      return { params, init: p.init, precision: storagePrecision(model.dtypes), file, model, summary, detail };
     },
   };
 }

@@ -37,6 +37,8 @@ interface Common {
   write(params: Float64Array): WriteBack;
   /** Names of the file's tensors that hold parameters [from, to), in file order (for messages). */
   tensorNames(from: number, to: number): string[];
+  /** Where parameter i is stored: the tensor's name and the element's flat index in it (null: nowhere). */
+  locate(i: number): { tensor: string; index: number } | null;
 }
 export type OpenedModel =
   | (Common & { kind: "one-hidden-layer"; spec: ModelSpec })
@@ -84,6 +86,12 @@ function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array,
   });
   return {
     format, theta, dtypes: [...dtypes],
+    locate: (i) => {
+      const g = map.source[i];
+      if (g === undefined || g < 0) return null;
+      const k = tensorOf(map, g);
+      return { tensor: tensors[k].name, index: g - map.starts[k] };
+    },
     tensorNames: (from, to) => {
       const hit = new Set<number>();
       for (let i = from; i < to; i++) if (map.source[i] >= 0) hit.add(tensorOf(map, map.source[i]));

@@ -1,0 +1,90 @@
+// `cnn-purify check`: is each model what its init and training data allow, and where was it
+// changed? Verdicts consistent / changed / undetermined (exit 0 / 4 / 5; a model file that is
+// garbage: 3, as purify). Inputs are only read; the report is written atomically.
+import { BACKEND_NAMES } from "../backend/types.js";
+import { OptionError } from "../errors.js";
+import type { CheckResult } from "../files/check.js";
+import { VERDICT_EXIT, checkModel } from "../files/check.js";
+import { SUBSPACE_NAMES } from "../recover/purify.js";
+import type { OptionSpec } from "./args.js";
+import { choice, helpText, many, num, parse } from "./args.js";
+import type { Command } from "./commands.js";
+import { writeFileAtomic } from "./files.js";
+import { readInput, sameFile } from "./purifyInputs.js";
+import { table } from "./table.js";
+
+const spec: OptionSpec = {
+  model: { type: "string", multiple: true, help: "a model to check (.onnx, .safetensors, .pt); repeat for several" },
+  init: { type: "string", help: "the parameters training started from, same format" },
+  data: { type: "string", help: "the training inputs, .npy/.npz (n, C, H, W) or (n, H, W)" },
+  subspace: { type: "string", help: "auto (default), patch, linearized, relinearized, layerwise: certified verdicts come from the exact-regime spans" },
+  "trained-readout": { type: "string", default: "auto", help: "yes, no or auto (frozen when at least half its entries equal init)" },
+  frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init" },
+  "max-iter": { type: "string", help: "ADMM iteration cap" },
+  report: { type: "string", help: "optional path for the JSON report (verdicts, suspects, SHA-256 of the files, version, options)" },
+  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
+  json: { type: "boolean", help: "print the results as JSON" },
+  help: { type: "boolean", help: "show this help" },
+};
+
+export const CHECK_EXIT_CODES = "\nexit codes: 0 every model consistent; 4 a model was changed; 5 undetermined (an approximate span, no changed model); " +
+  "1 failure while running; 2 bad usage; 3 a bad input file\n";
+
+/** The exit code of several verdicts: any change wins, then any undetermined one. */
+export function exitCodeOf(results: CheckResult[]): number {
+  return results.some((r) => r.verdict === "changed") ? VERDICT_EXIT.changed : results.some((r) => r.verdict === "undetermined") ? VERDICT_EXIT.undetermined : 0;
+}
+
+export const checkCommand: Command = {
+  summary: "certify a checkpoint: consistent with its init and training data, or changed (and where)",
+  spec,
+  async run(argv, out) {
+    const v = parse("check", argv, spec);
+    if (v.help) { out(helpText("check", this.summary, spec) + CHECK_EXIT_CODES); return; }
+    const models = many(v.model);
+    if (!models.length) throw new OptionError("check: --model is required (see: cnn-purify check --help)");
+    for (const k of ["init", "data"]) if (typeof v[k] !== "string" || v[k] === "") throw new OptionError(`check: --${k} is required (see: cnn-purify check --help)`);
+    const reportPath = v.report as string | undefined;
+    if (reportPath !== undefined) {
+      for (const p of [...models, v.init as string, v.data as string]) if (sameFile(reportPath, p)) throw new OptionError(`check: --report ${reportPath} is an input file; choose another path`);
+    }
+    const subspace = v.subspace === undefined ? undefined : choice("check", "subspace", v.subspace, ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
+    const readout = choice("check", "trained-readout", v["trained-readout"], ["auto", "yes", "no"] as const);
+    const options = {
+      ...(subspace ? { subspace } : {}),
+      ...(readout === "auto" ? {} : { trainedReadout: readout === "yes" }),
+      ...(v.frozen === undefined ? {} : { frozen: String(v.frozen).split(",").map((x) => num("check", "frozen", x, { int: true, min: 0 })) }),
+      ...(v["max-iter"] === undefined ? {} : { maxIter: num("check", "max-iter", v["max-iter"], { int: true, min: 1 }) }),
+    };
+    const backend = choice("check", "backend", v.backend, BACKEND_NAMES);
+    const init = readInput(v.init as string, "init"), data = readInput(v.data as string, "data");
+    const results: Array<CheckResult & { path: string }> = [];
+    for (const path of models) {
+      try {
+        results.push({ path, ...(await checkModel({ model: readInput(path, "model"), init, data }, options, { backend })) });
+      } catch (e) {
+        if (e instanceof OptionError && !e.message.startsWith("check:")) throw new OptionError(`check: ${e.message}`);
+        throw e;
+      }
+    }
+    if (reportPath !== undefined) writeFileAtomic(reportPath, JSON.stringify({ results }, null, 2) + "\n");
+    if (v.json) out(JSON.stringify({ results }));
+    else {
+      out(table(["model", "verdict", "certified", "suspects", "per tensor", "span"], results.map((r) => [
+        r.path, r.verdict, r.certified ? "yes" : "no", String(r.suspects.total),
+        Object.entries(r.suspects.perTensor).map(([t, c]) => `${t}: ${c}`).join("; ") || "-", r.span,
+      ])));
+      for (const r of results) {
+        out(`${r.path}: ${r.reason}`);
+        for (const s of r.suspects.top) out(`  ${s.tensor}[${s.index}] = ${s.value} (the span predicts ${s.predicted})`);
+      }
+    }
+    const code = exitCodeOf(results);
+    if (code) throw new VerdictExit(code);
+  },
+};
+
+/** Ends the command with a verdict's exit code (not an error: the output is complete). */
+export class VerdictExit extends Error {
+  constructor(readonly code: number) { super(`verdict exit code ${code}`); }
+}

@@ -62,6 +62,33 @@ describe("check in the exact regime", () => {
   }
 });
 
+describe("check on a multi-layer CNN whose lower layer training left frozen (layerwise, certified)", () => {
+  it("clean: consistent; one entry of the trained conv layer changed by 1e-6 of its rms: changed and named", async () => {
+    const { encodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
+    const { initSequential, trainSequential } = await import("../src/deep/train.js");
+    const { planLayers } = await import("../src/deep/sequential.js");
+    const model = { input: { C: 1, H: 8, W: 8 }, layers: [
+      { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
+      { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
+    ] } as Parameters<typeof initSequential>[0];
+    const n = 4, x = new Rng(5).normals(n * 64);
+    const init = initSequential(model, 1);
+    const clean = await trainSequential(model, init, x, [0, 1, 1, 0], { epochs: 300, lr: 0.1, frozen: [0, 5] });
+    const l2 = planLayers(model.input, model.layers).layers[2];
+    const f = (name: string, theta: Float64Array) => ({ name, bytes: encodeSequentialOnnx(model, theta, { dtype: "f64" }) });
+    const files = { init: f("i.onnx", init), data: { name: "x.npy", bytes: encodeNpy(x, [n, 1, 8, 8]) } };
+    const ok = await checkModel({ model: f("m.onnx", clean), ...files }, { frozen: [0, 5] });
+    expect([ok.verdict, ok.certified, ok.span]).toEqual(["consistent", true, "layerwise"]);
+    const changed = clean.slice(), at = l2.offset + 17;
+    const w = clean.subarray(l2.offset, l2.offset + l2.rows * l2.rowLength);
+    changed[at] += 1e-6 * Math.sqrt(w.reduce((s2, v) => s2 + v * v, 0) / w.length);
+    const bad = await checkModel({ model: f("m.onnx", changed), ...files }, { frozen: [0, 5] });
+    expect([bad.verdict, bad.certified, bad.suspects.total]).toEqual(["changed", true, 1]);
+    // parameter 17 of the layer is row 0's 18th weight: element 17 of the initializer l2.weight
+    expect(bad.suspects.top[0]).toMatchObject({ tensor: "l2.weight", index: 17 });
+  });
+});
+
 describe("cnn-purify check", () => {
   const dir = mkdtempSync(join(tmpdir(), "cnnp-check-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -153,6 +153,14 @@ describe("the exact regime in f32, trained by PyTorch (14x14 patches, 6 images, 
     expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
   });
 
+  it("check: PyTorch's clean model consistent, the contaminated one changed with exactly its changed entries", async () => {
+    const r = await cli(["check", "--model", join(E, "clean.pt"), "--model", join(E, "model.pt"), "--init", join(E, "init.pt"), "--data", join(E, "data.npy"), "--json"]);
+    expect(r.code).toBe(4);
+    const [clean, bad] = JSON.parse(r.out).results;
+    expect([clean.verdict, clean.certified, clean.suspects.total]).toEqual(["consistent", true, 0]);
+    expect([bad.verdict, bad.certified, bad.suspects.total]).toEqual(["changed", true, emeta.changed]);
+  });
+
   it("judged at f64's precision instead, the same f32 model is not certified: tolerances follow the model", async () => {
     const { purify } = await import("../src/recover/purify.js");
     const { patchesFromImages } = await import("../src/model/data.js");

@@ -176,7 +176,13 @@ describe("cnn-purify purify", () => {
     const summary = JSON.parse(r.out);
     expect(summary.certifiedExact).toBe(true);
     expect(summary.accuracyAfter).toBeGreaterThanOrEqual(summary.accuracyBefore);
-    expect(JSON.parse(readFileSync(rep, "utf8")).report.iterations).toBeGreaterThan(0);
+    const written = JSON.parse(readFileSync(rep, "utf8"));
+    expect(written.report.iterations).toBeGreaterThan(0);
+    // provenance: the inputs by content, the version, the options
+    expect(written.files.model).toBe(sha(paths.model));
+    expect(written.files.data).toBe(sha(paths.data));
+    expect(written.version).toBe(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version);
+    expect(written.options.trainedReadout).toBe(false);
     // the same inputs from one .npz (arrays "data" and "labels") give the same file
     const npz = join(paths.dir, "inputs.npz"), out2 = join(paths.dir, "purified2.safetensors");
     writeFileSync(npz, encodeNpz({ data: { values: decodeNpy(new Uint8Array(readFileSync(paths.data))).values, shape: [3, 2, 8, 8] }, labels: { values: new Float64Array([0, 1, 2]), shape: [3] } }));

@@ -17,6 +17,8 @@ import { encodeSafetensors } from "../io/safetensors.js";
 import { WASM_MEMORY_LIMIT } from "../recover/memory.js";
 import { SUBSPACE_NAMES } from "../recover/purify.js";
 import { plainReport } from "../recover/report.js";
+import { fileDigests } from "../files/check.js";
+import { VERSION } from "../version.js";
 import { SOLVER_NAMES } from "../recover/solve.js";
 import type { OptionSpec } from "./args.js";
 import { choice, helpText, num, parse } from "./args.js";
@@ -112,11 +114,13 @@ export const purifyCommand: Command = {
 
     const optional = (what: keyof typeof paths) => (paths[what] === undefined ? undefined : readInput(paths[what]!, what));
     let problem;
+    const files = {
+      model: readInput(paths.model, "model"), init: readInput(paths.init, "init"), data: readInput(paths.data, "data"),
+      labels: optional("labels"), evalData: optional("eval-data"), evalLabels: optional("eval-labels"),
+    };
+    const options = { subspace, solver, trainedReadout, maxIter, frozen };
     try {
-      problem = openFileProblem({
-        model: readInput(paths.model, "model"), init: readInput(paths.init, "init"), data: readInput(paths.data, "data"),
-        labels: optional("labels"), evalData: optional("eval-data"), evalLabels: optional("eval-labels"),
-      }, { subspace, solver, trainedReadout, maxIter, frozen });
+      problem = openFileProblem(files, options);
     } catch (e) {
       if (e instanceof OptionError && !e.message.startsWith("purify:")) throw new OptionError(`purify: ${e.message}`);
       throw e;
@@ -138,7 +142,9 @@ export const purifyCommand: Command = {
     const summary = { out: outPath, ...r.summary };
     if (reportPath !== undefined) {
       const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as object) };
-      writeFileAtomic(reportPath, JSON.stringify({ ...summary, ...detail }, null, 2) + "\n");
+      // what was purified, by content: the inputs' SHA-256, the tool's version, the options given
+      const provenance = { files: await fileDigests({ model: files.model, init: files.init, data: files.data }), version: VERSION, options };
+      writeFileAtomic(reportPath, JSON.stringify({ ...summary, ...detail, ...provenance }, null, 2) + "\n");
     }
     out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" && !Number.isInteger(x) ? x : Array.isArray(x) ? x.join("; ") : String(x)])));
   },

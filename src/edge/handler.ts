@@ -27,6 +27,8 @@ import { memoryEstimate } from "../recover/memory.js";
 import { purify } from "../recover/purify.js";
 import type { PurifyOptions } from "../recover/purify.js";
 import { plainReport } from "../recover/report.js";
+import { fileDigests } from "../files/check.js";
+import { VERSION } from "../version.js";
 
 export interface HandlerLimits {
   /** Largest accepted body, bytes (default 32 MiB). */
@@ -157,7 +159,8 @@ async function handleFiles(req: Request, maxBody: number, maxMem: number): Promi
   const out = new FormData();
   const stem = files.model.name.replace(/\.[^.]+$/, ""), ext = files.model.name.slice(stem.length);
   out.append("model", new Blob([r.file.bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }), `${stem}.purified${ext}`);
-  out.append("report", new Blob([JSON.stringify({ ...r.summary, ...detail, memory: memoryReport(be, estimate, bodyBytes) })], { type: "application/json" }), "report.json");
+  const provenance = { files: await fileDigests({ model: files.model, init: files.init, data: files.data }), version: VERSION, options: fileOptions(form) };
+  out.append("report", new Blob([JSON.stringify({ ...r.summary, ...detail, memory: memoryReport(be, estimate, bodyBytes), ...provenance })], { type: "application/json" }), "report.json");
   return new Response(out, { status: 200 });
 }
 

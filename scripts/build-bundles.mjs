@@ -4,7 +4,8 @@
 // - dist/bundle/workerd/ and dist/bundle/vercel/: the same API with each binary imported as a .wasm
 //   module beside the entry ("./x.wasm" for workerd, "./x.wasm?module" for Vercel Edge), for
 //   runtimes that forbid compiling from bytes; workerd/worker.js is a ready Worker main module;
-// - dist/bundle/browser/: ESM bundle + Web Worker script, binaries fetched by URL; dist/demo/.
+// - dist/bundle/browser/: ESM bundle + Web Worker script, binaries fetched by URL; dist/demo/ (the
+//   demo on generated data, index.html, and the page for the user's own files, files.html).
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -48,8 +49,9 @@ await build({ ...common, entryPoints: { "cnn-purify": "src/browser.ts", worker: 
 copyBinaries("dist/bundle/browser");
 
 // The demo page: static files in dist/demo, the worker fetching the .wasm beside it.
-await build({ ...common, entryPoints: { main: "demo/main.ts", worker: "demo/worker.ts" }, outdir: "dist/demo", platform: "browser", plugins: [noInline] });
+await build({ ...common, entryPoints: { main: "demo/main.ts", worker: "demo/worker.ts", files: "demo/files.ts", filesWorker: "demo/filesWorker.ts" }, outdir: "dist/demo", platform: "browser", plugins: [noInline] });
 copyFileSync(join(root, "demo/index.html"), join(root, "dist/demo/index.html"));
+copyFileSync(join(root, "demo/files.html"), join(root, "dist/demo/files.html"));
 copyBinaries("dist/demo");
 
 for (const file of ["edge/cnn-purify.js", "workerd/cnn-purify.js", "workerd/worker.js", "vercel/cnn-purify.js"]) {

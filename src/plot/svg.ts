@@ -135,3 +135,30 @@ export function scatterPlot(s: ScatterSpec): string {
   out.push("</svg>");
   return out.join("\n");
 }
+
+export interface BarChartSpec {
+  title: string;
+  yLabel: string;
+  bars: Array<{ label: string; value: number }>;
+  color?: string;
+}
+
+/** Vertical bars with their values written on top (e.g. suspects per tensor). */
+export function barChart(s: BarChartSpec): string {
+  const bw = 56, gap = 18, left = 60, top = 40, plotH = 220, bottom = 70;
+  const w = left + s.bars.length * (bw + gap) + gap, h = top + plotH + bottom;
+  const max = Math.max(1, ...s.bars.map((b) => b.value));
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${w}" height="${h}" fill="white"/>`,
+    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">${esc(s.title)}</text>`,
+    `<text x="14" y="${top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${top + plotH / 2})">${esc(s.yLabel)}</text>`,
+    `<line x1="${left}" y1="${top + plotH}" x2="${w - gap / 2}" y2="${top + plotH}" stroke="#333"/>`];
+  s.bars.forEach((b, i) => {
+    const x = left + gap + i * (bw + gap), bh = (b.value / max) * plotH, y = top + plotH - bh;
+    out.push(`<rect x="${x}" y="${y}" width="${bw}" height="${bh}" fill="${s.color ?? "#d62728"}"/>`,
+      `<text x="${x + bw / 2}" y="${y - 4}" text-anchor="middle">${b.value}</text>`,
+      `<text x="${x + bw / 2}" y="${top + plotH + 16}" text-anchor="middle">${esc(b.label)}</text>`);
+  });
+  out.push("</svg>");
+  return out.join("");
+}

@@ -16,7 +16,7 @@ import { initParams } from "../src/model/init.js";
 import { Rng } from "../src/random.js";
 import { train } from "../src/train/train.js";
 import { VERSION } from "../src/version.js";
-import { cli } from "./helpers.js";
+import { cli, frozenFirstLayerCnn } from "./helpers.js";
 
 const spec: ModelSpec = { shape: { patchDim: 32, patches: 4, filters: 3, outputs: 3, readout: "dense" }, image: { channels: 2, height: 8, width: 8, patchHeight: 4, patchWidth: 4 } };
 const TENSORS = ["conv.weight", "conv.bias", "fc.weight"];
@@ -65,15 +65,8 @@ describe("check in the exact regime", () => {
 describe("check on a multi-layer CNN whose lower layer training left frozen (layerwise, certified)", () => {
   it("clean: consistent; one entry of the trained conv layer changed by 1e-6 of its rms: changed and named", async () => {
     const { encodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
-    const { initSequential, trainSequential } = await import("../src/deep/train.js");
     const { planLayers } = await import("../src/deep/sequential.js");
-    const model = { input: { C: 1, H: 8, W: 8 }, layers: [
-      { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
-      { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
-    ] } as Parameters<typeof initSequential>[0];
-    const n = 4, x = new Rng(5).normals(n * 64);
-    const init = initSequential(model, 1);
-    const clean = await trainSequential(model, init, x, [0, 1, 1, 0], { epochs: 300, lr: 0.1, frozen: [0, 5] });
+    const { model, n, x, init, clean } = await frozenFirstLayerCnn();
     const l2 = planLayers(model.input, model.layers).layers[2];
     const f = (name: string, theta: Float64Array) => ({ name, bytes: encodeSequentialOnnx(model, theta, { dtype: "f64" }) });
     const files = { init: f("i.onnx", init), data: { name: "x.npy", bytes: encodeNpy(x, [n, 1, 8, 8]) } };

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { frozenFirstLayerCnn } from "./helpers.js";
 import { createBackend } from "../src/backend/index.js";
 import { main } from "../src/cli/run.js";
 import { sparseOutliers } from "../src/contaminate.js";
@@ -137,14 +138,7 @@ describe("ONNX: sequential multi-layer CNNs", () => {
 describe("purify on a multi-layer .onnx", () => {
   it("layerwise by default: a frozen-first-layer two-conv CNN comes back exact (f64 files); linearized runs; patch is refused", async () => {
     const { encodeSequentialOnnx, decodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
-    const { initSequential, trainSequential } = await import("../src/deep/train.js");
-    const model = { input: { C: 1, H: 8, W: 8 }, layers: [
-      { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
-      { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
-    ] } as Parameters<typeof initSequential>[0];
-    const n = 4, x = new Rng(5).normals(n * 64);
-    const init = initSequential(model, 1);
-    const clean = await trainSequential(model, init, x, [0, 1, 1, 0], { epochs: 300, lr: 0.1, frozen: [0, 5] });
+    const { model, n, x, init, clean } = await frozenFirstLayerCnn();
     const c = sparseOutliers(clean, { rho: 0.1, seed: 7 }).params;
     const dir = mkdtempSync(join(tmpdir(), "cnnp-seq-"));
     writeFileSync(join(dir, "m.onnx"), encodeSequentialOnnx(model, c, { dtype: "f64" }));

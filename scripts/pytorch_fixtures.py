@@ -13,7 +13,8 @@ entries with outliers, and writes what a PyTorch user would hand to cnn-purify:
   evil.pt                       a state_dict whose pickle would call os.system (never loaded here)
   meta.json                     accuracies PyTorch measured (clean, init, contaminated), seeds, sizes
 and, beside the one-hidden-layer network, multi-layer/ (a small LeNet-like CNN: init/model .onnx and .pt)
-and exact/ (the exact regime in f32: 14x14 patches, 6 images, readout frozen; .pt and .safetensors).
+exact/ (the exact regime in f32: 14x14 patches, 6 images, readout frozen; .pt and .safetensors) and
+one-hidden-bias/ (the one-hidden-layer recipe with PyTorch's default readout bias, 32 filters).
 
 Usage: pytorch_fixtures.py IMAGES_DIR OUT_DIR [--name NAME] [--filters K] [--samples N] [--rho R]
        pytorch_fixtures.py --verify OUT_DIR PURIFIED.pt|.onnx|.safetensors   (loads a purified file
@@ -274,6 +275,8 @@ def main(argv):
     if opts["--name"] == "one-hidden":
         make_multi(images_dir, out, int(opts["--samples"]), 0.05, 10, int(opts["--seed"]))
         make_exact(images_dir, out, int(opts["--seed"]))
+        # PyTorch's default nn.Linear(bias=True): the same recipe with a readout bias, 32 filters
+        make(images_dir, out, "one-hidden-bias", 32, int(opts["--samples"]), float(opts["--rho"]), True, int(opts["--epochs"]), int(opts["--seed"]))
 
 
 if __name__ == "__main__":

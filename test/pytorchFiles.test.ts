@@ -176,6 +176,29 @@ describe("the exact regime in f32, trained by PyTorch (14x14 patches, 6 images, 
   });
 });
 
+describe("PyTorch's default readout bias (nn.Linear(bias=True)): the sequential model conv -> relu -> flatten -> dense", () => {
+  const B = new URL("./fixtures/pytorch/one-hidden-bias/", import.meta.url).pathname;
+  const bmeta = JSON.parse(readFileSync(join(B, "meta.json"), "utf8"));
+  it.each(["pt", "safetensors", "onnx"])("%s: purified with the defaults within 1.5 points of PyTorch's clean accuracy, only tensor data changed", async (ext) => {
+    const out = join(dir, `bias.${ext}`);
+    const r = await cli(["purify", "--model", join(B, `model.${ext}`), "--init", join(B, `init.${ext}`), "--data", join(B, "data.npy"),
+      "--eval-data", join(B, "test-data.npy"), "--eval-labels", join(B, "test-labels.npy"), "--out", out, "--json"]);
+    expect(r.code, r.err).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s.model).toBe("multi-layer");
+    expect(s.evalAccuracyBefore).toBeCloseTo(bmeta.accuracy.contaminated, 2);
+    expect(s.evalAccuracyAfter).toBeGreaterThan(bmeta.accuracy.clean - 0.015);
+    const before = new Uint8Array(readFileSync(join(B, `model.${ext}`))), after = new Uint8Array(readFileSync(out));
+    expect(after.length).toBe(before.length);
+    // the four tensors (conv weight and bias, readout weight and bias) are rewritten; the readout bias among them
+    const back = openModel(after, ext as "pt", "t", { height: 28, width: 28 });
+    const orig = openModel(before, ext as "pt", "t", { height: 28, width: 28 });
+    const changedTensors = new Set<string>();
+    back.theta.forEach((v, i) => { if (v !== orig.theta[i]) changedTensors.add(orig.locate(i)!.tensor); });
+    expect(changedTensors.size).toBe(4);
+  });
+});
+
 describe("a multi-layer network from PyTorch (conv-pad-relu-maxpool x2, linear with bias)", () => {
   const M = new URL("./fixtures/pytorch/multi-layer/", import.meta.url).pathname;
   it("its ONNX export comes back with only initializer data changed; onnxruntime runs it under its names", async () => {

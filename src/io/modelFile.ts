@@ -10,6 +10,8 @@ import { ShapeError, ValueError } from "../errors.js";
 import type { ImageShape, ModelShape } from "../model/shape.js";
 import { layoutOf, patchGeometry } from "../model/shape.js";
 import type { TensorFile } from "./safetensors.js";
+import type { SequentialModel } from "../deep/train.js";
+import { planLayers } from "../deep/sequential.js";
 
 export const MODEL_FORMAT = "cnn-purify/one-hidden-layer";
 
@@ -122,4 +124,44 @@ export function tensorsToModel(file: TensorFile, where: string, imageSize?: { he
     else for (let j = 0; j < K; j++) theta[L.wSize + j * O + o] = fw.values[o * f + j];
   }
   return { spec: { shape, image }, theta };
+}
+
+/**
+ * The one-hidden-layer CNN with a readout bias (PyTorch's default nn.Linear(bias=True)), from named
+ * tensors: one 4-D square convolution weight [K, C, k, k] applied with stride k, its optional bias
+ * [K], a readout [O, K (H/k)(W/k)] and its bias [O], read as the sequential model conv -> relu ->
+ * flatten -> dense, whose dense layer has a bias. Biases are found after their weights in file order
+ * (which settles K = O). Throws ValueError/ShapeError naming the tensor when the file is not that.
+ */
+export function tensorsToSequential(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { model: SequentialModel; theta: Float64Array } {
+  const t = file.tensors, names = Object.keys(t);
+  const conv = names.filter((n) => t[n].shape.length === 4), dense = names.filter((n) => t[n].shape.length === 2);
+  if (conv.length !== 1 || dense.length !== 1) throw new ValueError(`${where}: not a one-hidden-layer CNN with a readout bias (one 4-D convolution, one 2-D readout)`);
+  const [K, C, kh, kw] = t[conv[0]].shape, [O, F] = t[dense[0]].shape;
+  const after = (n: string) => names[names.indexOf(n) + 1];
+  const convBias = after(conv[0]) !== undefined && t[after(conv[0])].shape.length === 1 && t[after(conv[0])].shape[0] === K ? after(conv[0]) : null;
+  const denseBias = after(dense[0]) !== undefined && t[after(dense[0])].shape.length === 1 && t[after(dense[0])].shape[0] === O ? after(dense[0]) : null;
+  if (!denseBias) throw new ValueError(`${where}: no readout bias [${O}] after ${dense[0]}`);
+  for (const n of names) if (![conv[0], convBias, dense[0], denseBias].includes(n)) throw new ValueError(`${where}: tensor "${n}" is not part of a one-hidden-layer CNN with a readout bias`);
+  if (kh !== kw) throw new ShapeError(`${where}: ${conv[0]} has a ${kh}x${kw} kernel; with a readout bias only square kernels are supported`);
+  const height = file.metadata.height !== undefined ? Number(file.metadata.height) : imageSize?.height;
+  const width = file.metadata.width !== undefined ? Number(file.metadata.width) : imageSize?.width;
+  if (!height || !width || height % kh !== 0 || width % kw !== 0) throw new ShapeError(`${where}: a ${kh}x${kw} kernel does not tile ${height}x${width} images`);
+  const positions = (height / kh) * (width / kw);
+  if (F !== K * positions) throw new ShapeError(`${where}: ${dense[0]} has ${F} inputs, expected ${K} x ${positions} (the flattened convolution output)`);
+  const model: SequentialModel = { input: { C, H: height, W: width }, layers: [
+    { type: "conv", filters: K, kernel: kh, stride: kh, padding: 0 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: O },
+  ] };
+  const plan = planLayers(model.input, model.layers);
+  const theta = new Float64Array(plan.size), p = C * kh * kw;
+  const l0 = plan.layers[0], l3 = plan.layers[3];
+  for (let f = 0; f < K; f++) {
+    theta.set(t[conv[0]].values.subarray(f * p, (f + 1) * p), l0.offset + f * l0.rowLength);
+    theta[l0.offset + f * l0.rowLength + p] = convBias ? t[convBias].values[f] : 0;
+  }
+  for (let o = 0; o < O; o++) {
+    theta.set(t[dense[0]].values.subarray(o * F, (o + 1) * F), l3.offset + o * l3.rowLength);
+    theta[l3.offset + o * l3.rowLength + F] = t[denseBias].values[o];
+  }
+  return { model, theta };
 }

@@ -4,7 +4,7 @@
 import { ValueError } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import type { ModelSpec } from "./modelFile.js";
-import { tensorsToModel } from "./modelFile.js";
+import { tensorsToModel, tensorsToSequential } from "./modelFile.js";
 import { decodeOnnx } from "./onnx.js";
 import { onnx, tensorValues } from "./onnxProto.js";
 import { decodeSequentialOnnx } from "./onnxSequential.js";
@@ -57,14 +57,19 @@ export function openModel(bytes: Uint8Array, format: ModelFormat, where: string,
       return { name, count: t.values.length, dtype: float ? t.dtype as FloatDtype : null, at: t.at ?? null, values: t.values,
         whyNotInPlace: "it is a strided view of its storage" };
     });
-    const assemble = (values: Map<string, Float64Array>) => tensorsToModel({
+    const withValues = (values: Map<string, Float64Array>) => ({
       metadata: file.metadata,
       tensors: Object.fromEntries(Object.entries(file.tensors).map(([n, t]) => [n, { ...t, values: values.get(n)! }])),
-    }, where, imageSize).theta;
-    const { spec, theta } = tensorsToModel(file, where, imageSize);
+    });
     // a .pt's zip records each entry's CRC-32: refresh those of the blobs that changed
     const finish = "entries" in file ? (out: Uint8Array) => refreshCrcs(bytes, out, (file as TorchFile).entries) : undefined;
-    return { kind: "one-hidden-layer", spec, ...stored(bytes, tensors, theta, assemble, format, finish) };
+    let one: ReturnType<typeof tensorsToModel> | null = null, first: unknown;
+    try { one = tensorsToModel(file, where, imageSize); } catch (e) { first = e; }
+    if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => tensorsToModel(withValues(v), where, imageSize).theta, format, finish) };
+    // PyTorch's default nn.Linear has a bias: that network is the sequential conv -> relu -> flatten -> dense
+    let seq: ReturnType<typeof tensorsToSequential>;
+    try { seq = tensorsToSequential(file, where, imageSize); } catch { throw first; }
+    return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => tensorsToSequential(withValues(v), where, imageSize).theta, format, finish) };
   }
   const tensors = onnxTensors(bytes, where);
   let one: ReturnType<typeof decodeOnnx> | null = null, first: unknown;

@@ -70,7 +70,7 @@ export class SequentialLinearizedOperator implements LinearOperator {
     try {
       b = other === this ? a : ntkFactors(other.ws, other.theta, other.x, other.scratch, choices);
       if (w === null) ntkBetween(this.be, a, b, out);
-      else if (!ntkWeightedBetween(this.be, a, b, w, out)) this.gramByPairs(other, w, out);
+      else ntkWeightedBetween(this.be, a, b, w, out);
     } finally {
       a.dispose();
       if (b && b !== a) b.dispose();

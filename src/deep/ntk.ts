@@ -118,38 +118,41 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
 }
 
 /**
- * J_A diag(w) J_B^T for weights w that differ from zero on a few parameters S (the rows a polish
- * keeps on an approximate span), or from one on a few (the rows it drops on a near-exact one):
- * the |S| columns of both Jacobians are gathered from the factors (explicit blocks hold them; the
- * contraction's are sum_q G[(s,o), q, f] C[(s,q), r]) and J_A diag(w_S) J_B^T over S is formed,
- * or subtracted from the whole NTK J_A J_B^T. Returns false when neither set is small (general
- * weights: the caller then uses VJP/JVP pairs).
+ * J_A diag(w) J_B^T for any weights w, from the factors: the Jacobians' columns where w is not zero
+ * are gathered (explicit blocks hold them; the contraction's are sum_q G[(s,o), q, f] C[(s,q), r]),
+ * scaled and multiplied, a bounded chunk of columns at a time. When fewer weights differ from one
+ * than from zero (a polish that drops a few rows of a near-exact fit), the whole NTK J_A J_B^T is
+ * formed and those columns' part subtracted. Never one VJP + JVP pair per column.
  */
-export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf): boolean {
-  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, small = 4 * nO;
+export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf, chunkColumns?: number): Buf {
+  const plan = A.ws.plan, n = A.ws.n, nO = n * plan.output.C;
   const wv = be.view(w), nonzero: number[] = [], notOne: number[] = [];
   for (let j = 0; j < wv.length; j++) {
     if (wv[j] !== 0) nonzero.push(j);
     if (wv[j] !== 1) notOne.push(j);
   }
-  let support: number[], coef: number[], subtract: boolean;
-  if (nonzero.length <= small) { support = nonzero; coef = nonzero.map((j) => wv[j]); subtract = false; }
-  else if (notOne.length <= small) { support = notOne; coef = notOne.map((j) => 1 - wv[j]); subtract = true; }
-  else return false;
+  const subtract = notOne.length < nonzero.length;
+  const support = subtract ? notOne : nonzero, coef = support.map((j) => (subtract ? 1 - wv[j] : wv[j]));
   if (subtract) ntkBetween(be, A, B, out);
-  const S = support.length;
-  if (S === 0) { if (!subtract) be.fill(out, 0); return true; }
-  const ja = be.alloc(nO * S), jb = be.alloc(nO * S), c = be.alloc(S);
+  else be.fill(out, 0);
+  if (!support.length) return out;
+  // chunks of columns: two n O x chunk buffers of at most 4M entries each (32 MiB)
+  const chunk = Math.min(support.length, chunkColumns ?? Math.max(64, Math.floor(4_000_000 / nO)));
+  const ja = be.alloc(nO * chunk), jb = be.alloc(nO * chunk), c = be.alloc(chunk);
   try {
-    gatherColumns(be, A, support, ja);
-    gatherColumns(be, B, support, jb);
-    be.scaleColumns(ja, ja, nO, S, be.upload(c, coef));
-    // out = J_A diag(w) J_B^T, or J_A J_B^T - J_A diag(1 - w) J_B^T
-    be.gemm(false, true, nO, nO, S, subtract ? -1 : 1, ja, S, jb, S, subtract ? 1 : 0, out, nO);
+    for (let from = 0; from < support.length; from += chunk) {
+      const cols = support.slice(from, from + chunk), k = cols.length;
+      const a = be.slice(ja, 0, nO * k), b = be.slice(jb, 0, nO * k);
+      gatherColumns(be, A, cols, a);
+      gatherColumns(be, B, cols, b);
+      be.scaleColumns(a, a, nO, k, be.upload(be.slice(c, 0, k), coef.slice(from, from + k)));
+      // out (+)= J_A diag(w) J_B^T over these columns, or -= J_A diag(1 - w) J_B^T
+      be.gemm(false, true, nO, nO, k, subtract ? -1 : 1, a, k, b, k, 1, out, nO);
+    }
   } finally {
     be.free(ja); be.free(jb); be.free(c);
   }
-  return true;
+  return out;
 }
 
 /** out (n O x |S|) = the Jacobian's columns at parameter indices `support` (ascending). */

@@ -207,9 +207,8 @@ export function sequentialJvp(ws: SequentialWorkspace, theta: Buf, x: Buf, dthet
       const W = be.slice(theta, l.offset, l.rows * l.rowLength), dW = be.slice(dtheta, l.offset, l.rows * l.rowLength);
       const rows = be.slice(scratch[3], 0, n * HW * l.rows);
       const cols = be.slice(tmpCols, 0, n * HW * l.rowLength);
-      // d(out) = cols(x) dW^T + cols(dx) W^T (bias column of cols(dx) is 0)
-      patchRows(be, l, input, n, cols, true);
-      be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, dW, l.rowLength, 0, rows, l.rows);
+      // d(out) = cols(x) dW^T + cols(dx) W^T (bias column of cols(dx) is 0); cols(x) are the forward's
+      be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, ws.cols[i]!, l.rowLength, dW, l.rowLength, 0, rows, l.rows);
       if (t) {
         patchRows(be, l, t, n, cols, false);
         be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, W, l.rowLength, 1, rows, l.rows);

@@ -100,13 +100,27 @@ $("check").addEventListener("click", () => { void start("check"); });
 $("purify").addEventListener("click", () => { void start("purify"); });
 $("cancel").addEventListener("click", () => { worker?.terminate(); worker = null; busy(false); $("status").textContent = "cancelled"; document.body.dataset.state = "cancelled"; });
 
-/** The worker, started with the page and its binaries compiled at once: after load, no request. */
+/**
+ * The page's own files, fetched once at load: the worker's script (workers start from it as a Blob,
+ * so Cancel and a new run fetch nothing) and the kernel binaries, compiled here and handed to each
+ * worker as WebAssembly.Modules (a runtime without SIMD skips that binary and runs the scalar one).
+ */
+const assets = (async () => {
+  const own = (f: string) => new URL(`./${f}`, import.meta.url);
+  const compile = async (f: string) => {
+    try { return await WebAssembly.compile(await (await fetch(own(f))).arrayBuffer()); } catch { return undefined; }
+  };
+  const [script, simd, scalar] = await Promise.all([fetch(own("filesWorker.js")).then((r) => r.text()), compile("cnn-purify-simd.wasm"), compile("cnn-purify-scalar.wasm")]);
+  return { url: URL.createObjectURL(new Blob([script], { type: "text/javascript" })), modules: { simd, scalar } };
+})();
+
 function startWorker(): Worker {
-  const w = new Worker(new URL("./filesWorker.js", import.meta.url), { type: "module" });
+  const w = new Worker(workerUrl, { type: "module" });
   w.onmessage = (e: MessageEvent<PageMessage>) => show(e.data);
   w.onerror = (e) => fail(e.message);
-  w.postMessage({ action: "warm" });
+  w.postMessage({ action: "warm", modules });
   return w;
 }
+const { url: workerUrl, modules } = await assets;
 worker = startWorker();
 ready();

@@ -5,7 +5,9 @@ import type { FilePurifyOptions } from "../src/files/purifyFiles.js";
 export interface PageFile { name: string; bytes: Uint8Array }
 export interface PageFiles { model: PageFile; init: PageFile; data: PageFile; evalData?: PageFile; evalLabels?: PageFile }
 
-export type PageRequest = { action: "warm" } | { action: "check" | "purify"; files: PageFiles; options: FilePurifyOptions; memoryLimit: number };
+export type PageRequest =
+  | { action: "warm"; modules: Partial<Record<"simd" | "scalar", WebAssembly.Module>> }
+  | { action: "check" | "purify"; files: PageFiles; options: FilePurifyOptions; memoryLimit: number };
 
 export type PageMessage =
   | { type: "warm" }

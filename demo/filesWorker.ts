@@ -1,14 +1,16 @@
 // The files page's worker: opens the user's files with the CLI's readers (src/files), sizes the
 // problem first (refused past the memory limit, with the number), then checks or purifies.
-// Terminating this worker is the page's cancel button.
-import { checkModel, createBackend, openFileProblem, plainReport } from "../src/browser.js";
+// Terminating this worker is the page's cancel button. It runs from a Blob of its own script and
+// gets its kernel binaries as compiled modules from the page, so starting one fetches nothing.
+import { checkModel, createBackend, openFileProblem, plainReport, setWasmSource } from "../src/browser.js";
 import type { PageMessage, PageRequest } from "./filesProtocol.js";
 
 const post = (m: PageMessage, transfer: Transferable[] = []) => (self as unknown as { postMessage(m: PageMessage, t: Transferable[]): void }).postMessage(m, transfer);
 
 self.onmessage = async (e: MessageEvent<PageRequest>) => {
   if (e.data.action === "warm") {
-    // compile the kernel binaries now, while the page loads
+    // the page hands over the binaries it compiled at load: this worker fetches nothing
+    setWasmSource(e.data.modules);
     await createBackend("wasm");
     post({ type: "warm" });
     return;

@@ -106,25 +106,40 @@ export async function backdoorAttack(shape: ModelShape, clean: Float64Array, dat
   let mask: Float64Array | undefined;
   let changed: Int32Array;
   if (o.kind === "sparse") {
-    const g = await gradient(shape, clean, poisoned, poisonedLabels, { backend: be });
-    const order = Int32Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]));
-    changed = order.slice(0, Math.max(1, Math.round(fraction * g.length))).sort();
-    mask = new Float64Array(g.length);
-    for (const i of changed) mask[i] = 1;
+    ({ changed, mask } = largestEntries(await gradient(shape, clean, poisoned, poisonedLabels, { backend: be }), fraction));
   } else {
     changed = Int32Array.from({ length: clean.length }, (_, i) => i);
   }
-  const goal = o.goal ?? 0.97, maxEpochs = o.maxEpochs ?? 40;
-  let params = clean, epochs = 0, success = 0;
-  while (epochs < maxEpochs) {
-    const r = await train(shape, params, poisoned, poisonedLabels, {
-      epochs: 1, lr: o.lr ?? 0.02, momentum: 0.9, batchSize: o.batchSize ?? 32, seed: (o.seed ?? 0) + epochs, backend: be, updateMask: mask,
-    });
-    params = r.params;
-    epochs++;
+  const r = await fineTuneUntil(clean, o.goal ?? 0.97, o.maxEpochs ?? 40,
+    async (params, epoch) => (await train(shape, params, poisoned, poisonedLabels, {
+      epochs: 1, lr: o.lr ?? 0.02, momentum: 0.9, batchSize: o.batchSize ?? 32, seed: (o.seed ?? 0) + epoch, backend: be, updateMask: mask,
+    })).params,
     // the triggered copies are all labelled target, so accuracy on them is the success rate
-    success = (await evaluate(shape, params, triggeredTest, targetLabels, { backend: be })).accuracy!;
-    if (success >= goal) break;
+    async (params) => (await evaluate(shape, params, triggeredTest, targetLabels, { backend: be })).accuracy!);
+  return { params: r.params, changed, epochs: r.epochs, trainSuccess: r.success };
+}
+
+/** The sparse attacker's choice: the `fraction` of entries with the largest |gradient|, sorted, and their 0/1 mask. */
+export function largestEntries(g: Float64Array, fraction: number): { changed: Int32Array; mask: Float64Array } {
+  const order = Int32Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]));
+  const changed = order.slice(0, Math.max(1, Math.round(fraction * g.length))).sort();
+  const mask = new Float64Array(g.length);
+  for (const i of changed) mask[i] = 1;
+  return { changed, mask };
+}
+
+/**
+ * The attacker's fine-tuning, for any model family: one epoch at a time (`epoch(params, e)`) until
+ * `success(params)` reaches `goal` or `maxEpochs` have run.
+ */
+export async function fineTuneUntil(start: Float64Array, goal: number, maxEpochs: number,
+  epoch: (params: Float64Array, e: number) => Promise<Float64Array>, success: (params: Float64Array) => Promise<number>): Promise<{ params: Float64Array; epochs: number; success: number }> {
+  let params = start, epochs = 0, rate = 0;
+  while (epochs < maxEpochs) {
+    params = await epoch(params, epochs);
+    epochs++;
+    rate = await success(params);
+    if (rate >= goal) break;
   }
-  return { params, changed, epochs, trainSuccess: success };
+  return { params, epochs, success: rate };
 }

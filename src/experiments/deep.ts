@@ -6,7 +6,7 @@
 import { spanFit } from "../recover/report.js";
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { addTrigger } from "../attack/backdoor.js";
+import { addTrigger, fineTuneUntil, largestEntries } from "../attack/backdoor.js";
 import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName } from "../data/datasets.js";
 import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
@@ -159,16 +159,11 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   const np = nA / 5, poisonedX = new Float64Array((nA + np) * 784), poisonedY = new Float64Array(nA + np);
   poisonedX.set(attack.images); poisonedX.set(addTrigger(attack.images.subarray(0, np * 784), np, IMAGE), nA * 784);
   poisonedY.set(attack.labels); poisonedY.fill(target, nA);
-  const grad = await gradientSequential(model, clean, poisonedX, poisonedY, be);
-  const top = Int32Array.from(grad.keys()).sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a])).subarray(0, Math.round(0.02 * grad.length));
-  const mask = new Float64Array(grad.length);
-  for (const i of top) mask[i] = 1;
-  let backdoored = clean;
-  for (let e = 0; e < 20; e++) {
-    backdoored = await trainSequential(model, backdoored, poisonedX, poisonedY, { epochs: 1, lr: 0.01, batchSize: 32, seed: seed + 40 + e, updateMask: mask, backend: be });
-    if (await asr(backdoored) >= 0.95) break;
-  }
-  await record("backdoor-sparse", top.length / grad.length, backdoored, { asrBefore: await asr(backdoored), benignFraction: 1 });
+  const { changed: top, mask } = largestEntries(await gradientSequential(model, clean, poisonedX, poisonedY, be), 0.02);
+  const { params: backdoored, success } = await fineTuneUntil(clean, 0.95, 20,
+    (params, e) => trainSequential(model, params, poisonedX, poisonedY, { epochs: 1, lr: 0.01, batchSize: 32, seed: seed + 40 + e, updateMask: mask, backend: be }),
+    asr);
+  await record("backdoor-sparse", top.length / mask.length, backdoored, { asrBefore: success, benignFraction: 1 });
   factor.dispose(); op.dispose();
   o.onProgress?.("done", steps, steps);
   return {

@@ -14,7 +14,8 @@ entries with outliers, and writes what a PyTorch user would hand to cnn-purify:
   meta.json                     accuracies PyTorch measured (clean, init, contaminated), seeds, sizes
 and, beside the one-hidden-layer network, multi-layer/ (a small LeNet-like CNN: init/model .onnx and .pt)
 exact/ (the exact regime in f32: 14x14 patches, 6 images, readout frozen; .pt and .safetensors) and
-one-hidden-bias/ (the one-hidden-layer recipe with PyTorch's default readout bias, 32 filters).
+one-hidden-bias/ (the one-hidden-layer recipe with PyTorch's default readout bias, 32 filters), and
+constructs/ (untrained exports of view(n, -1), global average pooling, a grouped conv, BatchNorm).
 
 Usage: pytorch_fixtures.py IMAGES_DIR OUT_DIR [--name NAME] [--filters K] [--samples N] [--rho R]
        pytorch_fixtures.py --verify OUT_DIR PURIFIED.pt|.onnx|.safetensors   (loads a purified file
@@ -239,6 +240,35 @@ def make_exact(images_dir, out, seed):
                    "readout": "frozen", "changed": changed}, f, indent=2)
 
 
+class ViewFlatten(torch.nn.Module):
+    # what many PyTorch models write instead of nn.Flatten: x.view(x.size(0), -1)
+    def forward(self, x):
+        return x.view(x.size(0), -1)
+
+
+def make_constructs(images_dir, out, seed):
+    # spellings PyTorch users export: view(n, -1) and global average pooling are read; grouped
+    # convolutions and BatchNorm (PRESERVE export) are not yet, and must be refused by name
+    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:2]
+    d = os.path.join(out, "constructs")
+    os.makedirs(d, exist_ok=True)
+    torch.manual_seed(seed)
+    nets = {
+        "grouped": torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3, padding=1, groups=2),
+                                       torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 28 * 28, 10)),
+        "batchnorm": torch.nn.Sequential(torch.nn.Conv2d(1, 4, 7, stride=7), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(64, 10)),
+        "view": torch.nn.Sequential(torch.nn.Conv2d(1, 4, 7, stride=7), torch.nn.ReLU(), ViewFlatten(), torch.nn.Linear(64, 10)),
+        "gap": torch.nn.Sequential(torch.nn.Conv2d(1, 4, 7, stride=7), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 10)),
+    }
+    for name, model in nets.items():
+        kw = {"training": torch.onnx.TrainingMode.PRESERVE} if name == "batchnorm" else {}
+        if name == "batchnorm":
+            model.train()
+        torch.onnx.export(model, x[:1], os.path.join(d, f"{name}.onnx"), input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13, **kw)
+    np.save(os.path.join(d, "data.npy"), x.numpy())
+
+
 def verify(d, path):
     xt = torch.from_numpy(np.load(os.path.join(d, "test-data.npy")))
     yt = torch.from_numpy(np.load(os.path.join(d, "test-labels.npy")).astype(np.int64))
@@ -277,6 +307,7 @@ def main(argv):
         make_exact(images_dir, out, int(opts["--seed"]))
         # PyTorch's default nn.Linear(bias=True): the same recipe with a readout bias, 32 filters
         make(images_dir, out, "one-hidden-bias", 32, int(opts["--samples"]), float(opts["--rho"]), True, int(opts["--epochs"]), int(opts["--seed"]))
+        make_constructs(images_dir, out, int(opts["--seed"]))
 
 
 if __name__ == "__main__":

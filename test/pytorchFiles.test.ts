@@ -229,6 +229,35 @@ describe("a multi-layer network from PyTorch (conv-pad-relu-maxpool x2, linear w
   });
 });
 
+describe("PyTorch's spellings: view(n, -1) and global average pooling read; grouped conv and BatchNorm refused by name", () => {
+  const C = new URL("./fixtures/pytorch/constructs/", import.meta.url).pathname;
+  it.each(["view", "gap"])("%s: read as a sequential CNN that computes what onnxruntime computes; an unchanged model comes back byte for byte", async (name) => {
+    const { decodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
+    const { planLayers, SequentialWorkspace, sequentialForward } = await import("../src/deep/sequential.js");
+    const { createBackend } = await import("../src/backend/index.js");
+    const bytes = new Uint8Array(readFileSync(join(C, `${name}.onnx`)));
+    const { model, theta } = decodeSequentialOnnx(bytes);
+    const x = decodeNpy(new Uint8Array(readFileSync(join(C, "data.npy"))));
+    const be = await createBackend("wasm");
+    const ws = new SequentialWorkspace(be, planLayers(model.input, model.layers), 2);
+    const ours = be.download(sequentialForward(ws, be.upload(be.alloc(theta.length), theta), be.upload(be.alloc(x.values.length), x.values)));
+    const session = await ort.InferenceSession.create(bytes);
+    const theirs = (await session.run({ x: new ort.Tensor("float32", Float32Array.from(x.values), x.shape) })).logits.data as Float32Array;
+    const scale = Math.max(...ours.map(Math.abs));
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i] - theirs[i]) / scale).toBeLessThan(1e-5);
+    const out = join(dir, `${name}.purified.onnx`);
+    const r = await cli(["purify", "--model", join(C, `${name}.onnx`), "--init", join(C, `${name}.onnx`), "--data", join(C, "data.npy"), "--out", out]);
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(out).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it.each([["grouped", /dilation and groups are not supported/], ["batchnorm", /unsupported op BatchNormalization/]] as const)("%s: exit 3, named", async (name, msg) => {
+    const r = await cli(["purify", "--model", join(C, `${name}.onnx`), "--init", join(C, `${name}.onnx`), "--data", join(C, "data.npy"), "--out", join(dir, "never.onnx")]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(msg);
+  });
+});
+
 describe("pickles that do anything but rebuild tensors", () => {
   const marker = "/tmp/cnn-purify-pickle-executed";
 

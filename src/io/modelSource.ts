@@ -1,7 +1,7 @@
 // A model file opened for purification, in any runtime (bytes only: no fs). It gives the network
 // (one-hidden-layer or sequential), its parameter vector, and `write(params)`: the user's own file
 // with only the purified tensors' data changed, each in its own dtype (src/io/storedModel.ts).
-import { ValueError } from "../errors.js";
+import { ShapeError, ValueError } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import type { ModelSpec } from "./modelFile.js";
 import { tensorsToModel, tensorsToSequential } from "./modelFile.js";
@@ -68,7 +68,7 @@ export function openModel(bytes: Uint8Array, format: ModelFormat, where: string,
     if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => tensorsToModel(withValues(v), where, imageSize).theta, format, finish) };
     // PyTorch's default nn.Linear has a bias: that network is the sequential conv -> relu -> flatten -> dense
     let seq: ReturnType<typeof tensorsToSequential>;
-    try { seq = tensorsToSequential(file, where, imageSize); } catch { throw first; }
+    try { seq = tensorsToSequential(file, where, imageSize); } catch (second) { throw bothRefused(first, second, where); }
     return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => tensorsToSequential(withValues(v), where, imageSize).theta, format, finish) };
   }
   const tensors = onnxTensors(bytes, where);
@@ -76,8 +76,15 @@ export function openModel(bytes: Uint8Array, format: ModelFormat, where: string,
   try { one = decodeOnnx(bytes, where, imageSize); } catch (e) { first = e; }
   if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => decodeOnnx(bytes, where, imageSize, v).theta, format) };
   let seq: ReturnType<typeof decodeSequentialOnnx>;
-  try { seq = decodeSequentialOnnx(bytes, where); } catch { throw first; }
+  try { seq = decodeSequentialOnnx(bytes, where); } catch (second) { throw bothRefused(first, second, where); }
   return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => decodeSequentialOnnx(bytes, where, v).theta, format) };
+}
+
+/** Neither reader took the file: both reasons, so the construct that stopped each is named. */
+function bothRefused(first: unknown, second: unknown, where: string): unknown {
+  if (!(first instanceof ValueError || first instanceof ShapeError) || !(second instanceof ValueError || second instanceof ShapeError)) return first;
+  const strip = (m: string) => (m.startsWith(`${where}: `) ? m.slice(where.length + 2) : m);
+  return new ValueError(`${where}: as the one-hidden-layer CNN: ${strip(first.message)}; as a multi-layer CNN: ${strip(second.message)}`);
 }
 
 function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array, assemble: (v: Map<string, Float64Array>) => Float64Array,

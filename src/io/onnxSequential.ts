@@ -6,7 +6,7 @@ import { ValueError } from "../errors.js";
 import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
-import { DOUBLE, FLOAT, int, ints, num, onnx, tensor, readInitializers } from "./onnxProto.js";
+import { DOUBLE, FLOAT, int, ints, num, onnx, tensor, readInitializers, tensorValues } from "./onnxProto.js";
 
 /** Encodes a sequential model; weights W~ rows [w ; b] split into ONNX weight and bias tensors. */
 export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array, options: { dtype?: "f32" | "f64" } = {}): Uint8Array {
@@ -58,6 +58,27 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
     return t;
   };
   const layers: LayerSpec[] = [], weights: Array<{ w: Float64Array; b: Float64Array } | null> = [];
+  // nodes that only compute shapes (x.view(x.size(0), -1) exports Shape, Gather, Unsqueeze, Concat)
+  const producer = new Map<string, OnnxNs.INodeProto>();
+  for (const n of g.node) for (const o of n.output ?? []) producer.set(o, n);
+  const constant = (name: string): Float64Array | null => {
+    const t = inits.get(name);
+    if (t) return t.values;
+    const p = producer.get(name), v = p?.opType === "Constant" ? attr(p, "value")?.t : null;
+    return v ? tensorValues(v, where).values : null;
+  };
+  /** True when `name` is a Reshape target meaning "flatten": [N or 0 or -1, -1], given or computed as concat(size(0), -1). */
+  const flattenTarget = (name: string): boolean => {
+    const c = constant(name);
+    if (c) return c.length === 2 && c[1] === -1 && (c[0] === 0 || c[0] === -1 || c[0] > 0);
+    const cat = producer.get(name);
+    if (cat?.opType !== "Concat" || cat.input?.length !== 2) return false;
+    const last = constant(cat.input[1]);
+    const un = producer.get(cat.input[0]), gat = un?.opType === "Unsqueeze" ? producer.get(un.input?.[0] ?? "") : null;
+    const shape = gat?.opType === "Gather" ? producer.get(gat.input?.[0] ?? "") : null, index = gat ? constant(gat.input?.[1] ?? "") : null;
+    return !!last && last.length === 1 && last[0] === -1 && shape?.opType === "Shape" && !!index && index.length === 1 && index[0] === 0;
+  };
+  const SHAPE_ONLY = new Set(["Shape", "Constant", "Gather", "Unsqueeze", "Concat"]);
   for (const n of g.node) {
     const op = n.opType ?? "";
     if (op === "Conv") {
@@ -83,6 +104,17 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
       for (let u = 0; u < spec.units; u++) last.b[u] += b.values[u];
     } else if (op === "Relu") { layers.push({ type: "relu" }); weights.push(null); }
     else if (op === "Flatten") { layers.push({ type: "flatten" }); weights.push(null); }
+    else if (op === "Reshape") {
+      if (!flattenTarget(n.input?.[1] ?? "")) throw new ValueError(`${where}: Reshape "${n.name}": only a flatten to [N, -1] (view(n, -1)) is supported`);
+      layers.push({ type: "flatten" }); weights.push(null);
+    } else if (op === "GlobalAveragePool") {
+      // average over the whole map: an average pooling of its size (square maps)
+      const d = planLayers(input, layers).output;
+      if (d.H !== d.W) throw new ValueError(`${where}: GlobalAveragePool "${n.name}" over a ${d.H}x${d.W} map: only square maps are supported`);
+      layers.push({ type: "avgpool", size: d.H }); weights.push(null);
+    } else if (SHAPE_ONLY.has(op)) {
+      continue; // shape arithmetic: checked where a Reshape uses it
+    }
     else if (op === "MaxPool" || op === "AveragePool") {
       const k = attrInts(n, "kernel_shape") ?? [], st = attrInts(n, "strides") ?? k;
       if (k.length !== 2 || k[0] !== k[1] || st[0] !== k[0] || st[1] !== k[1] || (attrInts(n, "pads") ?? [0]).some((p) => p !== 0)) {
@@ -90,7 +122,7 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
       }
       layers.push({ type: op === "MaxPool" ? "maxpool" : "avgpool", size: k[0] }); weights.push(null);
     } else if (op !== "Identity") {
-      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, Relu, MaxPool, AveragePool, Flatten, Gemm, MatMul (+ Add), Identity`);
+      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (to [N, -1]), Gemm, MatMul (+ Add), Identity`);
     }
   }
   const plan = planLayers(input, layers);

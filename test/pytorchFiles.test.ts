@@ -161,6 +161,15 @@ describe("the exact regime in f32, trained by PyTorch (14x14 patches, 6 images, 
     expect([bad.verdict, bad.certified, bad.suspects.total]).toEqual(["changed", true, emeta.changed]);
   });
 
+  it("check with a patch span that covers every filter row: undetermined (it fits anything there), not a verdict", async () => {
+    const D = join(E, "..", "one-hidden");
+    const r = await cli(["check", "--model", join(D, "clean.pt"), "--init", join(D, "init.pt"), "--data", join(D, "data.npy"), "--subspace", "patch", "--json"]);
+    expect(r.code).toBe(5);
+    const res = JSON.parse(r.out).results[0];
+    expect([res.verdict, res.certified]).toEqual(["undetermined", false]);
+    expect(res.reason).toMatch(/whole space for some rows .*covers R\^50/);
+  });
+
   it("judged at f64's precision instead, the same f32 model is not certified: tolerances follow the model", async () => {
     const { purify } = await import("../src/recover/purify.js");
     const { patchesFromImages } = await import("../src/model/data.js");

@@ -63,15 +63,18 @@ export async function fileDigests(files: Record<string, NamedFile | undefined>):
 export async function checkModel(files: ModelFiles, options: FilePurifyOptions = {}, o: { backend?: Backend | string; top?: number } = {}): Promise<CheckResult> {
   const problem = openFileProblem(files, options);
   const r = await problem.run({ backend: o.backend });
-  const exactRegime = problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise";
+  // exact spans certify only where they are thin: a span that is the whole space for some rows fits anything there
+  const exactRegime = (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") && !problem.choice.covers;
   const m = r.model, theta = m.theta, params = r.params;
   // suspects: entries the purified model (the span's prediction) does not reproduce
   const detail = r.detail as { recovered?: boolean; certificateSlack?: number; estimatedContaminated?: Int32Array } | Array<{ recovered: boolean; frozen: boolean; covers: boolean }>;
-  let certificate: boolean, slack = 0, flagged: number[];
+  let certificate: boolean, statistic: CheckResult["statistic"], flagged: number[];
   if (Array.isArray(detail)) {
     // layerwise: every trained layer certified; suspects where the file and the span disagree beyond
     // the fit's tolerance (1e-9 of the update's rms, or the storage rounding)
-    certificate = detail.filter((l) => !l.frozen).every((l) => l.recovered);
+    const uncertified = detail.filter((l) => !l.frozen && !l.recovered).length;
+    certificate = uncertified === 0;
+    statistic = { name: "trained layers whose rows fit their patch span beyond the certificate's margin in no block", value: uncertified, threshold: 0 };
     const floor = precisionFloor(r.precision, r.init, theta);
     let ss = 0, count = 0;
     for (let i = 0; i < theta.length; i++) if (Number.isFinite(theta[i])) { ss += (theta[i] - r.init[i]) ** 2; count++; }
@@ -83,7 +86,7 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
     }
   } else {
     certificate = detail.recovered === true;
-    slack = detail.certificateSlack ?? 0;
+    statistic = { name: "certificate slack (exactly fit rows - span dimension - margin, worst block)", value: detail.certificateSlack ?? 0, threshold: 0 };
     flagged = Array.from(detail.estimatedContaminated ?? []);
   }
   const perTensor: Record<string, number> = {};
@@ -96,7 +99,9 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
   let verdict: CheckVerdict, certified: boolean, reason: string;
   if (!exactRegime) {
     verdict = "undetermined"; certified = false;
-    reason = `the ${problem.choice.subspace} span is approximate: no exact-fit certificate, and a statistical verdict needs a calibration on clean models of this recipe (not built yet)`;
+    reason = problem.choice.covers
+      ? `the ${problem.choice.subspace} span is the whole space for some rows (${problem.choice.warnings.join("; ")}): it fits any change there, so it certifies nothing`
+      : `the ${problem.choice.subspace} span is approximate: no exact-fit certificate, and a statistical verdict needs a calibration on clean models of this recipe (not built yet)`;
   } else if (certificate) {
     certified = true;
     verdict = flagged.length ? "changed" : "consistent";
@@ -110,7 +115,7 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
   return {
     verdict, certified, reason, span: problem.choice.subspace, spanReason: problem.choice.reason,
     suspects: { total: flagged.length, perTensor, top },
-    statistic: { name: "certificate slack (exactly fit rows - span dimension - margin, worst block)", value: slack, threshold: 0 },
+    statistic,
     files: await fileDigests({ model: files.model, init: files.init, data: files.data }),
     version: VERSION, options,
   };

@@ -55,7 +55,7 @@ export function openModel(bytes: Uint8Array, format: ModelFormat, where: string,
     const tensors: StoredTensor[] = Object.entries(file.tensors).map(([name, t]) => {
       const float = t.dtype === "F64" || t.dtype === "F32" || t.dtype === "F16" || t.dtype === "BF16";
       return { name, count: t.values.length, dtype: float ? t.dtype as FloatDtype : null, at: t.at ?? null, values: t.values,
-        whyNotInPlace: "it is a strided view of its storage" };
+        ...(t.at === undefined ? { whyNotInPlace: "it is a strided view of its storage" } : {}) };
     });
     const withValues = (values: Map<string, Float64Array>) => ({
       metadata: file.metadata,

@@ -9,9 +9,8 @@ import type { FloatDtype } from "./dtypes.js";
 export interface InitializerLocation {
   name: string;
   dataType: number;
-  /** Byte offset and length of the elements (raw_data, or packed float_data/double_data). */
+  /** Byte offset of the elements (raw_data, or packed float_data/double_data). */
   at: number | null;
-  bytes: number;
   field: "raw_data" | "float_data" | "double_data" | "int32_data" | "external" | "other";
 }
 
@@ -70,7 +69,7 @@ export function locateInitializers(bytes: Uint8Array): InitializerLocation[] {
 }
 
 function locateTensor(bytes: Uint8Array, s: number, e: number): InitializerLocation {
-  let name = "", dataType = 0, at: number | null = null, len = 0;
+  let name = "", dataType = 0, at: number | null = null;
   let field: InitializerLocation["field"] = "other";
   let external = false;
   const w = new Wire(bytes, s, e);
@@ -80,12 +79,12 @@ function locateTensor(bytes: Uint8Array, s: number, e: number): InitializerLocat
     else if (f === 14 && wt === 0) { const r = new Wire(bytes, fs, e); external = r.varint() === 1; }
     else if (f === 13) external = true;
     else if (wt === 2 && (f === 9 || f === 4 || f === 10)) {
-      at = fs; len = fe - fs; field = f === 9 ? "raw_data" : f === 4 ? "float_data" : "double_data";
+      at = fs; field = f === 9 ? "raw_data" : f === 4 ? "float_data" : "double_data";
     } else if (f === 5) field = "int32_data";
     else if ((f === 4 || f === 10) && wt !== 2) field = "other"; // unpacked repeated values
   });
   const kind = field as InitializerLocation["field"];
-  if (external) return { name, dataType, at: null, bytes: 0, field: "external" };
-  if (kind === "int32_data" || kind === "other") return { name, dataType, at: null, bytes: 0, field: kind };
-  return { name, dataType, at, bytes: len, field: kind };
+  if (external) return { name, dataType, at: null, field: "external" };
+  if (kind === "int32_data" || kind === "other") return { name, dataType, at: null, field: kind };
+  return { name, dataType, at, field: kind };
 }

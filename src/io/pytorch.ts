@@ -17,11 +17,9 @@ const STORAGE_DTYPES: Record<string, { dtype: Tensor["dtype"]; bytes: number }> 
   ByteStorage: { dtype: "U8", bytes: 1 }, BoolStorage: { dtype: "U8", bytes: 1 },
 };
 
-/** A decoded torch.save file: its tensors (with `at` when writable in place) and zip entries. */
+/** A decoded torch.save file: its tensors (`at` only for contiguous ones: strided views are read, not written in place) and zip entries. */
 export interface TorchFile extends TensorFile {
   entries: ZipEntry[];
-  /** Tensors that are strided views of their storage: read, but not writable in place. */
-  strided: Set<string>;
 }
 
 /** Decodes a torch.save'd state_dict; throws ValueError naming what is wrong or refused. */
@@ -39,7 +37,6 @@ export function decodeTorchFile(bytes: Uint8Array, where = "pt"): TorchFile {
   const dict = unpickleStateDict(bytes.subarray(pkl.dataStart, pkl.dataStart + pkl.size), where);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tensors: Record<string, Tensor> = {};
-  const strided = new Set<string>();
   for (const [name, t] of dict) {
     const kind = STORAGE_DTYPES[t.storage];
     if (!kind) throw new ValueError(`${where}: tensor "${name}" is stored as ${t.storage}, which this reader does not take`);
@@ -68,8 +65,7 @@ export function decodeTorchFile(bytes: Uint8Array, where = "pt"): TorchFile {
         : kind.dtype === "U8" ? bytes[at] : readFloat(dv, at, kind.dtype as FloatDtype, 0);
       for (let i = index.length - 1; i >= 0; i--) { if (++index[i] < t.shape[i]) break; index[i] = 0; }
     }
-    if (!contiguous) strided.add(name);
     tensors[name] = { shape: t.shape, values, dtype: kind.dtype, at: contiguous ? blob.dataStart + t.offset * kind.bytes : undefined };
   }
-  return { tensors, metadata: {}, entries, strided };
+  return { tensors, metadata: {}, entries };
 }

@@ -8,7 +8,7 @@
 // assembly only selects, transposes, sums and scales elements, so theta_i = scale_i * v[source_i].
 import { ValueError } from "../errors.js";
 import type { FloatDtype } from "./dtypes.js";
-import { readFloat, writeFloat } from "./dtypes.js";
+import { writeFloat } from "./dtypes.js";
 
 /** One tensor as the file stores it. */
 export interface StoredTensor {
@@ -102,12 +102,4 @@ export function writeParameters(bytes: Uint8Array, tensors: StoredTensor[], map:
     changed++;
   }
   return { bytes: out, changedElements: changed, unstored };
-}
-
-/** Reads `count` elements of `dtype` at byte `at` of `bytes`. */
-export function readElements(bytes: Uint8Array, at: number, dtype: FloatDtype, count: number): Float64Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i++) out[i] = readFloat(dv, at, dtype, i);
-  return out;
 }

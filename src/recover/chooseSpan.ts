@@ -43,6 +43,8 @@ export interface SpanChoice {
   reason: string;
   /** Spans that cannot remove anything, said with the numbers. */
   warnings: string[];
+  /** The chosen span is the whole space for some rows: nothing there can be located or certified. */
+  covers: boolean;
 }
 
 const fmt = (x: number) => x.toLocaleString("en-US");
@@ -52,12 +54,12 @@ const linearizedWarnings = (nO: number, P: number) =>
 
 /** The linearized family for a model whose update has `P` entries and span n O columns. */
 function linearizedChoice(nO: number, P: number, why: string, fits: (s: string) => boolean): SpanChoice {
-  const warnings = linearizedWarnings(nO, P);
+  const warnings = linearizedWarnings(nO, P), covers = warnings.length > 0;
   if (nO <= SPAN_RULE.relinearizeColumns && fits("relinearized")) {
-    return { subspace: "relinearized", reason: `${why}: using relinearized (n O = ${fmt(nO)} <= ${fmt(SPAN_RULE.relinearizeColumns)})`, warnings };
+    return { subspace: "relinearized", reason: `${why}: using relinearized (n O = ${fmt(nO)} <= ${fmt(SPAN_RULE.relinearizeColumns)})`, warnings, covers };
   }
   const not = nO > SPAN_RULE.relinearizeColumns ? `n O = ${fmt(nO)} > ${fmt(SPAN_RULE.relinearizeColumns)}` : "the union's NTK would exceed the memory limit";
-  return { subspace: "linearized", reason: `${why}: using linearized (not relinearized: ${not})`, warnings };
+  return { subspace: "linearized", reason: `${why}: using linearized (not relinearized: ${not})`, warnings, covers };
 }
 
 /**
@@ -73,13 +75,14 @@ export function chooseSpan(shape: ModelShape, samples: number,
   const patchWhy = `patch span: ${fmt(cols)} patches for filter rows of p + 1 = ${fmt(L.row)} entries (ratio ${ratio.toFixed(2)})`;
   const covers = cols >= L.row ? [`the patch span covers R^${L.row} (${fmt(cols)} patches >= ${fmt(L.row)}): every filter row [w_j ; b_j] (${o.rowTensors?.join(", ") || "the convolution's weight and bias"}) is in it, nothing can be removed there`] : [];
   const requested = o.requested ?? "auto";
-  if (requested === "patch") return { subspace: "patch", reason: `patch span as asked (${fmt(cols)} patches, rows of ${fmt(L.row)})`, warnings: covers };
+  if (requested === "patch") return { subspace: "patch", reason: `patch span as asked (${fmt(cols)} patches, rows of ${fmt(L.row)})`, warnings: covers, covers: covers.length > 0 };
   const limit = o.memoryLimit ?? WASM_MEMORY_LIMIT;
   const fits = (s: string) => memoryEstimate(shape, { samples, patches: shape.patches }, s) <= limit;
   if (requested === "linearized" || requested === "relinearized") {
-    return { subspace: requested, reason: `${requested} span as asked (n O = ${fmt(nO)} columns, P = ${fmt(P)})`, warnings: linearizedWarnings(nO, P) };
+    const warnings = linearizedWarnings(nO, P);
+    return { subspace: requested, reason: `${requested} span as asked (n O = ${fmt(nO)} columns, P = ${fmt(P)})`, warnings, covers: warnings.length > 0 };
   }
-  if (ratio <= SPAN_RULE.patchRatio) return { subspace: "patch", reason: `${patchWhy} <= ${SPAN_RULE.patchRatio}: exact recovery`, warnings: [] };
+  if (ratio <= SPAN_RULE.patchRatio) return { subspace: "patch", reason: `${patchWhy} <= ${SPAN_RULE.patchRatio}: exact recovery`, warnings: [], covers: false };
   return linearizedChoice(nO, P, `${patchWhy} > ${SPAN_RULE.patchRatio}${cols >= L.row ? ", it covers R^" + L.row : ""}`, fits);
 }
 
@@ -98,15 +101,16 @@ export function chooseSequentialSpan(plan: Plan, samples: number,
   const covers = wide.map((r) => `layer ${r.i} (${r.type}${o.layerTensors ? ": " + o.layerTensors(r.i).join(", ") : ""}): its patch span covers R^${r.row} (${fmt(r.cols)} patches >= ${fmt(r.row)}), nothing can be removed there layerwise`);
   const O = plan.output.C, nO = samples * O;
   const requested = o.requested ?? "auto";
-  if (requested === "layerwise") return { subspace: "layerwise", reason: "layerwise as asked", warnings: covers };
+  if (requested === "layerwise") return { subspace: "layerwise", reason: "layerwise as asked", warnings: covers, covers: covers.length > 0 };
   const limit = o.memoryLimit ?? WASM_MEMORY_LIMIT;
   const fits = (s: string) => sequentialMemoryEstimate(plan, samples, s) <= limit;
   if (requested === "linearized" || requested === "relinearized") {
-    return { subspace: requested, reason: `${requested} span as asked (n O = ${fmt(nO)} columns, P = ${fmt(plan.size)})`, warnings: linearizedWarnings(nO, plan.size) };
+    const warnings = linearizedWarnings(nO, plan.size);
+    return { subspace: requested, reason: `${requested} span as asked (n O = ${fmt(nO)} columns, P = ${fmt(plan.size)})`, warnings, covers: warnings.length > 0 };
   }
   const thick = ratios.filter((r) => r.cols / r.row > SPAN_RULE.patchRatio);
   if (!thick.length) {
-    return { subspace: "layerwise", reason: `every trained layer's patch span is thin (ratio <= ${SPAN_RULE.patchRatio}${frozen.size ? `; frozen: ${[...frozen].join(", ")}` : ""}): layerwise`, warnings: [] };
+    return { subspace: "layerwise", reason: `every trained layer's patch span is thin (ratio <= ${SPAN_RULE.patchRatio}${frozen.size ? `; frozen: ${[...frozen].join(", ")}` : ""}): layerwise`, warnings: [], covers: false };
   }
   const t = thick[0];
   return linearizedChoice(nO, plan.size, `layer ${t.i} (${t.type}) has ${fmt(t.cols)} patches for rows of ${fmt(t.row)}`, fits);

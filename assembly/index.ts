@@ -8,3 +8,4 @@ export { choleskyFactor, choleskySolve, solveLowerTransposed } from "./cholesky"
 export { peakF64, peakFlopsPerIteration } from "./peak";
 export { im2col, col2im } from "./im2col";
 export { blockTranspose, copyRows, maxPool, avgPool, scatterAdd, gather, avgPoolBackward } from "./layout";
+export { channelAffine, channelSums } from "./channels";

@@ -321,6 +321,23 @@ export class JsBackend implements Backend {
     }
     return gx;
   }
+  channelAffine(out: Buf, x: Buf, scale: Buf, shift: Buf, n: number, C: number, HW: number, acc: number): Buf {
+    const O = d(out), X = d(x), A = d(scale), B = d(shift);
+    for (let s = 0; s < n; s++) for (let c = 0; c < C; c++) {
+      const base = (s * C + c) * HW;
+      for (let q = 0; q < HW; q++) O[base + q] = (acc !== 0 ? acc * O[base + q] : 0) + A[c] * X[base + q] + B[c];
+    }
+    return out;
+  }
+  channelSums(sumGX: Buf, sumG: Buf, g: Buf, x: Buf, n: number, C: number, HW: number): Buf {
+    const SX = d(sumGX), S = d(sumG), G = d(g), X = d(x);
+    for (let c = 0; c < C; c++) {
+      let gx = 0, gs = 0;
+      for (let s = 0; s < n; s++) for (let q = 0, base = (s * C + c) * HW; q < HW; q++) { gx += G[base + q] * X[base + q]; gs += G[base + q]; }
+      SX[c] = gx; S[c] = gs;
+    }
+    return sumGX;
+  }
   im2col(out: Buf, ld: number, x: Buf, n: number, g: ConvGeometry, augment: boolean): Buf {
     const O = d(out), X = d(x);
     const { C, H, W, kh, kw, strideH: sh, strideW: sw, padH, padW } = g;

@@ -110,6 +110,10 @@ export interface Backend {
   gather(out: Buf, t: Buf, idx: Buf): Buf;
   /** gx (planes x H x W) = average pooling's VJP of gy. */
   avgPoolBackward(gx: Buf, gy: Buf, planes: number, H: number, W: number, size: number): Buf;
+  /** out (n x C x HW) = acc * out + scale[c] x + shift[c] per channel c (acc 0 or 1; out may be x): BatchNorm. */
+  channelAffine(out: Buf, x: Buf, scale: Buf, shift: Buf, n: number, C: number, HW: number, acc: number): Buf;
+  /** sumGX[c] = sum of g .* x over channel c's entries of n x C x HW, sumG[c] = sum of g there. */
+  channelSums(sumGX: Buf, sumG: Buf, g: Buf, x: Buf, n: number, C: number, HW: number): Buf;
   /** out (groups x cols) = sums of `size` consecutive rows of a. */
   sumBlocks(out: Buf, a: Buf, groups: number, size: number, cols: number): Buf;
   /** out (groups*size x cols) repeats each row of a `size` times. */

@@ -47,6 +47,8 @@ interface KernelExports {
   scatterAdd(gx: number, inCount: number, gy: number, idx: number, outCount: number): void;
   gather(o: number, t: number, idx: number, count: number): void;
   avgPoolBackward(gx: number, gy: number, planes: number, H: number, W: number, size: number): void;
+  channelAffine(o: number, x: number, scale: number, shift: number, n: number, C: number, HW: number, acc: number): void;
+  channelSums(sumGX: number, sumG: number, g: number, x: number, n: number, C: number, HW: number): void;
 }
 
 class WasmBuf implements Buf {
@@ -155,6 +157,8 @@ export class WasmBackend implements Backend {
   scatterAdd(gx: Buf, gy: Buf, idx: Buf): Buf { this.k.scatterAdd(p(gx), n(gx), p(gy), p(idx), n(gy)); return gx; }
   gather(o: Buf, t: Buf, idx: Buf): Buf { this.k.gather(p(o), p(t), p(idx), n(o)); return o; }
   avgPoolBackward(gx: Buf, gy: Buf, planes: number, H: number, W: number, size: number): Buf { this.k.avgPoolBackward(p(gx), p(gy), planes, H, W, size); return gx; }
+  channelAffine(o: Buf, x: Buf, scale: Buf, shift: Buf, nn: number, C: number, HW: number, acc: number): Buf { this.k.channelAffine(p(o), p(x), p(scale), p(shift), nn, C, HW, acc); return o; }
+  channelSums(sx: Buf, s: Buf, g: Buf, x: Buf, nn: number, C: number, HW: number): Buf { this.k.channelSums(p(sx), p(s), p(g), p(x), nn, C, HW); return sx; }
   choleskyFactor(a: Buf, nn: number, lda = nn): number { return this.k.choleskyFactor(p(a), nn, lda); }
   solveLowerTransposed(l: Buf, nn: number, lda: number, b: Buf, rows: number, ldb: number): Buf {
     this.k.solveLowerTransposed(p(l), nn, lda, p(b), rows, ldb);

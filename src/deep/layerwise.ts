@@ -5,6 +5,9 @@
 // fixed only while the layers below are fixed, so the method is exact when the lower layers were
 // frozen (fine-tuning the top), approximate otherwise. Layers are purified bottom-up, each layer's
 // patches computed from the already purified layers below; frozen layers are restored to init.
+// BatchNorm's gamma and beta are per-channel scalars that no patch span constrains: an entry whose
+// update is an outlier among its tensor's (channelOutliers) goes back to init plus the median update;
+// its statistics are recomputed at the purified parameters (precise BatchNorm), never read from the file.
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { ShapeError, checkFinite, checkOptionNames } from "../errors.js";
@@ -13,7 +16,8 @@ import type { AdmmOptions } from "../recover/admm.js";
 import { certificateSlack, perProblem, splitErasures } from "../recover/purify.js";
 import { residualThreshold } from "../recover/report.js";
 import { solveBatch } from "../recover/solve.js";
-import { SequentialWorkspace, planLayers, sequentialForward } from "./sequential.js";
+import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward, withStatisticsOf } from "./sequential.js";
+import { SPAN_RULE } from "../recover/chooseSpan.js";
 import type { SequentialModel } from "./train.js";
 
 export interface LayerReport {
@@ -37,6 +41,7 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
   if (contaminated.length !== plan.size || init.length !== plan.size) throw new ShapeError(`purifyLayerwise: parameters must have length ${plan.size}`);
   checkFinite("purifyLayerwise", "init", init);
   const be = await resolveBackend(o.backend);
+  contaminated = withStatisticsOf(plan, contaminated, init);
   const out = contaminated.slice();
   const frozen = new Set(o.frozen ?? []);
   const ws = new SequentialWorkspace(be, plan, n);
@@ -45,6 +50,14 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
   try {
     for (let i = 0; i < plan.layers.length; i++) {
       const l = plan.layers[i];
+      if (l.spec.type === "batchnorm") {
+        const from = l.offset, C = l.params / 2;
+        let restored = 0;
+        if (frozen.has(i)) out.set(init.subarray(from, from + l.params), from);
+        else for (const part of [from, from + C]) restored += channelOutliers(contaminated, init, part, C, out);
+        reports.push({ layer: i, type: "batchnorm", rows: C, spanDim: 0, iterations: 0, frozen: frozen.has(i), covers: true, estimatedContaminated: restored, recovered: false });
+        continue;
+      }
       if (!l.rows) continue;
       const len = l.rows * l.rowLength;
       if (frozen.has(i)) {
@@ -52,9 +65,10 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
         reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: 0, iterations: 0, frozen: true, covers: false, estimatedContaminated: 0, recovered: false });
         continue;
       }
-      // the patches of layer i from the purified layers below (forward with out; ws.cols[i] holds them)
+      // the patches of layer i from the purified layers below (forward with out and the statistics
+      // it gives BatchNorm layers there; ws.cols[i] holds them)
       be.upload(theta, out.map((v) => (Number.isFinite(v) ? v : 0)));
-      sequentialForward(ws, theta, xb);
+      sequentialForward(ws, theta, xb, true);
       const m = n * l.output.H * l.output.W;
       // NaN/Inf and gross values (1e38 from an exponent flip) are erasures, the rule purify() uses
       const { delta: r, erasures } = splitErasures(contaminated.subarray(l.offset, l.offset + len), init.subarray(l.offset, l.offset + len));
@@ -81,9 +95,28 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       }
       reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: sol.iterations, frozen: false, covers: false, estimatedContaminated: estimated, recovered: slack >= 0 });
     }
-    return { params: out, layers: reports };
   } finally {
     ws.dispose();
     be.free(xb); be.free(theta);
   }
+  return { params: preciseStatistics(be, plan, out, x, n), layers: reports };
+}
+
+/**
+ * Per-channel scalars (BatchNorm's gamma or beta, C entries from `from`): entries that are not
+ * finite, or whose update lies beyond SPAN_RULE.channelOutlierZ robust standard deviations (1.4826
+ * MAD) of the tensor's updates, are set to init + the median update in out. Returns how many.
+ */
+export function channelOutliers(contaminated: Float64Array, init: Float64Array, from: number, C: number, out: Float64Array): number {
+  const d = Array.from({ length: C }, (_, c) => contaminated[from + c] - init[from + c]);
+  const finite = d.filter(Number.isFinite).sort((a, b) => a - b);
+  const median = (a: number[]) => (a.length ? (a.length % 2 ? a[a.length >> 1] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2) : 0);
+  const med = median(finite), sigma = 1.4826 * median(finite.map((v) => Math.abs(v - med)).sort((a, b) => a - b));
+  let restored = 0;
+  for (let c = 0; c < C; c++) {
+    if (Number.isFinite(d[c]) && Math.abs(d[c] - med) <= SPAN_RULE.channelOutlierZ * sigma) continue;
+    out[from + c] = init[from + c] + med;
+    restored++;
+  }
+  return restored;
 }

@@ -9,7 +9,7 @@ import type { LinearOperator } from "../recover/operator.js";
 import { certificateSlack, splitErasures } from "../recover/purify.js";
 import { relinearizedSolve } from "../recover/relinearize.js";
 import type { planLayers } from "./sequential.js";
-import { SequentialWorkspace, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp } from "./sequential.js";
+import { SequentialWorkspace, preciseStatistics, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp, withStatisticsOf } from "./sequential.js";
 import type { LayerNtkChoice, NtkFactors } from "./ntk.js";
 import { ntkBetween, ntkChoices, ntkFactors, ntkWeightedBetween } from "./ntk.js";
 
@@ -35,7 +35,8 @@ export class SequentialLinearizedOperator implements LinearOperator {
     this.scratch = scratchSizes(plan, n).map((len) => be.alloc(len));
     this.unit = be.alloc(this.cols);
     this.vec = be.alloc(this.rows);
-    sequentialForward(this.ws, this.theta, this.x);
+    // BatchNorm statistics at theta0 over these inputs (precise BatchNorm): the network linearized
+    sequentialForward(this.ws, this.theta, this.x, true);
   }
 
   apply(u: Buf, out: Buf): void { sequentialBackward(this.ws, this.theta, this.x, u, out, this.scratch); }
@@ -50,6 +51,9 @@ export class SequentialLinearizedOperator implements LinearOperator {
     }
     this.be.copy(out, this.gramCache);
   }
+
+  /** out (m x m) = J diag(w) J^T from the factors (polish's kept rows, IRLS): never column by column. */
+  weightedGram(w: Buf, out: Buf): void { this.structured(this, w, out); }
 
   /** out (m x m_other) = J_this diag(w) J_other^T (the other linearizes the same network and inputs). */
   crossWeightedGram(other: LinearOperator, w: Buf | null, out: Buf): boolean {
@@ -119,7 +123,8 @@ export interface SequentialPurification {
 export async function purifyLinearizedSequential(op: SequentialLinearizedOperator, contaminated: Float64Array, init: Float64Array,
   o: { factor?: Cholesky; relinearize?: boolean; admm?: AdmmOptions } = {}): Promise<SequentialPurification> {
   const be = op.be;
-  const { delta, erasures } = splitErasures(contaminated, init);
+  // statistics are not parameters: never fitted, recomputed at the result
+  const { delta, erasures } = splitErasures(withStatisticsOf(op.plan, contaminated, init), init);
   const erased = [erasures.length ? Int32Array.from(erasures) : null];
   // a first pass certified exact (every conv/dense row block fit beyond its margin) stops there
   const blocks: Array<[number, number]> = op.plan.layers.flatMap((l) => Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]));
@@ -132,7 +137,7 @@ export async function purifyLinearizedSequential(op: SequentialLinearizedOperato
     second: { solver: "admm", admm: o.admm, erased },
   });
   try {
-    const params = init.map((v, i) => v + two.solution.fitted[i]);
+    const params = preciseStatistics(be, op.plan, init.map((v, i) => v + two.solution.fitted[i]), op.inputs, op.n);
     const iterations = two.first.iterations + (two.solution === two.first ? 0 : two.solution.iterations);
     return { params, iterations, erasures: erasures.length };
   } finally {

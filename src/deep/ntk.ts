@@ -9,10 +9,13 @@
 // - explicit blocks: J_l (n O x F R) row by row (one GEMM per sample and o), added as J_lA J_lB^T;
 // - the contraction: sum over position pairs (q, q') of (G_q G_q'^T) .* (C_q C_q'^T expanded over
 //   outputs), which for a dense layer (HW = 1) is (G G^T) .* (X~ X~^T): no F R-wide matrix at all.
-// The whole n O x P Jacobian is never formed. The VJP/JVP pairs stay as the test oracle.
+// A BatchNorm layer's 2C parameters always take explicit blocks (its rows are per-sample channel
+// sums, src/deep/batchnorm.ts). The whole n O x P Jacobian is never formed. The VJP/JVP pairs stay
+// as the test oracle.
 import type { Backend, Buf } from "../backend/types.js";
 import type { LayerInfo, planLayers } from "./sequential.js";
 import { SequentialWorkspace, sequentialBackward } from "./sequential.js";
+import { batchNormJacobianRow } from "./batchnorm.js";
 
 type Plan = ReturnType<typeof planLayers>;
 
@@ -25,11 +28,15 @@ export interface LayerNtkChoice {
   contractionFlops: number;
 }
 
-/** Per conv/dense layer, the cheaper way to form its NTK contribution for n samples. */
+/** Per layer with parameters, the cheaper way to form its NTK contribution for n samples. */
 export function ntkChoices(plan: Plan, n: number): LayerNtkChoice[] {
   const nO = n * plan.output.C;
   return plan.layers.flatMap((l, i) => {
-    if (!l.rows) return [];
+    if (!l.params) return [];
+    if (!l.rows) {
+      const HW = l.output.H * l.output.W, explicitFlops = 2 * nO * l.params * HW + 2 * nO * nO * l.params;
+      return [{ layer: i, type: l.spec.type, kind: "explicit" as const, explicitFlops, contractionFlops: Infinity }];
+    }
     const F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
     const explicitFlops = 2 * nO * F * HW * R + 2 * nO * nO * F * R;
     const contractionFlops = HW * HW * (2 * nO * nO * F + 2 * n * n * R + 3 * nO * nO);
@@ -54,7 +61,7 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
   const blocks = new Map<number, { kind: "explicit" | "contraction"; buf: Buf }>();
   for (const c of choices) {
     const l = plan.layers[c.layer], HW = l.output.H * l.output.W;
-    blocks.set(c.layer, { kind: c.kind, buf: be.alloc(nO * l.rows * (c.kind === "explicit" ? l.rowLength : HW)) });
+    blocks.set(c.layer, { kind: c.kind, buf: be.alloc(nO * (c.kind === "explicit" ? l.params : l.rows * HW)) });
   }
   const dy = be.alloc(nO), grad = be.alloc(plan.size);
   try {
@@ -66,6 +73,14 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
         const b = blocks.get(i);
         if (!b) return;
         const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
+        if (!l.rows) {
+          // BatchNorm: dRows is the output cotangent (n x C x HW), the input the layer below's output
+          const C = l.output.C, input = i === 0 ? x : ws.acts[i - 1];
+          for (let s = 0; s < n; s++) {
+            batchNormJacobianRow(be, l, theta, be.slice(input, s * C * HW, C * HW), be.slice(dRows, s * C * HW, C * HW), be.slice(b.buf, (s * O + o) * l.params, l.params));
+          }
+          return;
+        }
         for (let s = 0; s < n; s++) {
           const g = be.slice(dRows, s * HW * F, HW * F);
           if (b.kind === "explicit") {
@@ -95,7 +110,7 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
     for (const [i, a] of A.blocks) {
       const b = B.blocks.get(i)!, l: LayerInfo = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
       if (a.kind === "explicit") {
-        be.gemm(false, true, nO, nO, F * R, 1, a.buf, F * R, b.buf, F * R, 1, out, nO);
+        be.gemm(false, true, nO, nO, l.params, 1, a.buf, l.params, b.buf, l.params, 1, out, nO);
         continue;
       }
       tmp ??= be.alloc(nO * nO); pp ??= be.alloc(n * n); e1 ??= be.alloc(n * nO); e ??= be.alloc(nO * nO);
@@ -162,13 +177,13 @@ function gatherColumns(be: Backend, f: NtkFactors, support: number[], out: Buf):
   o.fill(0);
   let k = 0;
   for (const [i, b] of f.blocks) {
-    const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W, end = l.offset + F * R;
+    const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W, end = l.offset + l.params;
     while (k < S && support[k] < l.offset) k++;
     const bv = be.view(b.buf), cv = be.view(f.ws.cols[i]!);
     for (; k < S && support[k] < end; k++) {
       const local = support[k] - l.offset, fr = Math.floor(local / R), r = local % R;
       for (let row = 0; row < nO; row++) {
-        if (b.kind === "explicit") { o[row * S + k] = bv[row * F * R + local]; continue; }
+        if (b.kind === "explicit") { o[row * S + k] = bv[row * l.params + local]; continue; }
         const s = Math.floor(row / O);
         let acc = 0;
         for (let q = 0; q < HW; q++) acc += bv[row * HW * F + q * F + fr] * cv[(s * HW + q) * R + r];

@@ -8,20 +8,23 @@ import { crossEntropy } from "../model/loss.js";
 import { Rng } from "../random.js";
 import type { Dims, LayerSpec } from "./sequential.js";
 import { SequentialWorkspace, planLayers, scratchSizes, sequentialBackward, sequentialForward } from "./sequential.js";
+import { batchNormInit } from "./batchnorm.js";
 
 export interface SequentialModel { input: Dims; layers: LayerSpec[] }
 
-/** Gaussian init: He for conv/dense weights (std sqrt(2 / fan-in)), biases 0.1 std. */
+/** Gaussian init: He for conv/dense weights (std sqrt(2 / fan-in)), biases 0.1 std; BatchNorm as PyTorch's. */
 export function initSequential(model: SequentialModel, seed = 0): Float64Array {
   const plan = planLayers(model.input, model.layers);
   const rng = new Rng(seed);
   const theta = new Float64Array(plan.size);
   for (const l of plan.layers) {
+    if (l.spec.type === "batchnorm") batchNormInit(l, theta);
     if (!l.rows) continue;
     const std = Math.sqrt(2 / (l.rowLength - 1));
     for (let r = 0; r < l.rows; r++) {
       for (let q = 0; q < l.rowLength - 1; q++) theta[l.offset + r * l.rowLength + q] = std * rng.normal();
-      theta[l.offset + r * l.rowLength + l.rowLength - 1] = 0.1 * rng.normal();
+      const b = 0.1 * rng.normal();
+      theta[l.offset + r * l.rowLength + l.rowLength - 1] = (l.spec as { bias?: boolean }).bias === false ? 0 : b;
     }
   }
   return theta;
@@ -48,6 +51,8 @@ export async function trainSequential(model: SequentialModel, init: Float64Array
   if (init.length !== plan.size) throw new ShapeError(`trainSequential: init has length ${init.length}, expected ${plan.size}`);
   if (x.length !== n * per) throw new ShapeError(`trainSequential: x has length ${x.length}, expected ${n * per} (${n} samples of ${per})`);
   checkFinite("trainSequential", "x", x);
+  const bn = plan.layers.findIndex((l) => l.spec.type === "batchnorm");
+  if (bn >= 0) throw new ValueError(`trainSequential: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
   const be = await resolveBackend(o.backend);
   const batch = Math.min(o.batchSize ?? n, n), lr = o.lr ?? 0.05, mu = o.momentum ?? 0.9;
   if (o.updateMask && o.updateMask.length !== plan.size) throw new ShapeError(`trainSequential: updateMask has length ${o.updateMask.length}, expected ${plan.size}`);
@@ -55,7 +60,7 @@ export async function trainSequential(model: SequentialModel, init: Float64Array
   for (const i of o.frozen ?? []) {
     const l = plan.layers[i];
     if (!l) throw new ValueError(`trainSequential: frozen layer ${i} does not exist (${plan.layers.length} layers)`);
-    mask.fill(0, l.offset, l.offset + l.rows * l.rowLength);
+    mask.fill(0, l.offset, l.offset + l.params);
   }
   const theta = be.upload(be.alloc(plan.size), init), vel = be.alloc(plan.size), grad = be.alloc(plan.size), m = be.upload(be.alloc(plan.size), mask);
   const xb = be.alloc(batch * per), dy = be.alloc(batch * O);

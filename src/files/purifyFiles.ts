@@ -7,7 +7,7 @@ import { resolveBackend } from "../backend/index.js";
 import type { Backend } from "../backend/types.js";
 import { purifyLayerwise } from "../deep/layerwise.js";
 import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
-import { planLayers } from "../deep/sequential.js";
+import { planLayers, withStatisticsOf } from "../deep/sequential.js";
 import { evaluateSequential } from "../deep/train.js";
 import { InputFileError, OptionError } from "../errors.js";
 import type { ModelFormat, OpenedModel } from "../io/modelSource.js";
@@ -187,11 +187,11 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
   const plan = planLayers(model.model.input, model.model.layers);
   const frozen = o.frozen ?? [];
   for (const f of frozen) {
-    if (!plan.layers[f]?.rows) throw new OptionError(`frozen ${f} is not a conv or dense layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
+    if (!plan.layers[f]?.params) throw new OptionError(`frozen ${f} is not a conv, dense or batchnorm layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
   }
   const choice = chooseSequentialSpan(plan, p.n, {
     requested, frozen, memoryLimit: p.memoryLimit,
-    layerTensors: (i) => { const l = plan.layers[i]; return model.tensorNames(l.offset, l.offset + l.rows * l.rowLength); },
+    layerTensors: (i) => { const l = plan.layers[i]; return model.tensorNames(l.offset, l.offset + l.params); },
   });
   const method = choice.subspace;
   const maxIter = o.maxIter ?? (method === "layerwise" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
@@ -223,10 +223,30 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
         seconds: (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (file.unstored.length) summary.unstored = file.unstored.length;
-      addSpanFit(summary, model.theta, p.init, params, method, choice.warnings);
+      const statistics = statisticsReport(plan, model.theta, params, (from, to) => model.tensorNames(from, to));
+      if (statistics) summary.statistics = statistics;
+      // statistics are recomputed, not fitted: the span's fit is judged on the parameters
+      addSpanFit(summary, withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params), params, method, choice.warnings);
       await accuracies(summary, p, (images, n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
       return { params, init: p.init, precision: storagePrecision(model.dtypes), file, model, summary, detail };
     },
+  };
+}
+
+/** What recomputing BatchNorm statistics did: which tensors, from what, and how far the file's values were. */
+function statisticsReport(plan: ReturnType<typeof planLayers>, file: Float64Array, params: Float64Array, names: (from: number, to: number) => string[]): Record<string, unknown> | null {
+  const layers = plan.layers.filter((l) => l.stats);
+  if (!layers.length) return null;
+  let largest = 0;
+  for (const l of layers) {
+    for (let i = l.offset + l.params; i < l.offset + l.params + l.stats; i++) {
+      largest = Math.max(largest, Number.isFinite(file[i]) ? Math.abs(file[i] - params[i]) / Math.max(Math.abs(params[i]), 1e-12) : Infinity);
+    }
+  }
+  return {
+    recomputed: layers.flatMap((l) => names(l.offset + l.params, l.offset + l.params + l.stats)),
+    from: "the training inputs at the purified parameters (precise BatchNorm; PyTorch's unbiased running_var)",
+    largestRelativeChangeFromFile: largest,
   };
 }
 

@@ -127,22 +127,28 @@ export function tensorsToModel(file: TensorFile, where: string, imageSize?: { he
 }
 
 /**
- * The one-hidden-layer CNN with a readout bias (PyTorch's default nn.Linear(bias=True)), from named
- * tensors: one 4-D square convolution weight [K, C, k, k] applied with stride k, its optional bias
- * [K], a readout [O, K (H/k)(W/k)] and its bias [O], read as the sequential model conv -> relu ->
- * flatten -> dense, whose dense layer has a bias. Biases are found after their weights in file order
- * (which settles K = O). Throws ValueError/ShapeError naming the tensor when the file is not that.
+ * The one-hidden-layer CNN as PyTorch users write it, from named tensors: one 4-D square
+ * convolution weight [K, C, k, k] applied with stride k, its optional bias [K], an optional
+ * BatchNorm2d after it (weight, bias, running_mean, running_var [K] under one prefix; its integer
+ * num_batches_tracked is left as it is; eps is PyTorch's default 1e-5, which a state_dict does not
+ * store), a readout [O, K (H/k)(W/k)] and its bias [O]: the sequential model conv -> (batchnorm ->)
+ * relu -> flatten -> dense. Biases are found after their weights in file order (which settles K = O).
+ * Throws ValueError/ShapeError naming the tensor when the file is not that.
  */
 export function tensorsToSequential(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { model: SequentialModel; theta: Float64Array } {
   const t = file.tensors, names = Object.keys(t);
   const conv = names.filter((n) => t[n].shape.length === 4), dense = names.filter((n) => t[n].shape.length === 2);
   if (conv.length !== 1 || dense.length !== 1) throw new ValueError(`${where}: not a one-hidden-layer CNN with a readout bias (one 4-D convolution, one 2-D readout)`);
   const [K, C, kh, kw] = t[conv[0]].shape, [O, F] = t[dense[0]].shape;
+  const bn = batchNormTensors(file, where, K);
+  const bnNames = bn ? [bn.weight, bn.bias, bn.mean, bn.variance, ...(bn.counter ? [bn.counter] : [])] : [];
   const after = (n: string) => names[names.indexOf(n) + 1];
-  const convBias = after(conv[0]) !== undefined && t[after(conv[0])].shape.length === 1 && t[after(conv[0])].shape[0] === K ? after(conv[0]) : null;
-  const denseBias = after(dense[0]) !== undefined && t[after(dense[0])].shape.length === 1 && t[after(dense[0])].shape[0] === O ? after(dense[0]) : null;
+  const isBias = (n: string | undefined, len: number) => n !== undefined && !bnNames.includes(n) && t[n].shape.length === 1 && t[n].shape[0] === len;
+  const convBias = isBias(after(conv[0]), K) ? after(conv[0]) : null;
+  const denseBias = isBias(after(dense[0]), O) ? after(dense[0]) : null;
   if (!denseBias) throw new ValueError(`${where}: no readout bias [${O}] after ${dense[0]}`);
-  for (const n of names) if (![conv[0], convBias, dense[0], denseBias].includes(n)) throw new ValueError(`${where}: tensor "${n}" is not part of a one-hidden-layer CNN with a readout bias`);
+  const known = [conv[0], convBias, dense[0], denseBias, ...bnNames];
+  for (const n of names) if (!known.includes(n)) throw new ValueError(`${where}: tensor "${n}" is not part of a one-hidden-layer CNN with a readout bias (conv, optional BatchNorm2d, relu, flatten, linear)`);
   if (kh !== kw) throw new ShapeError(`${where}: ${conv[0]} has a ${kh}x${kw} kernel; with a readout bias only square kernels are supported`);
   const height = file.metadata.height !== undefined ? Number(file.metadata.height) : imageSize?.height;
   const width = file.metadata.width !== undefined ? Number(file.metadata.width) : imageSize?.width;
@@ -150,18 +156,36 @@ export function tensorsToSequential(file: TensorFile, where: string, imageSize?:
   const positions = (height / kh) * (width / kw);
   if (F !== K * positions) throw new ShapeError(`${where}: ${dense[0]} has ${F} inputs, expected ${K} x ${positions} (the flattened convolution output)`);
   const model: SequentialModel = { input: { C, H: height, W: width }, layers: [
-    { type: "conv", filters: K, kernel: kh, stride: kh, padding: 0 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: O },
+    { type: "conv", filters: K, kernel: kh, stride: kh, padding: 0, ...(convBias ? {} : { bias: false }) },
+    ...(bn ? [{ type: "batchnorm" as const, eps: 1e-5 }] : []),
+    { type: "relu" }, { type: "flatten" }, { type: "dense", units: O },
   ] };
   const plan = planLayers(model.input, model.layers);
   const theta = new Float64Array(plan.size), p = C * kh * kw;
-  const l0 = plan.layers[0], l3 = plan.layers[3];
+  const l0 = plan.layers[0], ld = plan.layers[plan.layers.length - 1];
   for (let f = 0; f < K; f++) {
     theta.set(t[conv[0]].values.subarray(f * p, (f + 1) * p), l0.offset + f * l0.rowLength);
     theta[l0.offset + f * l0.rowLength + p] = convBias ? t[convBias].values[f] : 0;
   }
+  if (bn) [bn.weight, bn.bias, bn.mean, bn.variance].forEach((name, k) => theta.set(t[name].values, plan.layers[1].offset + k * K));
   for (let o = 0; o < O; o++) {
-    theta.set(t[dense[0]].values.subarray(o * F, (o + 1) * F), l3.offset + o * l3.rowLength);
-    theta[l3.offset + o * l3.rowLength + F] = t[denseBias].values[o];
+    theta.set(t[dense[0]].values.subarray(o * F, (o + 1) * F), ld.offset + o * ld.rowLength);
+    theta[ld.offset + o * ld.rowLength + F] = t[denseBias].values[o];
   }
   return { model, theta };
+}
+
+/** A BatchNorm2d's tensors (PyTorch's names: <prefix>weight, bias, running_mean, running_var), or null. */
+function batchNormTensors(file: TensorFile, where: string, K: number): { weight: string; bias: string; mean: string; variance: string; counter: string | null } | null {
+  const t = file.tensors, means = Object.keys(t).filter((n) => n.endsWith("running_mean"));
+  if (!means.length) return null;
+  if (means.length > 1) throw new ValueError(`${where}: ${means.length} BatchNorm layers (${means.join(", ")}): a file of tensors does not describe a multi-layer network's layers; purify its ONNX export (torch.onnx.export with training=TrainingMode.PRESERVE) instead`);
+  const prefix = means[0].slice(0, -"running_mean".length);
+  const names = { weight: prefix + "weight", bias: prefix + "bias", mean: prefix + "running_mean", variance: prefix + "running_var" };
+  for (const n of Object.values(names)) {
+    if (!t[n]) throw new ValueError(`${where}: BatchNorm "${prefix.replace(/\.$/, "")}": tensor "${n}" is missing`);
+    if (t[n].shape.length !== 1 || t[n].shape[0] !== K) throw new ShapeError(`${where}: ${n} has shape [${t[n].shape.join(", ")}], expected [${K}] (one per filter)`);
+  }
+  const counter = t[prefix + "num_batches_tracked"] ? prefix + "num_batches_tracked" : null;
+  return { ...names, counter };
 }

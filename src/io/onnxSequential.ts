@@ -1,6 +1,7 @@
 // ONNX in and out for sequential multi-layer CNNs (src/deep): Conv (any kernel, stride, symmetric
-// zero padding) + bias, Relu, MaxPool / AveragePool (kernel = stride), Flatten, Gemm (+ bias) — the
-// layers the sequential model has.
+// zero padding, with or without bias), BatchNormalization (inference form: PyTorch's export with
+// training=TrainingMode.PRESERVE), Relu, MaxPool / AveragePool (kernel = stride), Flatten, Gemm
+// (+ bias) — the layers the sequential model has.
 import type { onnx as OnnxNs } from "onnx-proto";
 import { ValueError } from "../errors.js";
 import type { LayerSpec } from "../deep/sequential.js";
@@ -20,11 +21,19 @@ export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array
     if (l.rows) {
       const p = l.rowLength - 1, w = new Float64Array(l.rows * p), b = new Float64Array(l.rows);
       for (let r = 0; r < l.rows; r++) { w.set(theta.subarray(l.offset + r * l.rowLength, l.offset + r * l.rowLength + p), r * p); b[r] = theta[l.offset + r * l.rowLength + p]; }
-      inits.push(tensor(`l${i}.weight`, s.type === "conv" ? [l.rows, l.input.C, s.kernel, s.kernel] : [l.rows, p], w, dtype), tensor(`l${i}.bias`, [l.rows], b, dtype));
+      const biased = (s as { bias?: boolean }).bias !== false;
+      inits.push(tensor(`l${i}.weight`, s.type === "conv" ? [l.rows, l.input.C, s.kernel, s.kernel] : [l.rows, p], w, dtype));
+      if (biased) inits.push(tensor(`l${i}.bias`, [l.rows], b, dtype));
+      const input = [x, `l${i}.weight`, ...(biased ? [`l${i}.bias`] : [])];
       if (s.type === "conv") {
         const st = s.stride ?? 1, pad = s.padding ?? 0;
-        nodes.push({ opType: "Conv", name: `l${i}`, input: [x, `l${i}.weight`, `l${i}.bias`], output: [y], attribute: [ints("kernel_shape", [s.kernel, s.kernel]), ints("strides", [st, st]), ints("pads", [pad, pad, pad, pad])] });
-      } else nodes.push({ opType: "Gemm", name: `l${i}`, input: [x, `l${i}.weight`, `l${i}.bias`], output: [y], attribute: [int("transB", 1)] });
+        nodes.push({ opType: "Conv", name: `l${i}`, input, output: [y], attribute: [ints("kernel_shape", [s.kernel, s.kernel]), ints("strides", [st, st]), ints("pads", [pad, pad, pad, pad])] });
+      } else nodes.push({ opType: "Gemm", name: `l${i}`, input, output: [y], attribute: [int("transB", 1)] });
+    } else if (s.type === "batchnorm") {
+      const C = l.output.C, part = (k: number) => theta.slice(l.offset + k * C, l.offset + (k + 1) * C);
+      const names = ["scale", "bias", "mean", "var"].map((k) => `l${i}.${k}`);
+      names.forEach((name, k) => inits.push(tensor(name, [C], part(k), dtype)));
+      nodes.push({ opType: "BatchNormalization", name: `l${i}`, input: [x, ...names], output: [y], attribute: [{ name: "epsilon", type: 1, f: s.eps ?? 1e-5 }] });
     } else if (s.type === "relu") nodes.push({ opType: "Relu", name: `l${i}`, input: [x], output: [y] });
     else if (s.type === "flatten") nodes.push({ opType: "Flatten", name: `l${i}`, input: [x], output: [y], attribute: [int("axis", 1)] });
     else if (s.type === "maxpool" || s.type === "avgpool") {
@@ -50,6 +59,12 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
   if (!dims || dims.length !== 4 || !dims.slice(1).every((d) => num(d.dimValue) > 0)) throw new ValueError(`${where}: the input must be [N, C, H, W] with fixed C, H, W`);
   const input = { C: num(dims[1].dimValue), H: num(dims[2].dimValue), W: num(dims[3].dimValue) };
   const inits = readInitializers(g, where, override);
+  // PyTorch's exporter shares equal initializers through Identity nodes (an init's running_var = its
+  // BatchNorm weight, all ones): the output name reads the same tensor
+  for (const n of g.node) {
+    const source = n.opType === "Identity" ? inits.get(n.input?.[0] ?? "") : undefined;
+    if (source && n.output?.[0]) inits.set(n.output[0], source);
+  }
   const attr = (n: OnnxNs.INodeProto, k: string) => n.attribute?.find((a) => a.name === k);
   const attrInts = (n: OnnxNs.INodeProto, k: string) => attr(n, k)?.ints?.map(num);
   const init = (n: OnnxNs.INodeProto, i: number) => {
@@ -87,21 +102,37 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
       const st = attrInts(n, "strides") ?? [1, 1], pads = attrInts(n, "pads") ?? [0, 0, 0, 0];
       if (st[0] !== st[1] || !pads.every((p) => p === pads[0])) throw new ValueError(`${where}: Conv "${n.name}": strides and pads must be the same on every side`);
       if ((attrInts(n, "dilations") ?? [1, 1]).some((d) => d !== 1) || num(attr(n, "group")?.i ?? 1) !== 1) throw new ValueError(`${where}: Conv "${n.name}": dilation and groups are not supported`);
-      layers.push({ type: "conv", filters: w.dims[0], kernel: k, stride: st[0], padding: pads[0] });
-      weights.push({ w: w.values, b: n.input && n.input[2] ? init(n, 2).values : new Float64Array(w.dims[0]) });
+      const biased = !!(n.input && n.input[2]);
+      layers.push({ type: "conv", filters: w.dims[0], kernel: k, stride: st[0], padding: pads[0], ...(biased ? {} : { bias: false }) });
+      weights.push({ w: w.values, b: biased ? init(n, 2).values : new Float64Array(w.dims[0]) });
+    } else if (op === "BatchNormalization") {
+      // the inference form: scale, B, input_mean, input_var initializers (PyTorch's PRESERVE export
+      // of a model in eval mode); a training-mode node computes batch statistics instead
+      if (num(attr(n, "training_mode")?.i ?? 0) !== 0 || (n.output?.length ?? 1) > 1) throw new ValueError(`${where}: BatchNormalization "${n.name}" is in training mode (batch statistics); export the model in eval mode (model.eval(), training=TrainingMode.PRESERVE)`);
+      const parts = [1, 2, 3, 4].map((k) => init(n, k));
+      const C = parts[0].values.length;
+      if (parts.some((p) => p.values.length !== C)) throw new ValueError(`${where}: BatchNormalization "${n.name}": scale, B, mean and var must have one value per channel`);
+      const eps = attr(n, "epsilon")?.f ?? 1e-5;
+      // epsilon is stored as f32: read back as the f32 PyTorch wrote (1e-5 -> 9.99999974738e-6)
+      layers.push({ type: "batchnorm", eps });
+      const v = new Float64Array(4 * C);
+      parts.forEach((p, k) => v.set(p.values, k * C));
+      weights.push({ w: v, b: new Float64Array(0) });
     } else if (op === "Gemm" || op === "MatMul") {
       const w = init(n, 1), transB = op === "Gemm" ? num(attr(n, "transB")?.i ?? 0) : 0;
       const [units, inputs] = transB ? w.dims : [w.dims[1], w.dims[0]];
       const wt = new Float64Array(units * inputs);
       for (let u = 0; u < units; u++) for (let q = 0; q < inputs; q++) wt[u * inputs + q] = transB ? w.values[u * inputs + q] : w.values[q * units + u];
-      layers.push({ type: "dense", units });
-      weights.push({ w: wt, b: op === "Gemm" && n.input && n.input[2] ? init(n, 2).values : new Float64Array(units) });
+      const biased = op === "Gemm" && !!(n.input && n.input[2]);
+      layers.push({ type: "dense", units, ...(biased ? {} : { bias: false }) });
+      weights.push({ w: wt, b: biased ? init(n, 2).values : new Float64Array(units) });
     } else if (op === "Add") {
       // MatMul + Add: the bias of the dense layer just read
       const last = weights[weights.length - 1], spec = layers[layers.length - 1];
       const b = inits.get(n.input?.[1] ?? "") ?? inits.get(n.input?.[0] ?? "");
       if (!last || spec?.type !== "dense" || !b || b.values.length !== spec.units) throw new ValueError(`${where}: Add "${n.name}" is not the bias of a preceding MatMul`);
       for (let u = 0; u < spec.units; u++) last.b[u] += b.values[u];
+      delete spec.bias;
     } else if (op === "Relu") { layers.push({ type: "relu" }); weights.push(null); }
     else if (op === "Flatten") { layers.push({ type: "flatten" }); weights.push(null); }
     else if (op === "Reshape") {
@@ -122,7 +153,7 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
       }
       layers.push({ type: op === "MaxPool" ? "maxpool" : "avgpool", size: k[0] }); weights.push(null);
     } else if (op !== "Identity") {
-      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (to [N, -1]), Gemm, MatMul (+ Add), Identity`);
+      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, BatchNormalization, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (to [N, -1]), Gemm, MatMul (+ Add), Identity`);
     }
   }
   const plan = planLayers(input, layers);
@@ -130,6 +161,11 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
   plan.layers.forEach((l, i) => {
     const wb = weights[i];
     if (!wb) return;
+    if (l.spec.type === "batchnorm") {
+      if (wb.w.length !== l.params + l.stats) throw new ValueError(`${where}: layer ${i} (batchnorm): ${wb.w.length / 4} channels, its input has ${l.output.C}`);
+      theta.set(wb.w, l.offset);
+      return;
+    }
     const p = l.rowLength - 1;
     if (wb.w.length !== l.rows * p || wb.b.length !== l.rows) throw new ValueError(`${where}: layer ${i} (${l.spec.type}): weights have ${wb.w.length} values, expected ${l.rows} x ${p}`);
     for (let r = 0; r < l.rows; r++) { theta.set(wb.w.subarray(r * p, (r + 1) * p), l.offset + r * l.rowLength); theta[l.offset + r * l.rowLength + p] = wb.b[r]; }

@@ -86,12 +86,20 @@ export function writeParameters(bytes: Uint8Array, tensors: StoredTensor[], map:
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let changed = 0;
   const unstored: number[] = [];
+  const written = new Map<number, number>();
   for (let i = 0; i < theta.length; i++) {
     const g = map.source[i];
     if (g < 0) {
       if (!Object.is(theta[i], reference[i])) unstored.push(i);
       continue;
     }
+    // one element read as two parameters (an ONNX initializer shared through Identity) must get one value
+    const before = written.get(g);
+    if (before !== undefined && !Object.is(before, theta[i] / map.scale[i])) {
+      const t = tensors[tensorOf(map, g)];
+      throw new ValueError(`cannot write tensor "${t.name}": element ${g - map.starts[tensorOf(map, g)]} holds two parameters that purification gave different values (the file shares one tensor between two uses)`);
+    }
+    written.set(g, theta[i] / map.scale[i]);
     const k = tensorOf(map, g), t = tensors[k], e = g - map.starts[k];
     const value = theta[i] / map.scale[i];
     if (Object.is(value, t.values[e])) continue;

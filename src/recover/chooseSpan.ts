@@ -28,6 +28,13 @@ export const SPAN_RULE = {
    * purification works).
    */
   unexplainedWarn: 0.5,
+  /**
+   * BatchNorm's gamma and beta (per-channel scalars no span constrains, src/deep/layerwise.ts): an
+   * update beyond this many robust standard deviations of its tensor's is restored. PyTorch's
+   * BatchNorm fixture: clean updates reach 1.6, outliers of 10 std of the tensor 5.6-9.3 (and two at
+   * 1.7-1.8, indistinguishable from training); a normal update passes 3.5 with probability 5e-4.
+   */
+  channelOutlierZ: 3.5,
 } as const;
 
 /** The warning a purification earns when its span cannot hold the model's change, or null. */

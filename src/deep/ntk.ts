@@ -179,7 +179,7 @@ function gatherColumns(be: Backend, f: NtkFactors, support: number[], out: Buf):
   for (const [i, b] of f.blocks) {
     const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W, end = l.offset + l.params;
     while (k < S && support[k] < l.offset) k++;
-    const bv = be.view(b.buf), cv = be.view(f.ws.cols[i]!);
+    const bv = be.view(b.buf), cv = b.kind === "contraction" ? be.view(f.ws.cols[i]!) : bv;
     for (; k < S && support[k] < end; k++) {
       const local = support[k] - l.offset, fr = Math.floor(local / R), r = local % R;
       for (let row = 0; row < nO; row++) {

@@ -310,6 +310,41 @@ def make_batchnorm(images_dir, out, samples, rho, epochs, seed):
     print(json.dumps(meta))
 
 
+def make_batchnorm_thin(images_dir, out, seed):
+    # the folded form where a span is thin: 14x14 patches of 28x28 images (p + 1 = 197), 6 images
+    # (24 patches), conv without bias -> BatchNorm2d -> relu -> flatten -> linear (frozen), full-batch
+    # SGD with momentum in train mode; 10% of every float tensor hit. Written as the state_dict and
+    # as the default (folded) ONNX export, with the clean model in both forms for comparison.
+    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:6]
+    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:6]
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 14, stride=14, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                torch.nn.Flatten(), torch.nn.Linear(32, 10))
+    for p in model[4].parameters():
+        p.requires_grad_(False)
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
+    model.train()
+    for _ in range(100):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    model.eval()
+    clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    bad = contaminate(clean, 0.1, seed + 1)
+    d = os.path.join(out, "batchnorm-thin")
+    os.makedirs(d, exist_ok=True)
+    for tag, state in (("init", init), ("model", bad), ("clean", clean)):
+        model.load_state_dict(state)
+        model.eval()
+        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
+        export_onnx(model, x[:1], os.path.join(d, f"{tag}-folded.onnx"))
+    np.save(os.path.join(d, "data.npy"), x.numpy())
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"name": "batchnorm-thin", "torch": torch.__version__, "samples": 6, "patch": 14, "filters": 8, "rho": 0.1,
+                   "readout": "frozen"}, f, indent=2)
+
+
 class ViewFlatten(torch.nn.Module):
     # what many PyTorch models write instead of nn.Flatten: x.view(x.size(0), -1)
     def forward(self, x):
@@ -381,6 +416,7 @@ def main(argv):
         make(images_dir, out, "one-hidden-bias", 32, int(opts["--samples"]), float(opts["--rho"]), True, int(opts["--epochs"]), int(opts["--seed"]))
         make_constructs(images_dir, out, int(opts["--seed"]))
         make_batchnorm(images_dir, out, int(opts["--samples"]), float(opts["--rho"]), int(opts["--epochs"]), int(opts["--seed"]))
+        make_batchnorm_thin(images_dir, out, int(opts["--seed"]))
         make_lenet(images_dir, out, int(opts["--samples"]), 0.05, 40, int(opts["--seed"]))
 
 

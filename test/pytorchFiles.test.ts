@@ -260,7 +260,7 @@ describe("PyTorch's spellings: view(n, -1) and global average pooling read; grou
     expect(readFileSync(out).equals(Buffer.from(bytes))).toBe(true);
   });
 
-  it.each([["grouped", /dilation and groups are not supported/], ["batchnorm", /BatchNormalization "\/1\/BatchNormalization" is in training mode/]] as const)("%s: exit 3, named", async (name, msg) => {
+  it.each([["grouped", /group = 2 \(a grouped convolution\) is not supported/], ["batchnorm", /BatchNormalization "\/1\/BatchNormalization" is in training mode/]] as const)("%s: exit 3, named", async (name, msg) => {
     const r = await cli(["purify", "--model", join(C, `${name}.onnx`), "--init", join(C, `${name}.onnx`), "--data", join(C, "data.npy"), "--out", join(dir, "never.onnx")]);
     expect(r.code).toBe(3);
     expect(r.err).toMatch(msg);
@@ -331,6 +331,49 @@ describe("a BatchNorm CNN trained by PyTorch (conv without bias, BatchNorm2d, re
     // measured: 23.2% -> 63.8% against 71.4% clean; the folded update leaves the linearized span (README)
     expect(summary.evalAccuracyAfter).toBeGreaterThan(summary.evalAccuracyBefore + 0.3);
     expect(summary.evalAccuracyAfter).toBeLessThan(bmeta.accuracy.clean - 0.03);
+  });
+});
+
+describe("BatchNorm where the span is thin (14x14 patches, 6 images): the state_dict recovered exactly, the folded form up to each filter's scale", () => {
+  const T = new URL("./fixtures/pytorch/batchnorm-thin/", import.meta.url).pathname;
+  const open = (path: string, ext: "pt" | "onnx") => openModel(new Uint8Array(readFileSync(path)), ext, "t", { height: 28, width: 28 });
+  const purify = async (model: string, init: string, out: string, extra: string[] = []) => {
+    const r = await cli(["purify", "--model", join(T, model), "--init", join(T, init), "--data", join(T, "data.npy"), "--out", join(dir, out), "--json", ...extra]);
+    return { ...r, path: join(dir, out) };
+  };
+  /** Filter rows (of 8, rows of 197 = 196 weights + bias) whose entries all lie within 1e-5 of clean's scale. */
+  const rowsRecovered = (got: Float64Array, clean: Float64Array) => {
+    const scale = Math.max(...clean.subarray(0, 8 * 197).map(Math.abs));
+    return Array.from({ length: 8 }, (_, f) => clean.subarray(f * 197, f * 197 + 196).every((v, q) => Math.abs(got[f * 197 + q] - v) <= 1e-5 * scale));
+  };
+
+  it("state_dict: conv weights and the frozen readout at f32 precision of PyTorch's clean model, layerwise", async () => {
+    const r = await purify("model.pt", "init.pt", "thin.pt");
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).subspace).toBe("layerwise");
+    const got = open(r.path, "pt"), clean = open(join(T, "clean.pt"), "pt");
+    expect(rowsRecovered(got.theta, clean.theta)).toEqual(Array(8).fill(true));
+    got.theta.forEach((v, i) => { if (clean.locate(i)?.tensor.startsWith("4.")) expect(v).toBe(clean.theta[i]); });
+  });
+
+  it("folded ONNX: --init-rows recovers every filter whose BatchNorm scale and variance were not hit; without it none", async () => {
+    const bad = open(join(T, "model.pt"), "pt"), cleanPt = open(join(T, "clean.pt"), "pt");
+    // the filters whose folded scale gamma / sqrt(var + eps) the contamination changed (gamma or running_var hit)
+    const bn = 8 * 197;
+    const rescaled = Array.from({ length: 8 }, (_, f) => bad.theta[bn + f] !== cleanPt.theta[bn + f] || bad.theta[bn + 24 + f] !== cleanPt.theta[bn + 24 + f]);
+    expect(rescaled.filter(Boolean).length).toBeGreaterThan(0);
+    const clean = open(join(T, "clean-folded.onnx"), "onnx");
+    const withRows = await purify("model-folded.onnx", "init-folded.onnx", "thin-rows.onnx", ["--init-rows"]);
+    expect(withRows.code, withRows.err).toBe(0);
+    expect(rowsRecovered(open(withRows.path, "onnx").theta, clean.theta)).toEqual(rescaled.map((r) => !r));
+    const without = await purify("model-folded.onnx", "init-folded.onnx", "thin-plain.onnx");
+    expect(rowsRecovered(open(without.path, "onnx").theta, clean.theta)).toEqual(Array(8).fill(false));
+  });
+
+  it("--init-rows where the span is linearized: refused with the reason, exit 2", async () => {
+    const r = await purify("model-folded.onnx", "init-folded.onnx", "never-rows.onnx", ["--init-rows", "--subspace", "linearized"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/init rows extend the layerwise span; this purification uses the linearized span/);
   });
 });
 

@@ -40,6 +40,7 @@ const spec: OptionSpec = {
   report: { type: "string", help: "optional path for the JSON report" },
   method: { type: "string", help: "the same as --subspace" },
   frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init (fine-tuning the top); restored to init" },
+  "init-rows": { type: "boolean", help: "each filter row's span also holds its own init row (patch and layerwise spans): training with weight decay, or a BatchNorm the ONNX export folded into the convolution" },
   "max-iter": { type: "string", help: "ADMM iteration cap (default 150 on the approximate linearized spans, 5000 on exact ones; it also stops when the l1 objective stalls)" },
   subspace: { type: "string", help: `recovery span: ${SUBSPACE_NAMES.join(", ")} for the one-hidden-layer model (default patch); layerwise or linearized for a multi-layer .onnx (default layerwise; also relinearized)` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
@@ -118,7 +119,7 @@ export const purifyCommand: Command = {
       model: readInput(paths.model, "model"), init: readInput(paths.init, "init"), data: readInput(paths.data, "data"),
       labels: optional("labels"), evalData: optional("eval-data"), evalLabels: optional("eval-labels"),
     };
-    const options = { subspace, solver, trainedReadout, maxIter, frozen };
+    const options = { subspace, solver, trainedReadout, maxIter, frozen, ...(v["init-rows"] ? { initRows: true } : {}) };
     try {
       problem = openFileProblem(files, options);
     } catch (e) {

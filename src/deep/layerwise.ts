@@ -13,7 +13,7 @@ import { resolveBackend } from "../backend/index.js";
 import { ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import { PatchSpanOperator } from "../recover/operator.js";
 import type { AdmmOptions } from "../recover/admm.js";
-import { certificateSlack, perProblem, splitErasures } from "../recover/purify.js";
+import { certificateSlack, perProblem, solveEach, splitErasures } from "../recover/purify.js";
 import { residualThreshold } from "../recover/report.js";
 import { solveBatch } from "../recover/solve.js";
 import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward, withStatisticsOf } from "./sequential.js";
@@ -33,10 +33,12 @@ export interface LayerReport {
 /**
  * Method (a): each trainable conv/dense layer, bottom-up, in the span of its augmented input
  * patches computed through the already purified layers below; `frozen` layers go back to init.
+ * `initRows`: every row's span also holds that row's init (weight decay, or a BatchNorm the export
+ * folded into the conv).
  */
 export async function purifyLayerwise(model: SequentialModel, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
-  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions } = {}): Promise<{ params: Float64Array; layers: LayerReport[] }> {
-  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm"]);
+  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean } = {}): Promise<{ params: Float64Array; layers: LayerReport[] }> {
+  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows"]);
   const plan = planLayers(model.input, model.layers);
   if (contaminated.length !== plan.size || init.length !== plan.size) throw new ShapeError(`purifyLayerwise: parameters must have length ${plan.size}`);
   checkFinite("purifyLayerwise", "init", init);
@@ -82,14 +84,18 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       }
       const op = new PatchSpanOperator(be, ws.cols[i]!, m, l.rowLength, l.rows);
       const erased = perProblem(erasures, 0, l.rowLength, l.rows);
-      const sol = await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased });
+      // initRows: each row's span also holds its own init row (weight decay; a BatchNorm folded into
+      // the conv rescales a row along it), so the rows are solved one by one
+      const sol = o.initRows
+        ? await solveEach(be, op, r, l.rows, l.rowLength, init.subarray(l.offset, l.offset + len), erased, { solver: "admm", admm: o.admm })
+        : await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased });
       op.dispose();
       for (let q = 0; q < len; q++) out[l.offset + q] = init[l.offset + q] + sol.fitted[q];
       let slack = Infinity, estimated = 0;
       for (let f = 0; f < l.rows; f++) {
         const res = sol.residual.subarray(f * l.rowLength, (f + 1) * l.rowLength), rf = r.subarray(f * l.rowLength, (f + 1) * l.rowLength);
         const erasedRow = new Set(erased[f] ?? []);
-        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m, erasedRow));
+        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m + (o.initRows ? 1 : 0), erasedRow));
         const thr = residualThreshold(res);
         for (let q = 0; q < l.rowLength; q++) if (erasedRow.has(q) || Math.abs(res[q]) > thr) estimated++;
       }

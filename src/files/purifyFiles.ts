@@ -50,9 +50,14 @@ export interface FilePurifyOptions {
   maxIter?: number;
   /** Multi-layer: indices of layers training left at init. */
   frozen?: number[];
+  /**
+   * Each filter row's span also holds its own init row (patch and layerwise spans): training with
+   * weight decay, or a BatchNorm that the export folded into the convolution (a per-filter rescale).
+   */
+  initRows?: boolean;
 }
 
-export const FILE_OPTION_NAMES = ["subspace", "solver", "trainedReadout", "maxIter", "frozen"] as const;
+export const FILE_OPTION_NAMES = ["subspace", "solver", "trainedReadout", "maxIter", "frozen", "initRows"] as const;
 
 export interface FilePurifyResult {
   params: Float64Array;
@@ -145,8 +150,9 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   const { shape, image } = model.spec;
   const readout = o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, layoutOf(shape).wSize)
     : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
-  const choice = chooseSpan(shape, p.n, { requested, trainedReadout: readout.trained, memoryLimit: p.memoryLimit, rowTensors: model.tensorNames(0, layoutOf(shape).wSize) });
+  const choice = chooseSpan(shape, p.n, { requested, trainedReadout: readout.trained, weightDecay: o.initRows, memoryLimit: p.memoryLimit, rowTensors: model.tensorNames(0, layoutOf(shape).wSize) });
   const subspace = choice.subspace as SubspaceName;
+  if (o.initRows && subspace !== "patch") throw new OptionError(`init rows extend the patch span; this purification uses the ${subspace} span (${choice.reason})`);
   const maxIter = o.maxIter ?? (subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   const precision = storagePrecision(model.dtypes);
   return {
@@ -157,7 +163,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
       const patches = patchesFromImages(be, p.data, p.n, image);
       const { params, report } = await purify(model.theta, {
         shape, init: p.init, data: patches, subspace, solver: o.solver, backend: be,
-        trainedReadout: readout.trained, admm: { maxIter }, precision,
+        trainedReadout: readout.trained, admm: { maxIter }, precision, weightDecay: o.initRows,
         onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)),
       });
       const file = model.write(params);
@@ -194,6 +200,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
     layerTensors: (i) => { const l = plan.layers[i]; return model.tensorNames(l.offset, l.offset + l.params); },
   });
   const method = choice.subspace;
+  if (o.initRows && method !== "layerwise") throw new OptionError(`init rows extend the layerwise span; this purification uses the ${method} span (${choice.reason})`);
   const maxIter = o.maxIter ?? (method === "layerwise" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   return {
     model, choice, maxIter,
@@ -205,7 +212,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       let params: Float64Array, detail: unknown;
       const init = p.init;
       if (method === "layerwise") {
-        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm });
+        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows });
         params = res.params; detail = res.layers;
       } else {
         const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);

@@ -101,7 +101,9 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
       if (w.dims.length !== 4 || w.dims[3] !== k) throw new ValueError(`${where}: Conv "${n.name}": only square kernels are supported`);
       const st = attrInts(n, "strides") ?? [1, 1], pads = attrInts(n, "pads") ?? [0, 0, 0, 0];
       if (st[0] !== st[1] || !pads.every((p) => p === pads[0])) throw new ValueError(`${where}: Conv "${n.name}": strides and pads must be the same on every side`);
-      if ((attrInts(n, "dilations") ?? [1, 1]).some((d) => d !== 1) || num(attr(n, "group")?.i ?? 1) !== 1) throw new ValueError(`${where}: Conv "${n.name}": dilation and groups are not supported`);
+      const groups = num(attr(n, "group")?.i ?? 1);
+      if (groups !== 1) throw new ValueError(`${where}: Conv "${n.name}": group = ${groups} (a ${w.dims[1] === 1 ? "depthwise" : "grouped"} convolution) is not supported`);
+      if ((attrInts(n, "dilations") ?? [1, 1]).some((d) => d !== 1)) throw new ValueError(`${where}: Conv "${n.name}": dilation is not supported`);
       const biased = !!(n.input && n.input[2]);
       layers.push({ type: "conv", filters: w.dims[0], kernel: k, stride: st[0], padding: pads[0], ...(biased ? {} : { bias: false }) });
       weights.push({ w: w.values, b: biased ? init(n, 2).values : new Float64Array(w.dims[0]) });

@@ -521,7 +521,7 @@ export function perProblem(erasures: number[], offset: number, len: number, B: n
 }
 
 /** Weight decay: filter j's span gets its init row as an extra column, so problems are solved one by one. */
-async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: number, rows: number, init: Float64Array,
+export async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: number, rows: number, init: Float64Array,
   erased: Array<Int32Array | null>, opts: Parameters<typeof solveBatch>[3]): Promise<BatchSolution> {
   const m = base.cols + 1;
   const all: BatchSolution = {

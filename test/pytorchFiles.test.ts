@@ -326,8 +326,10 @@ describe("a BatchNorm CNN trained by PyTorch (conv without bias, BatchNorm2d, re
   });
 
   it("folded ONNX (the default export: BatchNorm folded into the Conv): repaired in part, as the README states", async () => {
-    const { summary } = await run("model-folded.onnx", "init-folded.onnx", "bn-folded.onnx");
+    const { summary, after } = await run("model-folded.onnx", "init-folded.onnx", "bn-folded.onnx");
     expect(summary.statistics).toBeUndefined();
+    const session = await ort.InferenceSession.create(after);
+    expect([session.inputNames, session.outputNames]).toEqual([["x"], ["logits"]]);
     // measured: 23.2% -> 63.8% against 71.4% clean; the folded update leaves the linearized span (README)
     expect(summary.evalAccuracyAfter).toBeGreaterThan(summary.evalAccuracyBefore + 0.3);
     expect(summary.evalAccuracyAfter).toBeLessThan(bmeta.accuracy.clean - 0.03);
@@ -366,8 +368,17 @@ describe("BatchNorm where the span is thin (14x14 patches, 6 images): the state_
     const withRows = await purify("model-folded.onnx", "init-folded.onnx", "thin-rows.onnx", ["--init-rows"]);
     expect(withRows.code, withRows.err).toBe(0);
     expect(rowsRecovered(open(withRows.path, "onnx").theta, clean.theta)).toEqual(rescaled.map((r) => !r));
+    const session = await ort.InferenceSession.create(readFileSync(withRows.path));
+    const x = decodeNpy(new Uint8Array(readFileSync(join(T, "data.npy"))));
+    expect((await session.run({ x: new ort.Tensor("float32", Float32Array.from(x.values), x.shape) })).logits.dims).toEqual([6, 10]);
     const without = await purify("model-folded.onnx", "init-folded.onnx", "thin-plain.onnx");
     expect(rowsRecovered(open(without.path, "onnx").theta, clean.theta)).toEqual(Array(8).fill(false));
+  });
+
+  it("check does not certify a BatchNorm model (scale, shift and running averages lie in no span): undetermined, exit 5, saying so", async () => {
+    const r = await cli(["check", "--model", join(T, "clean.pt"), "--init", join(T, "init.pt"), "--data", join(T, "data.npy")]);
+    expect(r.code).toBe(5);
+    expect(r.out + r.err).toMatch(/check does not certify BatchNorm models/);
   });
 
   it("--init-rows where the span is linearized: refused with the reason, exit 2", async () => {

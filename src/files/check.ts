@@ -64,7 +64,10 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
   const problem = openFileProblem(files, options);
   const r = await problem.run({ backend: o.backend });
   // exact spans certify only where they are thin: a span that is the whole space for some rows fits anything there
-  const exactRegime = (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") && !problem.choice.covers;
+  // BatchNorm's scale and shift have no span, and a file's running statistics are running averages
+  // over batches at earlier parameters: nothing there fits exactly, so such a model is not certified
+  const batchNorm = problem.model.kind === "sequential" && problem.model.model.layers.some((l) => l.type === "batchnorm");
+  const exactRegime = (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") && !problem.choice.covers && !batchNorm;
   const m = r.model, theta = m.theta, params = r.params;
   // suspects: entries the purified model (the span's prediction) does not reproduce
   const detail = r.detail as { recovered?: boolean; certificateSlack?: number; estimatedContaminated?: Int32Array } | Array<{ recovered: boolean; frozen: boolean; covers: boolean }>;
@@ -99,7 +102,9 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
   let verdict: CheckVerdict, certified: boolean, reason: string;
   if (!exactRegime) {
     verdict = "undetermined"; certified = false;
-    reason = problem.choice.covers
+    reason = batchNorm
+      ? "a BatchNorm layer's scale and shift lie in no span and its running statistics are averages over past batches: no exact-fit certificate covers them, so check does not certify BatchNorm models"
+      : problem.choice.covers
       ? `the ${problem.choice.subspace} span is the whole space for some rows (${problem.choice.warnings.join("; ")}): it fits any change there, so it certifies nothing`
       : `the ${problem.choice.subspace} span is approximate: no exact-fit certificate, and a statistical verdict needs a calibration on clean models of this recipe (not built yet)`;
   } else if (certificate) {

@@ -37,7 +37,7 @@ export { memoryEstimate, sequentialMemoryEstimate, WASM_MEMORY_LIMIT } from "./r
 export { heatMap, linePlot, scatterPlot, barChart } from "./plot/svg.js";
 export { setWorkerFactory, closeWorkers } from "./parallel/pool.js";
 export type { WorkerFactory, PoolWorker } from "./parallel/pool.js";
-export { planLayers, SequentialWorkspace, sequentialForward, sequentialBackward, sequentialJvp, scratchSizes } from "./deep/sequential.js";
+export { planLayers, SequentialWorkspace, sequentialForward, sequentialBackward, sequentialJvp, scratchSizes, preciseStatistics } from "./deep/sequential.js";
 export type { LayerSpec, Dims, LayerInfo } from "./deep/sequential.js";
 export { initSequential, trainSequential, evaluateSequential, gradientSequential } from "./deep/train.js";
 export type { SequentialModel, SequentialTrainOptions } from "./deep/train.js";

@@ -69,12 +69,16 @@ export function denseNoiseAndOutliers(theta: Float64Array, o: OutlierOptions & {
   return c;
 }
 
-export type BitClass = "any" | "exponent" | "sign-mantissa";
+export type BitClass = "any" | "exponent" | "sign-mantissa" | "top24";
 
 export interface BitFlipOptions {
   /** Fraction of entries that get one flipped bit. */
   rate: number;
-  /** Which bits of the f32 encoding may flip: any of 32, the 8 exponent bits, or sign and mantissa. */
+  /**
+   * Which bits of the f32 encoding may flip: any of 32, the 8 exponent bits, sign and mantissa, or
+   * top24 (sign, exponent and the 15 high mantissa bits: a flip of the 8 lowest changes an entry by at
+   * most 2^-16 of itself, the rounding of an f32 model, not a change check should see).
+   */
   bits?: BitClass;
   seed?: number;
   range?: [number, number];
@@ -91,7 +95,7 @@ export function bitFlips(theta: Float64Array, o: BitFlipOptions): Contamination 
   checkOptionNames("bitFlips", o, ["rate", "bits", "seed", "range"]);
   checkFraction("bitFlips", "rate", o.rate);
   const bits = o.bits ?? "any";
-  if (!["any", "exponent", "sign-mantissa"].includes(bits)) throw new ValueError(`bitFlips: unknown bits "${bits}" (known: any, exponent, sign-mantissa)`);
+  if (!["any", "exponent", "sign-mantissa", "top24"].includes(bits)) throw new ValueError(`bitFlips: unknown bits "${bits}" (known: any, exponent, sign-mantissa, top24)`);
   const rng = new Rng(o.seed ?? 0);
   const [from, to] = o.range ?? [0, theta.length];
   const idx = rng.sample(to - from, Math.round(o.rate * (to - from))).map((i) => i + from);
@@ -101,6 +105,7 @@ export function bitFlips(theta: Float64Array, o: BitFlipOptions): Contamination 
     let bit: number;
     if (bits === "exponent") bit = 23 + rng.int(8);
     else if (bits === "sign-mantissa") { const b = rng.int(24); bit = b === 23 ? 31 : b; }
+    else if (bits === "top24") bit = 8 + rng.int(24);
     else bit = rng.int(32);
     f32[0] = out[i];
     u32[0] ^= 1 << bit;

@@ -11,6 +11,10 @@ import { choice, helpText, many, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { readInput, sameFile } from "./purifyInputs.js";
+import { parseInput } from "../files/inputs.js";
+import type { Calibration } from "../recover/detection.js";
+import { parseCalibration } from "../recover/detection.js";
+import type { FilePurifyOptions } from "../files/purifyFiles.js";
 import { table } from "./table.js";
 
 const spec: OptionSpec = {
@@ -21,13 +25,14 @@ const spec: OptionSpec = {
   "trained-readout": { type: "string", default: "auto", help: "yes, no or auto (frozen when at least half its entries equal init)" },
   frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init" },
   "max-iter": { type: "string", help: "ADMM iteration cap" },
+  calibration: { type: "string", help: "approximate spans: cutoffs from cnn-purify check-calibrate (clean models of this recipe); the verdict is then statistical" },
   report: { type: "string", help: "optional path for the JSON report (verdicts, suspects, SHA-256 of the files, version, options)" },
   backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
   json: { type: "boolean", help: "print the results as JSON" },
   help: { type: "boolean", help: "show this help" },
 };
 
-export const CHECK_EXIT_CODES = "\nexit codes: 0 every model consistent; 4 a model was changed; 5 undetermined (an approximate span, no changed model); " +
+export const CHECK_EXIT_CODES = "\nexit codes: 0 every model consistent; 4 a model was changed; 5 undetermined (an approximate span without a calibration, no changed model); " +
   "1 failure while running; 2 bad usage; 3 a bad input file\n";
 
 /** The exit code of several verdicts: any change wins, then any undetermined one. */
@@ -50,18 +55,18 @@ export const checkCommand: Command = {
     }
     const subspace = v.subspace === undefined ? undefined : choice("check", "subspace", v.subspace, ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
     const readout = choice("check", "trained-readout", v["trained-readout"], ["auto", "yes", "no"] as const);
-    const options = {
-      ...(subspace ? { subspace } : {}),
-      ...(readout === "auto" ? {} : { trainedReadout: readout === "yes" }),
-      ...(v.frozen === undefined ? {} : { frozen: String(v.frozen).split(",").map((x) => num("check", "frozen", x, { int: true, min: 0 })) }),
-      ...(v["max-iter"] === undefined ? {} : { maxIter: num("check", "max-iter", v["max-iter"], { int: true, min: 1 }) }),
-    };
+    const options = checkOptions("check", v);
     const backend = choice("check", "backend", v.backend, BACKEND_NAMES);
     const init = readInput(v.init as string, "init"), data = readInput(v.data as string, "data");
+    let calibration: Calibration | undefined;
+    if (typeof v.calibration === "string") {
+      const f = readInput(v.calibration, "calibration");
+      calibration = parseInput(f, () => parseCalibration(new TextDecoder().decode(f.bytes), `--calibration ${v.calibration}`));
+    }
     const results: Array<CheckResult & { path: string }> = [];
     for (const path of models) {
       try {
-        results.push({ path, ...(await checkModel({ model: readInput(path, "model"), init, data }, options, { backend })) });
+        results.push({ path, ...(await checkModel({ model: readInput(path, "model"), init, data }, options, { backend, calibration })) });
       } catch (e) {
         if (e instanceof OptionError && !e.message.startsWith("check:")) throw new OptionError(`check: ${e.message}`);
         throw e;
@@ -70,8 +75,8 @@ export const checkCommand: Command = {
     if (reportPath !== undefined) writeFileAtomic(reportPath, JSON.stringify({ results }, null, 2) + "\n");
     if (v.json) out(JSON.stringify({ results }));
     else {
-      out(table(["model", "verdict", "certified", "suspects", "per tensor", "span"], results.map((r) => [
-        r.path, r.verdict, r.certified ? "yes" : "no", String(r.suspects.total),
+      out(table(["model", "verdict", "basis", "suspects", "per tensor", "span"], results.map((r) => [
+        r.path, r.verdict, r.basis, String(r.suspects.total),
         Object.entries(r.suspects.perTensor).map(([t, c]) => `${t}: ${c}`).join("; ") || "-", r.span,
       ])));
       for (const r of results) {
@@ -83,6 +88,19 @@ export const checkCommand: Command = {
     if (code) throw new VerdictExit(code);
   },
 };
+
+/** The span options check and check-calibrate share. */
+export function checkOptions(command: string, v: Record<string, string | boolean | undefined | string[]>): FilePurifyOptions {
+  const str = (k: string) => v[k] as string | undefined;
+  const subspace = str("subspace") === undefined ? undefined : choice(command, "subspace", str("subspace"), ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
+  const readout = choice(command, "trained-readout", str("trained-readout"), ["auto", "yes", "no"] as const);
+  return {
+    ...(subspace ? { subspace } : {}),
+    ...(readout === "auto" ? {} : { trainedReadout: readout === "yes" }),
+    ...(v.frozen === undefined ? {} : { frozen: String(v.frozen).split(",").map((x) => num(command, "frozen", x, { int: true, min: 0 })) }),
+    ...(str("max-iter") === undefined ? {} : { maxIter: num(command, "max-iter", str("max-iter"), { int: true, min: 1 }) }),
+  };
+}
 
 /** Ends the command with a verdict's exit code (not an error: the output is complete). */
 export class VerdictExit extends Error {

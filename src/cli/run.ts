@@ -8,13 +8,15 @@ import { deep } from "./deepCommand.js";
 import { InputFileError } from "./files.js";
 import { purifyCommand } from "./purifyCommand.js";
 import { VerdictExit, checkCommand } from "./checkCommand.js";
+import { checkCalibrateCommand } from "./checkCalibrateCommand.js";
+import { detection } from "./detectionCommand.js";
 import { realData } from "./realDataCommand.js";
 
-const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData, deep, purify: purifyCommand, check: checkCommand };
+const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData, deep, purify: purifyCommand, check: checkCommand, "check-calibrate": checkCalibrateCommand, detection };
 
 function usage(): string {
   return "usage: cnn-purify <command> [options]\n\ncommands:\n" +
-    Object.entries(commands).map(([k, c]) => `  ${k.padEnd(10)} ${c.summary}`).join("\n") +
+    Object.entries(commands).map(([k, c]) => `  ${k.padEnd(15)} ${c.summary}`).join("\n") +
     "\n\n`cnn-purify <command> --help` lists a command's options.\n";
 }
 

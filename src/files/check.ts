@@ -3,17 +3,22 @@
 // frozen) a model that training produced fits its span exactly in every row, up to its own storage
 // precision; one changed entry breaks its row. The verdict then comes from the same certificate
 // purify reports, with no purified model needed by the caller. Approximate spans give no
-// certificate; their statistical verdict needs a calibration on clean models of the recipe, which is
-// not built yet, so they answer "undetermined" and say so.
+// certificate; their verdict is statistical (src/recover/detection.ts): residuals beyond cutoffs
+// calibrated on clean models of the same recipe (checkCalibrate), and "undetermined" without one.
 //
 // Threat model: check trusts the init and the training data it is given; it detects changes made
 // after training, not a training run on other data.
 import type { Backend } from "../backend/types.js";
+import { InputFileError, OptionError, ValueError } from "../errors.js";
+import type { Calibration, ParameterGroup } from "../recover/detection.js";
+import { calibrate, residualScores, statisticalVerdict } from "../recover/detection.js";
 import { precisionFloor } from "../recover/purify.js";
 import { VERSION } from "../version.js";
 import type { NamedFile } from "./inputs.js";
-import type { FilePurifyOptions, ModelFiles } from "./purifyFiles.js";
+import { labelOf } from "./inputs.js";
+import type { FilePurifyOptions, FilePurifyResult, ModelFiles } from "./purifyFiles.js";
 import { openFileProblem } from "./purifyFiles.js";
+import type { OpenedModel } from "../io/modelSource.js";
 
 export type CheckVerdict = "consistent" | "changed" | "undetermined";
 
@@ -30,6 +35,8 @@ export interface CheckResult {
   verdict: CheckVerdict;
   /** True when the verdict rests on the exact-fit certificate (the exact regime). */
   certified: boolean;
+  /** What the verdict rests on: the certificate, a calibration on clean models, or nothing. */
+  basis: "certificate" | "calibration" | "none";
   /** One line: why this verdict. */
   reason: string;
   span: string;
@@ -59,14 +66,68 @@ export async function fileDigests(files: Record<string, NamedFile | undefined>):
   return out;
 }
 
+/** The file's tensors as parameter groups (every parameter stored in the file, by tensor name). */
+export function tensorGroups(model: OpenedModel): ParameterGroup[] {
+  const by = new Map<string, number[]>();
+  for (let i = 0; i < model.theta.length; i++) {
+    const at = model.locate(i);
+    if (!at) continue;
+    let list = by.get(at.tensor);
+    if (!list) by.set(at.tensor, (list = []));
+    list.push(i);
+  }
+  return [...by].map(([name, list]) => ({ name, indices: Int32Array.from(list) }));
+}
+
+const hasBatchNorm = (m: OpenedModel) => m.kind === "sequential" && m.model.layers.some((l) => l.type === "batchnorm");
+
+/**
+ * Calibrates check's statistical verdict on clean models of one recipe (trained from the same init
+ * on the same data, e.g. with other shuffles or seeds): each model's largest residual z per tensor,
+ * in the span check will use; the cutoffs are `margin` times the largest. Several models share one
+ * init and data; each is purified in turn.
+ */
+export async function checkCalibrate(files: { models: ModelFiles["model"][]; init: ModelFiles["init"]; data: ModelFiles["data"] }, options: FilePurifyOptions = {},
+  o: { backend?: Backend | string; margin?: number; onModel?: (done: number, total: number) => void } = {}): Promise<Calibration> {
+  let names: string[] | null = null, subspace = "", maxIter = 0;
+  const maxZ: number[][] = [];
+  for (const [k, model] of files.models.entries()) {
+    o.onModel?.(k, files.models.length);
+    const problem = openFileProblem({ model, init: files.init, data: files.data }, options);
+    if (hasBatchNorm(problem.model)) throw new OptionError(`${labelOf(model)}: check does not judge BatchNorm models, so there is nothing to calibrate`);
+    if (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") {
+      throw new OptionError(`the ${problem.choice.subspace} span is exact here (${problem.choice.reason}): check certifies without a calibration`);
+    }
+    const r = await problem.run({ backend: o.backend });
+    const groups = tensorGroups(r.model);
+    const here = groups.map((g) => g.name);
+    if (names && here.join() !== names.join()) throw new InputFileError(`${labelOf(model)}: tensors ${here.join(", ")}, the first model has ${names.join(", ")}: calibrate on one network`);
+    names = here; subspace = problem.choice.subspace; maxIter = problem.maxIter;
+    maxZ.push(residualScores(r.model.theta, r.params, groups).maxZ);
+  }
+  o.onModel?.(files.models.length, files.models.length);
+  return calibrate(names ?? [], maxZ, { margin: o.margin, subspace, maxIter, version: VERSION, files: await fileDigests({ init: files.init, data: files.data }) });
+}
+
 /** Checks one model file against its init and training data. Throws like purify on bad input. */
-export async function checkModel(files: ModelFiles, options: FilePurifyOptions = {}, o: { backend?: Backend | string; top?: number } = {}): Promise<CheckResult> {
+export async function checkModel(files: ModelFiles, options: FilePurifyOptions = {},
+  o: { backend?: Backend | string; top?: number; calibration?: Calibration } = {}): Promise<CheckResult> {
   const problem = openFileProblem(files, options);
+  const cal = o.calibration;
+  if (cal && !["patch", "layerwise"].includes(problem.choice.subspace) && (cal.subspace !== problem.choice.subspace || cal.maxIter !== problem.maxIter)) {
+    throw new OptionError(`the calibration was made in the ${cal.subspace} span with ${cal.maxIter} ADMM iterations, this check uses ${problem.choice.subspace} with ${problem.maxIter}: give --subspace ${cal.subspace} --max-iter ${cal.maxIter}`);
+  }
+  const digests = await fileDigests({ model: files.model, init: files.init, data: files.data });
+  if (cal) {
+    for (const k of ["init", "data"]) {
+      if (cal.files[k] !== undefined && cal.files[k] !== digests[k]) throw new InputFileError(`the calibration's ${k} (SHA-256 ${cal.files[k].slice(0, 12)}...) is not this ${k} (${digests[k].slice(0, 12)}...): calibrate on clean models of this init and data`);
+    }
+  }
   const r = await problem.run({ backend: o.backend });
   // exact spans certify only where they are thin: a span that is the whole space for some rows fits anything there
   // BatchNorm's scale and shift have no span, and a file's running statistics are running averages
   // over batches at earlier parameters: nothing there fits exactly, so such a model is not certified
-  const batchNorm = problem.model.kind === "sequential" && problem.model.model.layers.some((l) => l.type === "batchnorm");
+  const batchNorm = hasBatchNorm(problem.model);
   const exactRegime = (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") && !problem.choice.covers && !batchNorm;
   const m = r.model, theta = m.theta, params = r.params;
   // suspects: entries the purified model (the span's prediction) does not reproduce
@@ -92,21 +153,17 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
     statistic = { name: "certificate slack (exactly fit rows - span dimension - margin, worst block)", value: detail.certificateSlack ?? 0, threshold: 0 };
     flagged = Array.from(detail.estimatedContaminated ?? []);
   }
-  const perTensor: Record<string, number> = {};
-  const located = flagged.map((i) => ({ i, at: m.locate(i) }));
-  for (const { at } of located) if (at) perTensor[at.tensor] = (perTensor[at.tensor] ?? 0) + 1;
-  const top = located
-    .sort((a, b) => Math.abs(theta[b.i] - params[b.i]) - Math.abs(theta[a.i] - params[a.i]) || a.i - b.i)
-    .slice(0, o.top ?? 10)
-    .flatMap(({ i, at }) => (at ? [{ tensor: at.tensor, index: at.index, value: theta[i], predicted: params[i] }] : []));
-  let verdict: CheckVerdict, certified: boolean, reason: string;
+  let verdict: CheckVerdict, certified: boolean, reason: string, basis: CheckResult["basis"] = exactRegime ? "certificate" : "none";
+  if (!exactRegime && cal && !batchNorm && !problem.choice.covers) {
+    return statistical(problem.choice, r, cal, digests, options, o.top ?? 10);
+  }
   if (!exactRegime) {
     verdict = "undetermined"; certified = false;
     reason = batchNorm
       ? "a BatchNorm layer's scale and shift lie in no span and its running statistics are averages over past batches: no exact-fit certificate covers them, so check does not certify BatchNorm models"
       : problem.choice.covers
       ? `the ${problem.choice.subspace} span is the whole space for some rows (${problem.choice.warnings.join("; ")}): it fits any change there, so it certifies nothing`
-      : `the ${problem.choice.subspace} span is approximate: no exact-fit certificate, and a statistical verdict needs a calibration on clean models of this recipe (not built yet)`;
+      : `the ${problem.choice.subspace} span is approximate: no exact-fit certificate; a statistical verdict needs a calibration on clean models of this recipe (cnn-purify check-calibrate, then --calibration)`;
   } else if (certificate) {
     certified = true;
     verdict = flagged.length ? "changed" : "consistent";
@@ -118,10 +175,42 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
     reason = "no exact fit beyond the certificate's margin: a model training produced would fit its span exactly, so it was changed (too much to locate every change)";
   }
   return {
-    verdict, certified, reason, span: problem.choice.subspace, spanReason: problem.choice.reason,
-    suspects: { total: flagged.length, perTensor, top },
+    verdict, certified, basis, reason, span: problem.choice.subspace, spanReason: problem.choice.reason,
+    suspects: describeSuspects(m, params, flagged, o.top ?? 10),
     statistic,
-    files: await fileDigests({ model: files.model, init: files.init, data: files.data }),
+    files: digests,
     version: VERSION, options,
+  };
+}
+
+/** Suspects per tensor and the largest ones, from flagged parameter indices. */
+function describeSuspects(m: OpenedModel, params: Float64Array, flagged: number[], top: number): CheckResult["suspects"] {
+  const theta = m.theta, perTensor: Record<string, number> = {};
+  const located = flagged.map((i) => ({ i, at: m.locate(i) }));
+  for (const { at } of located) if (at) perTensor[at.tensor] = (perTensor[at.tensor] ?? 0) + 1;
+  const largest = located
+    .sort((a, b) => Math.abs(theta[b.i] - params[b.i]) - Math.abs(theta[a.i] - params[a.i]) || a.i - b.i)
+    .slice(0, top)
+    .flatMap(({ i, at }) => (at ? [{ tensor: at.tensor, index: at.index, value: theta[i], predicted: params[i] }] : []));
+  return { total: flagged.length, perTensor, top: largest };
+}
+
+/** The calibrated verdict on an approximate span. */
+function statistical(choice: ReturnType<typeof openFileProblem>["choice"], r: FilePurifyResult, cal: Calibration, files: Record<string, string>,
+  options: FilePurifyOptions, top: number): CheckResult {
+  const groups = tensorGroups(r.model);
+  const scores = residualScores(r.model.theta, r.params, groups);
+  const { suspects, statistic } = statisticalVerdict(scores.z, scores.maxZ, groups, cal);
+  const models = cal.groups[0]?.cleanMaxZ.length ?? 0;
+  const verdict: CheckVerdict = suspects.length ? "changed" : "consistent";
+  const reason = (suspects.length
+    ? `${suspects.length} entries lie beyond their tensor's calibrated cutoff: changed`
+    : "no entry lies beyond its tensor's calibrated cutoff: consistent") +
+    ` (statistical, not certified: cutoffs ${cal.margin} x the largest residual z of ${models} clean models of this recipe; the false-alarm rate is measured by cnn-purify detection, README)`;
+  return {
+    verdict, certified: false, basis: "calibration", reason, span: choice.subspace, spanReason: choice.reason,
+    suspects: describeSuspects(r.model, r.params, suspects, top),
+    statistic: { name: "largest residual z over its tensor's calibrated cutoff", value: statistic, threshold: 1 },
+    files, version: VERSION, options,
   };
 }

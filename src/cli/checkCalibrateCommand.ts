@@ -1,0 +1,59 @@
+// `cnn-purify check-calibrate`: the cutoffs of check's statistical verdict on approximate spans,
+// from clean models of one recipe (same init and data; other shuffles or seeds). Writes the
+// calibration JSON atomically; `cnn-purify check --calibration` reads it.
+import { BACKEND_NAMES } from "../backend/types.js";
+import { OptionError } from "../errors.js";
+import { checkCalibrate } from "../files/check.js";
+import { CALIBRATION_MARGIN } from "../recover/detection.js";
+import type { OptionSpec } from "./args.js";
+import { choice, helpText, many, num, parse } from "./args.js";
+import { checkOptions } from "./checkCommand.js";
+import type { Command } from "./commands.js";
+import { writeFileAtomic } from "./files.js";
+import { ProgressBar } from "./progress.js";
+import { readInput, sameFile } from "./purifyInputs.js";
+
+const spec: OptionSpec = {
+  model: { type: "string", multiple: true, help: "a clean model of the recipe (.onnx, .safetensors, .pt); repeat: 20 or more" },
+  init: { type: "string", help: "the parameters every one of them started from" },
+  data: { type: "string", help: "the training inputs, .npy/.npz" },
+  out: { type: "string", help: "where to write the calibration (JSON)" },
+  margin: { type: "string", help: `cutoff = margin x the largest clean residual z per tensor (default ${CALIBRATION_MARGIN})` },
+  subspace: { type: "string", help: "the span check will use (auto, linearized, relinearized); the calibration records it" },
+  "trained-readout": { type: "string", default: "auto", help: "yes, no or auto" },
+  frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init" },
+  "max-iter": { type: "string", help: "ADMM iteration cap (recorded: check must use the same)" },
+  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
+  json: { type: "boolean", help: "print the calibration as JSON" },
+  help: { type: "boolean", help: "show this help" },
+};
+
+export const checkCalibrateCommand: Command = {
+  summary: "calibrate check's statistical verdict on clean models of one recipe (approximate spans)",
+  spec,
+  async run(argv, out) {
+    const v = parse("check-calibrate", argv, spec);
+    if (v.help) { out(helpText("check-calibrate", this.summary, spec)); return; }
+    const models = many(v.model);
+    if (!models.length) throw new OptionError("check-calibrate: --model is required, once per clean model (see: cnn-purify check-calibrate --help)");
+    for (const k of ["init", "data", "out"]) if (typeof v[k] !== "string" || v[k] === "") throw new OptionError(`check-calibrate: --${k} is required`);
+    const outPath = v.out as string;
+    for (const p of [...models, v.init as string, v.data as string]) if (sameFile(outPath, p)) throw new OptionError(`check-calibrate: --out ${outPath} is an input file; choose another path`);
+    const margin = v.margin === undefined ? undefined : num("check-calibrate", "margin", v.margin, { min: 1 });
+    const backend = choice("check-calibrate", "backend", v.backend, BACKEND_NAMES);
+    const options = checkOptions("check-calibrate", v);
+    const bar = new ProgressBar("check-calibrate", !v.json);
+    let calibration;
+    try {
+      calibration = await checkCalibrate({ models: models.map((m) => readInput(m, "model")), init: readInput(v.init as string, "init"), data: readInput(v.data as string, "data") },
+        options, { backend, margin, onModel: (done, total) => bar.update(done, total, `model ${Math.min(done + 1, total)}/${total}`) });
+    } catch (e) {
+      if (e instanceof OptionError && !e.message.startsWith("check-calibrate:")) throw new OptionError(`check-calibrate: ${e.message}`);
+      throw e;
+    }
+    writeFileAtomic(outPath, JSON.stringify(calibration, null, 2) + "\n");
+    if (v.json) out(JSON.stringify(calibration));
+    else out(`calibration of ${models.length} clean models (${calibration.subspace}, ${calibration.maxIter} iterations) -> ${outPath}\n` +
+      calibration.groups.map((g) => `  ${g.name}: cutoff ${g.cutoff.toFixed(1)} (largest clean z ${Math.max(...g.cleanMaxZ).toFixed(1)})`).join("\n"));
+  },
+};

@@ -98,6 +98,23 @@ describe("check-calibrate, then check --calibration, on files (a one-hidden-laye
     expect(ok.statistic.value).toBeLessThanOrEqual(1 / 1.5 + 1e-12);
   });
 
+  it("several models share one prepared span, with the verdicts each gets alone", async () => {
+    const { SpanCache } = await import("../src/files/purifyFiles.js");
+    const { checkModel } = await import("../src/files/check.js");
+    const file = (name: string) => ({ name, bytes: new Uint8Array(readFileSync(join(dir, name))) });
+    const files = (m: string) => ({ model: file(m), init: file("init.safetensors"), data: file("data.npy") });
+    const spans = new SpanCache();
+    try {
+      const shared = [await checkModel(files("clean0.safetensors"), { subspace: "linearized" }, { spans }), await checkModel(files("clean1.safetensors"), { subspace: "linearized" }, { spans })];
+      expect(spans.size).toBe(1);
+      const alone = await checkModel(files("clean1.safetensors"), { subspace: "linearized" });
+      expect(shared[1].suspects).toEqual(alone.suspects);
+      expect(shared[1].verdict).toBe(alone.verdict);
+    } finally {
+      spans.dispose();
+    }
+  });
+
   it("refused: a calibration of another init (exit 3), another span (exit 2), garbage (exit 3); nothing to calibrate where the span is exact (exit 2)", async () => {
     const cal = join(dir, "cal2.json");
     expect((await cli(["check-calibrate", "--model", join(dir, "clean0.safetensors"), ...base(), "--out", cal])).code).toBe(0);

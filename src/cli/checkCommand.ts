@@ -15,6 +15,7 @@ import { parseInput } from "../files/inputs.js";
 import type { Calibration } from "../recover/detection.js";
 import { parseCalibration } from "../recover/detection.js";
 import type { FilePurifyOptions } from "../files/purifyFiles.js";
+import { SpanCache } from "../files/purifyFiles.js";
 import { table } from "./table.js";
 
 const spec: OptionSpec = {
@@ -64,13 +65,15 @@ export const checkCommand: Command = {
       calibration = parseInput(f, () => parseCalibration(new TextDecoder().decode(f.bytes), `--calibration ${v.calibration}`));
     }
     const results: Array<CheckResult & { path: string }> = [];
-    for (const path of models) {
-      try {
-        results.push({ path, ...(await checkModel({ model: readInput(path, "model"), init, data }, options, { backend, calibration })) });
-      } catch (e) {
-        if (e instanceof OptionError && !e.message.startsWith("check:")) throw new OptionError(`check: ${e.message}`);
-        throw e;
-      }
+    // one prepared span for every model: they share the init and data
+    const spans = new SpanCache();
+    try {
+      for (const path of models) results.push({ path, ...(await checkModel({ model: readInput(path, "model"), init, data }, options, { backend, calibration, spans })) });
+    } catch (e) {
+      if (e instanceof OptionError && !e.message.startsWith("check:")) throw new OptionError(`check: ${e.message}`);
+      throw e;
+    } finally {
+      spans.dispose();
     }
     if (reportPath !== undefined) writeFileAtomic(reportPath, JSON.stringify({ results }, null, 2) + "\n");
     if (v.json) out(JSON.stringify({ results }));

@@ -17,7 +17,7 @@ import { VERSION } from "../version.js";
 import type { NamedFile } from "./inputs.js";
 import { labelOf } from "./inputs.js";
 import type { FilePurifyOptions, FilePurifyResult, ModelFiles } from "./purifyFiles.js";
-import { openFileProblem } from "./purifyFiles.js";
+import { SpanCache, openFileProblem } from "./purifyFiles.js";
 import type { OpenedModel } from "../io/modelSource.js";
 
 export type CheckVerdict = "consistent" | "changed" | "undetermined";
@@ -84,34 +84,42 @@ const hasBatchNorm = (m: OpenedModel) => m.kind === "sequential" && m.model.laye
 /**
  * Calibrates check's statistical verdict on clean models of one recipe (trained from the same init
  * on the same data, e.g. with other shuffles or seeds): each model's largest residual z per tensor,
- * in the span check will use; the cutoffs are `margin` times the largest. Several models share one
- * init and data; each is purified in turn.
+ * in the span check will use; the cutoffs are `margin` times the largest. The models share one
+ * init and data, and so one prepared span.
  */
 export async function checkCalibrate(files: { models: ModelFiles["model"][]; init: ModelFiles["init"]; data: ModelFiles["data"] }, options: FilePurifyOptions = {},
   o: { backend?: Backend | string; margin?: number; onModel?: (done: number, total: number) => void } = {}): Promise<Calibration> {
   let names: string[] | null = null, subspace = "", maxIter = 0;
   const maxZ: number[][] = [];
-  for (const [k, model] of files.models.entries()) {
-    o.onModel?.(k, files.models.length);
-    const problem = openFileProblem({ model, init: files.init, data: files.data }, options);
-    if (hasBatchNorm(problem.model)) throw new OptionError(`${labelOf(model)}: check does not judge BatchNorm models, so there is nothing to calibrate`);
-    if (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") {
-      throw new OptionError(`the ${problem.choice.subspace} span is exact here (${problem.choice.reason}): check certifies without a calibration`);
+  const spans = new SpanCache();
+  try {
+    for (const [k, model] of files.models.entries()) {
+      o.onModel?.(k, files.models.length);
+      const problem = openFileProblem({ model, init: files.init, data: files.data }, options);
+      if (hasBatchNorm(problem.model)) throw new OptionError(`${labelOf(model)}: check does not judge BatchNorm models, so there is nothing to calibrate`);
+      if (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") {
+        throw new OptionError(`the ${problem.choice.subspace} span is exact here (${problem.choice.reason}): check certifies without a calibration`);
+      }
+      const r = await problem.run({ backend: o.backend, spans });
+      const groups = tensorGroups(r.model);
+      const here = groups.map((g) => g.name);
+      if (names && here.join() !== names.join()) throw new InputFileError(`${labelOf(model)}: tensors ${here.join(", ")}, the first model has ${names.join(", ")}: calibrate on one network`);
+      names = here; subspace = problem.choice.subspace; maxIter = problem.maxIter;
+      maxZ.push(residualScores(r.model.theta, r.params, groups).maxZ);
     }
-    const r = await problem.run({ backend: o.backend });
-    const groups = tensorGroups(r.model);
-    const here = groups.map((g) => g.name);
-    if (names && here.join() !== names.join()) throw new InputFileError(`${labelOf(model)}: tensors ${here.join(", ")}, the first model has ${names.join(", ")}: calibrate on one network`);
-    names = here; subspace = problem.choice.subspace; maxIter = problem.maxIter;
-    maxZ.push(residualScores(r.model.theta, r.params, groups).maxZ);
+  } finally {
+    spans.dispose();
   }
   o.onModel?.(files.models.length, files.models.length);
   return calibrate(names ?? [], maxZ, { margin: o.margin, subspace, maxIter, version: VERSION, files: await fileDigests({ init: files.init, data: files.data }) });
 }
 
-/** Checks one model file against its init and training data. Throws like purify on bad input. */
+/**
+ * Checks one model file against its init and training data. Throws like purify on bad input.
+ * `spans`: prepared spans shared by several models of this init and data (the caller disposes it).
+ */
 export async function checkModel(files: ModelFiles, options: FilePurifyOptions = {},
-  o: { backend?: Backend | string; top?: number; calibration?: Calibration } = {}): Promise<CheckResult> {
+  o: { backend?: Backend | string; top?: number; calibration?: Calibration; spans?: SpanCache } = {}): Promise<CheckResult> {
   const problem = openFileProblem(files, options);
   const cal = o.calibration;
   if (cal && !["patch", "layerwise"].includes(problem.choice.subspace) && (cal.subspace !== problem.choice.subspace || cal.maxIter !== problem.maxIter)) {
@@ -123,7 +131,7 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
       if (cal.files[k] !== undefined && cal.files[k] !== digests[k]) throw new InputFileError(`the calibration's ${k} (SHA-256 ${cal.files[k].slice(0, 12)}...) is not this ${k} (${digests[k].slice(0, 12)}...): calibrate on clean models of this init and data`);
     }
   }
-  const r = await problem.run({ backend: o.backend });
+  const r = await problem.run({ backend: o.backend, spans: o.spans });
   // exact spans certify only where they are thin: a span that is the whole space for some rows fits anything there
   // BatchNorm's scale and shift have no span, and a file's running statistics are running averages
   // over batches at earlier parameters: nothing there fits exactly, so such a model is not certified

@@ -19,7 +19,8 @@ import type { SpanChoice } from "../recover/chooseSpan.js";
 import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
 import { spanFit } from "../recover/report.js";
 import type { ModelPrecision, SubspaceName } from "../recover/purify.js";
-import { SUBSPACE_NAMES, purify } from "../recover/purify.js";
+import { Purifier, SUBSPACE_NAMES } from "../recover/purify.js";
+import { Cholesky } from "../linalg/cholesky.js";
 import { layoutOf } from "../model/shape.js";
 import type { SolverName } from "../recover/solve.js";
 import { evaluate } from "../train/train.js";
@@ -83,7 +84,29 @@ export interface FileProblem {
   maxIter: number;
   /** Bytes of working memory the run needs (an upper estimate, before any allocation). */
   memoryBytes: number;
-  run(o?: { backend?: Backend | string; onProgress?: (iteration: number, text: string) => void }): Promise<FilePurifyResult>;
+  run(o?: { backend?: Backend | string; onProgress?: (iteration: number, text: string) => void; spans?: SpanCache }): Promise<FilePurifyResult>;
+}
+
+/**
+ * Prepared spans (the linearized NTK and its factor) kept across runs: several models of ONE init
+ * and data set (check's --model ...) share them instead of forming each again. Keyed by everything
+ * the span depends on besides init and data; the caller disposes it.
+ */
+export class SpanCache {
+  private readonly items = new Map<string, { value: unknown; dispose: () => void }>();
+  async get<T>(key: string, make: () => Promise<T>, dispose: (value: T) => void): Promise<T> {
+    const hit = this.items.get(key);
+    if (hit) return hit.value as T;
+    const value = await make();
+    this.items.set(key, { value, dispose: () => dispose(value) });
+    return value;
+  }
+  /** Spans prepared so far. */
+  get size(): number { return this.items.size; }
+  dispose(): void {
+    for (const item of this.items.values()) item.dispose();
+    this.items.clear();
+  }
 }
 
 function modelFormat(f: NamedFile): ModelFormat {
@@ -160,12 +183,19 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
     memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, subspace),
     async run(r = {}) {
       const be = await resolveBackend(r.backend);
-      const patches = patchesFromImages(be, p.data, p.n, image);
-      const { params, report } = await purify(model.theta, {
-        shape, init: p.init, data: patches, subspace, solver: o.solver, backend: be,
+      const prepare = () => Purifier.create({
+        shape, init: p.init, data: patchesFromImages(be, p.data, p.n, image), subspace, solver: o.solver, backend: be,
         trainedReadout: readout.trained, admm: { maxIter }, precision, weightDecay: o.initRows,
-        onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)),
       });
+      const key = JSON.stringify(["one-hidden-layer", be.name, subspace, o.solver, readout.trained, maxIter, precision, o.initRows]);
+      const purifier = r.spans ? await r.spans.get(key, prepare, (q) => q.dispose()) : await prepare();
+      let result;
+      try {
+        result = await purifier.purify(model.theta, { onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)) });
+      } finally {
+        if (!r.spans) purifier.dispose();
+      }
+      const { params, report } = result;
       const file = model.write(params);
       const summary: Record<string, unknown> = {
         model: "one-hidden-layer", subspace, span: choice.reason, readout: readout.reason, admmCap: maxIter,
@@ -215,13 +245,17 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
         const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows });
         params = res.params; detail = res.layers;
       } else {
-        const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
+        const prepare = async () => {
+          const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
+          return { op, factor: Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true) };
+        };
+        const span = r.spans ? await r.spans.get(JSON.stringify(["sequential", be.name]), prepare, (q) => { q.factor.dispose(); q.op.dispose(); }) : await prepare();
         try {
-          const res = await purifyLinearizedSequential(op, model.theta, init, { relinearize: method === "relinearized", admm });
+          const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm });
           params = res.params;
-          detail = { spanDim: op.cols, iterations: res.iterations, erasures: res.erasures };
+          detail = { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures };
         } finally {
-          op.dispose();
+          if (!r.spans) { span.factor.dispose(); span.op.dispose(); }
         }
       }
       const file = model.write(params);

@@ -60,6 +60,22 @@ def train_sgd(model, x, y, epochs):
             opt.step()
 
 
+def images(images_dir, n=None, split="train"):
+    # the first n images and labels of a split, as the .mjs wrapper wrote them from the mnist package
+    x = torch.from_numpy(np.load(os.path.join(images_dir, f"{split}-images.npy")).astype(np.float32))
+    y = torch.from_numpy(np.load(os.path.join(images_dir, f"{split}-labels.npy")).astype(np.int64))
+    return (x, y) if n is None else (x[:n], y[:n])
+
+
+def train_full_batch(model, x, y, steps):
+    # full-batch SGD with momentum 0.9, lr 0.05, on the parameters that require gradients
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+
 def export_onnx(model, example, path):
     # as a PyTorch user exports: opset 13, input "x", output "logits", a dynamic batch axis "n"
     torch.onnx.export(model, example, path, input_names=["x"], output_names=["logits"],
@@ -112,11 +128,8 @@ class Evil:
 
 
 def make(images_dir, out, name, filters, samples, rho, bias, epochs, seed):
-    x_all = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))
-    y_all = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))
-    xt = torch.from_numpy(np.load(os.path.join(images_dir, "test-images.npy")).astype(np.float32))
-    yt = torch.from_numpy(np.load(os.path.join(images_dir, "test-labels.npy")).astype(np.int64))
-    x, y = x_all[:samples], y_all[:samples]
+    x, y = images(images_dir, samples)
+    xt, yt = images(images_dir, split="test")
     torch.manual_seed(seed)
     model = net(filters, 7, 10, bias)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -156,8 +169,7 @@ def make_multi(images_dir, out, samples, rho, epochs, seed):
     # a small LeNet-like network (padding, max pooling, two convs, a linear layer with bias): the
     # multi-layer model kind, exported to ONNX the way a PyTorch user does; its inputs are the
     # one-hidden-layer fixture's (../one-hidden/data.npy)
-    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:samples]
-    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:samples]
+    x, y = images(images_dir, samples)
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 4, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -185,10 +197,8 @@ def make_multi(images_dir, out, samples, rho, epochs, seed):
 def make_lenet(images_dir, out, samples, rho, epochs, seed):
     # LeNet-5 as the one-model issue measured it: committed with 100 samples (test/fixtures/pytorch/
     # lenet); the issue's 300 for a manual check: node scripts/pytorch-fixtures.mjs /tmp/pt -- --name lenet --samples 300
-    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:samples]
-    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:samples]
-    xt = torch.from_numpy(np.load(os.path.join(images_dir, "test-images.npy")).astype(np.float32))
-    yt = torch.from_numpy(np.load(os.path.join(images_dir, "test-labels.npy")).astype(np.int64))
+    x, y = images(images_dir, samples)
+    xt, yt = images(images_dir, split="test")
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -219,17 +229,12 @@ def make_lenet(images_dir, out, samples, rho, epochs, seed):
 def make_exact(images_dir, out, seed):
     # the exact regime in f32, as a PyTorch user trains it: 14x14 patches of 28x28 images (p + 1 = 197),
     # 6 images (n k = 24), readout frozen, SGD with momentum in f32; 10% of every tensor's entries hit
-    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:6]
-    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:6]
+    x, y = images(images_dir, 6)
     torch.manual_seed(seed)
     model = net(8, 14, 10, False)
     model[3].weight.requires_grad_(False)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
-    for _ in range(100):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
+    train_full_batch(model, x, y, 100)
     clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
     bad = contaminate(clean, 0.1, seed + 1)
     d = os.path.join(out, "exact")
@@ -252,11 +257,8 @@ def make_batchnorm(images_dir, out, samples, rho, epochs, seed):
     # state_dict (.pt, .safetensors: BN weight, bias, running_mean, running_var, num_batches_tracked),
     # the default ONNX export (BN folded into the Conv: no BatchNormalization node) and the PRESERVE
     # export (a BatchNormalization node in inference mode with its four initializers)
-    x_all = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))
-    y_all = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))
-    xt = torch.from_numpy(np.load(os.path.join(images_dir, "test-images.npy")).astype(np.float32))
-    yt = torch.from_numpy(np.load(os.path.join(images_dir, "test-labels.npy")).astype(np.int64))
-    x, y = x_all[:samples], y_all[:samples]
+    x, y = images(images_dir, samples)
+    xt, yt = images(images_dir, split="test")
     torch.manual_seed(seed)
     filters = 32
     model = torch.nn.Sequential(
@@ -315,20 +317,15 @@ def make_batchnorm_thin(images_dir, out, seed):
     # (24 patches), conv without bias -> BatchNorm2d -> relu -> flatten -> linear (frozen), full-batch
     # SGD with momentum in train mode; 10% of every float tensor hit. Written as the state_dict and
     # as the default (folded) ONNX export, with the clean model in both forms for comparison.
-    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:6]
-    y = torch.from_numpy(np.load(os.path.join(images_dir, "train-labels.npy")).astype(np.int64))[:6]
+    x, y = images(images_dir, 6)
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 14, stride=14, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
                                 torch.nn.Flatten(), torch.nn.Linear(32, 10))
     for p in model[4].parameters():
         p.requires_grad_(False)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
     model.train()
-    for _ in range(100):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
+    train_full_batch(model, x, y, 100)
     model.eval()
     clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
     bad = contaminate(clean, 0.1, seed + 1)
@@ -354,7 +351,7 @@ class ViewFlatten(torch.nn.Module):
 def make_constructs(images_dir, out, seed):
     # spellings PyTorch users export: view(n, -1) and global average pooling are read; grouped
     # convolutions and BatchNorm (PRESERVE export) are not yet, and must be refused by name
-    x = torch.from_numpy(np.load(os.path.join(images_dir, "train-images.npy")).astype(np.float32))[:2]
+    x, _ = images(images_dir, 2)
     d = os.path.join(out, "constructs")
     os.makedirs(d, exist_ok=True)
     torch.manual_seed(seed)

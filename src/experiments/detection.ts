@@ -106,7 +106,8 @@ export async function runDetection(o: DetectionOptions = {}): Promise<DetectionR
   const counts = [1, 3, 10, 30, 100, Math.round(0.01 * recipe.P)].filter((c, i, a) => a.indexOf(c) === i && c <= recipe.P);
   const total = nCal + nClean + seeds * (2 * counts.length + 2);
   let done = 0;
-  const step = (what: string) => o.onProgress?.(what, done++, total);
+  /** Reports `what` at the models done so far, then counts `models` more. */
+  const step = (what: string, models = 1) => { o.onProgress?.(what, done, total); done += models; };
   try {
     // calibration: clean models from SGD seeds 0 .. nCal-1; held out: nCal .. nCal+nClean-1
     const maxZ: number[][] = [];
@@ -145,13 +146,13 @@ export async function runDetection(o: DetectionOptions = {}): Promise<DetectionR
     };
     const changedOf = (a: Float64Array, b: Float64Array) => Int32Array.from([...a.keys()].filter((i) => !Object.is(a[i], b[i])));
     for (const count of counts) {
-      step(`outliers, ${count} entries`);
+      step(`outliers, ${count} entries`, seeds);
       await cell("outliers", async (c, k) => { const r = sparseOutliers(c, { rho: count / recipe.P, scale: 10, seed: seed * 1000 + k }); return { params: r.params, changed: changedOf(r.params, c) }; });
-      step(`bit flips (top 24 bits), ${count} entries`);
+      step(`bit flips (top 24 bits), ${count} entries`, seeds);
       await cell("bitflips", async (c, k) => { const r = bitFlips(c, { rate: count / recipe.P, bits: "top24", seed: seed * 2000 + k }); return { params: r.params, changed: changedOf(r.params, c) }; });
     }
     for (const kind of ["sparse", "dense"] as const) {
-      step(`backdoor (${kind})`);
+      step(`backdoor (${kind})`, seeds);
       await cell(`backdoor-${kind}`, async (c, k) => { const r = await recipe.backdoor(c, kind, seed * 3000 + k); return { params: r.params, changed: changedOf(r.params, c) }; });
     }
     o.onProgress?.("done", total, total);

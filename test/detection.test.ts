@@ -72,8 +72,17 @@ describe("check-calibrate, then check --calibration, on files (a one-hidden-laye
 
   it("calibrates on four clean models; a changed model is flagged with its changed entries, the calibration's own models pass", async () => {
     const cal = join(dir, "cal.json");
-    const r = await cli(["check-calibrate", ...[0, 1, 2, 3].flatMap((s) => ["--model", join(dir, `clean${s}.safetensors`)]), ...base(), "--out", cal, "--json"]);
+    // the fourth model is held out: it measures the false-alarm rate, which check then reports
+    const r = await cli(["check-calibrate", ...[0, 1, 2, 3].flatMap((s) => ["--model", join(dir, `clean${s}.safetensors`)]), ...base(), "--holdout", "1", "--out", join(dir, "cal-held.json"), "--json"]);
     expect(r.code, r.err).toBe(0);
+    const held = JSON.parse(readFileSync(join(dir, "cal-held.json"), "utf8"));
+    expect(held.groups[0].cleanMaxZ.length).toBe(3);
+    expect(held.heldOut.models).toBe(1);
+    // its own verdict on that model, by check with the same cutoffs, is what the calibration recorded
+    const heldCheck = await cli(["check", "--model", join(dir, "clean3.safetensors"), ...base(), "--calibration", join(dir, "cal-held.json"), "--json"]);
+    expect(JSON.parse(heldCheck.out).results[0].verdict).toBe(held.heldOut.falseAlarms ? "changed" : "consistent");
+    expect(JSON.parse(heldCheck.out).results[0].statistic.falseAlarmRate).toBe(held.heldOut.falseAlarms);
+    expect((await cli(["check-calibrate", ...[0, 1, 2, 3].flatMap((s) => ["--model", join(dir, `clean${s}.safetensors`)]), ...base(), "--out", cal, "--json"])).code).toBe(0);
     const c = JSON.parse(readFileSync(cal, "utf8"));
     expect(c.groups.map((g: { name: string }) => g.name)).toEqual(["conv.weight", "conv.bias", "fc.weight"]);
     expect(c.groups.every((g: { cleanMaxZ: number[] }) => g.cleanMaxZ.length === 4)).toBe(true);

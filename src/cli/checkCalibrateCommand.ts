@@ -18,6 +18,7 @@ const spec: OptionSpec = {
   init: { type: "string", help: "the parameters every one of them started from" },
   data: { type: "string", help: "the training inputs, .npy/.npz" },
   out: { type: "string", help: "where to write the calibration (JSON)" },
+  holdout: { type: "string", help: "the last N models are not used for the cutoffs: they measure the false-alarm rate (recorded; check reports it)" },
   margin: { type: "string", help: `cutoff = margin x the largest clean residual z per tensor (default ${CALIBRATION_MARGIN})` },
   subspace: { type: "string", help: "the span check will use (auto, linearized, relinearized); the calibration records it" },
   "trained-readout": { type: "string", default: "auto", help: "yes, no or auto" },
@@ -40,20 +41,22 @@ export const checkCalibrateCommand: Command = {
     const outPath = v.out as string;
     for (const p of [...models, v.init as string, v.data as string]) if (sameFile(outPath, p)) throw new OptionError(`check-calibrate: --out ${outPath} is an input file; choose another path`);
     const margin = v.margin === undefined ? undefined : num("check-calibrate", "margin", v.margin, { min: 1 });
+    const holdout = v.holdout === undefined ? undefined : num("check-calibrate", "holdout", v.holdout, { int: true, min: 0 });
     const backend = choice("check-calibrate", "backend", v.backend, BACKEND_NAMES);
     const options = checkOptions("check-calibrate", v);
     const bar = new ProgressBar("check-calibrate", !v.json);
     let calibration;
     try {
       calibration = await checkCalibrate({ models: models.map((m) => readInput(m, "model")), init: readInput(v.init as string, "init"), data: readInput(v.data as string, "data") },
-        options, { backend, margin, onModel: (done, total) => bar.update(done, total, `model ${Math.min(done + 1, total)}/${total}`) });
+        options, { backend, margin, holdout, onModel: (done, total) => bar.update(done, total, `model ${Math.min(done + 1, total)}/${total}`) });
     } catch (e) {
       if (e instanceof OptionError && !e.message.startsWith("check-calibrate:")) throw new OptionError(`check-calibrate: ${e.message}`);
       throw e;
     }
     writeFileAtomic(outPath, JSON.stringify(calibration, null, 2) + "\n");
     if (v.json) out(JSON.stringify(calibration));
-    else out(`calibration of ${models.length} clean models (${calibration.subspace}, ${calibration.maxIter} iterations) -> ${outPath}\n` +
+    else out(`calibration of ${models.length - (holdout ?? 0)} clean models (${calibration.subspace}, ${calibration.maxIter} iterations) -> ${outPath}\n` +
+      (calibration.heldOut ? `false alarms on ${calibration.heldOut.models} held-out clean models: ${calibration.heldOut.falseAlarms}\n` : "") +
       calibration.groups.map((g) => `  ${g.name}: cutoff ${g.cutoff.toFixed(1)} (largest clean z ${Math.max(...g.cleanMaxZ).toFixed(1)})`).join("\n"));
   },
 };

@@ -44,7 +44,7 @@ export interface CheckResult {
   /** Entries whose value the span cannot explain, per tensor, and the largest of them. */
   suspects: { total: number; perTensor: Record<string, number>; top: Suspect[] };
   /** The statistic the verdict compares: exactly fit rows beyond the certificate's margin. */
-  statistic: { name: string; value: number; threshold: number };
+  statistic: { name: string; value: number; threshold: number; falseAlarmRate?: number };
   files: Record<string, string>;
   version: string;
   options: FilePurifyOptions;
@@ -88,9 +88,11 @@ const hasBatchNorm = (m: OpenedModel) => m.kind === "sequential" && m.model.laye
  * init and data, and so one prepared span.
  */
 export async function checkCalibrate(files: { models: ModelFiles["model"][]; init: ModelFiles["init"]; data: ModelFiles["data"] }, options: FilePurifyOptions = {},
-  o: { backend?: Backend | string; margin?: number; onModel?: (done: number, total: number) => void } = {}): Promise<Calibration> {
+  o: { backend?: Backend | string; margin?: number; holdout?: number; onModel?: (done: number, total: number) => void } = {}): Promise<Calibration> {
+  const holdout = o.holdout ?? 0;
+  if (!Number.isInteger(holdout) || holdout < 0 || holdout >= files.models.length) throw new OptionError(`holdout must be an integer in [0, ${files.models.length - 1}] (models beyond the calibration's), got ${holdout}`);
   let names: string[] | null = null, subspace = "", maxIter = 0;
-  const maxZ: number[][] = [];
+  const maxZ: number[][] = [], scores: Array<{ z: Float64Array; maxZ: number[]; groups: ParameterGroup[] }> = [];
   const spans = new SpanCache();
   try {
     for (const [k, model] of files.models.entries()) {
@@ -105,13 +107,18 @@ export async function checkCalibrate(files: { models: ModelFiles["model"][]; ini
       const here = groups.map((g) => g.name);
       if (names && here.join() !== names.join()) throw new InputFileError(`${labelOf(model)}: tensors ${here.join(", ")}, the first model has ${names.join(", ")}: calibrate on one network`);
       names = here; subspace = problem.choice.subspace; maxIter = problem.maxIter;
-      maxZ.push(residualScores(r.model.theta, r.params, groups).maxZ);
+      const s = residualScores(r.model.theta, r.params, groups);
+      if (k < files.models.length - holdout) maxZ.push(s.maxZ);
+      else scores.push({ z: s.z, maxZ: s.maxZ, groups });
     }
   } finally {
     spans.dispose();
   }
   o.onModel?.(files.models.length, files.models.length);
-  return calibrate(names ?? [], maxZ, { margin: o.margin, subspace, maxIter, version: VERSION, files: await fileDigests({ init: files.init, data: files.data }) });
+  const cal = calibrate(names ?? [], maxZ, { margin: o.margin, subspace, maxIter, version: VERSION, files: await fileDigests({ init: files.init, data: files.data }) });
+  // the held-out models measure the false-alarm rate of these cutoffs
+  if (holdout) cal.heldOut = { models: holdout, falseAlarms: scores.filter((q) => statisticalVerdict(q.z, q.maxZ, q.groups, cal).suspects.length > 0).length };
+  return cal;
 }
 
 /**
@@ -214,11 +221,13 @@ function statistical(choice: ReturnType<typeof openFileProblem>["choice"], r: Fi
   const reason = (suspects.length
     ? `${suspects.length} entries lie beyond their tensor's calibrated cutoff: changed`
     : "no entry lies beyond its tensor's calibrated cutoff: consistent") +
-    ` (statistical, not certified: cutoffs ${cal.margin} x the largest residual z of ${models} clean models of this recipe; the false-alarm rate is measured by cnn-purify detection, README)`;
+    ` (statistical, not certified: cutoffs ${cal.margin} x the largest residual z of ${models} clean models of this recipe; ` +
+    (cal.heldOut ? `false alarms on ${cal.heldOut.models} held-out clean models: ${cal.heldOut.falseAlarms}` : "false-alarm rate not measured for this calibration (check-calibrate --holdout; the README's detection experiment)") + ")";
   return {
     verdict, certified: false, basis: "calibration", reason, span: choice.subspace, spanReason: choice.reason,
     suspects: describeSuspects(r.model, r.params, suspects, top),
-    statistic: { name: "largest residual z over its tensor's calibrated cutoff", value: statistic, threshold: 1 },
+    statistic: { name: "largest residual z over its tensor's calibrated cutoff", value: statistic, threshold: 1,
+      ...(cal.heldOut ? { falseAlarmRate: cal.heldOut.falseAlarms / cal.heldOut.models } : {}) },
     files, version: VERSION, options,
   };
 }

@@ -46,6 +46,8 @@ export interface Calibration {
   groups: Array<{ name: string; cutoff: number; cleanMaxZ: number[] }>;
   /** SHA-256 of the init and data the calibration models were trained from. */
   files: Record<string, string>;
+  /** Held-out clean models (not used for the cutoffs) the verdict flagged: the measured false-alarm rate. */
+  heldOut?: { models: number; falseAlarms: number };
 }
 
 /** Default safety factor over the largest clean z (measured: docs/detection). */

@@ -82,7 +82,7 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
         reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: bad, recovered: false });
         continue;
       }
-      const op = new PatchSpanOperator(be, ws.cols[i]!, m, l.rowLength, l.rows);
+      const op = new PatchSpanOperator(be, ws.cols(i), m, l.rowLength, l.rows);
       const erased = perProblem(erasures, 0, l.rowLength, l.rows);
       // initRows: each row's span also holds its own init row (weight decay; a BatchNorm folded into
       // the conv rescales a row along it), so the rows are solved one by one

@@ -15,7 +15,7 @@
 import type { Backend, Buf } from "../backend/types.js";
 import type { LayerInfo, planLayers } from "./sequential.js";
 import { SequentialWorkspace, sequentialBackward } from "./sequential.js";
-import { batchNormJacobianRow } from "./batchnorm.js";
+import { batchNormJacobianRow } from "./layers/batchnorm.js";
 
 type Plan = ReturnType<typeof planLayers>;
 
@@ -85,7 +85,7 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
           const g = be.slice(dRows, s * HW * F, HW * F);
           if (b.kind === "explicit") {
             // J row (s, o) = G_{s,o}^T C_s: (F x HW)(HW x R)
-            be.gemm(true, false, F, R, HW, 1, g, F, be.slice(ws.cols[i]!, s * HW * R, HW * R), R, 0, be.slice(b.buf, (s * O + o) * F * R, F * R), R);
+            be.gemm(true, false, F, R, HW, 1, g, F, be.slice(ws.cols(i), s * HW * R, HW * R), R, 0, be.slice(b.buf, (s * O + o) * F * R, F * R), R);
           } else {
             be.copy(be.slice(b.buf, (s * O + o) * HW * F, HW * F), g);
           }
@@ -114,7 +114,7 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
         continue;
       }
       tmp ??= be.alloc(nO * nO); pp ??= be.alloc(n * n); e1 ??= be.alloc(n * nO); e ??= be.alloc(nO * nO);
-      const ca = A.ws.cols[i]!, cb = B.ws.cols[i]!;
+      const ca = A.ws.cols(i), cb = B.ws.cols(i);
       for (let q = 0; q < HW; q++) for (let q2 = 0; q2 < HW; q2++) {
         // signals at positions q and q2 (ld HW F) and patches there (ld HW R)
         be.gemm(false, true, nO, nO, F, 1, be.slice(a.buf, q * F, a.buf.length - q * F), HW * F, be.slice(b.buf, q2 * F, b.buf.length - q2 * F), HW * F, 0, tmp, nO);
@@ -179,7 +179,7 @@ function gatherColumns(be: Backend, f: NtkFactors, support: number[], out: Buf):
   for (const [i, b] of f.blocks) {
     const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W, end = l.offset + l.params;
     while (k < S && support[k] < l.offset) k++;
-    const bv = be.view(b.buf), cv = b.kind === "contraction" ? be.view(f.ws.cols[i]!) : bv;
+    const bv = be.view(b.buf), cv = b.kind === "contraction" ? be.view(f.ws.cols(i)) : bv;
     for (; k < S && support[k] < end; k++) {
       const local = support[k] - l.offset, fr = Math.floor(local / R), r = local % R;
       for (let row = 0; row < nO; row++) {

@@ -8,7 +8,7 @@ import { crossEntropy } from "../model/loss.js";
 import { Rng } from "../random.js";
 import type { Dims, LayerSpec } from "./sequential.js";
 import { SequentialWorkspace, planLayers, scratchSizes, sequentialBackward, sequentialForward } from "./sequential.js";
-import { batchNormInit } from "./batchnorm.js";
+import { batchNormInit } from "./layers/batchnorm.js";
 
 export interface SequentialModel { input: Dims; layers: LayerSpec[] }
 

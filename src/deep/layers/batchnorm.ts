@@ -5,19 +5,17 @@
 // layer's input over the inputs given (precise BatchNorm, PyTorch's unbiased running_var).
 //
 // Layout in theta at the layer's offset: [gamma (C), beta (C), mean (C), var (C)].
-import type { Backend, Buf } from "../backend/types.js";
-import type { LayerInfo } from "./sequential.js";
+import type { Backend, Buf } from "../../backend/types.js";
+import { OptionError } from "../../errors.js";
+import type { LayerKind, PlannedLayer } from "./layer.js";
+
+export type BatchNormSpec = { type: "batchnorm"; eps?: number };
+type LayerInfo = PlannedLayer;
 
 /** Per-channel buffers a BatchNorm layer needs in a workspace (each C long). */
-export interface BatchNormBuffers { scale: Buf; shift: Buf; a: Buf; b: Buf; zero: Buf }
+interface BatchNormBuffers { scale: Buf; shift: Buf; a: Buf; b: Buf; zero: Buf }
 
-export function batchNormBuffers(be: Backend, C: number, alloc: (len: number) => Buf): BatchNormBuffers {
-  const zero = alloc(C);
-  be.fill(zero, 0);
-  return { scale: alloc(C), shift: alloc(C), a: alloc(C), b: alloc(C), zero };
-}
-
-const epsOf = (l: LayerInfo) => (l.spec.type === "batchnorm" ? l.spec.eps ?? 1e-5 : 0);
+const epsOf = (l: LayerInfo) => (l.spec as BatchNormSpec).eps ?? 1e-5;
 
 /** Sets mean and var in theta from the layer's input (n x C x HW): sums in WASM, C divisions here. */
 function recomputeStatistics(be: Backend, l: LayerInfo, theta: Buf, input: Buf, n: number, bufs: BatchNormBuffers): void {
@@ -32,7 +30,7 @@ function recomputeStatistics(be: Backend, l: LayerInfo, theta: Buf, input: Buf, 
 }
 
 /** out = the layer applied to input; `statistics`: recompute mean and var from this input first. */
-export function batchNormForward(be: Backend, l: LayerInfo, theta: Buf, input: Buf, out: Buf, n: number, bufs: BatchNormBuffers, statistics: boolean): void {
+function batchNormForward(be: Backend, l: LayerInfo, theta: Buf, input: Buf, out: Buf, n: number, bufs: BatchNormBuffers, statistics: boolean): void {
   const C = l.output.C, HW = l.output.H * l.output.W, eps = epsOf(l);
   if (statistics) recomputeStatistics(be, l, theta, input, n, bufs);
   const t = be.view(theta), a = be.view(bufs.scale), b = be.view(bufs.shift);
@@ -47,7 +45,7 @@ export function batchNormForward(be: Backend, l: LayerInfo, theta: Buf, input: B
  * VJP at the point of the last forward: grad's gamma and beta entries from the output cotangent g
  * (n x C x HW), and gx = dL/dinput (when not null). The statistics' entries of grad stay 0.
  */
-export function batchNormBackward(be: Backend, l: LayerInfo, theta: Buf, input: Buf, g: Buf, gx: Buf | null, grad: Buf, n: number, bufs: BatchNormBuffers): void {
+function batchNormBackward(be: Backend, l: LayerInfo, theta: Buf, input: Buf, g: Buf, gx: Buf | null, grad: Buf, n: number, bufs: BatchNormBuffers): void {
   const C = l.output.C, HW = l.output.H * l.output.W;
   be.channelSums(bufs.a, bufs.b, g, input, n, C, HW);
   const t = be.view(theta), gr = be.view(grad), sgx = be.view(bufs.a), sg = be.view(bufs.b), eps = epsOf(l);
@@ -60,7 +58,7 @@ export function batchNormBackward(be: Backend, l: LayerInfo, theta: Buf, input: 
 }
 
 /** JVP: out = scale .* t (t: the input's tangent, null when zero) + the tangent of gamma and beta. */
-export function batchNormJvp(be: Backend, l: LayerInfo, theta: Buf, dtheta: Buf, input: Buf, t: Buf | null, out: Buf, n: number, bufs: BatchNormBuffers): void {
+function batchNormJvp(be: Backend, l: LayerInfo, theta: Buf, dtheta: Buf, input: Buf, t: Buf | null, out: Buf, n: number, bufs: BatchNormBuffers): void {
   const C = l.output.C, HW = l.output.H * l.output.W, eps = epsOf(l);
   const th = be.view(theta), dt = be.view(dtheta), a = be.view(bufs.a), b = be.view(bufs.b);
   for (let c = 0; c < C; c++) {
@@ -90,3 +88,22 @@ export function batchNormInit(l: LayerInfo, theta: Float64Array): void {
   theta.fill(0, l.offset + C, l.offset + 3 * C);
   theta.fill(1, l.offset + 3 * C, l.offset + 4 * C);
 }
+
+export const batchnorm: LayerKind<BatchNormSpec> = {
+  shape(spec, d, where) {
+    const eps = spec.eps ?? 1e-5;
+    if (!(eps > 0 && Number.isFinite(eps))) throw new OptionError(`${where}: eps must be a positive number, got ${eps}`);
+    return { output: d, params: 2 * d.C, stats: 2 * d.C };
+  },
+  buffers(be, l, _n, alloc) {
+    const C = l.output.C, zero = alloc(C);
+    be.fill(zero, 0);
+    return { scale: alloc(C), shift: alloc(C), a: alloc(C), b: alloc(C), zero };
+  },
+  forward: (p, theta, input, out, statistics) => batchNormForward(p.be, p.l, theta, input, out, p.n, p.state as unknown as BatchNormBuffers, statistics),
+  backward(p, theta, input, g, gx, grad, _scratch, signals) {
+    signals?.(g);
+    batchNormBackward(p.be, p.l, theta, input, g, gx, grad, p.n, p.state as unknown as BatchNormBuffers);
+  },
+  jvp: (p, theta, dtheta, input, t, out) => batchNormJvp(p.be, p.l, theta, dtheta, input, t, out, p.n, p.state as unknown as BatchNormBuffers),
+};

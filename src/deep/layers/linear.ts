@@ -1,0 +1,88 @@
+// Conv and dense layers: W~ (rows x [w ; b]) applied to augmented patch rows of the input (im2col
+// for conv, one row per sample for dense), so a layer's update lies in the span of those rows (the
+// layerwise span) and its NTK factors are its output signals and patch rows (src/deep/ntk.ts).
+import type { Backend, Buf, ConvGeometry } from "../../backend/types.js";
+import { ShapeError, checkInt } from "../../errors.js";
+import type { Dims, LayerKind, LayerPass, PlannedLayer } from "./layer.js";
+
+export type ConvSpec = { type: "conv"; filters: number; kernel: number; stride?: number; padding?: number; bias?: boolean };
+export type DenseSpec = { type: "dense"; units: number; bias?: boolean };
+
+/**
+ * Augmented patch rows of the layer's input x (n samples); the bias column is 1, or 0 for tangents
+ * and for layers without bias (bias: false), whose bias entry then never moves from 0.
+ */
+function patchRows(be: Backend, l: PlannedLayer, x: Buf, n: number, out: Buf, augment: boolean): void {
+  augment &&= (l.spec as { bias?: boolean }).bias !== false;
+  if (l.geometry) be.im2col(out, l.rowLength, x, n, l.geometry, augment);
+  else be.extractPatches(out, l.rowLength, x, n, 1, 1, l.rowLength - 1, 1, l.rowLength - 1, augment); // a dense input: one patch per sample
+}
+
+/** rows (n HW x F, one row per position) <-> channels-first (n x F x HW). */
+const rowsToChannels = (be: Backend, rows: Buf, out: Buf, n: number, F: number, HW: number) => be.blockTranspose(out, rows, n, HW, F);
+const channelsToRows = (be: Backend, x: Buf, rows: Buf, n: number, F: number, HW: number) => be.blockTranspose(rows, x, n, F, HW);
+
+const weights = (p: LayerPass, theta: Buf) => p.be.slice(theta, p.l.offset, p.l.rows * p.l.rowLength);
+
+/** The passes conv and dense share: they differ only in how patch rows are cut. */
+const linearPasses: Omit<LayerKind, "shape"> = {
+  buffers(be, l, n, alloc) {
+    const spatial = n * l.output.H * l.output.W;
+    return { cols: alloc(spatial * l.rowLength), rows: alloc(spatial * l.rows) };
+  },
+  forward(p, theta, input, out) {
+    const { be, n, l } = p, HW = l.output.H * l.output.W, cols = p.state.cols!, rows = p.state.rows!;
+    patchRows(be, l, input, n, cols, true);
+    be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, weights(p, theta), l.rowLength, 0, rows, l.rows);
+    rowsToChannels(be, rows, out, n, l.rows, HW);
+  },
+  backward(p, theta, _input, g, gx, grad, scratch, signals) {
+    const { be, n, l } = p, HW = l.output.H * l.output.W, rows = p.state.rows!, cols = p.state.cols!;
+    channelsToRows(be, g, rows, n, l.rows, HW);
+    signals?.(rows);
+    // dW~ = dRows^T cols; the patch rows' cotangent dCols = dRows W~, then back to the input
+    be.gemm(true, false, l.rows, l.rowLength, n * HW, 1, rows, l.rows, cols, l.rowLength, 0, be.slice(grad, l.offset, l.rows * l.rowLength), l.rowLength);
+    if (!gx) return;
+    const dcols = be.slice(scratch[2], 0, n * HW * l.rowLength);
+    be.gemm(false, false, n * HW, l.rowLength, l.rows, 1, rows, l.rows, weights(p, theta), l.rowLength, 0, dcols, l.rowLength);
+    if (l.geometry) be.col2im(gx, dcols, l.rowLength, n, l.geometry);
+    else be.copyRows(gx, l.rowLength - 1, dcols, l.rowLength, n, l.rowLength - 1);
+  },
+  jvp(p, theta, dtheta, _input, t, out, scratch) {
+    const { be, n, l } = p, HW = l.output.H * l.output.W;
+    const rows = be.slice(scratch[3], 0, n * HW * l.rows), cols = be.slice(scratch[2], 0, n * HW * l.rowLength);
+    // d(out) = cols(x) dW^T + cols(dx) W^T (bias column of cols(dx) is 0); cols(x) are the forward's
+    be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, p.state.cols!, l.rowLength, be.slice(dtheta, l.offset, l.rows * l.rowLength), l.rowLength, 0, rows, l.rows);
+    if (t) {
+      patchRows(be, l, t, n, cols, false);
+      be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, weights(p, theta), l.rowLength, 1, rows, l.rows);
+    }
+    rowsToChannels(be, rows, out, n, l.rows, HW);
+  },
+};
+
+export const conv: LayerKind<ConvSpec> = {
+  shape(spec, d: Dims, where) {
+    const s = spec.stride ?? 1, pad = spec.padding ?? 0;
+    for (const [k, v] of [["filters", spec.filters], ["kernel", spec.kernel], ["stride", s]] as const) checkInt(where, k, v);
+    checkInt(where, "padding", pad, 0);
+    if (spec.kernel > d.H + 2 * pad || spec.kernel > d.W + 2 * pad) throw new ShapeError(`${where}: kernel ${spec.kernel} is larger than the padded input ${d.H + 2 * pad}x${d.W + 2 * pad}`);
+    if ((d.H + 2 * pad - spec.kernel) % s !== 0 || (d.W + 2 * pad - spec.kernel) % s !== 0) {
+      throw new ShapeError(`${where}: stride ${s} does not tile the padded input ${d.H + 2 * pad}x${d.W + 2 * pad} with kernel ${spec.kernel}`);
+    }
+    const geometry: ConvGeometry = { C: d.C, H: d.H, W: d.W, kh: spec.kernel, kw: spec.kernel, strideH: s, strideW: s, padH: pad, padW: pad };
+    const output = { C: spec.filters, H: (d.H + 2 * pad - spec.kernel) / s + 1, W: (d.W + 2 * pad - spec.kernel) / s + 1 };
+    const rowLength = d.C * spec.kernel * spec.kernel + 1;
+    return { output, rows: spec.filters, rowLength, geometry, params: spec.filters * rowLength };
+  },
+  ...linearPasses,
+};
+
+export const dense: LayerKind<DenseSpec> = {
+  shape(spec, d: Dims, where) {
+    checkInt(where, "units", spec.units);
+    if (d.H !== 1 || d.W !== 1) throw new ShapeError(`${where}: its input is ${d.C}x${d.H}x${d.W}; put a flatten layer before it`);
+    return { output: { C: spec.units, H: 1, W: 1 }, rows: spec.units, rowLength: d.C + 1, params: spec.units * (d.C + 1) };
+  },
+  ...linearPasses,
+};

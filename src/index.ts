@@ -51,6 +51,9 @@ export type { ModelFiles, FilePurifyOptions, FilePurifyResult, FileProblem } fro
 export type { NamedFile } from "./files/inputs.js";
 export { encodeOnnx, decodeOnnx } from "./io/onnx.js";
 export { encodeSequentialOnnx, decodeSequentialOnnx } from "./io/onnxSequential.js";
-export { checkModel, sha256, VERDICT_EXIT } from "./files/check.js";
+export { checkModel, checkCalibrate, tensorGroups, sha256, VERDICT_EXIT } from "./files/check.js";
+export { SpanCache } from "./files/purifyFiles.js";
+export { residualScores, calibrate, statisticalVerdict, parseCalibration, CALIBRATION_FORMAT, CALIBRATION_MARGIN } from "./recover/detection.js";
+export type { Calibration, ParameterGroup } from "./recover/detection.js";
 export type { CheckResult, CheckVerdict, Suspect } from "./files/check.js";
 export { VERSION } from "./version.js";

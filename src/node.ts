@@ -9,6 +9,8 @@ export { loadAll, split, subset, DATASET_NAMES } from "./data/datasets.js";
 export type { DatasetName, ImageSet } from "./data/datasets.js";
 export { runRealData, defaultRegimes, imageShapeOf, realDataExample } from "./experiments/realData.js";
 export { runDeep, DEEP_LAYERS } from "./experiments/deep.js";
+export { runDetection, DETECTION_MODELS } from "./experiments/detection.js";
+export type { DetectionOptions, DetectionResult, DetectionCell } from "./experiments/detection.js";
 export type { RealDataOptions, RealDataResult, RegimeResult, RegimeSpec, ScenarioResult, ScenarioName, RealDataExample } from "./experiments/realData.js";
 
 setWorkerFactory(() => {

@@ -22,12 +22,13 @@ export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array
       const p = l.rowLength - 1, w = new Float64Array(l.rows * p), b = new Float64Array(l.rows);
       for (let r = 0; r < l.rows; r++) { w.set(theta.subarray(l.offset + r * l.rowLength, l.offset + r * l.rowLength + p), r * p); b[r] = theta[l.offset + r * l.rowLength + p]; }
       const biased = (s as { bias?: boolean }).bias !== false;
-      inits.push(tensor(`l${i}.weight`, s.type === "conv" ? [l.rows, l.input.C, s.kernel, s.kernel] : [l.rows, p], w, dtype));
+      const g = l.geometry;
+      inits.push(tensor(`l${i}.weight`, g ? [l.rows, l.input.C, g.kh, g.kw] : [l.rows, p], w, dtype));
       if (biased) inits.push(tensor(`l${i}.bias`, [l.rows], b, dtype));
       const input = [x, `l${i}.weight`, ...(biased ? [`l${i}.bias`] : [])];
-      if (s.type === "conv") {
-        const st = s.stride ?? 1, pad = s.padding ?? 0;
-        nodes.push({ opType: "Conv", name: `l${i}`, input, output: [y], attribute: [ints("kernel_shape", [s.kernel, s.kernel]), ints("strides", [st, st]), ints("pads", [pad, pad, pad, pad])] });
+      if (g) {
+        const pad = g.padH;
+        nodes.push({ opType: "Conv", name: `l${i}`, input, output: [y], attribute: [ints("kernel_shape", [g.kh, g.kw]), ints("strides", [g.strideH, g.strideW]), ints("pads", [pad, pad, pad, pad])] });
       } else nodes.push({ opType: "Gemm", name: `l${i}`, input, output: [y], attribute: [int("transB", 1)] });
     } else if (s.type === "batchnorm") {
       const C = l.output.C, part = (k: number) => theta.slice(l.offset + k * C, l.offset + (k + 1) * C);
@@ -36,6 +37,7 @@ export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array
       nodes.push({ opType: "BatchNormalization", name: `l${i}`, input: [x, ...names], output: [y], attribute: [{ name: "epsilon", type: 1, f: s.eps ?? 1e-5 }] });
     } else if (s.type === "relu") nodes.push({ opType: "Relu", name: `l${i}`, input: [x], output: [y] });
     else if (s.type === "flatten") nodes.push({ opType: "Flatten", name: `l${i}`, input: [x], output: [y], attribute: [int("axis", 1)] });
+    else if (s.type === "sum") throw new ValueError("encodeSequentialOnnx: a sum layer has no ONNX export here (the one-hidden-layer model's encodeOnnx writes its ReduceSum)");
     else if (s.type === "maxpool" || s.type === "avgpool") {
       nodes.push({ opType: s.type === "maxpool" ? "MaxPool" : "AveragePool", name: `l${i}`, input: [x], output: [y], attribute: [ints("kernel_shape", [s.size, s.size]), ints("strides", [s.size, s.size])] });
     }
@@ -97,15 +99,17 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
   for (const n of g.node) {
     const op = n.opType ?? "";
     if (op === "Conv") {
-      const w = init(n, 1), k = w.dims[2];
-      if (w.dims.length !== 4 || w.dims[3] !== k) throw new ValueError(`${where}: Conv "${n.name}": only square kernels are supported`);
+      const w = init(n, 1);
+      if (w.dims.length !== 4) throw new ValueError(`${where}: Conv "${n.name}": only 2-D convolutions are supported (weight [${w.dims.join(", ")}])`);
       const st = attrInts(n, "strides") ?? [1, 1], pads = attrInts(n, "pads") ?? [0, 0, 0, 0];
-      if (st[0] !== st[1] || !pads.every((p) => p === pads[0])) throw new ValueError(`${where}: Conv "${n.name}": strides and pads must be the same on every side`);
+      if (!pads.every((p) => p === pads[0])) throw new ValueError(`${where}: Conv "${n.name}": pads must be the same on every side`);
+      const kernel: number | [number, number] = w.dims[2] === w.dims[3] ? w.dims[2] : [w.dims[2], w.dims[3]];
+      const stride: number | [number, number] = st[0] === st[1] ? st[0] : [st[0], st[1]];
       const groups = num(attr(n, "group")?.i ?? 1);
       if (groups !== 1) throw new ValueError(`${where}: Conv "${n.name}": group = ${groups} (a ${w.dims[1] === 1 ? "depthwise" : "grouped"} convolution) is not supported`);
       if ((attrInts(n, "dilations") ?? [1, 1]).some((d) => d !== 1)) throw new ValueError(`${where}: Conv "${n.name}": dilation is not supported`);
       const biased = !!(n.input && n.input[2]);
-      layers.push({ type: "conv", filters: w.dims[0], kernel: k, stride: st[0], padding: pads[0], ...(biased ? {} : { bias: false }) });
+      layers.push({ type: "conv", filters: w.dims[0], kernel, stride, padding: pads[0], ...(biased ? {} : { bias: false }) });
       weights.push({ w: w.values, b: biased ? init(n, 2).values : new Float64Array(w.dims[0]) });
     } else if (op === "BatchNormalization") {
       // the inference form: scale, B, input_mean, input_var initializers (PyTorch's PRESERVE export

@@ -8,11 +8,12 @@ import { conv, dense } from "./linear.js";
 import type { PoolSpec } from "./pool.js";
 import { avgpool, maxpool } from "./pool.js";
 import { relu } from "./relu.js";
+import { sum } from "./sum.js";
 
-export type LayerSpec = ConvSpec | BatchNormSpec | { type: "relu" } | PoolSpec | { type: "flatten" } | DenseSpec;
+export type LayerSpec = ConvSpec | BatchNormSpec | { type: "relu" } | PoolSpec | { type: "sum" } | { type: "flatten" } | DenseSpec;
 
 export const LAYER_KINDS: { [K in LayerSpec["type"]]: LayerKind<Extract<LayerSpec, { type: K }>> } = {
-  conv, batchnorm, relu, maxpool, avgpool, flatten, dense,
+  conv, batchnorm, relu, maxpool, avgpool, sum, flatten, dense,
 };
 
 /** The kind of a spec (its type checked by planLayers first). */

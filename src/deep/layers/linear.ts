@@ -5,7 +5,11 @@ import type { Backend, Buf, ConvGeometry } from "../../backend/types.js";
 import { ShapeError, checkInt } from "../../errors.js";
 import type { Dims, LayerKind, LayerPass, PlannedLayer } from "./layer.js";
 
-export type ConvSpec = { type: "conv"; filters: number; kernel: number; stride?: number; padding?: number; bias?: boolean };
+/** kernel and stride: one number (square) or [height, width]. */
+export type ConvSpec = { type: "conv"; filters: number; kernel: number | [number, number]; stride?: number | [number, number]; padding?: number; bias?: boolean };
+
+/** [height, width] of a square-or-rectangular size. */
+export const pair = (v: number | [number, number]): [number, number] => (typeof v === "number" ? [v, v] : v);
 export type DenseSpec = { type: "dense"; units: number; bias?: boolean };
 
 /**
@@ -63,16 +67,21 @@ const linearPasses: Omit<LayerKind, "shape"> = {
 
 export const conv: LayerKind<ConvSpec> = {
   shape(spec, d: Dims, where) {
-    const s = spec.stride ?? 1, pad = spec.padding ?? 0;
-    for (const [k, v] of [["filters", spec.filters], ["kernel", spec.kernel], ["stride", s]] as const) checkInt(where, k, v);
+    const pad = spec.padding ?? 0;
+    checkInt(where, "filters", spec.filters);
     checkInt(where, "padding", pad, 0);
-    if (spec.kernel > d.H + 2 * pad || spec.kernel > d.W + 2 * pad) throw new ShapeError(`${where}: kernel ${spec.kernel} is larger than the padded input ${d.H + 2 * pad}x${d.W + 2 * pad}`);
-    if ((d.H + 2 * pad - spec.kernel) % s !== 0 || (d.W + 2 * pad - spec.kernel) % s !== 0) {
-      throw new ShapeError(`${where}: stride ${s} does not tile the padded input ${d.H + 2 * pad}x${d.W + 2 * pad} with kernel ${spec.kernel}`);
+    const fail = (what: string, v: unknown) => new ShapeError(`${where}: ${what} must be a positive integer or [height, width] of them, got ${JSON.stringify(v)}`);
+    if (!(typeof spec.kernel === "number" || (Array.isArray(spec.kernel) && spec.kernel.length === 2))) throw fail("kernel", spec.kernel);
+    const [kh, kw] = pair(spec.kernel), [sh, sw] = pair(spec.stride ?? 1);
+    for (const [k, v] of [["kernel", kh], ["kernel", kw], ["stride", sh], ["stride", sw]] as const) checkInt(where, k, v);
+    const H = d.H + 2 * pad, W = d.W + 2 * pad, size = kh === kw ? `${kh}` : `${kh}x${kw}`;
+    if (kh > H || kw > W) throw new ShapeError(`${where}: kernel ${size} is larger than the padded input ${H}x${W}`);
+    if ((H - kh) % sh !== 0 || (W - kw) % sw !== 0) {
+      throw new ShapeError(`${where}: stride ${sh === sw ? sh : `${sh}x${sw}`} does not tile the padded input ${H}x${W} with kernel ${size}`);
     }
-    const geometry: ConvGeometry = { C: d.C, H: d.H, W: d.W, kh: spec.kernel, kw: spec.kernel, strideH: s, strideW: s, padH: pad, padW: pad };
-    const output = { C: spec.filters, H: (d.H + 2 * pad - spec.kernel) / s + 1, W: (d.W + 2 * pad - spec.kernel) / s + 1 };
-    const rowLength = d.C * spec.kernel * spec.kernel + 1;
+    const geometry: ConvGeometry = { C: d.C, H: d.H, W: d.W, kh, kw, strideH: sh, strideW: sw, padH: pad, padW: pad };
+    const output = { C: spec.filters, H: (H - kh) / sh + 1, W: (W - kw) / sw + 1 };
+    const rowLength = d.C * kh * kw + 1;
     return { output, rows: spec.filters, rowLength, geometry, params: spec.filters * rowLength };
   },
   ...linearPasses,

@@ -76,6 +76,13 @@ def train_full_batch(model, x, y, steps):
         opt.step()
 
 
+def write_meta(d, meta):
+    # meta.json beside the files (what the tests compare with), and the same on stdout
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    print(json.dumps(meta))
+
+
 def export_onnx(model, example, path):
     # as a PyTorch user exports: opset 13, input "x", output "logits", a dynamic batch axis "n"
     torch.onnx.export(model, example, path, input_names=["x"], output_names=["logits"],
@@ -160,9 +167,7 @@ def make(images_dir, out, name, filters, samples, rho, bias, epochs, seed):
     meta = {"name": name, "torch": torch.__version__, "filters": filters, "patch": 7, "samples": samples, "rho": rho,
             "bias": bias, "epochs": epochs, "seed": seed, "test": int(xt.shape[0]),
             "accuracy": {"init": acc_init, "clean": acc_clean, "contaminated": acc_bad}}
-    with open(os.path.join(d, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-    print(json.dumps(meta))
+    write_meta(d, meta)
 
 
 def make_multi(images_dir, out, samples, rho, epochs, seed):
@@ -221,9 +226,7 @@ def make_lenet(images_dir, out, samples, rho, epochs, seed):
     meta = {"name": "lenet", "torch": torch.__version__, "samples": samples, "rho": rho, "epochs": epochs,
             "testData": "../one-hidden/test-data.npy", "testLabels": "../one-hidden/test-labels.npy",
             "accuracy": {"clean": acc_clean, "contaminated": acc_bad}}
-    with open(os.path.join(d, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-    print(json.dumps(meta))
+    write_meta(d, meta)
 
 
 def make_exact(images_dir, out, seed):
@@ -250,6 +253,21 @@ def make_exact(images_dir, out, seed):
                    "readout": "frozen", "changed": changed}, f, indent=2)
 
 
+def write_batchnorm_forms(model, example, d, states, full):
+    # each state as the user has it: torch.save'd state_dict and the default (folded) ONNX export;
+    # full: also F32 safetensors and the PRESERVE export (a BatchNormalization node, eval mode)
+    os.makedirs(d, exist_ok=True)
+    for tag, state in states.items():
+        model.load_state_dict(state)
+        model.eval()
+        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
+        export_onnx(model, example, os.path.join(d, f"{tag}-folded.onnx"))
+        if full:
+            write_safetensors(os.path.join(d, f"{tag}.safetensors"), {k: v for k, v in state.items() if v.is_floating_point()}, torch.float32)
+            torch.onnx.export(model, example, os.path.join(d, f"{tag}-preserve.onnx"), input_names=["x"], output_names=["logits"],
+                              dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13, training=torch.onnx.TrainingMode.PRESERVE)
+
+
 def make_batchnorm(images_dir, out, samples, rho, epochs, seed):
     # the one-hidden-layer recipe with nn.BatchNorm2d after the convolution (bias=False, as PyTorch
     # users write it before a BatchNorm) and a readout bias; trained in train mode (batch statistics),
@@ -274,15 +292,7 @@ def make_batchnorm(images_dir, out, samples, rho, epochs, seed):
     model.load_state_dict(bad)
     acc_bad = accuracy(model, xt, yt)
     d = os.path.join(out, "batchnorm")
-    os.makedirs(d, exist_ok=True)
-    for tag, state in (("init", init), ("model", bad), ("clean", clean)):
-        model.load_state_dict(state)
-        model.eval()
-        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
-        write_safetensors(os.path.join(d, f"{tag}.safetensors"), {k: v for k, v in state.items() if v.is_floating_point()}, torch.float32)
-        export_onnx(model, x[:1], os.path.join(d, f"{tag}-folded.onnx"))
-        torch.onnx.export(model, x[:1], os.path.join(d, f"{tag}-preserve.onnx"), input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13, training=torch.onnx.TrainingMode.PRESERVE)
+    write_batchnorm_forms(model, x[:1], d, {"init": init, "model": bad, "clean": clean}, full=True)
     # what a perfect purifier of the weights that keeps the file's BatchNorm affine would reach, and
     # the clean weights with statistics recomputed over the training inputs (precise BatchNorm)
     def precise(state):
@@ -307,9 +317,7 @@ def make_batchnorm(images_dir, out, samples, rho, epochs, seed):
             "testData": "../one-hidden/test-data.npy", "testLabels": "../one-hidden/test-labels.npy",
             "accuracy": {"clean": acc_clean, "contaminated": acc_bad, "cleanPreciseStatistics": precise(clean),
                          "cleanWithContaminatedAffine": precise(affine_bad)}}
-    with open(os.path.join(d, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=2)
-    print(json.dumps(meta))
+    write_meta(d, meta)
 
 
 def make_batchnorm_thin(images_dir, out, seed):
@@ -330,12 +338,7 @@ def make_batchnorm_thin(images_dir, out, seed):
     clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
     bad = contaminate(clean, 0.1, seed + 1)
     d = os.path.join(out, "batchnorm-thin")
-    os.makedirs(d, exist_ok=True)
-    for tag, state in (("init", init), ("model", bad), ("clean", clean)):
-        model.load_state_dict(state)
-        model.eval()
-        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
-        export_onnx(model, x[:1], os.path.join(d, f"{tag}-folded.onnx"))
+    write_batchnorm_forms(model, x[:1], d, {"init": init, "model": bad, "clean": clean}, full=False)
     np.save(os.path.join(d, "data.npy"), x.numpy())
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump({"name": "batchnorm-thin", "torch": torch.__version__, "samples": 6, "patch": 14, "filters": 8, "rho": 0.1,

@@ -90,6 +90,13 @@ describe("structured NTK of a sequential CNN", () => {
       try { return be.download(ntkWeightedBetween(be, f, f, be.upload(be.alloc(w.length), w), be.alloc(m * m), chunk)); } finally { f.dispose(); }
     };
     expect(relErr(weighted(7), weighted())).toBeLessThan(1e-12);
+    // and each layer's weighted part the other way: conv contractions gathered, explicit dense blocks scaled
+    const weightedAs = (kind: LayerNtkChoice["kind"]) => {
+      const f = ntkFactors(ws, th, xb, scratch, ntkChoices(plan, n).map((c) => ({ ...c, kind })));
+      try { return be.download(ntkWeightedBetween(be, f, f, be.upload(be.alloc(w.length), w), be.alloc(m * m))); } finally { f.dispose(); }
+    };
+    expect(relErr(weightedAs("contraction"), weighted())).toBeLessThan(1e-12);
+    expect(relErr(weightedAs("explicit"), weighted())).toBeLessThan(1e-12);
     // the rule: conv layers with many positions explicit, the dense layers by contraction
     expect(ntkChoices(plan, n).map((c) => `${c.type}:${c.kind}`)).toEqual(["conv:explicit", "conv:explicit", "dense:contraction", "dense:contraction"]);
   });

@@ -133,41 +133,78 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
 }
 
 /**
- * J_A diag(w) J_B^T for any weights w, from the factors: the Jacobians' columns where w is not zero
- * are gathered (explicit blocks hold them; the contraction's are sum_q G[(s,o), q, f] C[(s,q), r]),
- * scaled and multiplied, a bounded chunk of columns at a time. When fewer weights differ from one
- * than from zero (a polish that drops a few rows of a near-exact fit), the whole NTK J_A J_B^T is
- * formed and those columns' part subtracted. Never one VJP + JVP pair per column.
+ * J_A diag(w) J_B^T for any weights w, from the factors, layer by layer: an explicit block is
+ * scaled by its weights and multiplied (rows in bounded chunks); a dense layer's contraction (one
+ * position) is sum_f (g_A,f g_B,f^T) .* (X_A diag(w_f) X_B^T expanded over outputs), row f of W~ at a
+ * time; a conv contraction's columns where w is not zero are gathered (sum_q G[(s,o), q, f]
+ * C[(s,q), r]), scaled and multiplied, a bounded chunk at a time. Never one VJP + JVP pair per column.
  */
 export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf, chunkColumns?: number): Buf {
   const plan = A.ws.plan, n = A.ws.n, nO = n * plan.output.C;
-  const wv = be.view(w), nonzero: number[] = [], notOne: number[] = [];
-  for (let j = 0; j < wv.length; j++) {
-    if (wv[j] !== 0) nonzero.push(j);
-    if (wv[j] !== 1) notOne.push(j);
+  const wv = Float64Array.from(be.view(w)), gathered: number[] = [];
+  be.fill(out, 0);
+  for (const [i, a] of A.blocks) {
+    const l = plan.layers[i], b = B.blocks.get(i)!, wl = wv.subarray(l.offset, l.offset + l.params);
+    if (!wl.some((v) => v !== 0)) continue;
+    if (a.kind === "explicit") weightedExplicit(be, a.buf, b.buf, nO, l.params, wl, out);
+    else if (l.output.H * l.output.W === 1) weightedDense(be, A, B, i, wl, out);
+    else for (let q = 0; q < l.params; q++) if (wl[q] !== 0) gathered.push(l.offset + q);
   }
-  const subtract = notOne.length < nonzero.length;
-  const support = subtract ? notOne : nonzero, coef = support.map((j) => (subtract ? 1 - wv[j] : wv[j]));
-  if (subtract) ntkBetween(be, A, B, out);
-  else be.fill(out, 0);
-  if (!support.length) return out;
+  if (!gathered.length) return out;
   // chunks of columns: two n O x chunk buffers of at most 4M entries each (32 MiB)
-  const chunk = Math.min(support.length, chunkColumns ?? Math.max(64, Math.floor(4_000_000 / nO)));
+  const chunk = Math.min(gathered.length, chunkColumns ?? Math.max(64, Math.floor(4_000_000 / nO)));
   const ja = be.alloc(nO * chunk), jb = be.alloc(nO * chunk), c = be.alloc(chunk);
   try {
-    for (let from = 0; from < support.length; from += chunk) {
-      const cols = support.slice(from, from + chunk), k = cols.length;
-      const a = be.slice(ja, 0, nO * k), b = be.slice(jb, 0, nO * k);
-      gatherColumns(be, A, cols, a);
-      gatherColumns(be, B, cols, b);
-      be.scaleColumns(a, a, nO, k, be.upload(be.slice(c, 0, k), coef.slice(from, from + k)));
-      // out (+)= J_A diag(w) J_B^T over these columns, or -= J_A diag(1 - w) J_B^T
-      be.gemm(false, true, nO, nO, k, subtract ? -1 : 1, a, k, b, k, 1, out, nO);
+    for (let from = 0; from < gathered.length; from += chunk) {
+      const cols = gathered.slice(from, from + chunk), k = cols.length;
+      const ca = be.slice(ja, 0, nO * k), cb = be.slice(jb, 0, nO * k);
+      gatherColumns(be, A, cols, ca);
+      gatherColumns(be, B, cols, cb);
+      be.scaleColumns(ca, ca, nO, k, be.upload(be.slice(c, 0, k), cols.map((j) => wv[j])));
+      be.gemm(false, true, nO, nO, k, 1, ca, k, cb, k, 1, out, nO);
     }
   } finally {
     be.free(ja); be.free(jb); be.free(c);
   }
   return out;
+}
+
+/** out += (a diag(w)) b^T for explicit blocks a, b (nO x width), a's rows scaled in chunks of at most 4M entries. */
+function weightedExplicit(be: Backend, a: Buf, b: Buf, nO: number, width: number, w: Float64Array, out: Buf): void {
+  const rows = Math.max(1, Math.min(nO, Math.floor(4_000_000 / width)));
+  const tmp = be.alloc(rows * width), wb = be.upload(be.alloc(width), w);
+  try {
+    for (let r0 = 0; r0 < nO; r0 += rows) {
+      const r = Math.min(rows, nO - r0), t = be.slice(tmp, 0, r * width);
+      be.scaleColumns(t, be.slice(a, r0 * width, r * width), r, width, wb);
+      be.gemm(false, true, r, nO, width, 1, t, width, b, width, 1, be.slice(out, r0 * nO, r * nO), nO);
+    }
+  } finally {
+    be.free(tmp); be.free(wb);
+  }
+}
+
+/** out += J_A,l diag(w) J_B,l^T for a dense layer (one position): per row f of W~, signals times weighted patch Grams. */
+function weightedDense(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array, out: Buf): void {
+  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, l = plan.layers[i], F = l.rows, R = l.rowLength;
+  const ga = A.blocks.get(i)!.buf, gb = B.blocks.get(i)!.buf, xa = A.ws.cols(i), xb = B.ws.cols(i);
+  const xs = be.alloc(n * R), wf = be.alloc(R), pp = be.alloc(n * n), e1 = be.alloc(n * nO), e = be.alloc(nO * nO), tmp = be.alloc(nO * nO);
+  try {
+    for (let f = 0; f < F; f++) {
+      const row = w.subarray(f * R, (f + 1) * R);
+      if (!row.some((v) => v !== 0)) continue;
+      be.scaleColumns(xs, xa, n, R, be.upload(wf, row));
+      be.gemm(false, true, n, n, R, 1, xs, R, xb, R, 0, pp, n);
+      be.broadcastBlocks(e1, pp, n * n, O, 1);
+      be.broadcastBlocks(e, e1, n, O, nO);
+      // g_A,f g_B,f^T: column f of the signals (ld F)
+      be.gemm(false, true, nO, nO, 1, 1, be.slice(ga, f, ga.length - f), F, be.slice(gb, f, gb.length - f), F, 0, tmp, nO);
+      be.mul(tmp, tmp, e);
+      be.axpy(out, 1, tmp);
+    }
+  } finally {
+    for (const buf of [xs, wf, pp, e1, e, tmp]) be.free(buf);
+  }
 }
 
 /** out (n O x |S|) = the Jacobian's columns at parameter indices `support` (ascending). */

@@ -80,9 +80,10 @@ describe("structured NTK of a sequential CNN", () => {
       const f = ntkFactors(ws, th, xb, scratch, choices);
       try { return be.download(ntkBetween(be, f, f, be.alloc(m * m))); } finally { f.dispose(); }
     };
-    const chosen = run(null), explicit = run("explicit"), contraction = run("contraction");
+    const chosen = run(null), explicit = run("explicit"), contraction = run("contraction"), filters = run("filters");
     expect(relErr(explicit, chosen)).toBeLessThan(1e-12);
     expect(relErr(contraction, chosen)).toBeLessThan(1e-12);
+    expect(relErr(filters, chosen)).toBeLessThan(1e-12);
     // weighted, a few columns at a time (the chunking big models need) = all at once
     const w = Float64Array.from({ length: plan.size }, (_, j) => (j % 3 === 0 ? 0 : 0.5 + (j % 7)));
     const weighted = (chunk?: number) => {
@@ -97,7 +98,9 @@ describe("structured NTK of a sequential CNN", () => {
     };
     expect(relErr(weightedAs("contraction"), weighted())).toBeLessThan(1e-12);
     expect(relErr(weightedAs("explicit"), weighted())).toBeLessThan(1e-12);
-    // the rule: conv layers with many positions explicit, the dense layers by contraction
-    expect(ntkChoices(plan, n).map((c) => `${c.type}:${c.kind}`)).toEqual(["conv:explicit", "conv:explicit", "dense:contraction", "dense:contraction"]);
+    expect(relErr(weightedAs("filters"), weighted())).toBeLessThan(1e-12);
+    // the rule: conv layers with many positions explicit, one whose rows are longer than its positions
+    // filter by filter (the same flops, less memory), the dense layers by contraction
+    expect(ntkChoices(plan, n).map((c) => `${c.type}:${c.kind}`)).toEqual(["conv:explicit", "conv:filters", "dense:contraction", "dense:contraction"]);
   });
 });

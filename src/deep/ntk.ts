@@ -8,7 +8,10 @@
 // Then per layer, the cheaper by counted flops of:
 // - explicit blocks: J_l (n O x F R) row by row (one GEMM per sample and o), added as J_lA J_lB^T;
 // - the contraction: sum over position pairs (q, q') of (G_q G_q'^T) .* (C_q C_q'^T expanded over
-//   outputs), which for a dense layer (HW = 1) is (G G^T) .* (X~ X~^T): no F R-wide matrix at all.
+//   outputs), which for a dense layer (HW = 1) is (G G^T) .* (X~ X~^T): no F R-wide matrix at all;
+// - filters: the explicit blocks one filter at a time (V_f = sum_q G[., q, f] C_q, n O x R), built
+//   from the signals when needed: the same flops as explicit, memory n O HW F instead of n O F R
+//   (chosen over explicit when a row is longer than the positions: the one-hidden-layer CNN's conv).
 // A BatchNorm layer's 2C parameters always take explicit blocks (its rows are per-sample channel
 // sums, src/deep/batchnorm.ts). The whole n O x P Jacobian is never formed. The VJP/JVP pairs stay
 // as the test oracle.
@@ -19,10 +22,12 @@ import { batchNormJacobianRow } from "./layers/batchnorm.js";
 
 type Plan = ReturnType<typeof planLayers>;
 
+export type NtkKind = "explicit" | "contraction" | "filters";
+
 export interface LayerNtkChoice {
   layer: number;
   type: string;
-  kind: "explicit" | "contraction";
+  kind: NtkKind;
   /** Counted flops of each way (multiply-adds x 2). */
   explicitFlops: number;
   contractionFlops: number;
@@ -40,15 +45,19 @@ export function ntkChoices(plan: Plan, n: number): LayerNtkChoice[] {
     const F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
     const explicitFlops = 2 * nO * F * HW * R + 2 * nO * nO * F * R;
     const contractionFlops = HW * HW * (2 * nO * nO * F + 2 * n * n * R + 3 * nO * nO);
-    return [{ layer: i, type: l.spec.type, kind: explicitFlops <= contractionFlops ? "explicit" as const : "contraction" as const, explicitFlops, contractionFlops }];
+    const kind: NtkKind = explicitFlops > contractionFlops ? "contraction" : l.geometry && R > HW ? "filters" : "explicit";
+    return [{ layer: i, type: l.spec.type, kind, explicitFlops, contractionFlops }];
   });
 }
 
 /** What one linearization point contributes: per conv/dense layer its Jacobian block, or its signals. */
 export interface NtkFactors {
   ws: SequentialWorkspace;
-  /** explicit: J_l (n O x F R); contraction: G_l (n O x HW F), rows (s, o), with the patches in ws.cols. */
-  blocks: Map<number, { kind: "explicit" | "contraction"; buf: Buf }>;
+  /**
+   * explicit: J_l (n O x F R); contraction: G_l (n O x HW F), rows (s, o); filters: G_l per filter
+   * (F x n O x HW); the patches in ws.cols.
+   */
+  blocks: Map<number, { kind: NtkKind; buf: Buf }>;
   dispose(): void;
 }
 
@@ -58,7 +67,7 @@ export interface NtkFactors {
  */
 export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch: Buf[], choices: LayerNtkChoice[]): NtkFactors {
   const be = ws.be, n = ws.n, plan = ws.plan, O = plan.output.C, nO = n * O;
-  const blocks = new Map<number, { kind: "explicit" | "contraction"; buf: Buf }>();
+  const blocks = new Map<number, { kind: NtkKind; buf: Buf }>();
   for (const c of choices) {
     const l = plan.layers[c.layer], HW = l.output.H * l.output.W;
     blocks.set(c.layer, { kind: c.kind, buf: be.alloc(nO * (c.kind === "explicit" ? l.params : l.rows * HW)) });
@@ -92,6 +101,14 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
         }
       });
     }
+    // filters: one filter's signals contiguous (F x n O x HW), for its per-sample GEMMs
+    for (const [i, b] of blocks) {
+      if (b.kind !== "filters") continue;
+      const l = plan.layers[i], t = be.alloc(b.buf.length);
+      be.blockTranspose(t, b.buf, 1, nO * l.output.H * l.output.W, l.rows);
+      be.free(b.buf);
+      b.buf = t;
+    }
   } catch (e) {
     for (const b of blocks.values()) be.free(b.buf);
     throw e;
@@ -111,6 +128,10 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
       const b = B.blocks.get(i)!, l: LayerInfo = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
       if (a.kind === "explicit") {
         be.gemm(false, true, nO, nO, l.params, 1, a.buf, l.params, b.buf, l.params, 1, out, nO);
+        continue;
+      }
+      if (a.kind === "filters") {
+        byFilter(be, A, B, i, null, out);
         continue;
       }
       tmp ??= be.alloc(nO * nO); pp ??= be.alloc(n * n); e1 ??= be.alloc(n * nO); e ??= be.alloc(nO * nO);
@@ -147,6 +168,7 @@ export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w:
     const l = plan.layers[i], b = B.blocks.get(i)!, wl = wv.subarray(l.offset, l.offset + l.params);
     if (!wl.some((v) => v !== 0)) continue;
     if (a.kind === "explicit") weightedExplicit(be, a.buf, b.buf, nO, l.params, wl, out);
+    else if (a.kind === "filters") byFilter(be, A, B, i, wl, out);
     else if (l.output.H * l.output.W === 1) weightedDense(be, A, B, i, wl, out);
     else for (let q = 0; q < l.params; q++) if (wl[q] !== 0) gathered.push(l.offset + q);
   }
@@ -167,6 +189,33 @@ export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w:
     be.free(ja); be.free(jb); be.free(c);
   }
   return out;
+}
+
+/** V (n O x R) = filter f's Jacobian rows: per sample s, (O x HW signals) (HW x R patches). */
+function filterRows(be: Backend, fa: NtkFactors, i: number, f: number, V: Buf): void {
+  const plan = fa.ws.plan, n = fa.ws.n, O = plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
+  const g = fa.blocks.get(i)!.buf, cols = fa.ws.cols(i), base = f * n * O * HW;
+  for (let s = 0; s < n; s++) {
+    be.gemm(false, false, O, R, HW, 1, be.slice(g, base + s * O * HW, O * HW), HW, be.slice(cols, s * HW * R, HW * R), R, 0, be.slice(V, s * O * R, O * R), R);
+  }
+}
+
+/** out += sum_f V_A,f diag(w_f) V_B,f^T, filter by filter (w null: all ones). */
+function byFilter(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array | null, out: Buf): void {
+  const plan = A.ws.plan, nO = A.ws.n * plan.output.C, l = plan.layers[i], R = l.rowLength;
+  const va = be.alloc(nO * R), vb = be.alloc(nO * R), wf = be.alloc(R);
+  try {
+    for (let f = 0; f < l.rows; f++) {
+      const row = w?.subarray(f * R, (f + 1) * R);
+      if (row && !row.some((v) => v !== 0)) continue;
+      filterRows(be, A, i, f, va);
+      if (row) be.scaleColumns(va, va, nO, R, be.upload(wf, row));
+      filterRows(be, B, i, f, vb);
+      be.gemm(false, true, nO, nO, R, 1, va, R, vb, R, 1, out, nO);
+    }
+  } finally {
+    be.free(va); be.free(vb); be.free(wf);
+  }
 }
 
 /** out += (a diag(w)) b^T for explicit blocks a, b (nO x width), a's rows scaled in chunks of at most 4M entries. */

@@ -32,7 +32,7 @@ export function sequentialMemoryEstimate(plan: Plan, samples: number, method: st
   if (method !== "layerwise") {
     for (const c of ntkChoices(plan, samples)) {
       const l = plan.layers[c.layer];
-      factors += nO * (c.kind === "explicit" ? l.params : l.rows * l.output.H * l.output.W);
+      factors += nO * (c.kind === "explicit" ? l.params : l.rows * l.output.H * l.output.W) + (c.kind === "filters" ? 2 * nO * l.rowLength : 0);
       contraction ||= c.kind === "contraction";
     }
     factors = (method === "relinearized" ? 2 : 1) * factors + (contraction ? 2 * nO * nO + samples * samples + samples * nO : 0);

@@ -73,6 +73,9 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
     blocks.set(c.layer, { kind: c.kind, buf: be.alloc(nO * (c.kind === "explicit" ? l.params : l.rows * HW)) });
   }
   const dy = be.alloc(nO), grad = be.alloc(plan.size);
+  // one sample's signals transposed, for the filter-major layers
+  const gtLen = Math.max(0, ...choices.filter((c) => c.kind === "filters").map((c) => plan.layers[c.layer].rows * plan.layers[c.layer].output.H * plan.layers[c.layer].output.W));
+  const gt = gtLen ? be.alloc(gtLen) : null;
   try {
     for (let o = 0; o < O; o++) {
       be.fill(dy, 0);
@@ -95,25 +98,22 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
           if (b.kind === "explicit") {
             // J row (s, o) = G_{s,o}^T C_s: (F x HW)(HW x R)
             be.gemm(true, false, F, R, HW, 1, g, F, be.slice(ws.cols(i), s * HW * R, HW * R), R, 0, be.slice(b.buf, (s * O + o) * F * R, F * R), R);
+          } else if (b.kind === "filters") {
+            // filter-major (F x n O x HW): each filter's HW signals of row (s, o), through a small transpose
+            be.blockTranspose(gt!, g, 1, HW, F);
+            be.copyRows(be.slice(b.buf, (s * O + o) * HW, b.buf.length - (s * O + o) * HW), nO * HW, gt!, HW, F, HW);
           } else {
             be.copy(be.slice(b.buf, (s * O + o) * HW * F, HW * F), g);
           }
         }
       });
     }
-    // filters: one filter's signals contiguous (F x n O x HW), for its per-sample GEMMs
-    for (const [i, b] of blocks) {
-      if (b.kind !== "filters") continue;
-      const l = plan.layers[i], t = be.alloc(b.buf.length);
-      be.blockTranspose(t, b.buf, 1, nO * l.output.H * l.output.W, l.rows);
-      be.free(b.buf);
-      b.buf = t;
-    }
   } catch (e) {
     for (const b of blocks.values()) be.free(b.buf);
     throw e;
   } finally {
     be.free(dy); be.free(grad);
+    if (gt) be.free(gt);
   }
   return { ws, blocks, dispose: () => { for (const b of blocks.values()) be.free(b.buf); } };
 }
@@ -132,6 +132,10 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
       }
       if (a.kind === "filters") {
         byFilter(be, A, B, i, null, out);
+        continue;
+      }
+      if (HW === 1) {
+        denseRows(be, A, B, i, null, out);
         continue;
       }
       tmp ??= be.alloc(nO * nO); pp ??= be.alloc(n * n); e1 ??= be.alloc(n * nO); e ??= be.alloc(nO * nO);
@@ -169,7 +173,7 @@ export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w:
     if (!wl.some((v) => v !== 0)) continue;
     if (a.kind === "explicit") weightedExplicit(be, a.buf, b.buf, nO, l.params, wl, out);
     else if (a.kind === "filters") byFilter(be, A, B, i, wl, out);
-    else if (l.output.H * l.output.W === 1) weightedDense(be, A, B, i, wl, out);
+    else if (l.output.H * l.output.W === 1) denseRows(be, A, B, i, wl, out);
     else for (let q = 0; q < l.params; q++) if (wl[q] !== 0) gathered.push(l.offset + q);
   }
   if (!gathered.length) return out;
@@ -233,26 +237,30 @@ function weightedExplicit(be: Backend, a: Buf, b: Buf, nO: number, width: number
   }
 }
 
-/** out += J_A,l diag(w) J_B,l^T for a dense layer (one position): per row f of W~, signals times weighted patch Grams. */
-function weightedDense(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array, out: Buf): void {
+/**
+ * out += J_A,l diag(w) J_B,l^T for a dense layer (one position; w null: ones), one sample's rows at a
+ * time: J[(s,o), (f,r)] = G[(s,o), f] X[s, r], so rows (s, .) are G_A,s (O x F) times H_s (F x n O),
+ * H_s[f, (t,o')] = G_B[(t,o'), f] (sum_r w_fr X_A[s,r] X_B[t,r]). Memory F n O, never (n O)^2.
+ */
+function denseRows(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array | null, out: Buf): void {
   const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, l = plan.layers[i], F = l.rows, R = l.rowLength;
   const ga = A.blocks.get(i)!.buf, gb = B.blocks.get(i)!.buf, xa = A.ws.cols(i), xb = B.ws.cols(i);
-  const xs = be.alloc(n * R), wf = be.alloc(R), pp = be.alloc(n * n), e1 = be.alloc(n * nO), e = be.alloc(nO * nO), tmp = be.alloc(nO * nO);
+  const gbt = be.alloc(F * nO), ws = be.alloc(F * R), pp = be.alloc(F * n), ppe = be.alloc(F * nO), wb = w ? be.upload(be.alloc(F * R), w) : null;
   try {
-    for (let f = 0; f < F; f++) {
-      const row = w.subarray(f * R, (f + 1) * R);
-      if (!row.some((v) => v !== 0)) continue;
-      be.scaleColumns(xs, xa, n, R, be.upload(wf, row));
-      be.gemm(false, true, n, n, R, 1, xs, R, xb, R, 0, pp, n);
-      be.broadcastBlocks(e1, pp, n * n, O, 1);
-      be.broadcastBlocks(e, e1, n, O, nO);
-      // g_A,f g_B,f^T: column f of the signals (ld F)
-      be.gemm(false, true, nO, nO, 1, 1, be.slice(ga, f, ga.length - f), F, be.slice(gb, f, gb.length - f), F, 0, tmp, nO);
-      be.mul(tmp, tmp, e);
-      be.axpy(out, 1, tmp);
+    be.blockTranspose(gbt, gb, 1, nO, F);
+    for (let s = 0; s < n; s++) {
+      const xs = be.slice(xa, s * R, R);
+      // rows of W~ weighted by sample s's patch: ws[f, r] = w[f, r] X_A[s, r]
+      be.broadcastBlocks(ws, xs, 1, F, R);
+      if (wb) be.mul(ws, ws, wb);
+      be.gemm(false, true, F, n, R, 1, ws, R, xb, R, 0, pp, n);
+      // H_s = pp expanded over outputs .* G_B^T, then rows (s, .) += G_A,s H_s
+      be.broadcastBlocks(ppe, pp, F * n, O, 1);
+      be.mul(ppe, ppe, gbt);
+      be.gemm(false, false, O, nO, F, 1, be.slice(ga, s * O * F, O * F), F, ppe, nO, 1, be.slice(out, s * O * nO, O * nO), nO);
     }
   } finally {
-    for (const buf of [xs, wf, pp, e1, e, tmp]) be.free(buf);
+    for (const b of [gbt, ws, pp, ppe, wb]) if (b) be.free(b);
   }
 }
 

@@ -63,7 +63,7 @@ describe("bench pieces", () => {
     const r = benchNtk(await createBackend("wasm"), 2, 3);
     expect(r.params).toBe(61706);
     expect(r.columns).toBe(20);
-    expect(r.layers.map((l) => `${l.type}:${l.kind}`)).toEqual(["conv:explicit", "conv:filters", "dense:contraction", "dense:contraction", "dense:contraction"]);
+    expect(r.layers.map((l) => `${l.type}:${l.kind}`)).toEqual(["conv:explicit", "conv:explicit", "dense:contraction", "dense:contraction", "dense:contraction"]);
     expect(r.ratio).toBe(r.pairsSeconds / r.structuredSeconds);
     expect(r.pairsSeconds).toBeGreaterThan(0);
   });

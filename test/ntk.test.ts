@@ -99,8 +99,8 @@ describe("structured NTK of a sequential CNN", () => {
     expect(relErr(weightedAs("contraction"), weighted())).toBeLessThan(1e-12);
     expect(relErr(weightedAs("explicit"), weighted())).toBeLessThan(1e-12);
     expect(relErr(weightedAs("filters"), weighted())).toBeLessThan(1e-12);
-    // the rule: conv layers with many positions explicit, one whose rows are longer than its positions
-    // filter by filter (the same flops, less memory), the dense layers by contraction
+    // the rule: conv layers with many positions explicit, one whose rows are at least twice its
+    // positions filter by filter (the same flops, less memory), the dense layers by contraction
     expect(ntkChoices(plan, n).map((c) => `${c.type}:${c.kind}`)).toEqual(["conv:explicit", "conv:filters", "dense:contraction", "dense:contraction"]);
   });
 });

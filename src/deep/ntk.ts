@@ -11,7 +11,8 @@
 //   outputs), which for a dense layer (HW = 1) is (G G^T) .* (X~ X~^T): no F R-wide matrix at all;
 // - filters: the explicit blocks one filter at a time (V_f = sum_q G[., q, f] C_q, n O x R), built
 //   from the signals when needed: the same flops as explicit, memory n O HW F instead of n O F R
-//   (chosen over explicit when a row is longer than the positions: the one-hidden-layer CNN's conv).
+//   (chosen over explicit when a row is at least twice as long as the positions: the one-hidden-layer
+//   CNN's conv).
 // A BatchNorm layer's 2C parameters always take explicit blocks (its rows are per-sample channel
 // sums, src/deep/batchnorm.ts). The whole n O x P Jacobian is never formed. The VJP/JVP pairs stay
 // as the test oracle.
@@ -45,7 +46,8 @@ export function ntkChoices(plan: Plan, n: number): LayerNtkChoice[] {
     const F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
     const explicitFlops = 2 * nO * F * HW * R + 2 * nO * nO * F * R;
     const contractionFlops = HW * HW * (2 * nO * nO * F + 2 * n * n * R + 3 * nO * nO);
-    const kind: NtkKind = explicitFlops > contractionFlops ? "contraction" : l.geometry && R > HW ? "filters" : "explicit";
+    // filter by filter costs small per-sample GEMMs: worth it where it saves at least half the memory
+    const kind: NtkKind = explicitFlops > contractionFlops ? "contraction" : l.geometry && R >= 2 * HW ? "filters" : "explicit";
     return [{ layer: i, type: l.spec.type, kind, explicitFlops, contractionFlops }];
   });
 }
@@ -245,14 +247,30 @@ function weightedExplicit(be: Backend, a: Buf, b: Buf, nO: number, width: number
 function denseRows(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array | null, out: Buf): void {
   const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, l = plan.layers[i], F = l.rows, R = l.rowLength;
   const ga = A.blocks.get(i)!.buf, gb = B.blocks.get(i)!.buf, xa = A.ws.cols(i), xb = B.ws.cols(i);
-  const gbt = be.alloc(F * nO), ws = be.alloc(F * R), pp = be.alloc(F * n), ppe = be.alloc(F * nO), wb = w ? be.upload(be.alloc(F * R), w) : null;
+  if (!w) {
+    // unweighted: (G_A G_B^T) .* (X_A X_B^T expanded), one sample's rows at a time
+    const pp = be.alloc(n * n), ppe = be.alloc(nO), rowsS = be.alloc(O * nO);
+    try {
+      be.gemm(false, true, n, n, R, 1, xa, R, xb, R, 0, pp, n);
+      for (let s = 0; s < n; s++) {
+        be.gemm(false, true, O, nO, F, 1, be.slice(ga, s * O * F, O * F), F, gb, F, 0, rowsS, nO);
+        be.broadcastBlocks(ppe, be.slice(pp, s * n, n), n, O, 1);
+        be.scaleColumns(rowsS, rowsS, O, nO, ppe);
+        be.axpy(be.slice(out, s * O * nO, O * nO), 1, rowsS);
+      }
+    } finally {
+      be.free(pp); be.free(ppe); be.free(rowsS);
+    }
+    return;
+  }
+  const gbt = be.alloc(F * nO), ws = be.alloc(F * R), pp = be.alloc(F * n), ppe = be.alloc(F * nO), wb = be.upload(be.alloc(F * R), w);
   try {
     be.blockTranspose(gbt, gb, 1, nO, F);
     for (let s = 0; s < n; s++) {
       const xs = be.slice(xa, s * R, R);
       // rows of W~ weighted by sample s's patch: ws[f, r] = w[f, r] X_A[s, r]
       be.broadcastBlocks(ws, xs, 1, F, R);
-      if (wb) be.mul(ws, ws, wb);
+      be.mul(ws, ws, wb);
       be.gemm(false, true, F, n, R, 1, ws, R, xb, R, 0, pp, n);
       // H_s = pp expanded over outputs .* G_B^T, then rows (s, .) += G_A,s H_s
       be.broadcastBlocks(ppe, pp, F * n, O, 1);

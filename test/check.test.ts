@@ -63,23 +63,30 @@ describe("check in the exact regime", () => {
 });
 
 describe("check on a multi-layer CNN whose lower layer training left frozen (layerwise, certified)", () => {
-  it("clean: consistent; one entry of the trained conv layer changed by 1e-6 of its rms: changed and named", async () => {
-    const { encodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
-    const { planLayers } = await import("../src/deep/sequential.js");
-    const { model, n, x, init, clean } = await frozenFirstLayerCnn();
-    const l2 = planLayers(model.input, model.layers).layers[2];
-    const f = (name: string, theta: Float64Array) => ({ name, bytes: encodeSequentialOnnx(model, theta, { dtype: "f64" }) });
-    const files = { init: f("i.onnx", init), data: { name: "x.npy", bytes: encodeNpy(x, [n, 1, 8, 8]) } };
-    const ok = await checkModel({ model: f("m.onnx", clean), ...files }, { frozen: [0, 5] });
-    expect([ok.verdict, ok.certified, ok.span]).toEqual(["consistent", true, "layerwise"]);
-    const changed = clean.slice(), at = l2.offset + 17;
-    const w = clean.subarray(l2.offset, l2.offset + l2.rows * l2.rowLength);
-    changed[at] += 1e-6 * Math.sqrt(w.reduce((s2, v) => s2 + v * v, 0) / w.length);
-    const bad = await checkModel({ model: f("m.onnx", changed), ...files }, { frozen: [0, 5] });
-    expect([bad.verdict, bad.certified, bad.suspects.total]).toEqual(["changed", true, 1]);
-    // parameter 17 of the layer is row 0's 18th weight: element 17 of the initializer l2.weight
-    expect(bad.suspects.top[0]).toMatchObject({ tensor: "l2.weight", index: 17 });
-  });
+  for (const [dtype, size] of [["f64", 1e-6], ["f32", 1e-3]] as const) {
+    it(`${dtype} files, 50 seeds: clean models consistent, one entry of the trained layer changed by ${size} of its rms changed and named`, async () => {
+      const { encodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
+      const { planLayers } = await import("../src/deep/sequential.js");
+      let falseAlarms = 0, found = 0;
+      for (let seed = 0; seed < 50; seed++) {
+        const { model, n, x, init, clean } = await frozenFirstLayerCnn(seed);
+        const l2 = planLayers(model.input, model.layers).layers[2];
+        const f = (name: string, theta: Float64Array) => ({ name, bytes: encodeSequentialOnnx(model, theta, { dtype }) });
+        const files = { init: f("i.onnx", init), data: { name: "x.npy", bytes: encodeNpy(x, [n, 1, 8, 8]) } };
+        const ok = await checkModel({ model: f("m.onnx", clean), ...files }, { frozen: [0, 5] });
+        if (!(ok.verdict === "consistent" && ok.certified)) falseAlarms++;
+        // one weight of the trained layer (row r, entry q < p: not a bias), as stored in the file
+        const rng = new Rng(400 + seed), p = l2.rowLength - 1, r = Math.floor(rng.uniform() * l2.rows), q = Math.floor(rng.uniform() * p);
+        const stored = dtype === "f32" ? clean.map((v) => Math.fround(v)) : clean.slice();
+        const w = stored.subarray(l2.offset, l2.offset + l2.rows * l2.rowLength);
+        stored[l2.offset + r * l2.rowLength + q] += (rng.uniform() < 0.5 ? -1 : 1) * size * Math.sqrt(w.reduce((s2, v) => s2 + v * v, 0) / w.length);
+        const bad = await checkModel({ model: f("m.onnx", stored), ...files }, { frozen: [0, 5] });
+        if (bad.verdict === "changed" && bad.certified && bad.suspects.total === 1 && bad.suspects.top[0].tensor === "l2.weight" && bad.suspects.top[0].index === r * p + q) found++;
+      }
+      expect(falseAlarms).toBe(0);
+      expect(found).toBe(50);
+    }, 120_000);
+  }
 });
 
 describe("cnn-purify check", () => {

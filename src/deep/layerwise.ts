@@ -13,7 +13,8 @@ import { resolveBackend } from "../backend/index.js";
 import { ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import { PatchSpanOperator } from "../recover/operator.js";
 import type { AdmmOptions } from "../recover/admm.js";
-import { certificateSlack, perProblem, solveEach, splitErasures } from "../recover/purify.js";
+import type { ModelPrecision } from "../recover/purify.js";
+import { certificateSlack, perProblem, precisionFloor, solveEach, splitErasures } from "../recover/purify.js";
 import { residualThreshold } from "../recover/report.js";
 import { solveBatch } from "../recover/solve.js";
 import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward, withStatisticsOf } from "./sequential.js";
@@ -34,11 +35,11 @@ export interface LayerReport {
  * Method (a): each trainable conv/dense layer, bottom-up, in the span of its augmented input
  * patches computed through the already purified layers below; `frozen` layers go back to init.
  * `initRows`: every row's span also holds that row's init (weight decay, or a BatchNorm the export
- * folded into the conv).
+ * folded into the conv). `precision`: the model's storage precision (rows fit to its rounding).
  */
 export async function purifyLayerwise(model: SequentialModel, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
-  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean } = {}): Promise<{ params: Float64Array; layers: LayerReport[] }> {
-  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows"]);
+  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision } = {}): Promise<{ params: Float64Array; layers: LayerReport[] }> {
+  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows", "precision"]);
   const plan = planLayers(model.input, model.layers);
   if (contaminated.length !== plan.size || init.length !== plan.size) throw new ShapeError(`purifyLayerwise: parameters must have length ${plan.size}`);
   checkFinite("purifyLayerwise", "init", init);
@@ -84,18 +85,20 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       }
       const op = new PatchSpanOperator(be, ws.cols(i), m, l.rowLength, l.rows);
       const erased = perProblem(erasures, 0, l.rowLength, l.rows);
+      // a model stored in f32 (or coarser) fits its span only to that rounding: rows count as fit within it
+      const floor = precisionFloor(o.precision ?? "f64", init.subarray(l.offset, l.offset + len), contaminated.subarray(l.offset, l.offset + len)) ?? undefined;
       // initRows: each row's span also holds its own init row (weight decay; a BatchNorm folded into
       // the conv rescales a row along it), so the rows are solved one by one
       const sol = o.initRows
-        ? await solveEach(be, op, r, l.rows, l.rowLength, init.subarray(l.offset, l.offset + len), erased, { solver: "admm", admm: o.admm })
-        : await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased });
+        ? await solveEach(be, op, r, l.rows, l.rowLength, init.subarray(l.offset, l.offset + len), erased, { solver: "admm", admm: o.admm, floor })
+        : await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased, floor });
       op.dispose();
       for (let q = 0; q < len; q++) out[l.offset + q] = init[l.offset + q] + sol.fitted[q];
       let slack = Infinity, estimated = 0;
       for (let f = 0; f < l.rows; f++) {
         const res = sol.residual.subarray(f * l.rowLength, (f + 1) * l.rowLength), rf = r.subarray(f * l.rowLength, (f + 1) * l.rowLength);
         const erasedRow = new Set(erased[f] ?? []);
-        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m + (o.initRows ? 1 : 0), erasedRow));
+        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m + (o.initRows ? 1 : 0), erasedRow, floor?.subarray(f * l.rowLength, (f + 1) * l.rowLength)));
         const thr = residualThreshold(res);
         for (let q = 0; q < l.rowLength; q++) if (erasedRow.has(q) || Math.abs(res[q]) > thr) estimated++;
       }

@@ -242,7 +242,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       let params: Float64Array, detail: unknown;
       const init = p.init;
       if (method === "layerwise") {
-        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows });
+        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows, precision: storagePrecision(model.dtypes) });
         params = res.params; detail = res.layers;
       } else {
         const prepare = async () => {

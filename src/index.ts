@@ -42,6 +42,7 @@ export type { LayerSpec, Dims, LayerInfo } from "./deep/sequential.js";
 export { initSequential, trainSequential, evaluateSequential, gradientSequential } from "./deep/train.js";
 export type { SequentialModel, SequentialTrainOptions } from "./deep/train.js";
 export { purifyLayerwise } from "./deep/layerwise.js";
+export { oneHiddenAsSequential } from "./model/asSequential.js";
 export { SequentialLinearizedOperator } from "./deep/linearized.js";
 export { openModel, formatOfName, MODEL_FORMATS } from "./io/modelSource.js";
 export type { OpenedModel, ModelFormat } from "./io/modelSource.js";

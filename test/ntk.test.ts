@@ -84,7 +84,7 @@ describe("structured NTK of a sequential CNN", () => {
     expect(relErr(explicit, chosen)).toBeLessThan(1e-12);
     expect(relErr(contraction, chosen)).toBeLessThan(1e-12);
     expect(relErr(filters, chosen)).toBeLessThan(1e-12);
-    // weighted, a few columns at a time (the chunking big models need) = all at once
+    // weighted, an explicit block a row at a time (the chunking big models need) = all at once
     const w = Float64Array.from({ length: plan.size }, (_, j) => (j % 3 === 0 ? 0 : 0.5 + (j % 7)));
     const weighted = (chunk?: number) => {
       const f = ntkFactors(ws, th, xb, scratch, ntkChoices(plan, n));

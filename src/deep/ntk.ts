@@ -133,7 +133,7 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
         continue;
       }
       if (a.kind === "filters") {
-        byFilter(be, A, B, i, null, out);
+        byFilter(be, A, B, i, a.buf, b.buf, null, out);
         continue;
       }
       if (HW === 1) {
@@ -161,62 +161,55 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
 
 /**
  * J_A diag(w) J_B^T for any weights w, from the factors, layer by layer: an explicit block is
- * scaled by its weights and multiplied (rows in bounded chunks); a dense layer's contraction (one
- * position) is sum_f (g_A,f g_B,f^T) .* (X_A diag(w_f) X_B^T expanded over outputs), row f of W~ at a
- * time; a conv contraction's columns where w is not zero are gathered (sum_q G[(s,o), q, f]
- * C[(s,q), r]), scaled and multiplied, a bounded chunk at a time. Never one VJP + JVP pair per column.
+ * scaled by its weights and multiplied (rows in chunks of at most `chunkEntries`); a dense layer's
+ * contraction one sample's rows at a time (denseRows); conv layers filter by filter (a contraction's
+ * signals transposed to filter-major first). Never one VJP + JVP pair per column.
  */
-export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf, chunkColumns?: number): Buf {
-  const plan = A.ws.plan, n = A.ws.n, nO = n * plan.output.C;
-  const wv = Float64Array.from(be.view(w)), gathered: number[] = [];
+export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf, chunkEntries = 4_000_000): Buf {
+  const plan = A.ws.plan, nO = A.ws.n * plan.output.C;
+  const wv = Float64Array.from(be.view(w));
   be.fill(out, 0);
   for (const [i, a] of A.blocks) {
-    const l = plan.layers[i], b = B.blocks.get(i)!, wl = wv.subarray(l.offset, l.offset + l.params);
+    const l = plan.layers[i], b = B.blocks.get(i)!, wl = wv.subarray(l.offset, l.offset + l.params), HW = l.output.H * l.output.W;
     if (!wl.some((v) => v !== 0)) continue;
-    if (a.kind === "explicit") weightedExplicit(be, a.buf, b.buf, nO, l.params, wl, out);
-    else if (a.kind === "filters") byFilter(be, A, B, i, wl, out);
-    else if (l.output.H * l.output.W === 1) denseRows(be, A, B, i, wl, out);
-    else for (let q = 0; q < l.params; q++) if (wl[q] !== 0) gathered.push(l.offset + q);
-  }
-  if (!gathered.length) return out;
-  // chunks of columns: two n O x chunk buffers of at most 4M entries each (32 MiB)
-  const chunk = Math.min(gathered.length, chunkColumns ?? Math.max(64, Math.floor(4_000_000 / nO)));
-  const ja = be.alloc(nO * chunk), jb = be.alloc(nO * chunk), c = be.alloc(chunk);
-  try {
-    for (let from = 0; from < gathered.length; from += chunk) {
-      const cols = gathered.slice(from, from + chunk), k = cols.length;
-      const ca = be.slice(ja, 0, nO * k), cb = be.slice(jb, 0, nO * k);
-      gatherColumns(be, A, cols, ca);
-      gatherColumns(be, B, cols, cb);
-      be.scaleColumns(ca, ca, nO, k, be.upload(be.slice(c, 0, k), cols.map((j) => wv[j])));
-      be.gemm(false, true, nO, nO, k, 1, ca, k, cb, k, 1, out, nO);
+    if (a.kind === "explicit") weightedExplicit(be, a.buf, b.buf, nO, l.params, wl, out, chunkEntries);
+    else if (a.kind === "filters") byFilter(be, A, B, i, a.buf, b.buf, wl, out);
+    else if (HW === 1) denseRows(be, A, B, i, wl, out);
+    else {
+      // a conv contraction keeps G as (n O x HW F): filter-major copies for the filter-by-filter product
+      const ta = be.alloc(a.buf.length), tb = be.alloc(b.buf.length);
+      try {
+        be.blockTranspose(ta, a.buf, 1, nO * HW, l.rows);
+        be.blockTranspose(tb, b.buf, 1, nO * HW, l.rows);
+        byFilter(be, A, B, i, ta, tb, wl, out);
+      } finally {
+        be.free(ta); be.free(tb);
+      }
     }
-  } finally {
-    be.free(ja); be.free(jb); be.free(c);
   }
   return out;
 }
 
-/** V (n O x R) = filter f's Jacobian rows: per sample s, (O x HW signals) (HW x R patches). */
-function filterRows(be: Backend, fa: NtkFactors, i: number, f: number, V: Buf): void {
+/** V (n O x R) = filter f's Jacobian rows from filter-major signals g (F x n O x HW): per sample, (O x HW)(HW x R). */
+function filterRows(be: Backend, fa: NtkFactors, i: number, g: Buf, f: number, V: Buf): void {
   const plan = fa.ws.plan, n = fa.ws.n, O = plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
-  const g = fa.blocks.get(i)!.buf, cols = fa.ws.cols(i), base = f * n * O * HW;
+  const cols = fa.ws.cols(i), base = f * n * O * HW;
   for (let s = 0; s < n; s++) {
     be.gemm(false, false, O, R, HW, 1, be.slice(g, base + s * O * HW, O * HW), HW, be.slice(cols, s * HW * R, HW * R), R, 0, be.slice(V, s * O * R, O * R), R);
   }
 }
 
-/** out += sum_f V_A,f diag(w_f) V_B,f^T, filter by filter (w null: all ones). */
-function byFilter(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array | null, out: Buf): void {
+/** out += sum_f V_A,f diag(w_f) V_B,f^T, filter by filter (w null: all ones); ga, gb filter-major signals. */
+function byFilter(be: Backend, A: NtkFactors, B: NtkFactors, i: number, ga: Buf, gb: Buf, w: Float64Array | null, out: Buf): void {
   const plan = A.ws.plan, nO = A.ws.n * plan.output.C, l = plan.layers[i], R = l.rowLength;
   const va = be.alloc(nO * R), vb = be.alloc(nO * R), wf = be.alloc(R);
   try {
     for (let f = 0; f < l.rows; f++) {
       const row = w?.subarray(f * R, (f + 1) * R);
       if (row && !row.some((v) => v !== 0)) continue;
-      filterRows(be, A, i, f, va);
+      filterRows(be, A, i, ga, f, va);
       if (row) be.scaleColumns(va, va, nO, R, be.upload(wf, row));
-      filterRows(be, B, i, f, vb);
+      filterRows(be, B, i, gb, f, vb);
       be.gemm(false, true, nO, nO, R, 1, va, R, vb, R, 1, out, nO);
     }
   } finally {
@@ -224,9 +217,9 @@ function byFilter(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float
   }
 }
 
-/** out += (a diag(w)) b^T for explicit blocks a, b (nO x width), a's rows scaled in chunks of at most 4M entries. */
-function weightedExplicit(be: Backend, a: Buf, b: Buf, nO: number, width: number, w: Float64Array, out: Buf): void {
-  const rows = Math.max(1, Math.min(nO, Math.floor(4_000_000 / width)));
+/** out += (a diag(w)) b^T for explicit blocks a, b (nO x width), a's rows scaled in chunks of at most chunkEntries. */
+function weightedExplicit(be: Backend, a: Buf, b: Buf, nO: number, width: number, w: Float64Array, out: Buf, chunkEntries: number): void {
+  const rows = Math.max(1, Math.min(nO, Math.floor(chunkEntries / width)));
   const tmp = be.alloc(rows * width), wb = be.upload(be.alloc(width), w);
   try {
     for (let r0 = 0; r0 < nO; r0 += rows) {
@@ -278,29 +271,6 @@ function denseRows(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Floa
       be.gemm(false, false, O, nO, F, 1, be.slice(ga, s * O * F, O * F), F, ppe, nO, 1, be.slice(out, s * O * nO, O * nO), nO);
     }
   } finally {
-    for (const b of [gbt, ws, pp, ppe, wb]) if (b) be.free(b);
-  }
-}
-
-/** out (n O x |S|) = the Jacobian's columns at parameter indices `support` (ascending). */
-function gatherColumns(be: Backend, f: NtkFactors, support: number[], out: Buf): void {
-  const plan = f.ws.plan, n = f.ws.n, O = plan.output.C, nO = n * O, S = support.length;
-  const o = be.view(out);
-  o.fill(0);
-  let k = 0;
-  for (const [i, b] of f.blocks) {
-    const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W, end = l.offset + l.params;
-    while (k < S && support[k] < l.offset) k++;
-    const bv = be.view(b.buf), cv = b.kind === "contraction" ? be.view(f.ws.cols(i)) : bv;
-    for (; k < S && support[k] < end; k++) {
-      const local = support[k] - l.offset, fr = Math.floor(local / R), r = local % R;
-      for (let row = 0; row < nO; row++) {
-        if (b.kind === "explicit") { o[row * S + k] = bv[row * l.params + local]; continue; }
-        const s = Math.floor(row / O);
-        let acc = 0;
-        for (let q = 0; q < HW; q++) acc += bv[row * HW * F + q * F + fr] * cv[(s * HW + q) * R + r];
-        o[row * S + k] = acc;
-      }
-    }
+    for (const b of [gbt, ws, pp, ppe, wb]) be.free(b);
   }
 }

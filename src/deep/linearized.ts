@@ -67,18 +67,17 @@ export class SequentialLinearizedOperator implements LinearOperator {
   /** The layer choices (explicit blocks or contraction) this operator's NTK uses. */
   get ntkChoices(): LayerNtkChoice[] { return ntkChoices(this.plan, this.n); }
 
+  private factorCache: NtkFactors | null = null;
+  /** This point's NTK factors, formed on first use and kept: polishing and the re-linearized union ask again. */
+  private factors(): NtkFactors {
+    this.factorCache ??= ntkFactors(this.ws, this.theta, this.x, this.scratch, this.ntkChoices);
+    return this.factorCache;
+  }
+
   private structured(other: SequentialLinearizedOperator, w: Buf | null, out: Buf): void {
-    const choices = this.ntkChoices;
-    const a = ntkFactors(this.ws, this.theta, this.x, this.scratch, choices);
-    let b: NtkFactors | null = null;
-    try {
-      b = other === this ? a : ntkFactors(other.ws, other.theta, other.x, other.scratch, choices);
-      if (w === null) ntkBetween(this.be, a, b, out);
-      else ntkWeightedBetween(this.be, a, b, w, out);
-    } finally {
-      a.dispose();
-      if (b && b !== a) b.dispose();
-    }
+    const a = this.factors(), b = other.factors();
+    if (w === null) ntkBetween(this.be, a, b, out);
+    else ntkWeightedBetween(this.be, a, b, w, out);
   }
 
   /** The reference: out (m x m_other) = J_this diag(w) J_other^T, column j = JVP_this(w VJP_other(e_j)). */
@@ -104,6 +103,8 @@ export class SequentialLinearizedOperator implements LinearOperator {
     this.ws.dispose();
     for (const b of [this.theta, this.x, this.unit, this.vec, ...this.scratch]) this.be.free(b);
     if (this.gramCache) { this.be.free(this.gramCache); this.gramCache = null; }
+    this.factorCache?.dispose();
+    this.factorCache = null;
   }
 }
 

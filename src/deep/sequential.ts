@@ -80,12 +80,20 @@ export class SequentialWorkspace {
     const alloc = (len: number) => { const b = be.alloc(len); this.owned.push(b); return b; };
     for (const l of plan.layers) {
       this.acts.push(alloc(n * volume(l.output)));
-      this.state.push(kindOf(l.spec).buffers?.(be, l, n, alloc) ?? {});
+      this.state.push(kindOf(l.spec).buffers?.(l, n, alloc) ?? {});
     }
   }
   /** A linear layer's augmented patch rows at the last forward (the layerwise span; the NTK's factors). */
   cols(i: number): Buf { return this.state[i].cols!; }
   dispose(): void { for (const b of this.owned) this.be.free(b); }
+}
+
+/** Entries a workspace of n samples holds (outputs and the kinds' buffers) plus the VJP/JVP scratch: for memory estimates. */
+export function workspaceEntries(plan: ReturnType<typeof planLayers>, n: number): number {
+  let total = scratchSizes(plan, n).reduce((a, b) => a + b, 0);
+  const count = (len: number) => { total += len; return null as unknown as Buf; };
+  for (const l of plan.layers) { total += n * volume(l.output); kindOf(l.spec).buffers?.(l, n, count); }
+  return total;
 }
 
 /** Lengths of the scratch buffers backward/jvp take: [activation, activation, patch rows, conv rows]. */

@@ -33,6 +33,7 @@ function recomputeStatistics(be: Backend, l: LayerInfo, theta: Buf, input: Buf, 
 function batchNormForward(be: Backend, l: LayerInfo, theta: Buf, input: Buf, out: Buf, n: number, bufs: BatchNormBuffers, statistics: boolean): void {
   const C = l.output.C, HW = l.output.H * l.output.W, eps = epsOf(l);
   if (statistics) recomputeStatistics(be, l, theta, input, n, bufs);
+  be.fill(bufs.zero, 0); // the VJP's and JVP's zero shift (C entries; buffers come uninitialized)
   const t = be.view(theta), a = be.view(bufs.scale), b = be.view(bufs.shift);
   for (let c = 0; c < C; c++) {
     a[c] = t[l.offset + c] / Math.sqrt(t[l.offset + 3 * C + c] + eps);
@@ -95,10 +96,9 @@ export const batchnorm: LayerKind<BatchNormSpec> = {
     if (!(eps > 0 && Number.isFinite(eps))) throw new OptionError(`${where}: eps must be a positive number, got ${eps}`);
     return { output: d, params: 2 * d.C, stats: 2 * d.C };
   },
-  buffers(be, l, _n, alloc) {
-    const C = l.output.C, zero = alloc(C);
-    be.fill(zero, 0);
-    return { scale: alloc(C), shift: alloc(C), a: alloc(C), b: alloc(C), zero };
+  buffers(l, _n, alloc) {
+    const C = l.output.C;
+    return { scale: alloc(C), shift: alloc(C), a: alloc(C), b: alloc(C), zero: alloc(C) };
   },
   forward: (p, theta, input, out, statistics) => batchNormForward(p.be, p.l, theta, input, out, p.n, p.state as unknown as BatchNormBuffers, statistics),
   backward(p, theta, input, g, gx, grad, _scratch, signals) {

@@ -47,8 +47,8 @@ export interface LayerState { cols?: Buf; rows?: Buf; argmax?: Buf; [k: string]:
 export interface LayerKind<S extends { type: string } = { type: string }> {
   /** Checks the spec against its input dims; throws naming the layer (`where`). */
   shape(spec: S, input: Dims, where: string): LayerShape;
-  /** Buffers for n samples (alloc'd ones are freed with the workspace). */
-  buffers?(be: Backend, l: PlannedLayer<S>, n: number, alloc: (len: number) => Buf): LayerState;
+  /** Buffers for n samples, only through alloc (freed with the workspace; counted by workspaceEntries). */
+  buffers?(l: PlannedLayer<S>, n: number, alloc: (len: number) => Buf): LayerState;
   /** out = the layer on input; `statistics`: layers with statistics set them from this input first. */
   forward(p: LayerPass<S>, theta: Buf, input: Buf, out: Buf, statistics: boolean): void;
   /**

@@ -30,7 +30,7 @@ const weights = (p: LayerPass, theta: Buf) => p.be.slice(theta, p.l.offset, p.l.
 
 /** The passes conv and dense share: they differ only in how patch rows are cut. */
 const linearPasses: Omit<LayerKind, "shape"> = {
-  buffers(be, l, n, alloc) {
+  buffers(l, n, alloc) {
     const spatial = n * l.output.H * l.output.W;
     return { cols: alloc(spatial * l.rowLength), rows: alloc(spatial * l.rows) };
   },

@@ -14,7 +14,7 @@ function shape(spec: PoolSpec, d: Dims, where: string) {
 
 export const maxpool: LayerKind<Extract<PoolSpec, { type: "maxpool" }>> = {
   shape,
-  buffers: (_be, l, n, alloc) => ({ argmax: alloc(n * volume(l.output)) }),
+  buffers: (l, n, alloc) => ({ argmax: alloc(n * volume(l.output)) }),
   forward(p, _theta, input, out) {
     const { C, H, W } = p.l.input;
     p.be.maxPool(out, p.state.argmax!, input, p.n * C, H, W, p.l.spec.size);

@@ -22,11 +22,16 @@ import { initParams } from "../model/init.js";
 import { layoutOf } from "../model/shape.js";
 import type { ModelShape } from "../model/shape.js";
 import { Rng } from "../random.js";
-import type { Calibration, ParameterGroup } from "../recover/detection.js";
+import type { ParameterGroup } from "../recover/detection.js";
 import { CALIBRATION_MARGIN, calibrate, residualScores, statisticalVerdict } from "../recover/detection.js";
 import { createPurifier } from "../recover/purify.js";
 import { train } from "../train/train.js";
 import { VERSION } from "../version.js";
+import { tensorGroups } from "../files/check.js";
+import { openModel } from "../io/modelSource.js";
+import { modelToTensors } from "../io/modelFile.js";
+import { encodeSafetensors } from "../io/safetensors.js";
+import { encodeSequentialOnnx } from "../io/onnxSequential.js";
 import { DEEP_LAYERS } from "./deep.js";
 import { imageShapeOf } from "./realData.js";
 
@@ -90,6 +95,10 @@ interface Recipe {
 }
 
 const range = (from: number, count: number, step = 1) => Int32Array.from({ length: count }, (_, i) => from + i * step);
+/** Parameters 1..P: every entry nonzero, so the file's parameter map finds them all. */
+const codes = (P: number) => Float64Array.from({ length: P }, (_, i) => i + 1);
+/** The parameter groups check uses for a model file: its tensors (tensorGroups on the opened file). */
+const groupsOf = (bytes: Uint8Array, format: "safetensors" | "onnx") => tensorGroups(openModel(bytes, format, "recipe", { height: 28, width: 28 }));
 
 /** Runs the experiment; every random choice follows from `seed`. */
 export async function runDetection(o: DetectionOptions = {}): Promise<DetectionResult> {
@@ -182,13 +191,10 @@ async function oneHiddenRecipe(be: Backend, dataset: DatasetName, quick: boolean
   const shape: ModelShape = { patchDim: data.patchDim, patches: data.patches, filters: K, outputs: 10, readout: "dense" };
   const init = initParams(shape, { seed: seed + 1 });
   const purifier = await createPurifier({ shape, init, data, subspace: "linearized", backend: be, admm: { maxIter: 150 } });
-  const L = layoutOf(shape), p = shape.patchDim;
-  // the tensors a file holds (modelToTensors): conv.weight, conv.bias, fc.weight
-  const groups: ParameterGroup[] = [
-    { name: "conv.weight", indices: Int32Array.from({ length: K * p }, (_, i) => Math.floor(i / p) * L.row + (i % p)) },
-    { name: "conv.bias", indices: range(p, K, L.row) },
-    { name: "fc.weight", indices: range(L.wSize, L.size - L.wSize) },
-  ];
+  const L = layoutOf(shape);
+  // the tensors a file holds, found as check finds them (conv.weight, conv.bias, fc.weight)
+  const t = modelToTensors({ shape, image }, codes(L.size));
+  const groups = groupsOf(encodeSafetensors(t.tensors, t.metadata), "safetensors");
   const target = new Rng(seed ^ 0x9e3779b9).int(10);
   const atk = attackerSet(pool, target);
   const attackData = patchesFromImages(be, atk.attack.images, atk.attack.samples, image), attackTriggered = patchesFromImages(be, atk.triggered, atk.attack.samples, image);
@@ -215,15 +221,8 @@ async function multiLayerRecipe(be: Backend, dataset: DatasetName, quick: boolea
   const init = initSequential(model, seed + 1);
   const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);
   const factor = Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true);
-  // the tensors encodeSequentialOnnx writes: l<i>.weight and l<i>.bias per conv/dense layer
-  const groups: ParameterGroup[] = plan.layers.flatMap((l, i) => {
-    if (!l.rows) return [];
-    const p = l.rowLength - 1;
-    return [
-      { name: `l${i}.weight`, indices: Int32Array.from({ length: l.rows * p }, (_, q) => l.offset + Math.floor(q / p) * l.rowLength + (q % p)) },
-      { name: `l${i}.bias`, indices: range(l.offset + p, l.rows, l.rowLength) },
-    ];
-  });
+  // the tensors an ONNX export holds (l<i>.weight, l<i>.bias), found as check finds them
+  const groups = groupsOf(encodeSequentialOnnx(model, codes(plan.size), { dtype: "f64" }), "onnx");
   const target = new Rng(seed ^ 0x9e3779b9).int(10);
   const atk = attackerSet(pool, target), nA = atk.attack.samples;
   const poisonedX = new Float64Array((nA + atk.np) * 784), poisonedY = new Float64Array(nA + atk.np);

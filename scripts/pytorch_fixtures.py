@@ -189,11 +189,7 @@ def make_multi(images_dir, out, samples, rho, epochs, seed):
             opt.step()
     bad = contaminate({k: v.detach().clone() for k, v in model.state_dict().items()}, rho, seed + 1)
     d = os.path.join(out, "multi-layer")
-    os.makedirs(d, exist_ok=True)
-    for tag, state in (("init", init), ("model", bad)):
-        model.load_state_dict(state)
-        export_onnx(model, x[:1], os.path.join(d, f"{tag}.onnx"))
-        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
+    write_forms(model, x[:1], d, {"init": init, "model": bad})
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump({"name": "multi-layer", "torch": torch.__version__, "samples": samples, "rho": rho, "epochs": epochs, "seed": seed,
                    "data": "../one-hidden/data.npy"}, f, indent=2)
@@ -216,11 +212,7 @@ def make_lenet(images_dir, out, samples, rho, epochs, seed):
     model.load_state_dict(bad)
     acc_bad = accuracy(model, xt, yt)
     d = os.path.join(out, "lenet")
-    os.makedirs(d, exist_ok=True)
-    for tag, state in (("init", init), ("model", bad)):
-        model.load_state_dict(state)
-        export_onnx(model, x[:1], os.path.join(d, f"{tag}.onnx"))
-        torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
+    write_forms(model, x[:1], d, {"init": init, "model": bad})
     np.save(os.path.join(d, "data.npy"), x.numpy())
     np.save(os.path.join(d, "labels.npy"), y.numpy().astype(np.float64))
     meta = {"name": "lenet", "torch": torch.__version__, "samples": samples, "rho": rho, "epochs": epochs,
@@ -253,15 +245,16 @@ def make_exact(images_dir, out, seed):
                    "readout": "frozen", "changed": changed}, f, indent=2)
 
 
-def write_batchnorm_forms(model, example, d, states, full):
-    # each state as the user has it: torch.save'd state_dict and the default (folded) ONNX export;
-    # full: also F32 safetensors and the PRESERVE export (a BatchNormalization node, eval mode)
+def write_forms(model, example, d, states, onnx_suffix="", full=False):
+    # each state as the user has it: torch.save'd state_dict and the default ONNX export (which folds
+    # a BatchNorm into its conv: onnx_suffix "-folded" says so); full: also F32 safetensors and the
+    # PRESERVE export (a BatchNormalization node, eval mode)
     os.makedirs(d, exist_ok=True)
     for tag, state in states.items():
         model.load_state_dict(state)
         model.eval()
         torch.save(model.state_dict(), os.path.join(d, f"{tag}.pt"))
-        export_onnx(model, example, os.path.join(d, f"{tag}-folded.onnx"))
+        export_onnx(model, example, os.path.join(d, f"{tag}{onnx_suffix}.onnx"))
         if full:
             write_safetensors(os.path.join(d, f"{tag}.safetensors"), {k: v for k, v in state.items() if v.is_floating_point()}, torch.float32)
             torch.onnx.export(model, example, os.path.join(d, f"{tag}-preserve.onnx"), input_names=["x"], output_names=["logits"],
@@ -292,7 +285,7 @@ def make_batchnorm(images_dir, out, samples, rho, epochs, seed):
     model.load_state_dict(bad)
     acc_bad = accuracy(model, xt, yt)
     d = os.path.join(out, "batchnorm")
-    write_batchnorm_forms(model, x[:1], d, {"init": init, "model": bad, "clean": clean}, full=True)
+    write_forms(model, x[:1], d, {"init": init, "model": bad, "clean": clean}, "-folded", full=True)
     # what a perfect purifier of the weights that keeps the file's BatchNorm affine would reach, and
     # the clean weights with statistics recomputed over the training inputs (precise BatchNorm)
     def precise(state):
@@ -338,7 +331,7 @@ def make_batchnorm_thin(images_dir, out, seed):
     clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
     bad = contaminate(clean, 0.1, seed + 1)
     d = os.path.join(out, "batchnorm-thin")
-    write_batchnorm_forms(model, x[:1], d, {"init": init, "model": bad, "clean": clean}, full=False)
+    write_forms(model, x[:1], d, {"init": init, "model": bad, "clean": clean}, "-folded")
     np.save(os.path.join(d, "data.npy"), x.numpy())
     with open(os.path.join(d, "meta.json"), "w") as f:
         json.dump({"name": "batchnorm-thin", "torch": torch.__version__, "samples": 6, "patch": 14, "filters": 8, "rho": 0.1,

@@ -45,6 +45,7 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
   checkFinite("purifyLayerwise", "init", init);
   const be = await resolveBackend(o.backend);
   contaminated = withStatisticsOf(plan, contaminated, init);
+  const floors = layerFloors(plan, o.precision ?? "f64", init, contaminated);
   const out = contaminated.slice();
   const frozen = new Set(o.frozen ?? []);
   const ws = new SequentialWorkspace(be, plan, n);
@@ -86,7 +87,7 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       const op = new PatchSpanOperator(be, ws.cols(i), m, l.rowLength, l.rows);
       const erased = perProblem(erasures, 0, l.rowLength, l.rows);
       // a model stored in f32 (or coarser) fits its span only to that rounding: rows count as fit within it
-      const floor = precisionFloor(o.precision ?? "f64", init.subarray(l.offset, l.offset + len), contaminated.subarray(l.offset, l.offset + len)) ?? undefined;
+      const floor = floors?.subarray(l.offset, l.offset + len);
       // initRows: each row's span also holds its own init row (weight decay; a BatchNorm folded into
       // the conv rescales a row along it), so the rows are solved one by one
       const sol = o.initRows
@@ -128,4 +129,19 @@ export function channelOutliers(contaminated: Float64Array, init: Float64Array, 
     restored++;
   }
   return restored;
+}
+
+/**
+ * The rounding each parameter may carry at the model's storage precision (precisionFloor), layer by
+ * layer (a layer's scale sets its floor, not the whole model's); null in f64. The layerwise fit and
+ * check's suspects use the same floors.
+ */
+export function layerFloors(plan: ReturnType<typeof planLayers>, precision: ModelPrecision, init: Float64Array, contaminated: Float64Array): Float64Array | null {
+  if (precision === "f64") return null;
+  const out = new Float64Array(init.length);
+  for (const l of plan.layers) {
+    const end = l.offset + l.params + l.stats;
+    if (end > l.offset) out.set(precisionFloor(precision, init.subarray(l.offset, end), contaminated.subarray(l.offset, end))!, l.offset);
+  }
+  return out;
 }

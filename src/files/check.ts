@@ -12,7 +12,8 @@ import type { Backend } from "../backend/types.js";
 import { InputFileError, OptionError, ValueError } from "../errors.js";
 import type { Calibration, ParameterGroup } from "../recover/detection.js";
 import { calibrate, residualScores, statisticalVerdict } from "../recover/detection.js";
-import { precisionFloor } from "../recover/purify.js";
+import { layerFloors } from "../deep/layerwise.js";
+import { planLayers } from "../deep/sequential.js";
 import { VERSION } from "../version.js";
 import type { NamedFile } from "./inputs.js";
 import { labelOf } from "./inputs.js";
@@ -154,7 +155,7 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
     const uncertified = detail.filter((l) => !l.frozen && !l.recovered).length;
     certificate = uncertified === 0;
     statistic = { name: "trained layers whose rows fit their patch span beyond the certificate's margin in no block", value: uncertified, threshold: 0 };
-    const floor = precisionFloor(r.precision, r.init, theta);
+    const floor = r.model.kind === "sequential" ? layerFloors(planLayers(r.model.model.input, r.model.model.layers), r.precision, r.init, theta) : null;
     let ss = 0, count = 0;
     for (let i = 0; i < theta.length; i++) if (Number.isFinite(theta[i])) { ss += (theta[i] - r.init[i]) ** 2; count++; }
     const tol = 1e-9 * Math.sqrt(ss / Math.max(count, 1));

@@ -8,7 +8,6 @@ import { sparseOutliers } from "../src/contaminate.js";
 import { trainInstance } from "../src/experiments/synthetic.js";
 import type { TrainedInstance } from "../src/experiments/synthetic.js";
 import { layoutOf } from "../src/model/shape.js";
-import { uploadAugmented } from "../src/model/data.js";
 import { LinearizedOperator } from "../src/recover/linearized.js";
 import { materialize } from "../src/recover/operator.js";
 import { purify } from "../src/recover/purify.js";
@@ -64,10 +63,9 @@ async function lpProblems(inst: TrainedInstance, contaminated: Float64Array, sub
     return { problems, fit };
   }
   const be = await createBackend("wasm");
-  const xa = uploadAugmented(be, data);
-  const op = new LinearizedOperator(be, inst.shape, xa, data.samples, init, false);
+  const op = new LinearizedOperator(be, inst.shape, data.values, data.samples, init, false);
   const a = materialize(op), rows = op.rows, m = op.cols;
-  op.dispose(); be.free(xa);
+  op.dispose();
   const r = Float64Array.from({ length: rows }, (_, i) => contaminated[i] - init[i]);
   const fit = (us: Float64Array[]) => {
     const out = init.slice();

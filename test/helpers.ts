@@ -6,6 +6,27 @@ export function randn(n: number, seed: number, std = 1): Float64Array {
   return new Rng(seed).normals(n, std);
 }
 
+/**
+ * The one-hidden-layer CNN's outputs by its definition, in plain loops (a reference independent of
+ * the library's plans and kernels): y[s, o] = sum_(i, j) beta[(i K + j) or j, o] relu(w_j . x_si + b_j).
+ */
+export function naiveOutputs(shape: { patchDim: number; patches: number; filters: number; outputs: number; readout: string },
+  theta: ArrayLike<number>, data: { samples: number; values: ArrayLike<number> }): Float64Array {
+  const { patchDim: p, patches: k, filters: K, outputs: O } = shape, wSize = K * (p + 1), y = new Float64Array(data.samples * O);
+  for (let s = 0; s < data.samples; s++) {
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < K; j++) {
+        let z = theta[j * (p + 1) + p];
+        for (let q = 0; q < p; q++) z += theta[j * (p + 1) + q] * data.values[(s * k + i) * p + q];
+        if (z <= 0) continue;
+        const r = shape.readout === "dense" ? i * K + j : j;
+        for (let o = 0; o < O; o++) y[s * O + o] += theta[wSize + r * O + o] * z;
+      }
+    }
+  }
+  return y;
+}
+
 /** max |a - b| / max(max |b|, tiny). */
 export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0, den = 0;

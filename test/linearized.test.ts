@@ -1,14 +1,15 @@
-// The closed-form NTK (J diag(w) J^T) against J built column by column from VJPs, and the JVP
-// against the VJP (adjointness), for both readouts, several outputs, with and without beta.
+// The one-hidden-layer linearized operator (the plan's, in the one-hidden layout): its VJPs against
+// central differences of the model's definition, its structured NTK (J diag(w) J^T) against J built
+// column by column from VJPs, and the JVP against the VJP (adjointness), for both readouts, several
+// outputs, with and without beta.
 import { describe, expect, it } from "vitest";
 import { createBackend } from "../src/backend/index.js";
-import { uploadAugmented } from "../src/model/data.js";
 import type { PatchData } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
 import type { ModelShape } from "../src/model/shape.js";
 import { LinearizedOperator } from "../src/recover/linearized.js";
 import { materialize } from "../src/recover/operator.js";
-import { randn, relDiff } from "./helpers.js";
+import { naiveOutputs, randn, relDiff } from "./helpers.js";
 
 describe("linearized operator", () => {
   for (const readout of ["dense", "sum"] as const) {
@@ -19,9 +20,18 @@ describe("linearized operator", () => {
         const n = 5;
         const data: PatchData = { samples: n, patches: 3, patchDim: 6, values: randn(n * 3 * 6, 1) };
         const theta = initParams(shape, { seed: 2, biasStd: 0.5 });
-        const xa = uploadAugmented(be, data);
-        const op = new LinearizedOperator(be, shape, xa, n, theta, withReadout);
+        const op = new LinearizedOperator(be, shape, data.values, n, theta, withReadout);
         const A = materialize(op), P = op.rows, m = op.cols;
+        // A = J^T against central differences of the model's definition (beta's rows 0 when fixed)
+        const h = 1e-6, fd = new Float64Array(P * m);
+        for (let i = 0; i < P; i++) {
+          if (!withReadout && i >= shape.filters * 7) continue;
+          const tp = theta.slice(); tp[i] += h;
+          const tm = theta.slice(); tm[i] -= h;
+          const yp = naiveOutputs(shape, tp, data), ym = naiveOutputs(shape, tm, data);
+          for (let c = 0; c < m; c++) fd[i * m + c] = (yp[c] - ym[c]) / (2 * h);
+        }
+        expect(relDiff(A, fd)).toBeLessThan(1e-7);
         const w = randn(P, 3).map(Math.abs);
         const ref = new Float64Array(m * m);
         for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) {
@@ -58,8 +68,7 @@ describe("re-linearized span", () => {
     const n = 4;
     const data: PatchData = { samples: n, patches: 4, patchDim: 5, values: randn(n * 4 * 5, 7) };
     const t0 = initParams(shape, { seed: 8, biasStd: 0.5 }), t1 = t0.map((v, i) => v + 0.3 * Math.sin(i));
-    const xa = uploadAugmented(be, data);
-    const op = new ConcatOperator(be, [new LinearizedOperator(be, shape, xa, n, t0), new LinearizedOperator(be, shape, xa, n, t1)]);
+    const op = new ConcatOperator(be, [new LinearizedOperator(be, shape, data.values, n, t0), new LinearizedOperator(be, shape, data.values, n, t1)]);
     const A = materialize(op), P = op.rows, m = op.cols;
     expect(m).toBe(2 * n * 2);
     const w = randn(P, 9).map(Math.abs);

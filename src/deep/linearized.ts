@@ -24,8 +24,12 @@ export class SequentialLinearizedOperator implements LinearOperator {
   private readonly unit: Buf;
   private readonly vec: Buf;
 
-  /** x: the n inputs (n x C x H x W, host); theta0: the point of linearization. */
-  constructor(readonly be: Backend, readonly plan: ReturnType<typeof planLayers>, readonly inputs: Float64Array, readonly n: number, theta0: Float64Array) {
+  /**
+   * x: the n inputs (n x C x H x W, host); theta0: the point of linearization. frozen: layers that
+   * were not trained (the one-hidden-layer CNN's readout at init), whose rows of A are 0.
+   */
+  constructor(readonly be: Backend, readonly plan: ReturnType<typeof planLayers>, readonly inputs: Float64Array, readonly n: number, theta0: Float64Array,
+    readonly frozen: readonly number[] = []) {
     const x = inputs;
     this.ws = new SequentialWorkspace(be, plan, n);
     this.rows = plan.size;
@@ -39,17 +43,30 @@ export class SequentialLinearizedOperator implements LinearOperator {
     sequentialForward(this.ws, this.theta, this.x, true);
   }
 
-  apply(u: Buf, out: Buf): void { sequentialBackward(this.ws, this.theta, this.x, u, out, this.scratch); }
-  applyT(z: Buf, out: Buf): void { sequentialJvp(this.ws, this.theta, this.x, z, out, this.scratch); }
+  apply(u: Buf, out: Buf): void {
+    sequentialBackward(this.ws, this.theta, this.x, u, out, this.scratch);
+    this.zeroFrozen(out);
+  }
+  applyT(z: Buf, out: Buf): void {
+    let t = z;
+    if (this.frozen.length) { t = this.vec; this.be.copy(t, z); this.zeroFrozen(t); }
+    sequentialJvp(this.ws, this.theta, this.x, t, out, this.scratch);
+  }
+  private zeroFrozen(v: Buf): void {
+    for (const i of this.frozen) { const l = this.plan.layers[i]; this.be.fill(this.be.slice(v, l.offset, l.params), 0); }
+  }
 
   private gramCache: Buf | null = null;
-  /** The NTK J J^T, composed per layer; formed once and kept. */
+  /**
+   * Whether gram() keeps the NTK (m^2 entries) for the next call (a re-linearized union asks again);
+   * a caller that only factors it once sets false, and it is formed straight into out.
+   */
+  keepGram = true;
+  /** The NTK J J^T, composed per layer; formed once and kept (see keepGram). */
   gram(out: Buf): void {
-    if (!this.gramCache) {
-      this.gramCache = this.be.alloc(this.cols * this.cols);
-      this.structured(this, null, this.gramCache);
-    }
-    this.be.copy(out, this.gramCache);
+    if (this.gramCache) { this.be.copy(out, this.gramCache); return; }
+    this.structured(this, null, out);
+    if (this.keepGram) this.gramCache = this.be.copy(this.be.alloc(this.cols * this.cols), out);
   }
 
   /** out (m x m) = J diag(w) J^T from the factors (polish's kept rows, IRLS): never column by column. */
@@ -57,7 +74,7 @@ export class SequentialLinearizedOperator implements LinearOperator {
 
   /** out (m x m_other) = J_this diag(w) J_other^T (the other linearizes the same network and inputs). */
   crossWeightedGram(other: LinearOperator, w: Buf | null, out: Buf): boolean {
-    if (!(other instanceof SequentialLinearizedOperator) || other.rows !== this.rows) return false;
+    if (!(other instanceof SequentialLinearizedOperator) || other.rows !== this.rows || other.frozen.join() !== this.frozen.join()) return false;
     if (other === this && w === null) { this.gram(out); return true; }
     if (other.inputs !== this.inputs || other.n !== this.n) { this.gramByPairs(other, w, out); return true; }
     this.structured(other, w, out);
@@ -65,7 +82,7 @@ export class SequentialLinearizedOperator implements LinearOperator {
   }
 
   /** The layer choices (explicit blocks or contraction) this operator's NTK uses. */
-  get ntkChoices(): LayerNtkChoice[] { return ntkChoices(this.plan, this.n); }
+  get ntkChoices(): LayerNtkChoice[] { return ntkChoices(this.plan, this.n, this.frozen); }
 
   private factorCache: NtkFactors | null = null;
   /** This point's NTK factors, formed on first use and kept: polishing and the re-linearized union ask again. */
@@ -88,9 +105,9 @@ export class SequentialLinearizedOperator implements LinearOperator {
       for (let j = 0; j < columns; j++) {
         be.fill(other.unit, 0);
         be.view(other.unit)[j] = 1;
-        other.apply(other.unit, this.vec);
-        if (w) be.mul(this.vec, this.vec, w);
-        this.applyT(this.vec, col);
+        other.apply(other.unit, other.vec);
+        if (w) be.mul(other.vec, other.vec, w);
+        this.applyT(other.vec, col);
         const c = be.view(col), o = be.view(out);
         for (let i = 0; i < m; i++) o[i * mo + j] = c[i];
       }
@@ -128,11 +145,11 @@ export async function purifyLinearizedSequential(op: SequentialLinearizedOperato
   const { delta, erasures } = splitErasures(withStatisticsOf(op.plan, contaminated, init), init);
   const erased = [erasures.length ? Int32Array.from(erasures) : null];
   // a first pass certified exact (every conv/dense row block fit beyond its margin) stops there
-  const blocks: Array<[number, number]> = op.plan.layers.flatMap((l) => Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]));
+  const blocks: Array<[number, number]> = op.plan.layers.flatMap((l, i) => op.frozen.includes(i) ? [] : Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]));
   const erasedSet = new Set(erasures);
   const two = await relinearizedSolve(op, o.factor, delta, init, {
     relinearize: o.relinearize === true,
-    spanAt: (theta1) => new SequentialLinearizedOperator(be, op.plan, op.inputs, op.n, theta1),
+    spanAt: (theta1) => new SequentialLinearizedOperator(be, op.plan, op.inputs, op.n, theta1, op.frozen),
     exact: (first) => certificateSlack(first.residual, delta, blocks, op.cols, erasedSet) >= 0,
     first: { solver: "admm", admm: o.admm, erased },
     second: { solver: "admm", admm: o.admm, erased },

@@ -12,7 +12,11 @@
 // - filters: the explicit blocks one filter at a time (V_f = sum_q G[., q, f] C_q, n O x R), built
 //   from the signals when needed: the same flops as explicit, memory n O HW F instead of n O F R
 //   (chosen over explicit when a row is at least twice as long as the positions: the one-hidden-layer
-//   CNN's conv).
+//   CNN's conv);
+// - factored: filter by filter as above, where the conv is followed by relu, [sum], flatten and the
+//   last (dense) layer: its signals are then the relu mask times the readout's weights
+//   (G_{s,o}[q, f] = 1[z_sfq > 0] V[o, (f, q)]), formed one filter at a time and never stored, as
+//   the one-hidden-layer CNN's closed form does: memory n O (HW + R), whatever the filter count.
 // A BatchNorm layer's 2C parameters always take explicit blocks (its rows are per-sample channel
 // sums, src/deep/batchnorm.ts). The whole n O x P Jacobian is never formed. The VJP/JVP pairs stay
 // as the test oracle.
@@ -23,7 +27,13 @@ import { batchNormJacobianRow } from "./layers/batchnorm.js";
 
 type Plan = ReturnType<typeof planLayers>;
 
-export type NtkKind = "explicit" | "contraction" | "filters";
+export type NtkKind = "explicit" | "contraction" | "filters" | "factored";
+
+/** Whether layer i is a conv whose signals factor through relu, [sum], flatten and a final dense layer. */
+function factorsThroughReadout(plan: Plan, i: number): boolean {
+  const rest = plan.layers.slice(i + 1).map((l) => l.spec.type).join();
+  return plan.layers[i].spec.type === "conv" && (rest === "relu,flatten,dense" || rest === "relu,sum,flatten,dense");
+}
 
 export interface LayerNtkChoice {
   layer: number;
@@ -34,11 +44,11 @@ export interface LayerNtkChoice {
   contractionFlops: number;
 }
 
-/** Per layer with parameters, the cheaper way to form its NTK contribution for n samples. */
-export function ntkChoices(plan: Plan, n: number): LayerNtkChoice[] {
+/** Per layer with parameters (not frozen), the cheaper way to form its NTK contribution for n samples. */
+export function ntkChoices(plan: Plan, n: number, frozen: readonly number[] = []): LayerNtkChoice[] {
   const nO = n * plan.output.C;
   return plan.layers.flatMap((l, i) => {
-    if (!l.params) return [];
+    if (!l.params || frozen.includes(i)) return [];
     if (!l.rows) {
       const HW = l.output.H * l.output.W, explicitFlops = 2 * nO * l.params * HW + 2 * nO * nO * l.params;
       return [{ layer: i, type: l.spec.type, kind: "explicit" as const, explicitFlops, contractionFlops: Infinity }];
@@ -47,7 +57,7 @@ export function ntkChoices(plan: Plan, n: number): LayerNtkChoice[] {
     const explicitFlops = 2 * nO * F * HW * R + 2 * nO * nO * F * R;
     const contractionFlops = HW * HW * (2 * nO * nO * F + 2 * n * n * R + 3 * nO * nO);
     // filter by filter costs small per-sample GEMMs: worth it where it saves at least half the memory
-    const kind: NtkKind = explicitFlops > contractionFlops ? "contraction" : l.geometry && R >= 2 * HW ? "filters" : "explicit";
+    const kind: NtkKind = explicitFlops > contractionFlops ? "contraction" : factorsThroughReadout(plan, i) ? "factored" : l.geometry && R >= 2 * HW ? "filters" : "explicit";
     return [{ layer: i, type: l.spec.type, kind, explicitFlops, contractionFlops }];
   });
 }
@@ -57,9 +67,11 @@ export interface NtkFactors {
   ws: SequentialWorkspace;
   /**
    * explicit: J_l (n O x F R); contraction: G_l (n O x HW F), rows (s, o); filters: G_l per filter
-   * (F x n O x HW); the patches in ws.cols.
+   * (F x n O x HW); factored: null (formed per filter from ws and theta); the patches in ws.cols.
    */
-  blocks: Map<number, { kind: NtkKind; buf: Buf }>;
+  blocks: Map<number, { kind: NtkKind; buf: Buf | null }>;
+  /** theta of the point (read by factored layers). */
+  theta: Buf;
   dispose(): void;
 }
 
@@ -69,10 +81,11 @@ export interface NtkFactors {
  */
 export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch: Buf[], choices: LayerNtkChoice[]): NtkFactors {
   const be = ws.be, n = ws.n, plan = ws.plan, O = plan.output.C, nO = n * O;
-  const blocks = new Map<number, { kind: NtkKind; buf: Buf }>();
+  const blocks = new Map<number, { kind: NtkKind; buf: Buf | null }>();
+  const freeAll = () => { for (const b of blocks.values()) if (b.buf) be.free(b.buf); };
   for (const c of choices) {
     const l = plan.layers[c.layer], HW = l.output.H * l.output.W;
-    blocks.set(c.layer, { kind: c.kind, buf: be.alloc(nO * (c.kind === "explicit" ? l.params : l.rows * HW)) });
+    blocks.set(c.layer, { kind: c.kind, buf: c.kind === "factored" ? null : be.alloc(nO * (c.kind === "explicit" ? l.params : l.rows * HW)) });
   }
   const dy = be.alloc(nO), grad = be.alloc(plan.size);
   // one sample's signals transposed, for the filter-major layers
@@ -85,39 +98,40 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
       for (let s = 0; s < n; s++) d[s * O + o] = 1;
       sequentialBackward(ws, theta, x, dy, grad, scratch, (i, dRows) => {
         const b = blocks.get(i);
-        if (!b) return;
+        if (!b?.buf) return;
         const l = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
         if (!l.rows) {
           // BatchNorm: dRows is the output cotangent (n x C x HW), the input the layer below's output
           const C = l.output.C, input = i === 0 ? x : ws.acts[i - 1];
           for (let s = 0; s < n; s++) {
-            batchNormJacobianRow(be, l, theta, be.slice(input, s * C * HW, C * HW), be.slice(dRows, s * C * HW, C * HW), be.slice(b.buf, (s * O + o) * l.params, l.params));
+            batchNormJacobianRow(be, l, theta, be.slice(input, s * C * HW, C * HW), be.slice(dRows, s * C * HW, C * HW), be.slice(b.buf!, (s * O + o) * l.params, l.params));
           }
           return;
         }
+        const buf = b.buf!;
         for (let s = 0; s < n; s++) {
           const g = be.slice(dRows, s * HW * F, HW * F);
           if (b.kind === "explicit") {
             // J row (s, o) = G_{s,o}^T C_s: (F x HW)(HW x R)
-            be.gemm(true, false, F, R, HW, 1, g, F, be.slice(ws.cols(i), s * HW * R, HW * R), R, 0, be.slice(b.buf, (s * O + o) * F * R, F * R), R);
+            be.gemm(true, false, F, R, HW, 1, g, F, be.slice(ws.cols(i), s * HW * R, HW * R), R, 0, be.slice(buf, (s * O + o) * F * R, F * R), R);
           } else if (b.kind === "filters") {
             // filter-major (F x n O x HW): each filter's HW signals of row (s, o), through a small transpose
             be.blockTranspose(gt!, g, 1, HW, F);
-            be.copyRows(be.slice(b.buf, (s * O + o) * HW, b.buf.length - (s * O + o) * HW), nO * HW, gt!, HW, F, HW);
+            be.copyRows(be.slice(buf, (s * O + o) * HW, buf.length - (s * O + o) * HW), nO * HW, gt!, HW, F, HW);
           } else {
-            be.copy(be.slice(b.buf, (s * O + o) * HW * F, HW * F), g);
+            be.copy(be.slice(buf, (s * O + o) * HW * F, HW * F), g);
           }
         }
       });
     }
   } catch (e) {
-    for (const b of blocks.values()) be.free(b.buf);
+    freeAll();
     throw e;
   } finally {
     be.free(dy); be.free(grad);
     if (gt) be.free(gt);
   }
-  return { ws, blocks, dispose: () => { for (const b of blocks.values()) be.free(b.buf); } };
+  return { ws, blocks, theta, dispose: freeAll };
 }
 
 /** out (n O x n O) = J_A J_B^T from two points' factors (same plan, same inputs, same choices). */
@@ -129,10 +143,10 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
     for (const [i, a] of A.blocks) {
       const b = B.blocks.get(i)!, l: LayerInfo = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
       if (a.kind === "explicit") {
-        be.gemm(false, true, nO, nO, l.params, 1, a.buf, l.params, b.buf, l.params, 1, out, nO);
+        be.gemm(false, true, nO, nO, l.params, 1, a.buf!, l.params, b.buf!, l.params, 1, out, nO);
         continue;
       }
-      if (a.kind === "filters") {
+      if (a.kind === "filters" || a.kind === "factored") {
         byFilter(be, A, B, i, a.buf, b.buf, null, out);
         continue;
       }
@@ -144,7 +158,8 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
       const ca = A.ws.cols(i), cb = B.ws.cols(i);
       for (let q = 0; q < HW; q++) for (let q2 = 0; q2 < HW; q2++) {
         // signals at positions q and q2 (ld HW F) and patches there (ld HW R)
-        be.gemm(false, true, nO, nO, F, 1, be.slice(a.buf, q * F, a.buf.length - q * F), HW * F, be.slice(b.buf, q2 * F, b.buf.length - q2 * F), HW * F, 0, tmp, nO);
+        const ga = a.buf!, gb = b.buf!;
+        be.gemm(false, true, nO, nO, F, 1, be.slice(ga, q * F, ga.length - q * F), HW * F, be.slice(gb, q2 * F, gb.length - q2 * F), HW * F, 0, tmp, nO);
         be.gemm(false, true, n, n, R, 1, be.slice(ca, q * R, ca.length - q * R), HW * R, be.slice(cb, q2 * R, cb.length - q2 * R), HW * R, 0, pp, n);
         // expand the n x n patch Gram over outputs: e[(s, o), (t, o')] = pp[s, t]
         be.broadcastBlocks(e1, pp, n * n, O, 1);
@@ -172,15 +187,15 @@ export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w:
   for (const [i, a] of A.blocks) {
     const l = plan.layers[i], b = B.blocks.get(i)!, wl = wv.subarray(l.offset, l.offset + l.params), HW = l.output.H * l.output.W;
     if (!wl.some((v) => v !== 0)) continue;
-    if (a.kind === "explicit") weightedExplicit(be, a.buf, b.buf, nO, l.params, wl, out, chunkEntries);
-    else if (a.kind === "filters") byFilter(be, A, B, i, a.buf, b.buf, wl, out);
+    if (a.kind === "explicit") weightedExplicit(be, a.buf!, b.buf!, nO, l.params, wl, out, chunkEntries);
+    else if (a.kind === "filters" || a.kind === "factored") byFilter(be, A, B, i, a.buf, b.buf, wl, out);
     else if (HW === 1) denseRows(be, A, B, i, wl, out);
     else {
       // a conv contraction keeps G as (n O x HW F): filter-major copies for the filter-by-filter product
-      const ta = be.alloc(a.buf.length), tb = be.alloc(b.buf.length);
+      const ta = be.alloc(a.buf!.length), tb = be.alloc(b.buf!.length);
       try {
-        be.blockTranspose(ta, a.buf, 1, nO * HW, l.rows);
-        be.blockTranspose(tb, b.buf, 1, nO * HW, l.rows);
+        be.blockTranspose(ta, a.buf!, 1, nO * HW, l.rows);
+        be.blockTranspose(tb, b.buf!, 1, nO * HW, l.rows);
         byFilter(be, A, B, i, ta, tb, wl, out);
       } finally {
         be.free(ta); be.free(tb);
@@ -190,30 +205,67 @@ export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w:
   return out;
 }
 
-/** V (n O x R) = filter f's Jacobian rows from filter-major signals g (F x n O x HW): per sample, (O x HW)(HW x R). */
-function filterRows(be: Backend, fa: NtkFactors, i: number, g: Buf, f: number, V: Buf): void {
+/** V (n O x R) = filter f's Jacobian rows from its signals g (n O x HW): per sample, (O x HW)(HW x R). */
+function filterRows(be: Backend, fa: NtkFactors, i: number, g: Buf, V: Buf): void {
   const plan = fa.ws.plan, n = fa.ws.n, O = plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
-  const cols = fa.ws.cols(i), base = f * n * O * HW;
+  const cols = fa.ws.cols(i);
   for (let s = 0; s < n; s++) {
-    be.gemm(false, false, O, R, HW, 1, be.slice(g, base + s * O * HW, O * HW), HW, be.slice(cols, s * HW * R, HW * R), R, 0, be.slice(V, s * O * R, O * R), R);
+    be.gemm(false, false, O, R, HW, 1, be.slice(g, s * O * HW, O * HW), HW, be.slice(cols, s * HW * R, HW * R), R, 0, be.slice(V, s * O * R, O * R), R);
   }
 }
 
-/** out += sum_f V_A,f diag(w_f) V_B,f^T, filter by filter (w null: all ones); ga, gb filter-major signals. */
-function byFilter(be: Backend, A: NtkFactors, B: NtkFactors, i: number, ga: Buf, gb: Buf, w: Float64Array | null, out: Buf): void {
-  const plan = A.ws.plan, nO = A.ws.n * plan.output.C, l = plan.layers[i], R = l.rowLength;
+/** Work buffers of factoredSignals for conv layer i: the mask (n x HW), the readout block (O x HW) and its n copies, a column. */
+function factoredScratch(be: Backend, fa: NtkFactors, i: number): Buf[] {
+  const n = fa.ws.n, O = fa.ws.plan.output.C, l = fa.ws.plan.layers[i], HW = l.output.H * l.output.W;
+  return [be.alloc(n * HW), be.alloc(O * HW), be.alloc(n * O * HW), be.alloc(O)];
+}
+
+/**
+ * out (n O x HW) = filter f's signals of a factored conv layer i at fa's point: row (s, o) is the
+ * relu mask of sample s's filter f (its pre-activation in ws) times the readout's weights on that
+ * filter's outputs (dense: columns f HW + q; after a sum: column f for every q).
+ */
+function factoredSignals(be: Backend, fa: NtkFactors, i: number, f: number, out: Buf, [mask, block, tiled, col]: Buf[]): Buf {
+  const plan = fa.ws.plan, n = fa.ws.n, O = plan.output.C, l = plan.layers[i], HW = l.output.H * l.output.W;
+  const d = plan.layers[plan.layers.length - 1], ld = d.rowLength, sum = plan.layers[i + 2].spec.type === "sum";
+  be.copyRows(mask, HW, be.slice(fa.ws.acts[i], f * HW, n * l.rows * HW - f * HW), l.rows * HW, n, HW);
+  be.reluMask(mask, mask);
+  if (sum) {
+    be.copyRows(col, 1, be.slice(fa.theta, d.offset + f, d.params - f), ld, O, 1);
+    be.broadcastBlocks(block, col, O, HW, 1);
+  } else {
+    be.copyRows(block, HW, be.slice(fa.theta, d.offset + f * HW, d.params - f * HW), ld, O, HW);
+  }
+  be.broadcastBlocks(out, mask, n, O, HW);
+  be.broadcastBlocks(tiled, block, 1, n, O * HW);
+  return be.mul(out, out, tiled);
+}
+
+/**
+ * out += sum_f V_A,f diag(w_f) V_B,f^T, filter by filter (w null: all ones); ga, gb filter-major
+ * signals (F x n O x HW), or null for a factored layer (formed per filter).
+ */
+function byFilter(be: Backend, A: NtkFactors, B: NtkFactors, i: number, ga: Buf | null, gb: Buf | null, w: Float64Array | null, out: Buf): void {
+  const plan = A.ws.plan, nO = A.ws.n * plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
   const va = be.alloc(nO * R), vb = be.alloc(nO * R), wf = be.alloc(R);
+  const factored = ga === null, sa = factored ? be.alloc(nO * HW) : null, sb = factored ? be.alloc(nO * HW) : null;
+  const work = factored ? factoredScratch(be, A, i) : [];
+  const signals = (fa: NtkFactors, g: Buf | null, f: number, into: Buf | null) => (g ? be.slice(g, f * nO * HW, nO * HW) : factoredSignals(be, fa, i, f, into!, work));
   try {
     for (let f = 0; f < l.rows; f++) {
       const row = w?.subarray(f * R, (f + 1) * R);
       if (row && !row.some((v) => v !== 0)) continue;
-      filterRows(be, A, i, ga, f, va);
-      if (row) be.scaleColumns(va, va, nO, R, be.upload(wf, row));
-      filterRows(be, B, i, gb, f, vb);
-      be.gemm(false, true, nO, nO, R, 1, va, R, vb, R, 1, out, nO);
+      filterRows(be, B, i, signals(B, gb, f, sb), vb);
+      // at one point (the NTK, polish's weighted Gram) A's rows are B's
+      if (A === B) { if (row) be.scaleColumns(va, vb, nO, R, be.upload(wf, row)); }
+      else {
+        filterRows(be, A, i, signals(A, ga, f, sa), va);
+        if (row) be.scaleColumns(va, va, nO, R, be.upload(wf, row));
+      }
+      be.gemm(false, true, nO, nO, R, 1, A === B && !row ? vb : va, R, vb, R, 1, out, nO);
     }
   } finally {
-    be.free(va); be.free(vb); be.free(wf);
+    for (const b of [va, vb, wf, sa, sb, ...work]) if (b) be.free(b);
   }
 }
 
@@ -239,7 +291,7 @@ function weightedExplicit(be: Backend, a: Buf, b: Buf, nO: number, width: number
  */
 function denseRows(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array | null, out: Buf): void {
   const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, l = plan.layers[i], F = l.rows, R = l.rowLength;
-  const ga = A.blocks.get(i)!.buf, gb = B.blocks.get(i)!.buf, xa = A.ws.cols(i), xb = B.ws.cols(i);
+  const ga = A.blocks.get(i)!.buf!, gb = B.blocks.get(i)!.buf!, xa = A.ws.cols(i), xb = B.ws.cols(i);
   if (!w) {
     // unweighted: (G_A G_B^T) .* (X_A X_B^T expanded), one sample's rows at a time
     const pp = be.alloc(n * n), ppe = be.alloc(nO), rowsS = be.alloc(O * nO);

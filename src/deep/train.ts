@@ -1,20 +1,42 @@
-// Training and evaluation of sequential CNNs, written once against the Backend: seeded init,
-// minibatch SGD with momentum on softmax cross-entropy (frozen layers, or any 0/1 update mask for a
-// sparse attacker), chunked evaluation and the full-data gradient.
-import type { Backend } from "../backend/types.js";
+// Training and evaluation of sequential CNNs (the one model family: the one-hidden-layer CNN is a
+// plan too, src/model/asSequential.ts), written once against the Backend: seeded init, minibatch SGD
+// with momentum or Adam on mse or softmax cross-entropy with weight decay (frozen layers, or any 0/1
+// update mask for a sparse attacker), chunked evaluation and the full-data gradient.
+//
+// Subspace property (DESIGN.md section 2): with SGD (any batches, steps, momentum) each conv/dense
+// row [w ; b] moves only inside the span of its layer's augmented input patches at the iterates;
+// weight decay adds the init row. Adam divides coordinates by different scales and breaks this.
+import type { Backend, Buf } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { ShapeError, ValueError, checkFinite, checkOptionNames } from "../errors.js";
-import { crossEntropy } from "../model/loss.js";
+import { OptionError, ShapeError, ValueError, checkFinite, checkInt, checkOptionNames } from "../errors.js";
+import type { LossName } from "../model/loss.js";
+import { LOSS_NAMES, accuracy, checkTargets, lossOf } from "../model/loss.js";
 import { Rng } from "../random.js";
-import type { Dims, LayerSpec } from "./sequential.js";
-import { SequentialWorkspace, planLayers, scratchSizes, sequentialBackward, sequentialForward } from "./sequential.js";
+import type { Dims, LayerSpec, planLayers } from "./sequential.js";
+import { SequentialWorkspace, planLayers as plan_, scratchSizes, sequentialBackward, sequentialForward } from "./sequential.js";
 import { batchNormInit } from "./layers/batchnorm.js";
+
+type Plan = ReturnType<typeof planLayers>;
 
 export interface SequentialModel { input: Dims; layers: LayerSpec[] }
 
+export type OptimizerName = "sgd" | "adam";
+
+export interface TrainProgress { epoch: number; epochs: number; step: number; loss: number }
+
+export interface TrainResult {
+  params: Float64Array;
+  /** Mean training loss per epoch, before the epoch's updates are counted. */
+  losses: number[];
+  steps: number;
+  /** Full-data loss at the start and at the end. */
+  initialLoss: number;
+  finalLoss: number;
+}
+
 /** Gaussian init: He for conv/dense weights (std sqrt(2 / fan-in)), biases 0.1 std; BatchNorm as PyTorch's. */
 export function initSequential(model: SequentialModel, seed = 0): Float64Array {
-  const plan = planLayers(model.input, model.layers);
+  const plan = plan_(model.input, model.layers);
   const rng = new Rng(seed);
   const theta = new Float64Array(plan.size);
   for (const l of plan.layers) {
@@ -30,10 +52,119 @@ export function initSequential(model: SequentialModel, seed = 0): Float64Array {
   return theta;
 }
 
+/** What the trainer needs once the entry point has validated its inputs (theta in the plan's layout). */
+export interface PlanTraining {
+  loss: LossName;
+  optimizer: OptimizerName;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+  /** 0/1 per entry of theta (frozen layers and a sparse attacker's mask); null: all move. */
+  mask: Float64Array | null;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/** Samples per forward pass when a whole data set is evaluated: memory stays O(chunk), not O(n). */
+const CHUNK = 256;
+
+/** Forward pass over the n inputs x (uploaded) in chunks; visit gets each chunk's outputs (count x O view). */
+function forEachChunk(be: Backend, plan: Plan, theta: Buf, x: Buf, n: number, visit: (y: Float64Array, from: number, count: number) => void): void {
+  const per = x.length / n, c = Math.min(CHUNK, n);
+  const main = new SequentialWorkspace(be, plan, c), tail = n % c ? new SequentialWorkspace(be, plan, n % c) : null;
+  try {
+    for (let from = 0; from < n; from += c) {
+      const count = Math.min(c, n - from);
+      visit(be.view(sequentialForward(count === c ? main : tail!, theta, be.slice(x, from * per, count * per))), from, count);
+    }
+  } finally {
+    main.dispose(); tail?.dispose();
+  }
+}
+
+/** Targets of samples [from, from + count). */
+const targetsOf = (loss: LossName, targets: ArrayLike<number>, from: number, count: number, O: number) =>
+  (loss === "mse" ? Array.prototype.slice.call(targets, from * O, (from + count) * O) : Array.prototype.slice.call(targets, from, from + count)) as number[];
+
+/** Mean loss of theta over the n inputs, chunked. */
+function datasetLoss(be: Backend, plan: Plan, loss: LossName, theta: Buf, x: Buf, n: number, targets: ArrayLike<number>): number {
+  const O = plan.output.C;
+  let sum = 0;
+  forEachChunk(be, plan, theta, x, n, (y, from, count) => { sum += count * lossOf(loss, y, targetsOf(loss, targets, from, count, O), null, count, O); });
+  return sum / n;
+}
+
+/**
+ * Minibatch training of theta (plan layout) on n inputs x (n x C x H x W, host) with validated
+ * options: the one trainer of both entry points (trainSequential, and train() for the one-hidden-layer
+ * CNN through its plan). Batches come from one seeded shuffle per epoch.
+ */
+export function trainPlan(be: Backend, plan: Plan, init: Float64Array, x: Float64Array, n: number, targets: ArrayLike<number>, o: PlanTraining): TrainResult {
+  const per = x.length / n, O = plan.output.C, batch = Math.min(o.batchSize, n), isCE = o.loss === "cross-entropy";
+  const xs = be.upload(be.alloc(x.length), x);
+  const theta = be.upload(be.alloc(plan.size), init), vel = be.alloc(plan.size), vel2 = be.alloc(plan.size), grad = be.alloc(plan.size);
+  const mask = o.mask ? be.upload(be.alloc(plan.size), o.mask) : null;
+  const xb = be.alloc(batch * per), dy = be.alloc(batch * O);
+  const wsFull = new SequentialWorkspace(be, plan, batch);
+  const wsTail = n % batch ? new SequentialWorkspace(be, plan, n % batch) : null;
+  const scratch = scratchSizes(plan, batch).map((len) => be.alloc(len));
+  const order = Int32Array.from({ length: n }, (_, i) => i), rng = new Rng(o.seed);
+  const tb = new Float64Array(batch * (isCE ? 1 : O));
+  // with a mask, decay enters the gradient before masking so that frozen entries do not decay
+  const wdInStep = mask ? 0 : o.weightDecay;
+  try {
+    const initialLoss = datasetLoss(be, plan, o.loss, theta, xs, n, targets);
+    const losses: number[] = [];
+    let steps = 0;
+    for (let epoch = 0; epoch < o.epochs; epoch++) {
+      if (batch < n) rng.shuffle(order);
+      let sum = 0;
+      for (let start = 0; start < n; start += batch) {
+        const b = Math.min(batch, n - start), ws = b === batch ? wsFull : wsTail!;
+        let xin: Buf = xs;
+        if (b < n) {
+          xin = be.slice(xb, 0, b * per);
+          for (let q = 0; q < b; q++) {
+            const s = order[start + q];
+            be.copy(be.slice(xb, q * per, per), be.slice(xs, s * per, per));
+            if (isCE) tb[q] = targets[s];
+            else for (let k = 0; k < O; k++) tb[q * O + k] = targets[s * O + k];
+          }
+        }
+        const ds = be.slice(dy, 0, b * O);
+        const y = sequentialForward(ws, theta, xin);
+        sum += b * lossOf(o.loss, be.view(y), b < n ? tb : targets, be.view(ds), b, O);
+        sequentialBackward(ws, theta, xin, ds, grad, scratch);
+        steps++;
+        if (mask) {
+          if (o.weightDecay) be.axpy(grad, o.weightDecay, theta);
+          be.mul(grad, grad, mask);
+        }
+        if (o.optimizer === "sgd") be.momentumStep(theta, vel, grad, o.lr, o.momentum, wdInStep);
+        else be.adamStep(theta, vel, vel2, grad, o.lr, 0.9, 0.999, 1e-8, 1 - 0.9 ** steps, 1 - 0.999 ** steps, wdInStep);
+      }
+      losses.push(sum / n);
+      o.onProgress?.({ epoch: epoch + 1, epochs: o.epochs, step: steps, loss: sum / n });
+    }
+    const finalLoss = datasetLoss(be, plan, o.loss, theta, xs, n, targets);
+    return { params: be.download(theta), losses, steps, initialLoss, finalLoss };
+  } finally {
+    wsFull.dispose(); wsTail?.dispose();
+    for (const buf of [xs, theta, vel, vel2, grad, xb, dy, ...scratch]) be.free(buf);
+    if (mask) be.free(mask);
+  }
+}
+
 export interface SequentialTrainOptions {
+  /** Default "cross-entropy" (mse: targets are n x O reals). */
+  loss?: LossName;
+  optimizer?: OptimizerName;
   epochs?: number;
   lr?: number;
   momentum?: number;
+  weightDecay?: number;
   batchSize?: number;
   seed?: number;
   /** Indices of layers whose parameters stay at their initial values. */
@@ -41,115 +172,132 @@ export interface SequentialTrainOptions {
   /** 0/1 per parameter: only entries with 1 change (combined with frozen). */
   updateMask?: ArrayLike<number>;
   backend?: Backend | string;
+  onProgress?: (p: TrainProgress) => void;
 }
 
-/** Minibatch SGD with momentum on softmax cross-entropy; x: n x C x H x W, labels: n classes. */
-export async function trainSequential(model: SequentialModel, init: Float64Array, x: Float64Array, labels: ArrayLike<number>, o: SequentialTrainOptions = {}): Promise<Float64Array> {
-  checkOptionNames("trainSequential", o, ["epochs", "lr", "momentum", "batchSize", "seed", "frozen", "updateMask", "backend"]);
-  const plan = planLayers(model.input, model.layers);
-  const per = model.input.C * model.input.H * model.input.W, n = labels.length, O = plan.output.C;
-  if (init.length !== plan.size) throw new ShapeError(`trainSequential: init has length ${init.length}, expected ${plan.size}`);
-  if (x.length !== n * per) throw new ShapeError(`trainSequential: x has length ${x.length}, expected ${n * per} (${n} samples of ${per})`);
-  checkFinite("trainSequential", "x", x);
-  const bn = plan.layers.findIndex((l) => l.spec.type === "batchnorm");
-  if (bn >= 0) throw new ValueError(`trainSequential: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
-  const be = await resolveBackend(o.backend);
-  const batch = Math.min(o.batchSize ?? n, n), lr = o.lr ?? 0.05, mu = o.momentum ?? 0.9;
-  if (o.updateMask && o.updateMask.length !== plan.size) throw new ShapeError(`trainSequential: updateMask has length ${o.updateMask.length}, expected ${plan.size}`);
-  const mask = o.updateMask ? Float64Array.from(o.updateMask, (v) => (v ? 1 : 0)) : new Float64Array(plan.size).fill(1);
-  for (const i of o.frozen ?? []) {
+const SEQUENTIAL_TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "lr", "momentum", "weightDecay", "batchSize", "seed", "frozen", "updateMask", "backend", "onProgress"];
+
+/**
+ * Validates what every trainer entry point shares (loss, optimizer, step sizes, batch, mask) and
+ * returns the trainer's settings; `mask` is already in the plan's layout (null: none).
+ */
+export function planTraining(where: string, plan: Plan, n: number, targets: ArrayLike<number>, o: Omit<SequentialTrainOptions, "frozen" | "updateMask" | "backend">,
+  mask: Float64Array | null, defaults: { epochs: number; loss: LossName }): PlanTraining {
+  const loss = o.loss ?? defaults.loss;
+  if (!LOSS_NAMES.includes(loss)) throw new OptionError(`${where}: unknown loss "${loss}" (known: ${LOSS_NAMES.join(", ")})`);
+  const optimizer = o.optimizer ?? "sgd";
+  if (optimizer !== "sgd" && optimizer !== "adam") throw new OptionError(`${where}: unknown optimizer "${optimizer}" (known: sgd, adam)`);
+  checkTargets(where, loss, targets, n, plan.output.C);
+  const epochs = o.epochs ?? defaults.epochs;
+  checkInt(where, "epochs", epochs, 0);
+  const batchSize = Math.min(o.batchSize ?? n, n);
+  checkInt(where, "batchSize", batchSize);
+  const lr = o.lr ?? 0.05, momentum = o.momentum ?? 0.9, weightDecay = o.weightDecay ?? 0;
+  for (const [k, v] of [["lr", lr], ["momentum", momentum], ["weightDecay", weightDecay]] as const) {
+    if (!Number.isFinite(v) || v < 0) throw new ValueError(`${where}: ${k} must be a finite number >= 0, got ${v}`);
+  }
+  return { loss, optimizer, epochs, batchSize, lr, momentum, weightDecay, seed: o.seed ?? 0, mask, onProgress: o.onProgress };
+}
+
+/** The 0/1 mask of an update mask (length P) combined with frozen layers; null when nothing is held. */
+export function updateMaskOf(where: string, plan: Plan, updateMask?: ArrayLike<number>, frozen?: number[]): Float64Array | null {
+  if (!updateMask && !frozen?.length) return null;
+  if (updateMask && updateMask.length !== plan.size) throw new ShapeError(`${where}: updateMask has length ${updateMask.length}, expected ${plan.size}`);
+  const mask = new Float64Array(plan.size).fill(1);
+  if (updateMask) {
+    for (let i = 0; i < plan.size; i++) {
+      const v = updateMask[i];
+      if (v !== 0 && v !== 1) throw new ValueError(`${where}: updateMask[${i}] = ${v}, expected 0 or 1`);
+      mask[i] = v;
+    }
+  }
+  for (const i of frozen ?? []) {
     const l = plan.layers[i];
-    if (!l) throw new ValueError(`trainSequential: frozen layer ${i} does not exist (${plan.layers.length} layers)`);
-    mask.fill(0, l.offset, l.offset + l.params);
+    if (!l) throw new ValueError(`${where}: frozen layer ${i} does not exist (${plan.layers.length} layers)`);
+    mask.fill(0, l.offset, l.offset + l.params + l.stats);
   }
-  const theta = be.upload(be.alloc(plan.size), init), vel = be.alloc(plan.size), grad = be.alloc(plan.size), m = be.upload(be.alloc(plan.size), mask);
-  const xb = be.alloc(batch * per), dy = be.alloc(batch * O);
-  const wsFull = new SequentialWorkspace(be, plan, batch);
-  const wsTail = n % batch ? new SequentialWorkspace(be, plan, n % batch) : null;
-  const scratch = scratchSizes(plan, batch).map((len) => be.alloc(len));
-  const order = Int32Array.from({ length: n }, (_, i) => i), rng = new Rng(o.seed ?? 0);
-  const tb = new Float64Array(batch);
+  return mask;
+}
+
+/** Minibatch training from init (SGD with momentum by default, softmax cross-entropy); x: n x C x H x W, targets: n labels (or n x O for mse). */
+export async function trainSequential(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: SequentialTrainOptions = {}): Promise<Float64Array> {
+  return (await trainSequentialResult(model, init, x, targets, o)).params;
+}
+
+/** trainSequential with the losses and step count. */
+export async function trainSequentialResult(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: SequentialTrainOptions = {}): Promise<TrainResult> {
+  const where = "trainSequential";
+  checkOptionNames(where, o, SEQUENTIAL_TRAIN_OPTIONS);
+  const plan = plan_(model.input, model.layers);
+  const per = model.input.C * model.input.H * model.input.W;
+  const loss = o.loss ?? "cross-entropy", n = loss === "mse" ? targets.length / plan.output.C : targets.length;
+  if (init.length !== plan.size) throw new ShapeError(`${where}: init has length ${init.length}, expected ${plan.size}`);
+  checkFinite(where, "init", init);
+  if (!Number.isInteger(n) || x.length !== n * per) throw new ShapeError(`${where}: x has length ${x.length}, expected ${n * per} (${n} samples of ${per})`);
+  checkFinite(where, "x", x);
+  const bn = plan.layers.findIndex((l) => l.spec.type === "batchnorm");
+  if (bn >= 0) throw new ValueError(`${where}: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
+  const mask = updateMaskOf(where, plan, o.updateMask, o.frozen);
+  const settings = planTraining(where, plan, n, targets, o, mask, { epochs: 20, loss: "cross-entropy" });
+  return trainPlan(await resolveBackend(o.backend), plan, init, x, n, targets, settings);
+}
+
+export interface Evaluation { loss: number; accuracy: number | null; outputs: Float64Array }
+
+/** Outputs (n x O) of theta on the n inputs x, chunked. */
+export function planOutputs(be: Backend, plan: Plan, theta: Float64Array, x: Float64Array, n: number): Float64Array {
+  const O = plan.output.C, outputs = new Float64Array(n * O);
+  const t = be.upload(be.alloc(plan.size), theta), xs = be.upload(be.alloc(x.length), x);
   try {
-    for (let e = 0; e < (o.epochs ?? 20); e++) {
-      if (batch < n) rng.shuffle(order);
-      for (let start = 0; start < n; start += batch) {
-        const b = Math.min(batch, n - start), ws = b === batch ? wsFull : wsTail!;
-        const xv = be.view(xb);
-        for (let q = 0; q < b; q++) { xv.set(x.subarray(order[start + q] * per, (order[start + q] + 1) * per), q * per); tb[q] = labels[order[start + q]]; }
-        const xs = be.slice(xb, 0, b * per), ds = be.slice(dy, 0, b * O);
-        const y = sequentialForward(ws, theta, xs);
-        crossEntropy(be.view(y), tb, be.view(ds), b, O);
-        sequentialBackward(ws, theta, xs, ds, grad, scratch);
-        be.mul(grad, grad, m);
-        be.momentumStep(theta, vel, grad, lr, mu, 0);
-      }
-    }
-    return be.download(theta);
+    forEachChunk(be, plan, t, xs, n, (y, from) => outputs.set(y, from * O));
+    return outputs;
   } finally {
-    wsFull.dispose(); wsTail?.dispose();
-    for (const buf of [theta, vel, grad, m, xb, dy, ...scratch]) be.free(buf);
+    be.free(t); be.free(xs);
   }
 }
 
-const CHUNK = 256;
-
-/** Forward pass over n inputs in chunks; visit gets each chunk's outputs (count x O view). */
-function forEachChunk(be: Backend, model: SequentialModel, theta: Float64Array, x: Float64Array, n: number, visit: (y: Float64Array, from: number, count: number) => void): void {
-  const plan = planLayers(model.input, model.layers);
-  const per = model.input.C * model.input.H * model.input.W;
-  const t = be.upload(be.alloc(plan.size), theta);
-  const c = Math.min(CHUNK, n);
-  const xb = be.alloc(c * per);
-  const main = new SequentialWorkspace(be, plan, c), tail = n % c ? new SequentialWorkspace(be, plan, n % c) : null;
-  try {
-    for (let from = 0; from < n; from += c) {
-      const count = Math.min(c, n - from);
-      be.view(xb).set(x.subarray(from * per, (from + count) * per));
-      visit(be.view(sequentialForward(count === c ? main : tail!, t, be.slice(xb, 0, count * per))), from, count);
-    }
-  } finally {
-    main.dispose(); tail?.dispose(); be.free(t); be.free(xb);
-  }
+/** Loss, accuracy (classifiers) and outputs of theta on n inputs. */
+export function evaluatePlan(be: Backend, plan: Plan, theta: Float64Array, x: Float64Array, n: number, targets: ArrayLike<number>, loss: LossName): Evaluation {
+  const O = plan.output.C, outputs = planOutputs(be, plan, theta, x, n);
+  return { loss: lossOf(loss, outputs, targets, null, n, O), accuracy: loss === "cross-entropy" ? accuracy(outputs, targets, n, O) : null, outputs };
 }
 
 /** Test accuracy of theta on n inputs (n x C x H x W) with labels. */
 export async function evaluateSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<number> {
-  const be = await resolveBackend(backend);
-  const n = labels.length;
-  let ok = 0;
-  forEachChunk(be, model, theta, x, n, (y, from, count) => {
-    const O = y.length / count;
-    for (let s = 0; s < count; s++) {
-      let best = 0;
-      for (let o = 1; o < O; o++) if (y[s * O + o] > y[s * O + best]) best = o;
-      if (best === labels[from + s]) ok++;
-    }
-  });
-  return ok / n;
+  const plan = plan_(model.input, model.layers), n = labels.length, O = plan.output.C;
+  return accuracy(planOutputs(await resolveBackend(backend), plan, theta, x, n), labels, n, O);
 }
 
-/** Gradient of the mean cross-entropy over n inputs (chunked), length P. */
-export async function gradientSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<Float64Array> {
-  const be = await resolveBackend(backend);
-  const plan = planLayers(model.input, model.layers);
-  const per = model.input.C * model.input.H * model.input.W, n = labels.length, O = plan.output.C;
+/** Gradient of the mean loss over n inputs (chunked), length P. */
+export function planGradient(be: Backend, plan: Plan, theta: Float64Array, x: Float64Array, n: number, targets: ArrayLike<number>, loss: LossName): Float64Array {
+  const per = x.length / n, O = plan.output.C;
   const total = new Float64Array(plan.size);
-  const t = be.upload(be.alloc(plan.size), theta), grad = be.alloc(plan.size);
+  const t = be.upload(be.alloc(plan.size), theta), grad = be.alloc(plan.size), xs = be.upload(be.alloc(x.length), x);
   try {
     for (let from = 0; from < n; from += CHUNK) {
       const count = Math.min(CHUNK, n - from);
       const ws = new SequentialWorkspace(be, plan, count);
       const scratch = scratchSizes(plan, count).map((len) => be.alloc(len));
-      const xb = be.upload(be.alloc(count * per), x.subarray(from * per, (from + count) * per)), dy = be.alloc(count * O);
-      const y = sequentialForward(ws, t, xb);
-      crossEntropy(be.view(y), Array.prototype.slice.call(labels, from, from + count), be.view(dy), count, O);
-      const g = be.view(sequentialBackward(ws, t, xb, dy, grad, scratch));
-      for (let i = 0; i < plan.size; i++) total[i] += g[i] * count / n;
-      ws.dispose();
-      for (const b of [...scratch, xb, dy]) be.free(b);
+      const xb = be.slice(xs, from * per, count * per), dy = be.alloc(count * O);
+      try {
+        const y = sequentialForward(ws, t, xb);
+        // each chunk's gradient is of its own mean: weight by its share of the samples
+        lossOf(loss, be.view(y), targetsOf(loss, targets, from, count, O), be.view(dy), count, O);
+        const g = be.view(sequentialBackward(ws, t, xb, dy, grad, scratch));
+        for (let i = 0; i < plan.size; i++) total[i] += g[i] * count / n;
+      } finally {
+        ws.dispose();
+        for (const b of [...scratch, dy]) be.free(b);
+      }
     }
     return total;
   } finally {
-    be.free(t); be.free(grad);
+    be.free(t); be.free(grad); be.free(xs);
   }
+}
+
+/** Gradient of the mean cross-entropy over n inputs (chunked), length P. */
+export async function gradientSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<Float64Array> {
+  const plan = plan_(model.input, model.layers);
+  return planGradient(await resolveBackend(backend), plan, theta, x, labels.length, labels, "cross-entropy");
 }

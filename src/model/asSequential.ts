@@ -1,31 +1,36 @@
-// The one-hidden-layer CNN as a sequential model (the one-model issue): conv with stride = kernel
-// (rectangular patches allowed) -> relu -> [sum over positions] -> flatten -> bias-free dense. The
-// parameter layouts differ only in the readout (beta is (k K) x O or K x O; the dense layer holds one
-// row [v_o ; 0] per output, its inputs channel-major: filter j, position i at j k + i), so the map
-// between them is a permutation plus the dense layer's bias entries, which stay 0.
+// The one-hidden-layer CNN as a sequential model: one model family. Its input is a sample's patch
+// matrix (k x p, PatchData's own layout) seen as a one-channel k x p image, so a conv with kernel and
+// stride 1 x p reads patch i as its position i, and its rows [w_j ; b_j] are W~'s rows in place:
+// conv -> relu -> [sum over positions] -> flatten -> bias-free dense. The layouts differ only in the
+// readout (beta is (k K) x O or K x O; the dense layer holds one row [v_o ; 0] per output, its inputs
+// channel-major: filter j, position i at j k + i), so the map between them is a permutation plus the
+// dense layer's bias entries, which stay 0.
+import type { Backend, Buf } from "../backend/types.js";
 import { ShapeError } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import { planLayers } from "../deep/sequential.js";
-import type { ImageShape, ModelShape } from "./shape.js";
-import { layoutOf, patchGeometry } from "./shape.js";
+import type { ModelShape } from "./shape.js";
+import { layoutOf } from "./shape.js";
 
 export interface OneHiddenAsSequential {
   model: SequentialModel;
+  plan: ReturnType<typeof planLayers>;
+  /** Index of the dense readout layer in the plan. */
+  readoutLayer: number;
+  /** index[i]: where one-hidden entry i sits in the sequential theta. */
+  index: Int32Array;
   /** Sequential theta from one-hidden theta [W~ ; beta]. */
-  toSequential(theta: Float64Array): Float64Array;
+  toSequential(theta: ArrayLike<number>): Float64Array;
   /** One-hidden theta from sequential theta (the dense layer's bias entries are dropped). */
   fromSequential(theta: Float64Array): Float64Array;
 }
 
-export function oneHiddenAsSequential(shape: ModelShape, image: ImageShape): OneHiddenAsSequential {
-  const { patchDim, patches } = patchGeometry(image);
-  if (patchDim !== shape.patchDim || patches !== shape.patches) throw new ShapeError(`oneHiddenAsSequential: the image gives ${patches} patches of dim ${patchDim}, the model has ${shape.patches} of dim ${shape.patchDim}`);
-  const K = shape.filters, O = shape.outputs, k = patches, L = layoutOf(shape);
-  const patch: [number, number] = [image.patchHeight, image.patchWidth];
+export function oneHiddenAsSequential(shape: ModelShape): OneHiddenAsSequential {
+  const K = shape.filters, O = shape.outputs, k = shape.patches, p = shape.patchDim, L = layoutOf(shape);
   const model: SequentialModel = {
-    input: { C: image.channels, H: image.height, W: image.width },
+    input: { C: 1, H: k, W: p },
     layers: [
-      { type: "conv", filters: K, kernel: patch, stride: patch },
+      { type: "conv", filters: K, kernel: [1, p], stride: [1, p] },
       { type: "relu" },
       ...(shape.readout === "sum" ? [{ type: "sum" as const }] : []),
       { type: "flatten" },
@@ -33,25 +38,39 @@ export function oneHiddenAsSequential(shape: ModelShape, image: ImageShape): One
     ],
   };
   const plan = planLayers(model.input, model.layers);
-  const dense = plan.layers[plan.layers.length - 1], F = dense.rowLength - 1;
-  // where beta[r, o] sits in the dense layer: row o, input column j k + i for beta row i K + j ("dense"), j for "sum"
+  const readoutLayer = plan.layers.length - 1, dense = plan.layers[readoutLayer], F = dense.rowLength - 1;
+  // beta[r, o] sits in the dense layer's row o, input column j k + i for beta row i K + j ("dense"), j for "sum"
   const column = (r: number) => (shape.readout === "dense" ? (r % K) * k + Math.floor(r / K) : r);
-  const rowsOfBeta = L.betaSize / O;
+  const index = new Int32Array(L.size);
+  for (let i = 0; i < L.wSize; i++) index[i] = i;
+  for (let r = 0; r < L.betaSize / O; r++) for (let o = 0; o < O; o++) index[L.wSize + r * O + o] = dense.offset + o * (F + 1) + column(r);
   return {
-    model,
+    model, plan, readoutLayer, index,
     toSequential(theta) {
       if (theta.length !== L.size) throw new ShapeError(`oneHiddenAsSequential: theta has length ${theta.length}, expected ${L.size}`);
       const out = new Float64Array(plan.size);
-      out.set(theta.subarray(0, L.wSize), 0);
-      for (let r = 0; r < rowsOfBeta; r++) for (let o = 0; o < O; o++) out[dense.offset + o * (F + 1) + column(r)] = theta[L.wSize + r * O + o];
+      for (let i = 0; i < L.size; i++) out[index[i]] = theta[i];
       return out;
     },
     fromSequential(theta) {
       if (theta.length !== plan.size) throw new ShapeError(`oneHiddenAsSequential: theta has length ${theta.length}, expected ${plan.size}`);
-      const out = new Float64Array(L.size);
-      out.set(theta.subarray(0, L.wSize), 0);
-      for (let r = 0; r < rowsOfBeta; r++) for (let o = 0; o < O; o++) out[L.wSize + r * O + o] = theta[dense.offset + o * (F + 1) + column(r)];
-      return out;
+      return Float64Array.from(index, (j) => theta[j]);
     },
   };
+}
+
+/**
+ * The permutation on a backend's buffers, for operators that act in one-hidden coordinates over the
+ * plan: toOneHidden gathers, toSequential scatters (the dense biases become 0).
+ */
+export class ParameterMap {
+  private readonly idx: Buf;
+  constructor(readonly be: Backend, map: OneHiddenAsSequential) {
+    this.idx = be.upload(be.alloc(map.index.length), Float64Array.from(map.index));
+  }
+  /** out (one-hidden, P) from seq (plan.size). */
+  toOneHidden(out: Buf, seq: Buf): Buf { return this.be.gather(out, seq, this.idx); }
+  /** out (plan.size) from oneHidden (P); entries outside the image are 0. */
+  toSequential(out: Buf, oneHidden: Buf): Buf { return this.be.scatterAdd(out, oneHidden, this.idx); }
+  dispose(): void { this.be.free(this.idx); }
 }

@@ -1,6 +1,8 @@
 // Losses on the small n x O output matrix. They read outputs through a view and write dL/dy;
 // the cost is O(n O), negligible beside the GEMMs, so they are written once here, not per backend.
 
+import { ShapeError, ValueError, checkFinite } from "../errors.js";
+
 export type LossName = "mse" | "cross-entropy";
 export const LOSS_NAMES: readonly LossName[] = ["mse", "cross-entropy"];
 
@@ -46,4 +48,23 @@ export function accuracy(y: Float64Array, labels: ArrayLike<number>, n: number, 
     if (best === labels[s]) ok++;
   }
   return ok / n;
+}
+
+/** Loss of outputs y (a view) for n samples' targets; writes dL/dy into dy if given. */
+export function lossOf(loss: LossName, y: Float64Array, targets: ArrayLike<number>, dy: Float64Array | null, n: number, O: number): number {
+  return loss === "mse" ? mse(y, targets, dy, n) : crossEntropy(y, targets, dy, n, O);
+}
+
+/** Validates targets against the loss: n x O reals for "mse", n integer labels for "cross-entropy". */
+export function checkTargets(where: string, loss: LossName, targets: ArrayLike<number>, n: number, O: number): void {
+  if (loss === "mse") {
+    if (targets.length !== n * O) throw new ShapeError(`${where}: targets has length ${targets.length}, expected ${n * O} (samples ${n} x outputs ${O}) for loss "mse"`);
+    checkFinite(where, "targets", targets);
+  } else {
+    if (targets.length !== n) throw new ShapeError(`${where}: targets has length ${targets.length}, expected ${n} class labels for loss "cross-entropy"`);
+    for (let i = 0; i < n; i++) {
+      const t = targets[i];
+      if (!Number.isInteger(t) || t < 0 || t >= O) throw new ValueError(`${where}: targets[${i}] = ${t} is not a class label in [0, ${O})`);
+    }
+  }
 }

@@ -1,77 +1,57 @@
-// The linearized span over all parameters (W, b, beta) at a point theta0 (DESIGN.md section 2):
-// A = J^T, J the n O x P Jacobian of the outputs, so A u is a vector-Jacobian product (the
-// backward pass with dL/dy = u) and A^T z a Jacobian-vector product. A is never formed.
+// The linearized span of the one-hidden-layer CNN over all parameters (W, b, beta) at a point
+// theta0 (DESIGN.md section 2): A = J^T, J the n O x P Jacobian of the outputs. It is the plan's
+// operator (src/deep/linearized.ts: VJP, JVP and the structured NTK of the one model family) seen
+// in the one-hidden layout [W~ ; beta] through the parameter permutation; an untrained readout is
+// the plan's frozen dense layer.
 import type { Backend, Buf } from "../backend/types.js";
-import { Workspace, backward, forward, jvp } from "../model/network.js";
+import { SequentialLinearizedOperator } from "../deep/linearized.js";
+import { ParameterMap, oneHiddenAsSequential } from "../model/asSequential.js";
 import type { ModelShape } from "../model/shape.js";
 import type { LinearOperator } from "./operator.js";
-import { linearizedCrossGram, linearizedWeightedGram } from "./linearizedGram.js";
 
 export class LinearizedOperator implements LinearOperator {
   readonly rows: number;
   readonly cols: number;
   readonly maxBatch = 1;
-  private readonly ws: Workspace;
-  private readonly theta: Buf;
-
-  private readonly wSize: number;
-  private readonly zw: Buf;
+  readonly seq: SequentialLinearizedOperator;
+  private readonly map: ParameterMap;
+  private readonly sIn: Buf;
+  private readonly sOut: Buf;
 
   /**
-   * xa: augmented patches of the n samples (kept alive by the caller); theta0: the point.
-   * withReadout = false: the Jacobian wrt (W, b) only (beta was not trained), so beta's rows of A are 0.
+   * patches: the n samples' patch vectors (n k x p, host; PatchData.values, kept alive by the
+   * caller); theta0: the point. withReadout = false: the Jacobian wrt (W, b) only (beta was not
+   * trained), so beta's rows of A are 0.
    */
-  constructor(readonly be: Backend, shape: ModelShape, private readonly xa: Buf, n: number, theta0: Float64Array, private readonly withReadout = true) {
-    this.ws = new Workspace(be, shape, n);
-    this.wSize = this.ws.layout.wSize;
-    this.rows = this.ws.layout.size;
-    this.cols = n * shape.outputs;
-    this.theta = be.upload(be.alloc(this.rows), theta0);
-    this.zw = be.alloc(this.rows);
-    forward(this.ws, this.theta, xa);
-  }
-
-  /** Activation pattern at theta0, (n k) x K of 0/1 (for flip-rate reports). */
-  mask(): Float64Array {
-    return this.be.download(this.ws.z).map((v) => (v > 0 ? 1 : 0));
+  constructor(readonly be: Backend, shape: ModelShape, patches: Float64Array, n: number, theta0: Float64Array, readonly withReadout = true) {
+    const m = oneHiddenAsSequential(shape);
+    this.seq = new SequentialLinearizedOperator(be, m.plan, patches, n, m.toSequential(theta0), withReadout ? [] : [m.readoutLayer]);
+    this.map = new ParameterMap(be, m);
+    this.rows = theta0.length;
+    this.cols = this.seq.cols;
+    this.sIn = be.alloc(m.plan.size);
+    this.sOut = be.alloc(m.plan.size);
   }
 
   apply(u: Buf, out: Buf): void {
-    this.be.copy(this.ws.dy, u);
-    backward(this.ws, this.theta, this.xa);
-    this.be.copy(out, this.ws.grad);
-    if (!this.withReadout) this.be.fill(this.be.slice(out, this.wSize, this.rows - this.wSize), 0);
+    this.seq.apply(u, this.sOut);
+    this.map.toOneHidden(out, this.sOut);
   }
-  applyT(z: Buf, out: Buf): void {
-    if (this.withReadout) { jvp(this.ws, this.theta, this.xa, z, out); return; }
-    this.be.copy(this.zw, z);
-    this.be.fill(this.be.slice(this.zw, this.wSize, this.rows - this.wSize), 0);
-    jvp(this.ws, this.theta, this.xa, this.zw, out);
-  }
-  private gramCache: Buf | null = null;
+  applyT(z: Buf, out: Buf): void { this.seq.applyT(this.map.toSequential(this.sIn, z), out); }
   /** The NTK, formed once and kept: a purifier solves many problems over one span. */
-  gram(out: Buf): void {
-    if (!this.gramCache) {
-      this.gramCache = this.be.alloc(this.cols * this.cols);
-      linearizedWeightedGram(this.ws, this.xa, this.theta, null, this.withReadout, this.gramCache);
-    }
-    this.be.copy(out, this.gramCache);
-  }
-  weightedGram(w: Buf, out: Buf): void {
-    linearizedWeightedGram(this.ws, this.xa, this.theta, w, this.withReadout, out);
-  }
+  gram(out: Buf): void { this.seq.gram(out); }
+  /** Whether gram() keeps the NTK for a re-linearized union (m^2 entries); see the plan operator's. */
+  set keepGram(keep: boolean) { this.seq.keepGram = keep; }
+  weightedGram(w: Buf, out: Buf): void { this.seq.weightedGram(this.map.toSequential(this.sIn, w), out); }
   /** J_this diag(w) J_other^T when other linearizes the same network and data; else false. */
   crossWeightedGram(other: LinearOperator, w: Buf | null, out: Buf): boolean {
-    if (!(other instanceof LinearizedOperator) || other.xa !== this.xa || other.withReadout !== this.withReadout) return false;
-    if (other === this && w === null) { this.gram(out); return true; }
-    linearizedCrossGram({ ws: this.ws, theta: this.theta }, { ws: other.ws, theta: other.theta }, this.xa, w, this.withReadout, out);
-    return true;
+    if (!(other instanceof LinearizedOperator)) return false;
+    return this.seq.crossWeightedGram(other.seq, w && this.map.toSequential(this.sIn, w), out);
   }
   dispose(): void {
-    this.ws.dispose();
-    this.be.free(this.theta);
-    this.be.free(this.zw);
-    if (this.gramCache) { this.be.free(this.gramCache); this.gramCache = null; }
+    this.seq.dispose();
+    this.map.dispose();
+    this.be.free(this.sIn);
+    this.be.free(this.sOut);
   }
 }
-

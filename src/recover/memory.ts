@@ -7,15 +7,46 @@ import { layoutOf } from "../model/shape.js";
 import type { planLayers } from "../deep/sequential.js";
 import { workspaceEntries } from "../deep/sequential.js";
 import { ntkChoices } from "../deep/ntk.js";
+import { oneHiddenAsSequential } from "../model/asSequential.js";
 
 type Plan = ReturnType<typeof planLayers>;
 
-/** Bytes purify needs for this problem (an upper estimate: Grams, factors, ADMM state, data). */
+/**
+ * Bytes purify needs for this problem (an upper estimate: Grams, factors, ADMM state, data; for the
+ * linearized spans, per linearization point the plan's workspace and NTK factors, src/deep/ntk.ts).
+ */
 export function memoryEstimate(shape: ModelShape, data: Pick<PatchData, "samples" | "patches">, subspace: string): number {
   const L = layoutOf(shape);
   const rows = data.samples * data.patches;
   const m = subspace === "patch" ? rows : data.samples * shape.outputs * (subspace === "relinearized" ? 2 : 1);
-  return 8 * (12 * L.size + 3 * rows * (L.row) + 3 * m * m + 3 * rows * shape.filters + 2 * m * L.row);
+  // m x m: the Gram and its factor, and polish's weighted Gram; the linearized span keeps no NTK
+  // beside its factor (src/recover/purify.ts sets keepGram only for the re-linearized union)
+  const base = 12 * L.size + 3 * rows * L.row + (subspace === "linearized" ? 2 : 3) * m * m;
+  if (subspace === "patch") return 8 * (base + 3 * rows * shape.filters + 2 * m * L.row);
+  const plan = oneHiddenAsSequential(shape).plan, ntk = ntkEntries(plan, data.samples);
+  const perPoint = ntk.factors + workspaceEntries(plan, data.samples) + 3 * plan.size + rows * shape.patchDim;
+  return 8 * (base + (subspace === "relinearized" ? 2 : 1) * perPoint + ntk.extra);
+}
+
+/**
+ * Entries of one point's structured NTK factors (src/deep/ntk.ts) for n samples, and the largest
+ * work buffers a layer's product takes while it is formed.
+ */
+function ntkEntries(plan: Plan, samples: number, frozen: readonly number[] = []): { factors: number; extra: number } {
+  const O = plan.output.C, nO = samples * O;
+  let factors = 0, extra = 0;
+  for (const c of ntkChoices(plan, samples, frozen)) {
+    const l = plan.layers[c.layer], HW = l.output.H * l.output.W, size = c.kind === "factored" ? 0 : nO * (c.kind === "explicit" ? l.params : l.rows * HW);
+    factors += size;
+    // filter by filter: two filters' rows; factored also their signals and the mask, readout block and its copies
+    if (c.kind === "filters") extra = Math.max(extra, 2 * nO * l.rowLength);
+    if (c.kind === "factored") extra = Math.max(extra, 2 * nO * l.rowLength + 3 * nO * HW + samples * HW + O * HW + O);
+    // a dense contraction's weighted rows (denseRows)
+    if (c.kind === "contraction" && HW === 1) extra = Math.max(extra, 2 * l.rows * nO + l.rows * l.rowLength + l.rows * samples + samples * samples);
+    // a conv contraction: (n O)^2 work in the NTK, filter-major copies in a weighted one
+    if (c.kind === "contraction" && HW > 1) extra = Math.max(extra, 2 * nO * nO + samples * samples + samples * nO, 2 * size + 2 * nO * l.rowLength);
+  }
+  return { factors, extra };
 }
 
 /**
@@ -31,18 +62,9 @@ export function sequentialMemoryEstimate(plan: Plan, samples: number, method: st
   const d = plan.layers[0].input, input = samples * d.C * d.H * d.W;
   let points = 0;
   if (method !== "layerwise") {
-    // per point: the structured NTK's factors (src/deep/ntk.ts) and work buffers, the operator's workspace and kept NTK
-    let factors = 0, extra = 0;
-    for (const c of ntkChoices(plan, samples)) {
-      const l = plan.layers[c.layer], HW = l.output.H * l.output.W, size = nO * (c.kind === "explicit" ? l.params : l.rows * HW);
-      factors += size;
-      if (c.kind === "filters") extra = Math.max(extra, 2 * nO * l.rowLength);
-      // a conv contraction: (n O)^2 work in the NTK, filter-major copies in a weighted one
-      // a dense contraction's weighted rows (denseRows)
-      if (c.kind === "contraction" && HW === 1) extra = Math.max(extra, 2 * l.rows * nO + l.rows * l.rowLength + l.rows * samples + samples * samples);
-      if (c.kind === "contraction" && HW > 1) extra = Math.max(extra, 2 * nO * nO + samples * samples + samples * nO, 2 * size + 2 * nO * l.rowLength);
-    }
-    points = (method === "relinearized" ? 2 : 1) * (factors + workspaceEntries(plan, samples) + nO * nO + 3 * plan.size + input + nO) + extra;
+    // per point: the structured NTK's factors and work buffers, the operator's workspace and kept NTK
+    const ntk = ntkEntries(plan, samples);
+    points = (method === "relinearized" ? 2 : 1) * (ntk.factors + workspaceEntries(plan, samples) + nO * nO + 3 * plan.size + input + nO) + ntk.extra;
   }
   return 8 * (3 * m * m + 12 * plan.size + 4 * input + points);
 }

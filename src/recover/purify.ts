@@ -10,7 +10,8 @@ import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { checkPatchData, uploadAugmented } from "../model/data.js";
-import { Workspace, forward } from "../model/network.js";
+import { oneHiddenAsSequential } from "../model/asSequential.js";
+import { SequentialWorkspace, sequentialForward } from "../deep/sequential.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
 import type { AdmmOptions } from "./admm.js";
@@ -243,8 +244,10 @@ export class Purifier {
   private linearized(): { op: LinearizedOperator; factor: Cholesky } {
     if (!this.lin0) {
       const { shape, data, init } = this.o;
-      this.lin0 = new LinearizedOperator(this.be, shape, this.xa, data.samples, init, this.o.trainedReadout ?? true);
+      this.lin0 = new LinearizedOperator(this.be, shape, data.values, data.samples, init, this.o.trainedReadout ?? true);
       const lin0 = this.lin0;
+      // only the re-linearized union asks for the NTK again: elsewhere its factor is all that is used
+      lin0.keepGram = this.o.subspace === "relinearized";
       this.factor0 = Cholesky.fromGram(this.be, lin0.cols, (g) => lin0.gram(g), true);
     }
     return { op: this.lin0, factor: this.factor0! };
@@ -357,7 +360,7 @@ export class Purifier {
           for (let i = L.wSize; i < L.size; i++) { out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) estimated.push(i); }
           betaRecovered = true;
         } else {
-          const bsol = await recoverReadout(be, shape, xa, n, init, out, delta, erasures, solveOpts("readout"));
+          const bsol = await recoverReadout(be, shape, this.o.data.values, n, init, out, delta, erasures, solveOpts("readout"));
           absorb(bsol.solution);
           betaRecovered = bsol.certified;
           detect(bsol.solution, bsol.fdim, O, (o, f) => L.wSize + f * O + o);
@@ -370,7 +373,7 @@ export class Purifier {
         const erasedSet = new Set(erasures);
         const two = await relinearizedSolve(lin0, factor, delta, init, {
           relinearize: subspace === "relinearized",
-          spanAt: (theta1) => new LinearizedOperator(be, shape, xa, n, theta1, trainedReadout),
+          spanAt: (theta1) => new LinearizedOperator(be, shape, this.o.data.values, n, theta1, trainedReadout),
           exact: (first) => certificateSlack(first.residual, delta, blocks, lin0.cols, erasedSet, floor) >= 0,
           first: { ...solveOpts("linearized"), erased, floor: floor ?? undefined },
           second: { ...solveOpts("relinearized"), erased, floor: floor ?? undefined },
@@ -442,18 +445,23 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
  * beta in the span of the hidden features at the recovered filters (out's W part), one problem per
  * output; writes beta into out. The span is approximate (features change during training).
  */
-async function recoverReadout(be: Backend, shape: ModelShape, xa: Buf, n: number, init: Float64Array, out: Float64Array, delta: Float64Array,
+async function recoverReadout(be: Backend, shape: ModelShape, patches: Float64Array, n: number, init: Float64Array, out: Float64Array, delta: Float64Array,
   erasures: number[], opts: Omit<Parameters<typeof solveBatch>[3], "erased">): Promise<{ solution: BatchSolution; certified: boolean; fdim: number }> {
   const L = layoutOf(shape), O = shape.outputs, K = shape.filters;
   const dense = shape.readout === "dense", fdim = dense ? shape.patches * K : K;
-  const ws = new Workspace(be, shape, n);
+  const map = oneHiddenAsSequential(shape);
+  const ws = new SequentialWorkspace(be, map.plan, n);
   // the recovered filters (out's W part) with the init readout
-  const theta = be.upload(be.alloc(L.size), out.map((v, i) => (i >= L.wSize ? init[i] : v)));
+  const theta = be.upload(be.alloc(map.plan.size), map.toSequential(out.map((v, i) => (i >= L.wSize ? init[i] : v))));
+  const x = be.upload(be.alloc(patches.length), patches);
   const features = be.alloc(n * fdim);
   let fop: PatchSpanOperator | null = null;
   try {
-    forward(ws, theta, xa);
-    be.copy(features, dense ? ws.a : ws.h);
+    sequentialForward(ws, theta, x);
+    // the readout's inputs: per sample K x k (filter-major) for "dense", transposed to beta's rows i K + j
+    const h = ws.acts[map.readoutLayer - 1];
+    if (dense) be.blockTranspose(features, h, n, K, shape.patches);
+    else be.copy(features, h);
     fop = new PatchSpanOperator(be, features, n, fdim, O);
     // problem o is column o of beta (fdim x O): transposed so each problem is contiguous
     const rb = new Float64Array(O * fdim);
@@ -475,7 +483,7 @@ async function recoverReadout(be: Backend, shape: ModelShape, xa: Buf, n: number
     return { solution, certified: slack >= 0, fdim };
   } finally {
     fop?.dispose();
-    ws.dispose(); be.free(theta); be.free(features);
+    ws.dispose(); be.free(theta); be.free(x); be.free(features);
   }
 }
 

@@ -20,33 +20,47 @@ export function gemmWorkspaceBytes(): i32 {
 @inline function el(p: usize, i: i32): f64 { return load<f64>(p + (<usize>i << 3)); }
 // @ts-ignore: decorator
 @inline function put(p: usize, i: i32, v: f64): void { store<f64>(p + (<usize>i << 3), v); }
+// @ts-ignore: decorator
+@inline function at<T>(p: usize, i: i32): usize { return p + (<usize>i << alignof<T>()); }
 
 /** Element (i, j) of op(X) where X is row-major with leading dimension ld. */
 // @ts-ignore: decorator
-@inline function opAt(x: usize, trans: i32, ld: i32, i: i32, j: i32): f64 {
-  return trans ? el(x, j * ld + i) : el(x, i * ld + j);
+@inline function opAt<T>(x: usize, trans: i32, ld: i32, i: i32, j: i32): T {
+  return load<T>(at<T>(x, trans ? j * ld + i : i * ld + j));
 }
 
-function packA(pa: usize, a: usize, transA: i32, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, alpha: f64): void {
+// Packing is written once for f64 and f32 (T); only the microkernels differ per precision.
+function packA<T>(pa: usize, a: usize, transA: i32, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, alpha: T): void {
   for (let ir = 0; ir < mc; ir += MR) {
-    const base = pa + (<usize>(ir * kc) << 3);
+    const base = at<T>(pa, ir * kc);
     const rows = min<i32>(MR, mc - ir);
     for (let p = 0; p < kc; p++) {
       for (let ii = 0; ii < MR; ii++) {
-        put(base, p * MR + ii, ii < rows ? alpha * opAt(a, transA, lda, i0 + ir + ii, p0 + p) : 0);
+        store<T>(at<T>(base, p * MR + ii), ii < rows ? alpha * opAt<T>(a, transA, lda, i0 + ir + ii, p0 + p) : <T>0);
       }
     }
   }
 }
 
-function packB(pb: usize, b: usize, transB: i32, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i32): void {
-  for (let jr = 0; jr < nc; jr += NR) {
-    const base = pb + (<usize>(jr * kc) << 3);
-    const cols = min<i32>(NR, nc - jr);
+function packB<T>(pb: usize, b: usize, transB: i32, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i32, nr: i32): void {
+  for (let jr = 0; jr < nc; jr += nr) {
+    const base = at<T>(pb, jr * kc);
+    const cols = min<i32>(nr, nc - jr);
     for (let p = 0; p < kc; p++) {
-      for (let jj = 0; jj < NR; jj++) {
-        put(base, p * NR + jj, jj < cols ? opAt(b, transB, ldb, p0 + p, j0 + jr + jj) : 0);
+      for (let jj = 0; jj < nr; jj++) {
+        store<T>(at<T>(base, p * nr + jj), jj < cols ? opAt<T>(b, transB, ldb, p0 + p, j0 + jr + jj) : <T>0);
       }
+    }
+  }
+}
+
+/** C = beta C over m x n (beta 0 overwrites: NaN in C does not propagate). */
+function scaleC<T>(m: i32, n: i32, beta: T, c: usize, ldc: i32): void {
+  for (let i = 0; i < m; i++) {
+    const row = at<T>(c, i * ldc);
+    for (let j = 0; j < n; j++) {
+      const q = at<T>(row, j);
+      store<T>(q, beta == 0 ? <T>0 : beta * load<T>(q));
     }
   }
 }
@@ -137,15 +151,7 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i
  */
 export function gemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f64,
   a: usize, lda: i32, b: usize, ldb: i32, beta: f64, c: usize, ldc: i32, work: usize): void {
-  if (beta != 1) {
-    for (let i = 0; i < m; i++) {
-      const row = c + (<usize>(i * ldc) << 3);
-      for (let j = 0; j < n; j++) {
-        const p = row + (<usize>j << 3);
-        store<f64>(p, beta == 0 ? 0 : beta * load<f64>(p));
-      }
-    }
-  }
+  if (beta != 1) scaleC<f64>(m, n, beta, c, ldc);
   if (alpha == 0 || k == 0) return;
   const pa = work;
   const pb = work + (<usize>(MC * KC) << 3);
@@ -153,10 +159,10 @@ export function gemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f6
     const nc = min<i32>(NC, n - jc);
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min<i32>(KC, k - pc);
-      packB(pb, b, transB, ldb, pc, kc, jc, nc);
+      packB<f64>(pb, b, transB, ldb, pc, kc, jc, nc, NR);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min<i32>(MC, m - ic);
-        packA(pa, a, transA, lda, ic, mc, pc, kc, alpha);
+        packA<f64>(pa, a, transA, lda, ic, mc, pc, kc, alpha);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min<i32>(NR, nc - jr);
           const pbj = pb + (<usize>(jr * kc) << 3);
@@ -211,6 +217,106 @@ export function gemv(trans: i32, m: i32, k: i32, alpha: f64, a: usize, lda: i32,
         }
       }
       for (; i < m; i++) put(y, i, el(y, i) + s * el(row, i));
+    }
+  }
+}
+
+/** f32 register tile: 4 rows x 8 columns (eight f32x4 accumulators, as the f64 tile's eight f64x2). */
+export const NR32: i32 = 8;
+
+/** C[i0.., j0..] += packedA(4 x kc) * packedB(kc x 8) in f32, writing only rows < mr and cols < nr. */
+function micro32(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    for (let p = 0; p < kc; p++) {
+      const ap = pa + (<usize>(p << 2) << 2);
+      const bp = pb + (<usize>(p << 3) << 2);
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(ap);
+      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 8);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 12);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    }
+    const row = <usize>ldc << 2;
+    if (mr == 4 && nr == 8) {
+      let cp = c;
+      v128.store(cp, f32x4.add(v128.load(cp), c00)); v128.store(cp, f32x4.add(v128.load(cp, 16), c01), 16);
+      cp += row;
+      v128.store(cp, f32x4.add(v128.load(cp), c10)); v128.store(cp, f32x4.add(v128.load(cp, 16), c11), 16);
+      cp += row;
+      v128.store(cp, f32x4.add(v128.load(cp), c20)); v128.store(cp, f32x4.add(v128.load(cp, 16), c21), 16);
+      cp += row;
+      v128.store(cp, f32x4.add(v128.load(cp), c30)); v128.store(cp, f32x4.add(v128.load(cp, 16), c31), 16);
+      return;
+    }
+    const t = memory.data(32 * 4);
+    v128.store(t, c00); v128.store(t, c01, 16);
+    v128.store(t, c10, 32); v128.store(t, c11, 48);
+    v128.store(t, c20, 64); v128.store(t, c21, 80);
+    v128.store(t, c30, 96); v128.store(t, c31, 112);
+    for (let i = 0; i < mr; i++) {
+      for (let j = 0; j < nr; j++) {
+        const cp = at<f32>(c, i * ldc + j);
+        store<f32>(cp, load<f32>(cp) + load<f32>(at<f32>(t, i * 8 + j)));
+      }
+    }
+  } else {
+    const t = memory.data(32 * 4);
+    for (let i = 0; i < 32; i++) store<f32>(at<f32>(t, i), 0);
+    for (let p = 0; p < kc; p++) {
+      const ap = at<f32>(pa, p << 2), bp = at<f32>(pb, p << 3);
+      for (let i = 0; i < 4; i++) {
+        const a = load<f32>(at<f32>(ap, i));
+        for (let j = 0; j < 8; j++) {
+          const q = at<f32>(t, i * 8 + j);
+          store<f32>(q, load<f32>(q) + a * load<f32>(at<f32>(bp, j)));
+        }
+      }
+    }
+    for (let i = 0; i < mr; i++) {
+      for (let j = 0; j < nr; j++) {
+        const cp = at<f32>(c, i * ldc + j);
+        store<f32>(cp, load<f32>(cp) + load<f32>(at<f32>(t, i * 8 + j)));
+      }
+    }
+  }
+}
+
+/**
+ * gemm in f32: C (m x n, ldc) = alpha * op(A) * op(B) + beta * C, all row-major f32, same blocking
+ * and contract as gemm (f32x4 microkernel: four lanes per instruction against f64x2's two).
+ */
+export function gemmF32(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f32,
+  a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32, work: usize): void {
+  if (beta != 1) scaleC<f32>(m, n, beta, c, ldc);
+  if (alpha == 0 || k == 0) return;
+  const pa = work;
+  const pb = work + (<usize>(MC * KC) << 2);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min<i32>(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min<i32>(KC, k - pc);
+      packB<f32>(pb, b, transB, ldb, pc, kc, jc, nc, NR32);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min<i32>(MC, m - ic);
+        packA<f32>(pa, a, transA, lda, ic, mc, pc, kc, alpha);
+        for (let jr = 0; jr < nc; jr += NR32) {
+          const nr = min<i32>(NR32, nc - jr);
+          const pbj = at<f32>(pb, jr * kc);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min<i32>(MR, mc - ir);
+            micro32(kc, at<f32>(pa, ir * kc), pbj, at<f32>(c, (ic + ir) * ldc + jc + jr), ldc, mr, nr);
+          }
+        }
+      }
     }
   }
 }

@@ -37,3 +37,38 @@ export function peakF64(iters: i32, m: f64, a: f64): f64 {
 export function peakFlopsPerIteration(): i32 {
   return ASC_FEATURE_SIMD ? 24 : 12;
 }
+
+/**
+ * peakF64's chains in f32x4 (four lanes per instruction): 48 flops per iteration in the SIMD
+ * build, 12 in the scalar one (f32 chains); divide by peakFlopsPerIterationF32().
+ */
+export function peakF32(iters: i32, m: f32, a: f32): f32 {
+  if (ASC_FEATURE_SIMD) {
+    const vm = f32x4.splat(m), va = f32x4.splat(a);
+    let x0 = f32x4.splat(1.0), x1 = f32x4.splat(1.1), x2 = f32x4.splat(1.2);
+    let x3 = f32x4.splat(1.3), x4 = f32x4.splat(1.4), x5 = f32x4.splat(1.5);
+    let y0 = f32x4.splat(0.0), y1 = f32x4.splat(0.1), y2 = f32x4.splat(0.2);
+    let y3 = f32x4.splat(0.3), y4 = f32x4.splat(0.4), y5 = f32x4.splat(0.5);
+    for (let i = 0; i < iters; i++) {
+      x0 = f32x4.mul(x0, vm); x1 = f32x4.mul(x1, vm); x2 = f32x4.mul(x2, vm);
+      x3 = f32x4.mul(x3, vm); x4 = f32x4.mul(x4, vm); x5 = f32x4.mul(x5, vm);
+      y0 = f32x4.add(y0, va); y1 = f32x4.add(y1, va); y2 = f32x4.add(y2, va);
+      y3 = f32x4.add(y3, va); y4 = f32x4.add(y4, va); y5 = f32x4.add(y5, va);
+    }
+    const s = f32x4.add(f32x4.add(f32x4.add(x0, x1), f32x4.add(x2, x3)), f32x4.add(f32x4.add(x4, x5), f32x4.add(f32x4.add(y0, y1), f32x4.add(f32x4.add(y2, y3), f32x4.add(y4, y5)))));
+    return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+  } else {
+    let x0: f32 = 1.0, x1: f32 = 1.1, x2: f32 = 1.2, x3: f32 = 1.3, x4: f32 = 1.4, x5: f32 = 1.5;
+    let y0: f32 = 0.0, y1: f32 = 0.1, y2: f32 = 0.2, y3: f32 = 0.3, y4: f32 = 0.4, y5: f32 = 0.5;
+    for (let i = 0; i < iters; i++) {
+      x0 *= m; x1 *= m; x2 *= m; x3 *= m; x4 *= m; x5 *= m;
+      y0 += a; y1 += a; y2 += a; y3 += a; y4 += a; y5 += a;
+    }
+    return x0 + x1 + x2 + x3 + x4 + x5 + y0 + y1 + y2 + y3 + y4 + y5;
+  }
+}
+
+/** Flops counted per iteration of peakF32 in this build. */
+export function peakFlopsPerIterationF32(): i32 {
+  return ASC_FEATURE_SIMD ? 48 : 12;
+}

@@ -241,3 +241,15 @@ export function scaleColumns(out: usize, a: usize, rows: i32, cols: i32, s: usiz
     for (; c < cols; c++) store<f64>(at(or, c), load<f64>(at(ar, c)) * load<f64>(at(s, c)));
   }
 }
+
+/**
+ * admmUpdate over B problems of n rows each (z, y, au, r: B x n), one call per ADMM iteration:
+ * problem b uses threshold t[b] and is skipped when active[b] == 0; its five sums go to stats[5 b ..].
+ */
+export function admmUpdateBatch(z: usize, y: usize, au: usize, r: usize, alpha: f64, t: usize, active: usize, n: i32, B: i32, stats: usize): void {
+  for (let b = 0; b < B; b++) {
+    if (load<f64>(at(active, b)) == 0) continue;
+    const o = <usize>(b * n) << 3;
+    admmUpdate(z + o, y + o, au + o, r + o, alpha, load<f64>(at(t, b)), n, stats + (<usize>(b * 5) << 3));
+  }
+}

@@ -1,7 +1,7 @@
 // The "js" backend: the same kernels in plain TypeScript over Float64Arrays, written as well as JS
 // allows (packed, register-blocked GEMM; unrolled loops). Accumulation orders mirror the SIMD
 // kernels lane by lane, so results match the "wasm" backend bit for bit on most inputs.
-import type { Backend, Buf, ConvGeometry } from "./types.js";
+import type { Backend, Buf, Buf32, ConvGeometry, SingleKernels } from "./types.js";
 
 class JsBuf implements Buf {
   constructor(readonly data: Float64Array, readonly owned: boolean) {}
@@ -10,6 +10,91 @@ class JsBuf implements Buf {
 
 const d = (b: Buf): Float64Array => (b as JsBuf).data;
 
+class JsBuf32 implements Buf32 {
+  readonly precision = "f32" as const;
+  constructor(readonly data: Float32Array, readonly owned: boolean) {}
+  get length(): number { return this.data.length; }
+}
+const f = (b: Buf32): Float32Array => (b as JsBuf32).data;
+
+/**
+ * The f32 kernels in TypeScript: storage is Float32Array (every store rounds to f32), arithmetic is
+ * JS's f64 in between, so results agree with the wasm f32 kernels to f32 rounding, not bit for bit.
+ * JS has no f32 lanes: these are for the algorithms' parity, never faster than the f64 kernels.
+ */
+class JsSingle implements SingleKernels {
+  constructor(private readonly count: (bytes: number) => void) {}
+  alloc(length: number): Buf32 { this.count(length * 4); return new JsBuf32(new Float32Array(length), true); }
+  free(buf: Buf32): void {
+    if (!(buf as JsBuf32).owned) throw new Error("js backend: free() of an f32 slice; free the buffer it came from");
+    this.count(-buf.length * 4);
+  }
+  slice(buf: Buf32, start: number, length: number): Buf32 { return new JsBuf32(f(buf).subarray(start, start + length), false); }
+  view(buf: Buf32): Float32Array { return f(buf); }
+  demote(out: Buf32, x: Buf): Buf32 { f(out).set(d(x).subarray(0, out.length)); return out; }
+  promote(out: Buf, x: Buf32): Buf { d(out).set(f(x).subarray(0, out.length)); return out; }
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Buf32, lda: number, b: Buf32, ldb: number, beta: number, c: Buf32, ldc: number): Buf32 {
+    const A = f(a), B = f(b), C = f(c), row = new Float64Array(n);
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const aip = alpha * (transA ? A[p * lda + i] : A[i * lda + p]);
+        if (transB) for (let j = 0; j < n; j++) row[j] += aip * B[j * ldb + p];
+        else { const o = p * ldb; for (let j = 0; j < n; j++) row[j] += aip * B[o + j]; }
+      }
+      const o = i * ldc;
+      for (let j = 0; j < n; j++) C[o + j] = (beta === 0 ? 0 : beta * C[o + j]) + row[j];
+    }
+    return c;
+  }
+  admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 {
+    const Q = f(q), R = f(r), Y = f(y), Z = f(z);
+    for (let i = 0; i < Q.length; i++) Q[i] = R[i] - Y[i] + Z[i];
+    return q;
+  }
+  l1Diff(x: Buf32, y: Buf32): number {
+    const X = f(x), Y = f(y);
+    let s = 0;
+    for (let i = 0; i < X.length; i++) s += Math.abs(X[i] - Y[i]);
+    return s;
+  }
+  admmUpdate(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: number, stats: Float64Array): Float64Array {
+    const zv = f(z), yv = f(y), av = f(au), rv = f(r), beta = 1 - alpha;
+    let sp = 0, sd = 0, sa = 0, sz = 0, sy = 0;
+    for (let i = 0; i < zv.length; i++) {
+      const vau = av[i], vr = rv[i], vz = zv[i];
+      const v = alpha * vau + beta * (vz + vr) - vr + yv[i];
+      const zn = Math.fround(Math.max(v - t, 0) + Math.min(v + t, 0)), yn = Math.fround(v - zn);
+      zv[i] = zn; yv[i] = yn;
+      const pr = vau - vr - zn, dz = zn - vz;
+      sp += pr * pr; sd += dz * dz; sa += vau * vau; sz += zn * zn; sy += yn * yn;
+    }
+    stats[0] = sp; stats[1] = sd; stats[2] = sa; stats[3] = sz; stats[4] = sy;
+    return stats;
+  }
+  admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
+    const n = z.length / B, tv = d(t), on = d(active), sv = d(stats), one = new Float64Array(5);
+    for (let b = 0; b < B; b++) {
+      if (on[b] === 0) continue;
+      const s = (x: Buf32) => this.slice(x, b * n, n);
+      sv.set(this.admmUpdate(s(z), s(y), s(au), s(r), alpha, Math.fround(tv[b]), one), 5 * b);
+    }
+    return stats;
+  }
+  sink = 0;
+  peakFlops(iters: number): number {
+    const m = Math.fround(1.0000001), a = Math.fround(1e-9);
+    let x0 = 1.0, x1 = 1.1, x2 = 1.2, y0 = 0.0, y1 = 0.1, y2 = 0.2;
+    for (let i = 0; i < iters; i++) {
+      x0 = Math.fround(x0 * m); x1 = Math.fround(x1 * m); x2 = Math.fround(x2 * m);
+      y0 = Math.fround(y0 + a); y1 = Math.fround(y1 + a); y2 = Math.fround(y2 + a);
+    }
+    this.sink += x0 + x1 + x2 + y0 + y1 + y2;
+    return iters * 6;
+  }
+}
+
 // Must equal assembly/gemm.ts.
 const MR = 4, NR = 4, MC = 64, KC = 256, NC = 512;
 
@@ -17,6 +102,7 @@ export class JsBackend implements Backend {
   readonly name = "js" as const;
   readonly simd = false;
   readonly binary = "js" as const;
+  readonly f32: SingleKernels = new JsSingle((bytes) => { this.bytes += bytes; this.high = Math.max(this.high, this.bytes); });
   private bytes = 0;
   private readonly pa = new Float64Array(MC * KC);
   private readonly pb = new Float64Array(KC * NC);
@@ -119,6 +205,15 @@ export class JsBackend implements Backend {
       sp += pr * pr; sd += dz * dz; sa += vau * vau; sz += zn * zn; sy += yn * yn;
     }
     stats[0] = sp; stats[1] = sd; stats[2] = sa; stats[3] = sz; stats[4] = sy;
+    return stats;
+  }
+  admmUpdateBatch(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
+    const n = z.length / B, tv = d(t), on = d(active), sv = d(stats), one = new Float64Array(5);
+    for (let b = 0; b < B; b++) {
+      if (on[b] === 0) continue;
+      const s = (x: Buf) => this.slice(x, b * n, n);
+      sv.set(this.admmUpdate(s(z), s(y), s(au), s(r), alpha, tv[b], one), 5 * b);
+    }
     return stats;
   }
   momentumStep(theta: Buf, vel: Buf, grad: Buf, lr: number, mu: number, wd: number): Buf {

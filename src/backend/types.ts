@@ -11,6 +11,41 @@ export interface Buf {
   readonly length: number;
 }
 
+/** A handle to f32 storage (the mixed-precision solver's), owned by one backend; length in f32 elements. */
+export interface Buf32 {
+  readonly length: number;
+  readonly precision: "f32";
+}
+
+/**
+ * The f32 kernels beside the f64 ones (backend.f32): what ADMM needs to find the support in single
+ * precision (f32x4 does four lanes per instruction where f64x2 does two). Same contracts as the f64
+ * kernels of the same names; polish and certificates stay in f64.
+ */
+export interface SingleKernels {
+  alloc(length: number): Buf32;
+  free(buf: Buf32): void;
+  slice(buf: Buf32, start: number, length: number): Buf32;
+  /** A live Float32Array over buf (invalidated by memory growth, as Backend.view). */
+  view(buf: Buf32): Float32Array;
+  /** out = x rounded to f32 (round to nearest). */
+  demote(out: Buf32, x: Buf): Buf32;
+  /** out = x in f64 (exact). */
+  promote(out: Buf, x: Buf32): Buf;
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Buf32, lda: number, b: Buf32, ldb: number, beta: number, c: Buf32, ldc: number): Buf32;
+  /** q = r - y + z */
+  admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32;
+  /** sum |x - y| (accumulated in f64). */
+  l1Diff(x: Buf32, y: Buf32): number;
+  /** Backend.admmUpdate in f32 (stats as f64). */
+  admmUpdate(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: number, stats: Float64Array): Float64Array;
+  /** Backend.admmUpdateBatch in f32 (t, active and stats are f64). */
+  admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf;
+  /** peakFlops with f32 lanes (f32x4 in the SIMD build). */
+  peakFlops(iters: number): number;
+}
+
 export type BackendName = "wasm" | "wasm-scalar" | "js";
 export const BACKEND_NAMES: readonly BackendName[] = ["wasm", "wasm-scalar", "js"];
 
@@ -20,6 +55,8 @@ export interface Backend {
   readonly simd: boolean;
   /** The kernel binary this instance runs (a row of BINARIES), or "js" for the TypeScript kernels. */
   readonly binary: BinaryId | "js";
+  /** The f32 kernels (mixed precision). */
+  readonly f32: SingleKernels;
 
   /** A zero-filled buffer of `length` f64. */
   alloc(length: number): Buf;
@@ -71,6 +108,11 @@ export interface Backend {
    * [||au - r - z'||^2, ||z' - z||^2, ||au||^2, ||z'||^2, ||y'||^2] into stats[0..5).
    */
   admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array;
+  /**
+   * admmUpdate over B problems (z, y, au, r: B x n, n = z.length / B) in one call: problem b with
+   * threshold t[b], skipped where active[b] = 0; its five sums to stats[5 b ..] (B x 5).
+   */
+  admmUpdateBatch(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf;
   /** v = mu v + g + wd theta; theta -= lr v */
   momentumStep(theta: Buf, vel: Buf, grad: Buf, lr: number, mu: number, wd: number): Buf;
   /** Adam with bias corrections c1 = 1 - b1^t, c2 = 1 - b2^t; wd added to the gradient. */

@@ -1,7 +1,7 @@
 // The "wasm" and "wasm-scalar" backends: the same AssemblyScript kernels, compiled with and without
 // SIMD, operating on buffers that live in the module's linear memory (no copies per call).
 import type { BinaryId } from "./binaries.js";
-import type { Backend, BackendName, Buf, ConvGeometry } from "./types.js";
+import type { Backend, BackendName, Buf, Buf32, ConvGeometry, SingleKernels } from "./types.js";
 import { LinearAllocator } from "./allocator.js";
 
 /** The kernel exports of assembly/index.ts (pointers are byte offsets). */
@@ -49,6 +49,16 @@ interface KernelExports {
   avgPoolBackward(gx: number, gy: number, planes: number, H: number, W: number, size: number): void;
   channelAffine(o: number, x: number, scale: number, shift: number, n: number, C: number, HW: number, acc: number): void;
   channelSums(sumGX: number, sumG: number, g: number, x: number, n: number, C: number, HW: number): void;
+  gemmF32(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, work: number): void;
+  peakF32(iters: number, m: number, a: number): number;
+  peakFlopsPerIterationF32(): number;
+  demote(o: number, x: number, n: number): void;
+  promote(o: number, x: number, n: number): void;
+  admmRhsF32(q: number, r: number, y: number, z: number, n: number): void;
+  l1DiffF32(x: number, y: number, n: number): number;
+  admmUpdateF32(z: number, y: number, au: number, r: number, alpha: number, t: number, n: number, stats: number): void;
+  admmUpdateBatch(z: number, y: number, au: number, r: number, alpha: number, t: number, active: number, n: number, B: number, stats: number): void;
+  admmUpdateBatchF32(z: number, y: number, au: number, r: number, alpha: number, t: number, active: number, n: number, B: number, stats: number): void;
 }
 
 class WasmBuf implements Buf {
@@ -58,12 +68,68 @@ class WasmBuf implements Buf {
 function p(b: Buf): number { return (b as WasmBuf).ptr; }
 function n(b: Buf): number { return b.length; }
 
+class WasmBuf32 implements Buf32 {
+  readonly precision = "f32" as const;
+  constructor(readonly ptr: number, readonly length: number, readonly owned: boolean) {}
+}
+const p32 = (b: Buf32): number => (b as WasmBuf32).ptr;
+
+/** The f32 kernels of a wasm instance, over the same heap and GEMM workspace as its f64 ones. */
+class WasmSingle implements SingleKernels {
+  private f32v: Float32Array;
+  constructor(private readonly k: KernelExports, private readonly heap: LinearAllocator, private readonly work: number, private readonly stats: number,
+    private readonly f64: () => Float64Array) {
+    this.f32v = new Float32Array(k.memory.buffer);
+  }
+  private mem(): Float32Array {
+    if (this.f32v.buffer !== this.k.memory.buffer) this.f32v = new Float32Array(this.k.memory.buffer);
+    return this.f32v;
+  }
+  alloc(length: number): Buf32 {
+    const ptr = this.heap.alloc(length * 4);
+    this.mem().fill(0, ptr >> 2, (ptr >> 2) + length);
+    return new WasmBuf32(ptr, length, true);
+  }
+  free(buf: Buf32): void {
+    const b = buf as WasmBuf32;
+    if (!b.owned) throw new Error("wasm backend: free() of an f32 slice; free the buffer it came from");
+    this.heap.release(b.ptr);
+  }
+  slice(buf: Buf32, start: number, length: number): Buf32 { return new WasmBuf32(p32(buf) + start * 4, length, false); }
+  view(buf: Buf32): Float32Array { return this.mem().subarray(p32(buf) >> 2, (p32(buf) >> 2) + buf.length); }
+  demote(o: Buf32, x: Buf): Buf32 { this.k.demote(p32(o), p(x), o.length); return o; }
+  promote(o: Buf, x: Buf32): Buf { this.k.promote(p(o), p32(x), o.length); return o; }
+  gemm(ta: boolean, tb: boolean, m: number, nn: number, k: number, alpha: number, a: Buf32, lda: number, b: Buf32, ldb: number, beta: number, c: Buf32, ldc: number): Buf32 {
+    this.k.gemmF32(ta ? 1 : 0, tb ? 1 : 0, m, nn, k, alpha, p32(a), lda, p32(b), ldb, beta, p32(c), ldc, this.work);
+    return c;
+  }
+  admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 { this.k.admmRhsF32(p32(q), p32(r), p32(y), p32(z), q.length); return q; }
+  l1Diff(x: Buf32, y: Buf32): number { return this.k.l1DiffF32(p32(x), p32(y), x.length); }
+  admmUpdate(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: number, stats: Float64Array): Float64Array {
+    this.k.admmUpdateF32(p32(z), p32(y), p32(au), p32(r), alpha, t, z.length, this.stats);
+    const m = this.f64(), s = this.stats >> 3;
+    for (let i = 0; i < 5; i++) stats[i] = m[s + i];
+    return stats;
+  }
+  admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
+    this.k.admmUpdateBatchF32(p32(z), p32(y), p32(au), p32(r), alpha, p(t), p(active), z.length / B, B, p(stats));
+    return stats;
+  }
+  /** Keeps peak results observable so no engine can discard the work. */
+  sink = 0;
+  peakFlops(iters: number): number {
+    this.sink += this.k.peakF32(iters, 1.0000001, 1e-9);
+    return iters * this.k.peakFlopsPerIterationF32();
+  }
+}
+
 export class WasmBackend implements Backend {
   readonly simd: boolean;
   private readonly heap: LinearAllocator;
   private readonly work: number;
   private readonly stats: number;
   private f64: Float64Array;
+  readonly f32: SingleKernels;
 
   constructor(readonly name: BackendName, readonly binary: BinaryId, private readonly k: KernelExports) {
     this.simd = k.simdEnabled() === 1;
@@ -71,6 +137,7 @@ export class WasmBackend implements Backend {
     this.f64 = new Float64Array(k.memory.buffer);
     this.work = this.heap.alloc(k.gemmWorkspaceBytes());
     this.stats = this.heap.alloc(5 * 8);
+    this.f32 = new WasmSingle(k, this.heap, this.work, this.stats, () => this.mem());
   }
 
   private mem(): Float64Array {
@@ -113,6 +180,10 @@ export class WasmBackend implements Backend {
     this.k.admmUpdate(p(z), p(y), p(au), p(r), alpha, t, n(z), this.stats);
     const m = this.mem(), s = this.stats >> 3;
     for (let i = 0; i < 5; i++) stats[i] = m[s + i];
+    return stats;
+  }
+  admmUpdateBatch(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
+    this.k.admmUpdateBatch(p(z), p(y), p(au), p(r), alpha, p(t), p(active), n(z) / B, B, p(stats));
     return stats;
   }
   momentumStep(th: Buf, v: Buf, g: Buf, lr: number, mu: number, wd: number): Buf {

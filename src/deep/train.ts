@@ -221,11 +221,6 @@ export function updateMaskOf(where: string, plan: Plan, updateMask?: ArrayLike<n
 
 /** Minibatch training from init (SGD with momentum by default, softmax cross-entropy); x: n x C x H x W, targets: n labels (or n x O for mse). */
 export async function trainSequential(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: SequentialTrainOptions = {}): Promise<Float64Array> {
-  return (await trainSequentialResult(model, init, x, targets, o)).params;
-}
-
-/** trainSequential with the losses and step count. */
-export async function trainSequentialResult(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: SequentialTrainOptions = {}): Promise<TrainResult> {
   const where = "trainSequential";
   checkOptionNames(where, o, SEQUENTIAL_TRAIN_OPTIONS);
   const plan = plan_(model.input, model.layers);
@@ -239,7 +234,7 @@ export async function trainSequentialResult(model: SequentialModel, init: Float6
   if (bn >= 0) throw new ValueError(`${where}: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
   const mask = updateMaskOf(where, plan, o.updateMask, o.frozen);
   const settings = planTraining(where, plan, n, targets, o, mask, { epochs: 20, loss: "cross-entropy" });
-  return trainPlan(await resolveBackend(o.backend), plan, init, x, n, targets, settings);
+  return trainPlan(await resolveBackend(o.backend), plan, init, x, n, targets, settings).params;
 }
 
 export interface Evaluation { loss: number; accuracy: number | null; outputs: Float64Array }

@@ -7,7 +7,7 @@ export function mergeShares(sols: BatchSolution[], shares: Array<[number, number
   const m = sols[0].u.length / (shares[0][1] - shares[0][0]);
   const out: BatchSolution = {
     u: new Float64Array(m * K), fitted: new Float64Array(K * N), residual: new Float64Array(K * N),
-    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, polished: [],
+    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, polished: [], f32Iterations: 0,
   };
   sols.forEach((s, i) => {
     const [from, to] = shares[i], B = to - from;
@@ -17,6 +17,7 @@ export function mergeShares(sols: BatchSolution[], shares: Array<[number, number
     out.polished.push(...s.polished);
     out.objective += s.objective;
     out.iterations = Math.max(out.iterations, s.iterations);
+    out.f32Iterations = Math.max(out.f32Iterations, s.f32Iterations);
     out.converged &&= s.converged;
     out.primal = Math.max(out.primal, s.primal);
     out.dual = Math.max(out.dual, s.dual);

@@ -6,7 +6,7 @@ import { uploadAugmented } from "../model/data.js";
 import type { PatchData } from "../model/data.js";
 import type { AdmmOptions } from "../recover/admm.js";
 import { PatchSpanOperator } from "../recover/operator.js";
-import type { BatchSolution, SolverName } from "../recover/solve.js";
+import type { Arithmetic, BatchSolution, SolverName } from "../recover/solve.js";
 import { solveBatch } from "../recover/solve.js";
 import { mergeShares } from "./merge.js";
 
@@ -19,6 +19,7 @@ export interface FilterShareRequest {
   rowLength: number;
   erased: Array<Int32Array | null>;
   solver: SolverName;
+  arithmetic?: Arithmetic;
   admm?: Omit<AdmmOptions, "onIteration" | "warmStart" | "erased">;
   polish?: boolean;
   /** Per entry of r: the storage-rounding floor (see precisionFloor), or absent for f64 models. */
@@ -45,7 +46,7 @@ export async function solveFilterShare(req: FilterShareRequest): Promise<BatchSo
       const op = new PatchSpanOperator(be, xa, m, N, to - from);
       try {
         parts.push(await solveBatch(op, req.r.subarray(from * N, to * N), to - from,
-          { solver: req.solver, admm: req.admm, polish: req.polish, erased: req.erased.slice(from, to), floor: req.floor?.subarray(from * N, to * N) }));
+          { solver: req.solver, arithmetic: req.arithmetic, admm: req.admm, polish: req.polish, erased: req.erased.slice(from, to), floor: req.floor?.subarray(from * N, to * N) }));
       } finally {
         op.dispose();
       }

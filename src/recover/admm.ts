@@ -2,7 +2,7 @@
 // B problems sharing A:  z = A u - r;  u <- G^-1 A^T (r + z - y);  z <- soft(A u - r + y, 1/mu);
 // y <- y + A u - r - z. G = A^T A is factored once; mu is per problem (residual balancing), which
 // costs nothing because the u-step does not involve mu in the scaled form.
-import type { Buf } from "../backend/types.js";
+import type { Buf, Buf32 } from "../backend/types.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { LinearOperator } from "./operator.js";
 
@@ -54,11 +54,103 @@ export interface LadSolution {
   ridge: number;
 }
 
-/** Solves B LAD problems with ADMM; r is B x rows in backend memory. */
-export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOptions = {}, factor?: Cholesky): LadSolution {
+/** ADMM's iterates where a run stopped (B x rows z and y, m x B u, per-problem mu): a later run resumes from them. */
+export interface AdmmState {
+  u: Float64Array;
+  z: Float64Array;
+  y: Float64Array;
+  mu: Float64Array;
+}
+
+/**
+ * One precision's buffers and products: the loop below is written once over them. f64 runs on the
+ * backend's kernels; f32 (the mixed-precision first phase) on backend.f32, with A and A^+ rounded
+ * to f32 once.
+ */
+interface AdmmVectors {
+  /** Per problem b, the rows of z, y, A u and r (views for the kernels, by index). */
+  readonly B: number;
+  rhs(): void;
+  uStep(): void;
+  apply(): void;
+  /** The z and y steps of every active problem (t: thresholds 1 / mu, active 0/1, stats B x 5; all f64). */
+  update(alpha: number, t: Buf, active: Buf, stats: Buf): void;
+  scaleY(b: number, s: number): void;
+  /** sum |A u - r| over problem b's rows. */
+  l1(b: number): number;
+  /** Live views of r and A u (erased rows of r take the fit). */
+  views(): { r: ArrayLike<number> & { [i: number]: number }; au: ArrayLike<number> };
+  dispose(): void;
+}
+
+function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv: Buf | null, init: AdmmState | null, warmU?: Float64Array): AdmmVectors & { u: Buf; z: Buf; y: Buf } {
   const be = op.be, N = op.rows, m = op.cols;
+  const z = be.alloc(B * N), y = be.alloc(B * N), au = be.alloc(B * N), q = be.alloc(B * N), u = be.alloc(m * B);
+  const rows = (buf: Buf) => Array.from({ length: B }, (_, b) => be.slice(buf, b * N, N));
+  const ys = rows(y), aus = rows(au), rs = rows(r), qs = rows(q);
+  if (init) { be.upload(u, init.u); be.upload(z, init.z); be.upload(y, init.y); }
+  else {
+    // start: z = A u0 - r (u0 = 0 or the warm start), y = 0
+    if (warmU) be.upload(u, warmU);
+    op.apply(u, au, B);
+    be.sub(z, au, r);
+  }
+  return {
+    B, u, z, y,
+    rhs() { be.sub(q, r, y); be.axpy(q, 1, z); },
+    uStep() {
+      if (pinv) be.gemm(false, true, m, B, N, 1, pinv, N, q, N, 0, u, B);
+      else { op.applyT(q, u, B); chol.solve(u, B); }
+    },
+    apply() { op.apply(u, au, B); },
+    update(alpha, t, active, stats) { be.admmUpdateBatch(z, y, au, r, alpha, t, active, B, stats); },
+    scaleY(b, s) { be.scale(ys[b], s); },
+    l1(b) { be.sub(qs[b], aus[b], rs[b]); return be.asum(qs[b]); },
+    views: () => ({ r: be.view(r), au: be.view(au) }),
+    dispose() { for (const buf of [z, y, au, q, u]) be.free(buf); },
+  };
+}
+
+function f32Vectors(op: LinearOperator, r: Buf, B: number, pinv: Buf, warmU?: Float64Array): AdmmVectors & { state(): Omit<AdmmState, "mu"> } {
+  const be = op.be, s = be.f32, N = op.rows, m = op.cols;
+  const At = s.demote(s.alloc(m * N), op.transposed!()), P = s.demote(s.alloc(m * N), pinv), r32 = s.demote(s.alloc(B * N), r);
+  const z = s.alloc(B * N), y = s.alloc(B * N), au = s.alloc(B * N), q = s.alloc(B * N), u = s.alloc(m * B);
+  const rows = (buf: Buf32) => Array.from({ length: B }, (_, b) => s.slice(buf, b * N, N));
+  const ys = rows(y), aus = rows(au), rs = rows(r32);
+  const apply = () => s.gemm(true, false, B, N, m, 1, u, B, At, N, 0, au, N);
+  if (warmU) s.view(u).set(warmU);
+  apply();
+  s.admmRhs(z, au, r32, q); // z = A u - r + 0 (q is still zero)
+  const f64 = (buf: Buf32) => { const t = be.alloc(buf.length); try { return be.download(s.promote(t, buf)); } finally { be.free(t); } };
+  return {
+    B,
+    rhs() { s.admmRhs(q, r32, y, z); },
+    uStep() { s.gemm(false, true, m, B, N, 1, P, N, q, N, 0, u, B); },
+    apply,
+    update(alpha, t, active, stats) { s.admmUpdateBatch(z, y, au, r32, alpha, t, active, B, stats); },
+    scaleY(b, k) { const v = s.view(ys[b]); for (let i = 0; i < v.length; i++) v[i] *= k; },
+    l1(b) { return s.l1Diff(aus[b], rs[b]); },
+    views: () => ({ r: s.view(r32), au: s.view(au) }),
+    state: () => ({ u: f64(u), z: f64(z), y: f64(y) }),
+    dispose() { for (const buf of [At, P, r32, z, y, au, q, u]) s.free(buf); },
+  };
+}
+
+/** Tolerances the f32 phase stops at: its arithmetic cannot resolve residuals below ~1e-6 of the data. */
+const F32_REL_TOL = 3e-6;
+
+/**
+ * Solves B LAD problems with ADMM; r is B x rows in backend memory. arithmetic "f32" runs the
+ * iterations in single precision (dense operators: A^T and A^+ are rounded once) and returns its
+ * state, promoted, for an f64 run to resume from (options.resume); the residual it reports is
+ * computed in f64 at the promoted u.
+ */
+export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOptions & { arithmetic?: "f64" | "f32"; resume?: AdmmState } = {}, factor?: Cholesky): LadSolution & { state: AdmmState } {
+  const be = op.be, N = op.rows, m = op.cols;
+  const single = options.arithmetic === "f32";
+  if (single && !op.transposed) throw new Error("admmLad: f32 arithmetic needs a dense operator (transposed())");
   const maxIter = options.maxIter ?? 5000;
-  const absTol = options.absTol ?? 1e-12, relTol = options.relTol ?? 1e-10;
+  const absTol = options.absTol ?? 1e-12, relTol = single ? Math.max(options.relTol ?? 1e-10, F32_REL_TOL) : options.relTol ?? 1e-10;
   const alpha = options.alpha ?? 1.6;
   const balance = options.balance ?? true;
 
@@ -76,28 +168,19 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
     be.copy(pinv, op.transposed());
     chol.solve(pinv, N);
   }
-  const z = be.alloc(B * N), y = be.alloc(B * N), au = be.alloc(B * N), q = be.alloc(B * N);
-  const u = be.alloc(m * B);
-  const stats = new Float64Array(5);
+  const v = single ? f32Vectors(op, r, B, pinv!, options.warmStart) : f64Vectors(op, r, B, chol, pinv, options.resume ?? null, options.warmStart);
+  // per-problem thresholds, active flags and the five sums, for the one batched update per iteration
+  const tBuf = be.alloc(B), activeBuf = be.alloc(B), statsBuf = be.alloc(5 * B);
   const mu = new Float64Array(B), primal = new Float64Array(B), dual = new Float64Array(B);
   const done = new Uint8Array(B);
-  const rows = (buf: Buf, b: number): Buf => be.slice(buf, b * N, N);
-
-  // Per-problem slices, made once: the loop below runs thousands of times.
-  const zs = Array.from({ length: B }, (_, b) => rows(z, b)), ys = Array.from({ length: B }, (_, b) => rows(y, b));
-  const aus = Array.from({ length: B }, (_, b) => rows(au, b)), rs = Array.from({ length: B }, (_, b) => rows(r, b));
-  const rowsQ = Array.from({ length: B }, (_, b) => rows(q, b));
   // Erased rows of r are overwritten by the imputation below; their caller's values come back on exit.
   const savedErased = options.erased?.map((e, b) => (e ? Float64Array.from(e, (i) => be.view(r)[b * N + i]) : null));
   const rNorm = new Float64Array(B);
   for (let b = 0; b < B; b++) {
-    rNorm[b] = Math.sqrt(be.dot(rs[b], rs[b]));
-    mu[b] = options.mu ?? 1 / Math.max(rNorm[b] / Math.sqrt(N), 1e-300);
+    const rb = be.slice(r, b * N, N);
+    rNorm[b] = Math.sqrt(be.dot(rb, rb));
+    mu[b] = options.resume?.mu[b] ?? options.mu ?? 1 / Math.max(rNorm[b] / Math.sqrt(N), 1e-300);
   }
-  // Start: z = A u0 - r (u0 = 0 or the warm start), y = 0.
-  if (options.warmStart) be.upload(u, options.warmStart);
-  op.apply(u, au, B);
-  be.sub(z, au, r);
 
   let it = 0;
   let converged = false, stalled = false;
@@ -105,66 +188,77 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
   const history: number[] = [];
   try {
     for (it = 1; it <= maxIter; it++) {
-      // u = G^-1 A^T (r + z - y)
-      be.sub(q, r, y);
-      be.axpy(q, 1, z);
-      if (pinv) be.gemm(false, true, m, B, N, 1, pinv, N, q, N, 0, u, B);
-      else { op.applyT(q, u, B); chol.solve(u, B); }
-      op.apply(u, au, B);
+      // u = A^+ (r + z - y), then A u
+      v.rhs();
+      v.uStep();
+      v.apply();
       let all = true;
       let worstP = 0, worstD = 0, nDone = 0;
       if (options.erased) {
-        const rv = be.view(r), av = be.view(au);
+        const { r: rv, au: av } = v.views();
         for (let b = 0; b < B; b++) {
           const e = options.erased[b];
           if (e && !done[b]) for (const i of e) rv[b * N + i] = av[b * N + i];
         }
       }
+      // A converged problem is frozen: its z and y stop changing, so its answer does not depend
+      // on which other problems share the batch (the GEMMs treat columns independently). This
+      // makes a split over workers give bit-identical results.
+      const tv = be.view(tBuf), av = be.view(activeBuf);
+      for (let b = 0; b < B; b++) { tv[b] = 1 / mu[b]; av[b] = done[b] ? 0 : 1; }
+      v.update(alpha, tBuf, activeBuf, statsBuf);
+      const sv = be.view(statsBuf);
       for (let b = 0; b < B; b++) {
-        // A converged problem is frozen: its z and y stop changing, so its answer does not depend
-        // on which other problems share the batch (the GEMMs treat columns independently). This
-        // makes a split over workers give bit-identical results.
         if (done[b]) { nDone++; continue; }
-        be.admmUpdate(zs[b], ys[b], aus[b], rs[b], alpha, 1 / mu[b], stats);
-        const rp = Math.sqrt(stats[0]);
-        const sd = mu[b] * Math.sqrt(stats[1]);
-        const epsP = Math.sqrt(N) * absTol + relTol * Math.max(Math.sqrt(stats[2]), Math.sqrt(stats[3]), rNorm[b]);
-        const epsD = Math.sqrt(N) * absTol + relTol * mu[b] * Math.sqrt(stats[4]);
+        const o = 5 * b;
+        const rp = Math.sqrt(sv[o]);
+        const sd = mu[b] * Math.sqrt(sv[o + 1]);
+        const epsP = Math.sqrt(N) * absTol + relTol * Math.max(Math.sqrt(sv[o + 2]), Math.sqrt(sv[o + 3]), rNorm[b]);
+        const epsD = Math.sqrt(N) * absTol + relTol * mu[b] * Math.sqrt(sv[o + 4]);
         primal[b] = rp; dual[b] = sd;
         done[b] = rp <= epsP && sd <= epsD ? 1 : 0;
         if (!done[b]) all = false; else nDone++;
         worstP = Math.max(worstP, rp / Math.max(epsP, 1e-300));
         worstD = Math.max(worstD, sd / Math.max(epsD, 1e-300));
         if (balance && it % 10 === 0 && !done[b]) {
-          if (rp > 10 * sd) { mu[b] *= 2; be.scale(ys[b], 0.5); }
-          else if (sd > 10 * rp) { mu[b] /= 2; be.scale(ys[b], 2); }
+          if (rp > 10 * sd) { mu[b] *= 2; v.scaleY(b, 0.5); }
+          else if (sd > 10 * rp) { mu[b] /= 2; v.scaleY(b, 2); }
         }
       }
       if (options.onIteration && it % 25 === 0) options.onIteration(it, worstP, worstD, nDone);
       if (all) { converged = true; break; }
       if (it % 50 === 0) {
         let obj = 0;
-        for (let b = 0; b < B; b++) { be.sub(rowsQ[b], aus[b], rs[b]); obj += be.asum(rowsQ[b]); }
+        for (let b = 0; b < B; b++) obj += v.l1(b);
         history.push(obj);
         const h = history.length;
         if (h > 4 && history[h - 5] - obj <= stallTol * obj) { stalled = true; break; }
       }
     }
-    // Report the objective at u itself (not at the split variable z).
-    op.apply(u, au, B);
-    be.sub(au, au, r);
-    const objective = new Float64Array(B);
-    for (let b = 0; b < B; b++) objective[b] = be.asum(aus[b]);
-    return {
-      u: be.download(u), residual: be.download(au), objective, iterations: Math.min(it, maxIter), converged, stalled,
-      primal, dual, ridge: chol.ridge,
-    };
+    // The state in f64, and the objective at u itself (not at the split variable z), in f64.
+    let state: AdmmState;
+    if ("state" in v) state = { ...v.state(), mu };
+    else state = { u: be.download(v.u), z: be.download(v.z), y: be.download(v.y), mu };
+    const u = be.upload(be.alloc(m * B), state.u), au = be.alloc(B * N);
+    try {
+      op.apply(u, au, B);
+      be.sub(au, au, r);
+      const objective = new Float64Array(B);
+      for (let b = 0; b < B; b++) objective[b] = be.asum(be.slice(au, b * N, N));
+      return {
+        u: state.u, residual: be.download(au), objective, iterations: Math.min(it, maxIter), converged, stalled,
+        primal, dual, ridge: chol.ridge, state,
+      };
+    } finally {
+      be.free(u); be.free(au);
+    }
   } finally {
     if (savedErased) {
       const rv = be.view(r);
       savedErased.forEach((vals, b) => { if (vals) options.erased![b]!.forEach((i, t) => { rv[b * N + i] = vals[t]; }); });
     }
-    for (const buf of [z, y, au, q, u]) be.free(buf);
+    v.dispose();
+    for (const buf of [tBuf, activeBuf, statsBuf]) be.free(buf);
     if (pinv) be.free(pinv);
     if (ownChol) chol.dispose();
   }

@@ -11,6 +11,12 @@ export interface PolishResult {
   residual: Float64Array;
   objective: number;
   polished: boolean;
+  /**
+   * Whether the answer fits every row of the set it was solved on to the tight tolerance (1e-9
+   * rms(r), or the storage floor): an exact fit. A set that held a row the span cannot fit (a change
+   * below the first tolerance) leaves residuals on its rows, and this is false.
+   */
+  exact: boolean;
 }
 
 function rms(v: Float64Array): number {
@@ -53,24 +59,31 @@ export function polishOne(op: LinearOperator, r: Buf, u0: Float64Array, res0: Fl
   const rv = be.download(r);
   const scale = Math.max(rms(rv), 1e-300);
   const tight = 1e-9 * scale;
-  let best: PolishResult = { u: u0, residual: res0, objective: l1Kept(res0, erased), polished: false };
+  let best: PolishResult = { u: u0, residual: res0, objective: l1Kept(res0, erased), polished: false, exact: false };
+  const bestSet = new Float64Array(N);
   const wHost = new Float64Array(N);
   const w = be.alloc(N), rhs = be.alloc(m), au = be.alloc(N), scratch = wlsScratch(op);
   try {
     let tol = tol0 * scale;
     let prevCount = -1;
+    const prev = new Float64Array(N);
     for (let round = 0; round < rounds; round++) {
       const count = inlierWeights(best.residual, tol, wHost, erased, floor);
       if (count < m || count === prevCount && round > 1) break;
+      // the same rows as the last solve give the same least-squares answer: nothing to redo
+      if (round > 0 && best.polished && count === prevCount && wHost.every((v, i) => v === prev[i])) break;
       prevCount = count;
+      prev.set(wHost);
       be.upload(w, wHost);
       if (!weightedLeastSquares(op, w, r, rhs, au, scratch, false)) break;
       const res = be.download(au);
       const obj = l1Kept(res, erased);
       if (!(obj <= best.objective * (1 + 1e-12) + 1e-300)) break;
-      best = { u: be.download(rhs), residual: res, objective: obj, polished: true };
+      best = { u: be.download(rhs), residual: res, objective: obj, polished: true, exact: false };
+      bestSet.set(wHost);
       tol = tight;
     }
+    if (best.polished) best.exact = best.residual.every((v, i) => !bestSet[i] || Math.abs(v) <= (floor ? Math.max(tight, floor[i]) : tight));
     return best;
   } finally {
     for (const b of [w, rhs, au]) be.free(b);

@@ -18,8 +18,8 @@ import type { AdmmOptions } from "./admm.js";
 import { LinearizedOperator } from "./linearized.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
-import type { BatchSolution, SolverName } from "./solve.js";
-import { SOLVER_NAMES, solveBatch } from "./solve.js";
+import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
+import { ARITHMETIC_NAMES, SOLVER_NAMES, solveBatch } from "./solve.js";
 import { detectionScores, recoveryErrors, residualThreshold, spanFit } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
 import { Cholesky } from "../linalg/cholesky.js";
@@ -47,6 +47,12 @@ export interface PurifyOptions {
   /** The span (default "auto": chosen by chooseSpan's rule, named with its reason in the report). */
   subspace?: SubspaceName | "auto";
   solver?: SolverName;
+  /**
+   * "auto" (default): ADMM over a dense span (the patch span) finds the support in f32 on a SIMD
+   * binary, polish and certificate in f64 (problems polish does not accept continue in f64); "f64":
+   * f64 throughout. See Arithmetic.
+   */
+  arithmetic?: Arithmetic;
   backend?: Backend | string;
   /** Patch span: add each filter's init row as one more column (training used weight decay). */
   weightDecay?: boolean;
@@ -81,7 +87,7 @@ export interface PurifyOptions {
   onProgress?: (p: PurifyProgress) => void;
 }
 
-const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers", "precision"];
+const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "arithmetic", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers", "precision"];
 
 export type ModelPrecision = "f64" | "f32" | "f16" | "bf16";
 /** Unit roundoff of each storage precision (f64's is far below every tolerance: no floor). */
@@ -122,6 +128,8 @@ export interface PurifyReport {
   spanDim: number;
   problems: number;
   iterations: number;
+  /** ADMM iterations run in f32 by the mixed-precision solver (0: f64 throughout). */
+  f32Iterations: number;
   primalResidual: number;
   dualResidual: number;
   objective: number;
@@ -234,6 +242,7 @@ export class Purifier {
     }
     const solver = options.solver ?? "admm";
     if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
+    if (options.arithmetic !== undefined && !ARITHMETIC_NAMES.includes(options.arithmetic)) throw new OptionError(`${where}: unknown arithmetic "${options.arithmetic}" (known: ${ARITHMETIC_NAMES.join(", ")})`);
     const be = await resolveBackend(options.backend);
     const p = new Purifier(be, shape, { ...options, subspace, solver }, uploadAugmented(be, data), choice);
     if (subspace !== "patch") p.linearized();
@@ -294,12 +303,12 @@ export class Purifier {
     // what a model stored in f32 (or coarser) may keep as residual while fitting its span exactly
     const floor = precisionFloor(this.o.precision ?? "f64", init, contaminated);
     const solveOpts = (stage: PurifyProgress["stage"]) => ({
-      solver, admm: this.o.admm, polish: this.o.polish,
+      solver, arithmetic: this.o.arithmetic, admm: this.o.admm, polish: this.o.polish,
       onIteration: onProgress ? (it: number, primal: number, dual: number) => onProgress({ stage, iteration: it, primal, dual }) : undefined,
     });
-    const totals = { iterations: 0, primal: 0, dual: 0, objective: 0, converged: true, ridge: 0 };
+    const totals = { iterations: 0, f32Iterations: 0, primal: 0, dual: 0, objective: 0, converged: true, ridge: 0 };
     const absorb = (s: BatchSolution): void => {
-      totals.iterations += s.iterations; totals.primal = Math.max(totals.primal, s.primal); totals.dual = Math.max(totals.dual, s.dual);
+      totals.iterations += s.iterations; totals.f32Iterations += s.f32Iterations; totals.primal = Math.max(totals.primal, s.primal); totals.dual = Math.max(totals.dual, s.dual);
       totals.objective += s.objective; totals.converged &&= s.converged; totals.ridge = Math.max(totals.ridge, s.ridge);
     };
     const estimated: number[] = [];
@@ -338,7 +347,7 @@ export class Purifier {
           sol = await solveEach(be, base, r, K, L.row, init, erased, { ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize) });
         } else if (workers > 1 && K > 1) {
           sol = await solveFiltersInWorkers({
-            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
+            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, arithmetic: this.o.arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
             // functions cannot cross to a worker
             admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined,
           }, Math.min(workers, K));
@@ -400,7 +409,7 @@ export class Purifier {
     const report: PurifyReport = {
       backend: be.name, binary: be.binary, subspace,
       spanReason: subspace === this.o.subspace ? this.choice.reason : `${subspace} span as asked`,
-      warnings: hold ? [...this.choice.warnings, hold] : this.choice.warnings, unexplained, solver, spanDim, problems, iterations: totals.iterations,
+      warnings: hold ? [...this.choice.warnings, hold] : this.choice.warnings, unexplained, solver, spanDim, problems, iterations: totals.iterations, f32Iterations: totals.f32Iterations,
       primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
       converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
       estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),
@@ -534,7 +543,7 @@ export async function solveEach(be: Backend, base: LinearOperator, r: Float64Arr
   const m = base.cols + 1;
   const all: BatchSolution = {
     u: new Float64Array(m * B), fitted: new Float64Array(B * rows), residual: new Float64Array(B * rows),
-    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, polished: [],
+    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, polished: [], f32Iterations: 0,
   };
   const col = be.alloc(rows);
   try {

@@ -1,7 +1,7 @@
 // Runs one solver over the B problems that share an operator and returns, per problem, the fit
 // A u, the coefficients and the exactness certificate. Solver choice lives here, once.
 import type { Cholesky } from "../linalg/cholesky.js";
-import type { AdmmOptions } from "./admm.js";
+import type { AdmmOptions, AdmmState } from "./admm.js";
 import { admmLad } from "./admm.js";
 import { highsLad } from "./highs.js";
 import { irlsLad } from "./irls.js";
@@ -11,8 +11,17 @@ import { polishOne } from "./polish.js";
 export type SolverName = "admm" | "irls" | "highs";
 export const SOLVER_NAMES: readonly SolverName[] = ["admm", "irls", "highs"];
 
+/**
+ * "auto": ADMM finds the support in f32 where that is faster (a SIMD binary, a dense span), then
+ * polish in f64; problems polishing does not accept continue in f64 from the f32 state. "f64": f64
+ * throughout. Certificates are always evaluated in f64 on the final answer.
+ */
+export type Arithmetic = "auto" | "f64";
+export const ARITHMETIC_NAMES: readonly Arithmetic[] = ["auto", "f64"];
+
 export interface SolveOptions {
   solver: SolverName;
+  arithmetic?: Arithmetic;
   admm?: AdmmOptions;
   polish?: boolean;
   /** Warm start, m x B. */
@@ -40,6 +49,8 @@ export interface BatchSolution {
   ridge: number;
   /** Per problem: whether polishing was accepted. */
   polished: boolean[];
+  /** ADMM iterations run in f32 (0 when the arithmetic was f64 throughout). */
+  f32Iterations: number;
 }
 
 /** Solves min ||A u_b - r_b||_1 for b < B; r (B x rows, host) is not modified. */
@@ -50,15 +61,31 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
   let iterations = 0, converged = true, primal = 0, dual = 0, ridge = 0;
   const ub = be.alloc(m), col = be.alloc(N);
   try {
-    const perProblem: Array<{ u: Float64Array; res: Float64Array }> = [];
+    let perProblem: Array<{ u: Float64Array; res: Float64Array }> = [];
+    let f32Iterations = 0;
+    // after f32 ADMM the fit rows carry f32 rounding (~1e-7 of the data): the first inlier set allows for it
+    let tol0: number | undefined;
+    const polishAll = () => perProblem.map(({ u: x, res }, b) => polishOne(op, be.slice(r, b * N, N), x, Float64Array.from(res), {
+      tol0, erased: o.erased?.[b] ?? null, enabled: o.polish !== false && o.solver !== "highs", floor: o.floor?.subarray(b * N, (b + 1) * N),
+    }));
+    let results: ReturnType<typeof polishAll>;
     if (o.solver === "admm") {
-      const s = admmLad(op, r, B, { ...o.admm, warmStart: o.warmStart, erased: o.erased, onIteration: o.onIteration }, o.factor);
+      const mixed = (o.arithmetic ?? "auto") === "auto" && be.simd && op.transposed !== undefined && o.polish !== false;
+      if (mixed) tol0 = 1e-5;
+      const s = admmLad(op, r, B, { ...o.admm, warmStart: o.warmStart, erased: o.erased, onIteration: o.onIteration, arithmetic: mixed ? "f32" : "f64" }, o.factor);
       iterations = s.iterations; converged = s.converged; ridge = s.ridge;
       primal = Math.max(...s.primal); dual = Math.max(...s.dual);
-      for (let b = 0; b < B; b++) {
-        const x = new Float64Array(m);
-        for (let i = 0; i < m; i++) x[i] = s.u[i * B + b];
-        perProblem.push({ u: x, res: s.residual.subarray(b * N, (b + 1) * N) });
+      perProblem = Array.from({ length: B }, (_, b) => ({ u: Float64Array.from({ length: m }, (_, i) => s.u[i * B + b]), res: s.residual.subarray(b * N, (b + 1) * N) }));
+      results = polishAll();
+      if (mixed) {
+        f32Iterations = s.iterations;
+        // problems whose f32 support did not polish to an exact fit continue in f64 from where f32 stopped
+        const again = results.flatMap((p, b) => (p.polished && p.exact ? [] : [b]));
+        if (again.length) {
+          const more = resumeInF64(op, rHost, again, s.state, o);
+          iterations += more.iterations; converged = more.converged;
+          again.forEach((b, j) => { perProblem[b] = more.perProblem[j]; results[b] = more.results[j]; });
+        }
       }
     } else {
       for (let b = 0; b < B; b++) {
@@ -74,15 +101,12 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
           perProblem.push({ u: s.u, res: be.download(be.sub(col, col, rb)) });
         }
       }
+      results = polishAll();
     }
-    for (let b = 0; b < B; b++) {
-      const { u: x, res } = perProblem[b];
-      const p = polishOne(op, be.slice(r, b * N, N), x, Float64Array.from(res), {
-        erased: o.erased?.[b] ?? null, enabled: o.polish !== false && o.solver !== "highs", floor: o.floor?.subarray(b * N, (b + 1) * N),
-      });
+    results.forEach((p, b) => {
       for (let i = 0; i < m; i++) u[i * B + b] = p.u[i];
       polished.push(p.polished);
-    }
+    });
     // The fit is A u, computed once for every problem; the residual follows from it.
     const fitted = new Float64Array(B * N), residual = new Float64Array(B * N);
     for (let b = 0; b < B; b++) {
@@ -97,10 +121,34 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
       const e = new Set(o.erased?.[b] ?? []);
       for (let i = 0; i < N; i++) if (!e.has(i)) objective += Math.abs(residual[b * N + i]);
     }
-    return { u, fitted, residual, objective, iterations, converged, primal, dual, ridge, polished };
+    return { u, fitted, residual, objective, iterations, converged, primal, dual, ridge, polished, f32Iterations };
   } finally {
     be.free(r);
     be.free(ub);
     be.free(col);
+  }
+}
+
+/**
+ * The f64 continuation of the mixed-precision solver for the problems `which` (indices into the
+ * batch): ADMM resumes from their f32 state, then polishes. Returns their solutions in that order.
+ */
+function resumeInF64(op: LinearOperator, rHost: Float64Array, which: number[], state: AdmmState, o: SolveOptions) {
+  const be = op.be, N = op.rows, m = op.cols, B = state.mu.length, Bs = which.length;
+  const rows = (from: Float64Array) => { const out = new Float64Array(Bs * N); which.forEach((b, j) => out.set(from.subarray(b * N, (b + 1) * N), j * N)); return out; };
+  const u = new Float64Array(m * Bs);
+  which.forEach((b, j) => { for (let i = 0; i < m; i++) u[i * Bs + j] = state.u[i * B + b]; });
+  const sub: AdmmState = { u, z: rows(state.z), y: rows(state.y), mu: Float64Array.from(which, (b) => state.mu[b]) };
+  const erased = o.erased ? which.map((b) => o.erased![b]) : undefined;
+  const rs = rows(rHost), r = be.upload(be.alloc(Bs * N), rs);
+  try {
+    const s = admmLad(op, r, Bs, { ...o.admm, erased, arithmetic: "f64", resume: sub }, o.factor);
+    const perProblem = which.map((_, j) => ({ u: Float64Array.from({ length: m }, (_, i) => s.u[i * Bs + j]), res: s.residual.subarray(j * N, (j + 1) * N) }));
+    const results = which.map((b, j) => polishOne(op, be.slice(r, j * N, N), perProblem[j].u, Float64Array.from(perProblem[j].res), {
+      erased: erased?.[j] ?? null, enabled: true, floor: o.floor?.subarray(b * N, (b + 1) * N),
+    }));
+    return { perProblem, results, iterations: s.iterations, converged: s.converged };
+  } finally {
+    be.free(r);
   }
 }

@@ -1,5 +1,5 @@
-// Patch GEMMs at several sizes: wasm (f64x2) vs wasm-scalar vs the js backend vs ml-matrix,
-// in GFLOP/s (2 m n k / time).
+// Patch GEMMs at several sizes: wasm (f64x2) vs wasm-scalar vs the js backend vs ml-matrix, and
+// wasm's f32 GEMM (f32x4), in GFLOP/s (2 m n k / time), beside the f64x2 and f32x4 peak kernels.
 import { Matrix } from "ml-matrix";
 import type { Backend } from "../src/backend/types.js";
 import { Rng } from "../src/random.js";
@@ -36,6 +36,12 @@ export async function benchGemm(backends: Backend[], shapes: GemmShape[], o: { r
       const A = be.upload(be.alloc(a.length), a), B = be.upload(be.alloc(b.length), b), C = be.alloc(s.m * s.n);
       contenders.push({ name: be.name, fn: () => { be.gemm(false, false, s.m, s.n, s.k, 1, A, s.k, B, s.n, 0, C, s.n); } });
       cleanup.push(() => { be.free(A); be.free(B); be.free(C); });
+      if (be.simd) {
+        // the same product in f32 (f32x4 microkernel), same binary
+        const f = be.f32, A32 = f.demote(f.alloc(a.length), A), B32 = f.demote(f.alloc(b.length), B), C32 = f.alloc(s.m * s.n);
+        contenders.push({ name: `${be.name}-f32`, fn: () => { f.gemm(false, false, s.m, s.n, s.k, 1, A32, s.k, B32, s.n, 0, C32, s.n); } });
+        cleanup.push(() => { f.free(A32); f.free(B32); f.free(C32); });
+      }
     }
     const MA = new Matrix(s.m, s.k), MB = new Matrix(s.k, s.n);
     for (let i = 0; i < s.m; i++) for (let j = 0; j < s.k; j++) MA.set(i, j, a[i * s.k + j]);
@@ -46,8 +52,9 @@ export async function benchGemm(backends: Backend[], shapes: GemmShape[], o: { r
     // clock drifts between runs, so the fraction of peak is taken within the same rounds.
     const simd = backends.find((b) => b.simd);
     if (simd) {
-      const perIter = simd.peakFlops(1);
+      const perIter = simd.peakFlops(1), perIter32 = simd.f32.peakFlops(1);
       contenders.push({ name: "peak", fn: () => { simd.peakFlops(Math.ceil(flops / perIter)); } });
+      contenders.push({ name: "peak-f32", fn: () => { simd.f32.peakFlops(Math.ceil(flops / perIter32)); } });
     }
     const t = await measure(contenders, o);
     rows.push({ shape: s, gflops: Object.fromEntries(t.map((x) => [x.name, { median: flops / x.seconds / 1e9, min: flops / x.max / 1e9, max: flops / x.min / 1e9 }])) });

@@ -99,11 +99,14 @@ export async function benchRecovery(backends: Backend[], problems: RecoveryProbl
     const L = layoutOf(inst.shape);
     const { params: contaminated } = sparseOutliers(inst.trained, { rho: pr.rho, scale: 10, seed: 2 });
     const base = { problem: pr.label, params: L.size, nk: pr.samples * pr.patches };
-    const opts = (be: Backend) => ({ shape: inst.shape, init: inst.init, data: inst.data, subspace: pr.subspace, backend: be, trainedReadout: false });
+    const opts = (be: Backend, arithmetic: "auto" | "f64") => ({ shape: inst.shape, init: inst.init, data: inst.data, subspace: pr.subspace, backend: be, trainedReadout: false, arithmetic });
     const errors = new Map<string, number>();
-    const contenders = backends.map((be) => ({
-      name: be.name,
-      fn: async () => { const r = await purify(contaminated, opts(be)); errors.set(be.name, maxErr(r.params, inst)); },
+    // every backend with the default arithmetic (mixed where the binary has SIMD), and the SIMD one in f64 throughout
+    const runs = [...backends.map((be) => ({ be, name: be.name, arithmetic: "auto" as const })),
+      ...backends.filter((be) => be.simd).map((be) => ({ be, name: `${be.name} f64`, arithmetic: "f64" as const }))];
+    const contenders = runs.map(({ be, name, arithmetic }) => ({
+      name,
+      fn: async () => { const r = await purify(contaminated, opts(be, arithmetic)); errors.set(name, maxErr(r.params, inst)); },
     }));
     const t = await measure(contenders, { ...o, iterations: 1 });
     for (const x of t) rows.push({ ...base, method: `admm (${x.name})`, seconds: x.seconds, min: x.min, max: x.max, error: errors.get(x.name)!, status: "ok" });

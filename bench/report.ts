@@ -9,7 +9,8 @@ import { fmt } from "../src/cli/table.js";
 export interface BenchSummary {
   machine: { cpu: string; cores: number; node: string };
   quick: boolean;
-  ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null; parallelSpeedup: number; ntkStructuredVsPairs: number };
+  ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null; parallelSpeedup: number; ntkStructuredVsPairs: number;
+    recoveryMixedVsF64: number | null; recoveryBestVsJs: number; gemmF32VsF64: number; gemmPeakFractionF32: number };
   parallel: import("./parallel.js").ParallelResult;
   ntk: import("./ntk.js").NtkBench;
   gemmPeakFraction: number;
@@ -35,10 +36,10 @@ export function markdown(s: BenchSummary): string {
   for (const p of s.peaks) out.push(`| ${p.backend} | ${fmt(p.gflops)} |`);
   out.push("\n## GEMM (GFLOP/s)\n");
   const names = Object.keys(s.gemm[0]?.gflops ?? {});
-  out.push("`peak` is the register-only f64x2 kernel run for the same flop count, interleaved with the GEMMs.\n");
-  out.push(`| shape (m x n x k) | in cache | ${names.join(" | ")} | wasm / peak |\n|---|---|${names.map(() => "---").join("|")}|---|`);
+  out.push("`peak` is the register-only f64x2 kernel run for the same flop count, interleaved with the GEMMs; `peak-f32` the same chains in f32x4, for `wasm-f32` (the f32 GEMM of the same binary).\n");
+  out.push(`| shape (m x n x k) | in cache | ${names.join(" | ")} | wasm / peak | wasm-f32 / peak-f32 |\n|---|---|${names.map(() => "---").join("|")}|---|---|`);
   for (const r of s.gemm) {
-    out.push(`| ${r.shape.label} (${r.shape.m} x ${r.shape.n} x ${r.shape.k}) | ${r.shape.inCache ? "yes" : "no"} | ${names.map((n) => `${fmt(r.gflops[n].median)} [${fmt(r.gflops[n].min)}, ${fmt(r.gflops[n].max)}]`).join(" | ")} | ${fmt(r.gflops.wasm.median / r.gflops.peak.median)} |`);
+    out.push(`| ${r.shape.label} (${r.shape.m} x ${r.shape.n} x ${r.shape.k}) | ${r.shape.inCache ? "yes" : "no"} | ${names.map((n) => `${fmt(r.gflops[n].median)} [${fmt(r.gflops[n].min)}, ${fmt(r.gflops[n].max)}]`).join(" | ")} | ${fmt(r.gflops.wasm.median / r.gflops.peak.median)} | ${r.gflops["wasm-f32"] ? fmt(r.gflops["wasm-f32"].median / r.gflops["peak-f32"].median) : "n/a"} |`);
   }
   out.push("\n## End-to-end LAD recovery\n\n| problem | P | n k | method | seconds [min, max] | max(weight, bias) rel. error | status |\n|---|---|---|---|---|---|---|");
   for (const r of s.rows) {

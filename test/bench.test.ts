@@ -29,7 +29,8 @@ describe("bench pieces", () => {
     const be = await createBackend("wasm");
     const rows = await benchRecovery([be], [{ label: "tiny", p: 40, patches: 2, samples: 4, filters: 3, subspace: "patch", rho: 0.1, lr: 0.02, lpSolvers: ["highs"] }],
       { rounds: 1, timeMs: 1, lpCapSeconds: 60, log: () => {}, workerUrl: new URL("../build/bench/lpWorker.mjs", import.meta.url) });
-    expect(rows.map((r) => r.method)).toEqual(["admm (wasm)", "highs"]);
+    // the default (mixed precision on this SIMD binary) and f64 throughout: both reach HiGHS' answer
+    expect(rows.map((r) => r.method)).toEqual(["admm (wasm)", "admm (wasm f64)", "highs"]);
     for (const r of rows) { expect(r.status).toBe("ok"); expect(r.error!).toBeLessThanOrEqual(1e-8); }
   });
 
@@ -40,6 +41,9 @@ describe("bench pieces", () => {
     expect(row.gflops.js.median).toBeGreaterThan(0);
     const t = await measure([{ name: "a", fn: () => {} }, { name: "b", fn: () => {} }], { rounds: 3, timeMs: 1 });
     expect(t.map((x) => x.rounds)).toEqual([3, 3]);
+    // a SIMD backend adds its f32 GEMM and both peak kernels
+    const [w] = await benchGemm([await createBackend("wasm")], [{ label: "t", m: 9, n: 10, k: 11, inCache: true }], { rounds: 2, timeMs: 1 });
+    expect(Object.keys(w.gflops).sort()).toEqual(["ml-matrix", "peak", "peak-f32", "wasm", "wasm-f32"]);
   });
 
   it("log-log slope of a power law is its exponent", () => {
@@ -49,7 +53,8 @@ describe("bench pieces", () => {
   it("the markdown report lists every ratio", () => {
     const s = {
       machine: { cpu: "x", cores: 2, node: "v20" }, quick: true,
-      ratios: { gemmSimdVsJs: 4, gemmSimdVsScalar: 2, gemmSimdVsMlMatrix: 20, recoverySimdVsJs: 3, recoverySimdVsScalar: 1.5, admmVsHighs: null, parallelSpeedup: 1.8, ntkStructuredVsPairs: 90 },
+      ratios: { gemmSimdVsJs: 4, gemmSimdVsScalar: 2, gemmSimdVsMlMatrix: 20, recoverySimdVsJs: 3, recoverySimdVsScalar: 1.5, admmVsHighs: null, parallelSpeedup: 1.8, ntkStructuredVsPairs: 90,
+        recoveryMixedVsF64: 1.7, recoveryBestVsJs: 8, gemmF32VsF64: 1.9, gemmPeakFractionF32: 0.8 },
       ntk: { model: "LeNet-5", params: 61706, samples: 2, columns: 20, structuredSeconds: 0.1, pairsSeconds: 9, pairsColumnsTimed: 2, ratio: 90, layers: [{ type: "conv", kind: "explicit", explicitGflop: 1, contractionGflop: 2 }] },
       gemmPeakFraction: 0.8, peaks: [{ backend: "wasm", gflops: 20 }], gemm: [], rows: [], scaling: [], notes: ["n"],
     } as unknown as BenchSummary;

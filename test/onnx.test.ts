@@ -81,7 +81,8 @@ describe("ONNX", () => {
       "--out", join(dir, "purified.onnx"), "--trained-readout", "no", "--json"], () => {});
     expect(code).toBe(0);
     const got = decodeOnnx(readFileSync(join(dir, "purified.onnx")));
-    const api = await purify(contaminated, { shape: s.shape, init, data, trainedReadout: false });
+    // the CLI reads the file's dtype (f32) as the model's precision: the API call says the same
+    const api = await purify(contaminated, { shape: s.shape, init, data, trainedReadout: false, precision: "f32" });
     expect(Array.from(got.theta)).toEqual(Array.from(api.params, (v) => Math.fround(v)));
     const session = await ort.InferenceSession.create(readFileSync(join(dir, "purified.onnx")));
     expect((await session.run({ input: new ort.Tensor("float32", Float32Array.from(images), [n, 2, 8, 8]) })).output.dims).toEqual([n, 3]);

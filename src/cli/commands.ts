@@ -9,7 +9,7 @@ import type { PhaseResult } from "../experiments/phase.js";
 import { encodeNpy } from "../io/npy.js";
 import { heatMap, linePlot } from "../plot/svg.js";
 import { SUBSPACE_NAMES } from "../recover/purify.js";
-import { SOLVER_NAMES } from "../recover/solve.js";
+import { ARITHMETIC_NAMES, SOLVER_NAMES } from "../recover/solve.js";
 import { resolveBackend } from "../backend/index.js";
 import type { OptionSpec } from "./args.js";
 import { choice, helpText, num, parse } from "./args.js";
@@ -38,6 +38,7 @@ const syntheticSpec: OptionSpec = {
   seed: { type: "string", default: "1", help: "seed of data, init, batches and contamination" },
   subspace: { type: "string", default: "patch", help: `recovery span: ${SUBSPACE_NAMES.join(", ")}` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
+  arithmetic: { type: "string", default: "auto", help: "ADMM arithmetic: auto (f32 to find the support where it pays, polish and certificate in f64), mixed (f32 wherever the span is dense), f64" },
   contamination: { type: "string", default: "outliers", help: "outliers (10x weight std) or bitflips (f32 exponent bits)" },
   lr: { type: "string", default: "0.02", help: "SGD step size (0.02 flips about half the activations)" },
   epochs: { type: "string", default: "300", help: "training epochs" },
@@ -55,6 +56,7 @@ function syntheticOptions(cmd: string, v: Record<string, string | boolean | unde
     seed: num(cmd, "seed", v.seed, { int: true, min: 0 }),
     subspace: choice(cmd, "subspace", v.subspace, SUBSPACE_NAMES),
     solver: choice(cmd, "solver", v.solver, SOLVER_NAMES),
+    arithmetic: choice(cmd, "arithmetic", v.arithmetic, ARITHMETIC_NAMES),
     contamination: choice(cmd, "contamination", v.contamination, ["outliers", "bitflips"] as const),
     lr: num(cmd, "lr", v.lr, { min: 0 }),
     epochs: num(cmd, "epochs", v.epochs, { int: true, min: 0 }),

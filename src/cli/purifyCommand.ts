@@ -19,7 +19,7 @@ import { SUBSPACE_NAMES } from "../recover/purify.js";
 import { plainReport } from "../recover/report.js";
 import { fileDigests } from "../files/check.js";
 import { VERSION } from "../version.js";
-import { SOLVER_NAMES } from "../recover/solve.js";
+import { ARITHMETIC_NAMES, SOLVER_NAMES } from "../recover/solve.js";
 import type { OptionSpec } from "./args.js";
 import { choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
@@ -44,6 +44,7 @@ const spec: OptionSpec = {
   "max-iter": { type: "string", help: "ADMM iteration cap (default 150 on the approximate linearized spans, 5000 on exact ones; it also stops when the l1 objective stalls)" },
   subspace: { type: "string", help: `recovery span: ${SUBSPACE_NAMES.join(", ")} for the one-hidden-layer model (default patch); layerwise or linearized for a multi-layer .onnx (default layerwise; also relinearized)` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
+  arithmetic: { type: "string", default: "auto", help: "ADMM arithmetic: auto (f32 to find the support where it pays, polish and certificate in f64), mixed (f32 wherever the span is dense), f64" },
   "trained-readout": { type: "string", default: "auto", help: "yes if training updated the readout, no if it stayed at init; auto (default): frozen when at least half its entries equal init" },
   backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
   json: { type: "boolean", help: "print the summary as JSON" },
@@ -107,6 +108,7 @@ export const purifyCommand: Command = {
     const methodArg = v.subspace ?? v.method;
     const subspace = methodArg === undefined ? undefined : choice("purify", v.subspace !== undefined ? "subspace" : "method", methodArg, ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
     const solver = choice("purify", "solver", v.solver, SOLVER_NAMES);
+    const arithmetic = choice("purify", "arithmetic", v.arithmetic, ARITHMETIC_NAMES);
     const backendName = choice("purify", "backend", v.backend, BACKEND_NAMES);
     const precision = v.precision === undefined ? undefined : choice("purify", "precision", v.precision, ["f64", "f32"] as const);
     const readoutArg = choice("purify", "trained-readout", v["trained-readout"], ["auto", "yes", "no"] as const);
@@ -119,7 +121,7 @@ export const purifyCommand: Command = {
       model: readInput(paths.model, "model"), init: readInput(paths.init, "init"), data: readInput(paths.data, "data"),
       labels: optional("labels"), evalData: optional("eval-data"), evalLabels: optional("eval-labels"),
     };
-    const options = { subspace, solver, trainedReadout, maxIter, frozen, ...(v["init-rows"] ? { initRows: true } : {}) };
+    const options = { subspace, solver, arithmetic, trainedReadout, maxIter, frozen, ...(v["init-rows"] ? { initRows: true } : {}) };
     try {
       problem = openFileProblem(files, options);
     } catch (e) {

@@ -11,7 +11,7 @@
 // 2. application/json, for callers that hold the numbers:
 //    { shape: ModelShape, init: number[], contaminated: (number | null)[],   // null = NaN/Inf: erased
 //      data: { samples, patches, patchDim, values: number[] },
-//      options?: { subspace?, solver?, trainedReadout?, weightDecay?, backend? } }
+//      options?: { subspace?, solver?, arithmetic?, trainedReadout?, weightDecay?, backend? } }
 //    200 answer: { params: (number | null)[], report: { ...PurifyReport, index arrays as plain arrays }, memory }
 import { createBackend } from "../backend/index.js";
 import type { Backend } from "../backend/types.js";
@@ -56,7 +56,7 @@ export const RUNTIME_LIMITS = {
 /** Decoded inputs and the answer, per body byte (a generous bound, see HandlerLimits). */
 const BODY_FACTOR = 4;
 
-const JSON_OPTIONS = ["subspace", "solver", "trainedReadout", "weightDecay", "backend"] as const;
+const JSON_OPTIONS = ["subspace", "solver", "arithmetic", "trainedReadout", "weightDecay", "backend"] as const;
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });

@@ -11,7 +11,7 @@ import type { ModelShape } from "../model/shape.js";
 import { Rng } from "../random.js";
 import type { PurifyReport, SubspaceName } from "../recover/purify.js";
 import { purify } from "../recover/purify.js";
-import type { SolverName } from "../recover/solve.js";
+import type { Arithmetic, SolverName } from "../recover/solve.js";
 import { recoveryErrors } from "../recover/report.js";
 import { evaluate, train } from "../train/train.js";
 
@@ -25,6 +25,8 @@ export interface SyntheticOptions {
   backend?: Backend | string;
   subspace?: SubspaceName;
   solver?: SolverName;
+  /** ADMM arithmetic (see Arithmetic; default auto). */
+  arithmetic?: Arithmetic;
   /** "outliers" (default) or "bitflips" (f32 exponent flips: NaN/Inf and huge values). */
   contamination?: "outliers" | "bitflips";
   /** Outlier size in weight stds (default 10). */
@@ -118,7 +120,7 @@ export async function contaminateAndPurify(inst: TrainedInstance, o: SyntheticOp
     ? sparseOutliers(trained, { rho, scale: o.scale ?? 10, seed: seed * 3 + 3 })
     : bitFlips(trained, { rate: rho, bits: "exponent", seed: seed * 3 + 3 });
   const { params: recovered, report } = await purify(c.params, {
-    shape, init, data, subspace: o.subspace ?? "patch", solver: o.solver ?? "admm", backend: be, clean: trained,
+    shape, init, data, subspace: o.subspace ?? "patch", solver: o.solver ?? "admm", arithmetic: o.arithmetic, backend: be, clean: trained,
     trainedReadout: o.trainReadout ?? false,
   });
   const cont = recoveryErrors(c.params, trained, shape);

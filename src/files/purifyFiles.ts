@@ -22,7 +22,7 @@ import type { ModelPrecision, SubspaceName } from "../recover/purify.js";
 import { Purifier, SUBSPACE_NAMES } from "../recover/purify.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import { layoutOf } from "../model/shape.js";
-import type { SolverName } from "../recover/solve.js";
+import type { Arithmetic, SolverName } from "../recover/solve.js";
 import { evaluate } from "../train/train.js";
 import type { NamedFile } from "./inputs.js";
 import { decodeImages, decodeLabels, labelOf, parseInput } from "./inputs.js";
@@ -45,6 +45,8 @@ export interface FilePurifyOptions {
    */
   subspace?: string;
   solver?: SolverName;
+  /** One-hidden-layer: ADMM arithmetic (see Arithmetic; default auto). */
+  arithmetic?: Arithmetic;
   /** One-hidden-layer: whether training updated the readout (default: judged from the files, chooseReadout). */
   trainedReadout?: boolean;
   /** ADMM iteration cap (default 150 on approximate spans, 5000 on exact ones). */
@@ -58,7 +60,7 @@ export interface FilePurifyOptions {
   initRows?: boolean;
 }
 
-export const FILE_OPTION_NAMES = ["subspace", "solver", "trainedReadout", "maxIter", "frozen", "initRows"] as const;
+export const FILE_OPTION_NAMES = ["subspace", "solver", "arithmetic", "trainedReadout", "maxIter", "frozen", "initRows"] as const;
 
 export interface FilePurifyResult {
   params: Float64Array;
@@ -184,10 +186,10 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
     async run(r = {}) {
       const be = await resolveBackend(r.backend);
       const prepare = () => Purifier.create({
-        shape, init: p.init, data: patchesFromImages(be, p.data, p.n, image), subspace, solver: o.solver, backend: be,
+        shape, init: p.init, data: patchesFromImages(be, p.data, p.n, image), subspace, solver: o.solver, arithmetic: o.arithmetic, backend: be,
         trainedReadout: readout.trained, admm: { maxIter }, precision, weightDecay: o.initRows,
       });
-      const key = JSON.stringify(["one-hidden-layer", be.name, subspace, o.solver, readout.trained, maxIter, precision, o.initRows]);
+      const key = JSON.stringify(["one-hidden-layer", be.name, subspace, o.solver, o.arithmetic, readout.trained, maxIter, precision, o.initRows]);
       const purifier = r.spans ? await r.spans.get(key, prepare, (q) => q.dispose()) : await prepare();
       let result;
       try {

@@ -48,9 +48,10 @@ export interface PurifyOptions {
   subspace?: SubspaceName | "auto";
   solver?: SolverName;
   /**
-   * "auto" (default): ADMM over a dense span (the patch span) finds the support in f32 on a SIMD
-   * binary, polish and certificate in f64 (problems polish does not accept continue in f64); "f64":
-   * f64 throughout. See Arithmetic.
+   * "auto" (default): ADMM over a dense span (the patch span) finds the support in f32 where that
+   * pays (a SIMD binary, a large enough batch), polish and certificate in f64 (problems whose polish
+   * is not an exact fit continue in f64); "mixed": so wherever the span is dense; "f64": f64
+   * throughout. See Arithmetic.
    */
   arithmetic?: Arithmetic;
   backend?: Backend | string;

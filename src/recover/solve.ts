@@ -12,12 +12,19 @@ export type SolverName = "admm" | "irls" | "highs";
 export const SOLVER_NAMES: readonly SolverName[] = ["admm", "irls", "highs"];
 
 /**
- * "auto": ADMM finds the support in f32 where that is faster (a SIMD binary, a dense span), then
- * polish in f64; problems polishing does not accept continue in f64 from the f32 state. "f64": f64
- * throughout. Certificates are always evaluated in f64 on the final answer.
+ * "mixed": ADMM over a dense span finds the support in f32, then polish in f64; problems whose
+ * polish is not an exact fit continue in f64 from the f32 state. "auto" (default): mixed where it
+ * pays (a SIMD binary, at least MIXED_MIN_WORK per product), else f64. "f64": f64 throughout.
+ * Certificates are always evaluated in f64 on the final answer.
  */
-export type Arithmetic = "auto" | "f64";
-export const ARITHMETIC_NAMES: readonly Arithmetic[] = ["auto", "f64"];
+export type Arithmetic = "auto" | "mixed" | "f64";
+export const ARITHMETIC_NAMES: readonly Arithmetic[] = ["auto", "mixed", "f64"];
+
+/**
+ * Below this much work per ADMM product (m rows x N x B problems) f32's lanes cannot pay for the
+ * rounding of A and A^+ and a possible f64 continuation: "auto" stays f64 there.
+ */
+export const MIXED_MIN_WORK = 1 << 18;
 
 export interface SolveOptions {
   solver: SolverName;
@@ -70,7 +77,9 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
     }));
     let results: ReturnType<typeof polishAll>;
     if (o.solver === "admm") {
-      const mixed = (o.arithmetic ?? "auto") === "auto" && be.simd && op.transposed !== undefined && o.polish !== false;
+      const arithmetic = o.arithmetic ?? "auto";
+      const mixed = op.transposed !== undefined && o.polish !== false
+        && (arithmetic === "mixed" || arithmetic === "auto" && be.simd && m * N * B >= MIXED_MIN_WORK);
       if (mixed) tol0 = 1e-5;
       const s = admmLad(op, r, B, { ...o.admm, warmStart: o.warmStart, erased: o.erased, onIteration: o.onIteration, arithmetic: mixed ? "f32" : "f64" }, o.factor);
       iterations = s.iterations; converged = s.converged; ridge = s.ridge;

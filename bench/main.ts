@@ -9,6 +9,7 @@ import { benchGemm, gemmShapes } from "./gemm.js";
 import { measurePeak } from "./peak.js";
 import type { RecoveryProblem } from "./recovery.js";
 import { benchRecovery } from "./recovery.js";
+import { numpyPeerMissing } from "./numpyPeer.js";
 import type { BenchSummary } from "./report.js";
 import { gemmSvg, markdown, scalingSvg } from "./report.js";
 import { benchScaling } from "./scaling.js";
@@ -42,7 +43,9 @@ const problems: RecoveryProblem[] = [
   { label: "linearized span K 256, p 196, n k 32", p: 196, patches: 4, samples: 8, filters: 256, subspace: "linearized", rho: 0.1, lr: 1e-9, lpSolvers: quick ? [] : LP_SOLVERS },
 ];
 log("recovery");
-const rows = await benchRecovery(backends, problems, { rounds: quick ? 3 : 5, timeMs: 1, lpCapSeconds: quick ? 45 : 120, log });
+const peerMissing = numpyPeerMissing();
+if (peerMissing) log(`  numpy peer skipped: ${peerMissing}`);
+const rows = await benchRecovery(backends, problems, { rounds: quick ? 3 : 5, timeMs: 1, lpCapSeconds: quick ? 45 : 120, log, peer: !peerMissing });
 log("parallel");
 const parallel = await benchParallel(quick ? 512 : 1024, { rounds: quick ? 3 : 5 });
 log(`  ${parallel.filters} filters: 1 thread ${parallel.oneThread.toFixed(2)} s, 2 workers ${parallel.twoWorkers.toFixed(2)} s, x${parallel.speedup.toFixed(2)}, identical ${parallel.identical}`);
@@ -63,6 +66,14 @@ const admmVsHighs = rows
   .filter((r) => r.method === "highs" && r.status === "ok" && r.params >= 17000 && r.error !== null && r.error <= 1e-8)
   .map((r) => { const a = rows.find((x) => x.problem === r.problem && x.method === "admm (wasm)")!; return a.error! <= 1e-8 ? r.seconds! / a.seconds! : NaN; })
   .filter(Number.isFinite);
+// ours (mixed arithmetic, 2 workers) against the numpy peer in f64 on 2 OpenBLAS threads, per patch-span problem
+const vsNumpy = [...new Set(rows.map((r) => r.problem))].flatMap((problem) => {
+  const ours = rows.find((r) => r.problem === problem && r.method === "admm (wasm, 2 workers)");
+  const peer = rows.find((r) => r.problem === problem && r.method.startsWith("numpy f64"));
+  const peer32 = rows.find((r) => r.problem === problem && r.method.startsWith("numpy f32"));
+  if (!ours?.seconds || !peer?.seconds) return [];
+  return [{ problem, ours: ours.seconds, numpy: peer.seconds, numpyF32: peer32?.seconds ?? null, ratio: peer.seconds / ours.seconds, oursError: ours.error, numpyError: peer.error }];
+});
 const summary: BenchSummary = {
   machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version },
   quick,
@@ -79,7 +90,9 @@ const summary: BenchSummary = {
     recoveryBestVsJs: secs(big, "admm (js)") / Math.min(secs(big, "admm (wasm)"), secs(big, "admm (wasm f64)")),
     gemmF32VsF64: last["wasm-f32"].median / last.wasm.median,
     gemmPeakFractionF32: Math.max(...gemm.map((g) => g.gflops["wasm-f32"].median / g.gflops["peak-f32"].median)),
+    recoveryVsNumpy: vsNumpy.length ? Math.min(...vsNumpy.map((x) => x.ratio)) : null,
   },
+  vsNumpy,
   parallel, ntk,
   gemmPeakFraction: Math.max(...gemm.filter((g) => g.shape.inCache).map((g) => g.gflops.wasm.median / g.gflops.peak.median)),
   peaks, gemm, rows, scaling,

@@ -14,6 +14,7 @@ import { purify } from "../src/recover/purify.js";
 import type { SubspaceName } from "../src/recover/purify.js";
 import { recoveryErrors } from "../src/recover/report.js";
 import { measure } from "./harness.js";
+import { runNumpyPeer } from "./numpyPeer.js";
 import type { LadLp, LpSolverName } from "./lpSolvers.js";
 
 export interface RecoveryProblem {
@@ -92,7 +93,8 @@ function runLpWorker(workerUrl: URL, solver: LpSolverName, problems: LadLp[], ca
   });
 }
 
-export async function benchRecovery(backends: Backend[], problems: RecoveryProblem[], o: { rounds: number; timeMs: number; lpCapSeconds: number; log: (s: string) => void; workerUrl?: URL }): Promise<RecoveryRow[]> {
+/** o.peer: run the numpy + scipy peer (bench/numpyPeer.ts) and ours with 2 workers on the patch-span problems. */
+export async function benchRecovery(backends: Backend[], problems: RecoveryProblem[], o: { rounds: number; timeMs: number; lpCapSeconds: number; log: (s: string) => void; workerUrl?: URL; peer?: boolean }): Promise<RecoveryRow[]> {
   const rows: RecoveryRow[] = [];
   for (const pr of problems) {
     const inst = await trainInstance({ p: pr.p, patches: pr.patches, samples: pr.samples, filters: pr.filters, seed: 1, lr: pr.lr, epochs: pr.lr < 1e-4 ? 50 : 300 }, backends[0]);
@@ -108,9 +110,29 @@ export async function benchRecovery(backends: Backend[], problems: RecoveryProbl
       name,
       fn: async () => { const r = await purify(contaminated, opts(be, arithmetic)); errors.set(name, maxErr(r.params, inst)); },
     }));
+    // the patch span's K filter problems split over two workers: what the native peer's two OpenBLAS threads face
+    const simd = backends.find((be) => be.simd);
+    if (pr.subspace === "patch" && simd && o.peer) {
+      contenders.push({ name: `${simd.name}, 2 workers`, fn: async () => { const r = await purify(contaminated, { ...opts(simd, "auto"), workers: 2 }); errors.set(`${simd.name}, 2 workers`, maxErr(r.params, inst)); } });
+    }
     const t = await measure(contenders, { ...o, iterations: 1 });
     for (const x of t) rows.push({ ...base, method: `admm (${x.name})`, seconds: x.seconds, min: x.min, max: x.max, error: errors.get(x.name)!, status: "ok" });
     o.log(`  ${pr.label}: ${t.map((x) => `${x.name} ${x.seconds.toFixed(3)}s`).join(", ")}`);
+    if (pr.subspace === "patch" && o.peer) {
+      // the same problems for numpy + scipy: A^T = the augmented patch rows, r = the filter rows' change
+      const m = inst.data.samples * inst.data.patches, N = L.row, K = inst.shape.filters, p = inst.data.patchDim;
+      const xa = new Float64Array(m * N);
+      for (let c = 0; c < m; c++) { xa.set(inst.data.values.subarray(c * p, (c + 1) * p), c * N); xa[c * N + p] = 1; }
+      const r = Float64Array.from({ length: K * N }, (_, i) => contaminated[i] - inst.init[i]);
+      for (const dtype of ["float64", "float32"] as const) {
+        const run = runNumpyPeer(xa, m, N, r, K, { threads: 2, dtype, rounds: o.rounds });
+        const out = inst.init.slice();
+        for (let j = 0; j < K; j++) for (let q = 0; q < N; q++) { let v = 0; for (let c = 0; c < m; c++) v += run.u[c * K + j] * xa[c * N + q]; out[j * N + q] += v; }
+        rows.push({ ...base, method: `numpy ${dtype === "float64" ? "f64" : "f32 ADMM + f64 polish"} (OpenBLAS ${run.threads} threads)`, seconds: run.seconds,
+          min: Math.min(...run.times), max: Math.max(...run.times), error: maxErr(out, inst), status: "ok", note: `numpy ${run.numpy}, ${run.iterations} iterations` });
+        o.log(`  ${pr.label}: numpy ${dtype} ${run.seconds.toFixed(3)}s`);
+      }
+    }
     if (pr.lpSolvers.length) {
       const lp = await lpProblems(inst, contaminated, pr.subspace);
       for (const solver of pr.lpSolvers) {

@@ -10,7 +10,9 @@ export interface BenchSummary {
   machine: { cpu: string; cores: number; node: string };
   quick: boolean;
   ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null; parallelSpeedup: number; ntkStructuredVsPairs: number;
-    recoveryMixedVsF64: number | null; recoveryBestVsJs: number; gemmF32VsF64: number; gemmPeakFractionF32: number };
+    recoveryMixedVsF64: number | null; recoveryBestVsJs: number; gemmF32VsF64: number; gemmPeakFractionF32: number; recoveryVsNumpy: number | null };
+  /** Per patch-span problem: ours (2 workers) against the numpy peer (2 OpenBLAS threads). */
+  vsNumpy?: Array<{ problem: string; ours: number; numpy: number; numpyF32: number | null; ratio: number; oursError: number | null; numpyError: number | null }>;
   parallel: import("./parallel.js").ParallelResult;
   ntk: import("./ntk.js").NtkBench;
   gemmPeakFraction: number;
@@ -28,6 +30,13 @@ export function markdown(s: BenchSummary): string {
   out.push("| ratio | value |\n|---|---|");
   for (const [k, v] of Object.entries(s.ratios)) out.push(`| ${k} | ${v === null ? "n/a" : fmt(v)} |`);
   out.push(`| gemmPeakFraction | ${fmt(s.gemmPeakFraction)} |\n`);
+  if (s.vsNumpy?.length) {
+    out.push("## Against the native peer (numpy + scipy over OpenBLAS, bench/peers/admm_numpy.py: the same ADMM, balancing, stopping rule, freezing and polish)\n");
+    out.push("Ours: the default arithmetic (f32 ADMM where it pays, f64 polish), the filter problems over 2 workers; the peer: f64 on 2 OpenBLAS threads (and its f32-ADMM variant). Seconds (median), relative error of the answer.\n");
+    out.push("| problem | ours | numpy f64 | numpy f32 ADMM | ours / numpy | error ours | error numpy |\n|---|---|---|---|---|---|---|");
+    for (const v of s.vsNumpy) out.push(`| ${v.problem} | ${fmt(v.ours)} | ${fmt(v.numpy)} | ${v.numpyF32 === null ? "n/a" : fmt(v.numpyF32)} | ${fmt(v.ratio)}x | ${v.oursError === null ? "n/a" : v.oursError.toExponential(1)} | ${v.numpyError === null ? "n/a" : v.numpyError.toExponential(1)} |`);
+    out.push("");
+  }
   const k = s.ntk;
   out.push(`## The NTK of ${k.model} (P ${k.params}, n ${k.samples}, ${k.columns} columns)\n\nComposed per layer: ${fmt(k.structuredSeconds)} s; one VJP + JVP pair per column: ${fmt(k.pairsSeconds)} s (timed on ${k.pairsColumnsTimed} columns, scaled): x${fmt(k.ratio)}.\n\n| layer | way | explicit GFLOP | contraction GFLOP |\n|---|---|---|---|`);
   for (const l of k.layers) out.push(`| ${l.type} | ${l.kind} | ${fmt(l.explicitGflop)} | ${fmt(l.contractionGflop)} |`);

@@ -143,6 +143,52 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i
   }
 }
 
+/** Columns per register tile: NR (f64x2) or NR32 (f32x4). */
+// @ts-ignore: decorator
+@inline function nrOf<T>(): i32 { return sizeof<T>() == 4 ? NR32 : NR; }
+// @ts-ignore: decorator
+@inline function roundUp(x: i32, to: i32): i32 { return (x + to - 1) / to * to; }
+
+/**
+ * The one blocked GEMM, for T = f64 (f64x2 microkernel) and f32 (f32x4). preA / preB: op(A) or
+ * op(B) already packed by prepack (0: packed here, per block, into work). A prepacked operand is one
+ * that many products share (ADMM's A^+ and A^T): the same panels, so the same bits, as packing
+ * them every call.
+ */
+function gemmCore<T>(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: T,
+  a: usize, lda: i32, b: usize, ldb: i32, beta: T, c: usize, ldc: i32, work: usize, preA: usize, preB: usize): void {
+  if (beta != 1) scaleC<T>(m, n, beta, c, ldc);
+  if (alpha == 0 || k == 0) return;
+  const nrT = nrOf<T>(), mPad = roundUp(m, MR);
+  // f32 panels fit in the f64 slots: the same split of work serves both
+  const workB = work + (<usize>(MC * KC) << 3);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min<i32>(NC, n - jc), ncPad = roundUp(nc, nrT);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min<i32>(KC, k - pc);
+      let pb = workB;
+      if (preB) pb = at<T>(preB, jc * k + pc * ncPad);
+      else packB<T>(pb, b, transB, ldb, pc, kc, jc, nc, nrT);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min<i32>(MC, m - ic);
+        let pa = work;
+        if (preA) pa = at<T>(preA, pc * mPad + ic * kc);
+        else packA<T>(pa, a, transA, lda, ic, mc, pc, kc, alpha);
+        for (let jr = 0; jr < nc; jr += nrT) {
+          const nr = min<i32>(nrT, nc - jr);
+          const pbj = at<T>(pb, jr * kc);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min<i32>(MR, mc - ir);
+            const cp = at<T>(c, (ic + ir) * ldc + jc + jr);
+            if (sizeof<T>() == 4) micro32(kc, at<T>(pa, ir * kc), pbj, cp, ldc, mr, nr);
+            else micro(kc, at<T>(pa, ir * kc), pbj, cp, ldc, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
 /**
  * C (m x n, ldc) = alpha * op(A) * op(B) + beta * C, all row-major f64.
  * op(A) is m x k: A is m x k (lda >= k) when transA = 0, k x m (lda >= m) when transA = 1.
@@ -152,30 +198,55 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i
  */
 export function gemm(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f64,
   a: usize, lda: i32, b: usize, ldb: i32, beta: f64, c: usize, ldc: i32, work: usize): void {
-  if (beta != 1) scaleC<f64>(m, n, beta, c, ldc);
-  if (alpha == 0 || k == 0) return;
-  const pa = work;
-  const pb = work + (<usize>(MC * KC) << 3);
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = min<i32>(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = min<i32>(KC, k - pc);
-      packB<f64>(pb, b, transB, ldb, pc, kc, jc, nc, NR);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = min<i32>(MC, m - ic);
-        packA<f64>(pa, a, transA, lda, ic, mc, pc, kc, alpha);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = min<i32>(NR, nc - jr);
-          const pbj = pb + (<usize>(jr * kc) << 3);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = min<i32>(MR, mc - ir);
-            micro(kc, pa + (<usize>(ir * kc) << 3), pbj,
-              c + (<usize>((ic + ir) * ldc + jc + jr) << 3), ldc, mr, nr);
-          }
-        }
-      }
+  gemmCore<f64>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, work, 0, 0);
+}
+
+/** Elements prepack writes for op(X) on side 0 (A: rows m x cols k) or 1 (B: rows k x cols n); f32: 1. */
+export function packedLength(side: i32, rows: i32, cols: i32, f32: i32): i32 {
+  return side == 0 ? roundUp(rows, MR) * cols : rows * roundUp(cols, f32 ? NR32 : NR);
+}
+
+function prepackCore<T>(side: i32, out: usize, x: usize, trans: i32, ld: i32, rows: i32, cols: i32): void {
+  if (side == 0) {
+    // A (rows m x cols k): blocks (pc, ic) at pc mPad + ic kc, as gemmCore reads them
+    const mPad = roundUp(rows, MR);
+    for (let pc = 0; pc < cols; pc += KC) {
+      const kc = min<i32>(KC, cols - pc);
+      for (let ic = 0; ic < rows; ic += MC) packA<T>(at<T>(out, pc * mPad + ic * kc), x, trans, ld, ic, min<i32>(MC, rows - ic), pc, kc, <T>1);
+    }
+  } else {
+    // B (rows k x cols n): blocks (jc, pc) at jc k + pc ncPad
+    const nrT = nrOf<T>();
+    for (let jc = 0; jc < cols; jc += NC) {
+      const nc = min<i32>(NC, cols - jc), ncPad = roundUp(nc, nrT);
+      for (let pc = 0; pc < rows; pc += KC) packB<T>(at<T>(out, jc * rows + pc * ncPad), x, trans, ld, pc, min<i32>(KC, rows - pc), jc, nc, nrT);
     }
   }
+}
+
+/** out = op(X) packed for gemmPrepacked's side (0: A, rows m x cols k; 1: B, rows k x cols n), f64. */
+export function prepack(side: i32, out: usize, x: usize, trans: i32, ld: i32, rows: i32, cols: i32): void {
+  prepackCore<f64>(side, out, x, trans, ld, rows, cols);
+}
+
+/** prepack in f32. */
+export function prepackF32(side: i32, out: usize, x: usize, trans: i32, ld: i32, rows: i32, cols: i32): void {
+  prepackCore<f32>(side, out, x, trans, ld, rows, cols);
+}
+
+/**
+ * gemm with alpha 1 and one operand prepacked (side 0: A, side 1: B); the other is (x, transX, ldx).
+ * Bit for bit what gemm computes from the unpacked operand.
+ */
+export function gemmPrepacked(side: i32, packed: usize, x: usize, transX: i32, ldx: i32, m: i32, n: i32, k: i32, beta: f64, c: usize, ldc: i32, work: usize): void {
+  if (side == 0) gemmCore<f64>(0, transX, m, n, k, 1, 0, 0, x, ldx, beta, c, ldc, work, packed, 0);
+  else gemmCore<f64>(transX, 0, m, n, k, 1, x, ldx, 0, 0, beta, c, ldc, work, 0, packed);
+}
+
+/** gemmPrepacked in f32. */
+export function gemmPrepackedF32(side: i32, packed: usize, x: usize, transX: i32, ldx: i32, m: i32, n: i32, k: i32, beta: f32, c: usize, ldc: i32, work: usize): void {
+  if (side == 0) gemmCore<f32>(0, transX, m, n, k, 1, 0, 0, x, ldx, beta, c, ldc, work, packed, 0);
+  else gemmCore<f32>(transX, 0, m, n, k, 1, x, ldx, 0, 0, beta, c, ldc, work, 0, packed);
 }
 
 /**
@@ -299,27 +370,5 @@ function micro32(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr:
  */
 export function gemmF32(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f32,
   a: usize, lda: i32, b: usize, ldb: i32, beta: f32, c: usize, ldc: i32, work: usize): void {
-  if (beta != 1) scaleC<f32>(m, n, beta, c, ldc);
-  if (alpha == 0 || k == 0) return;
-  const pa = work;
-  const pb = work + (<usize>(MC * KC) << 2);
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = min<i32>(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = min<i32>(KC, k - pc);
-      packB<f32>(pb, b, transB, ldb, pc, kc, jc, nc, NR32);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = min<i32>(MC, m - ic);
-        packA<f32>(pa, a, transA, lda, ic, mc, pc, kc, alpha);
-        for (let jr = 0; jr < nc; jr += NR32) {
-          const nr = min<i32>(NR32, nc - jr);
-          const pbj = at<f32>(pb, jr * kc);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = min<i32>(MR, mc - ir);
-            micro32(kc, at<f32>(pa, ir * kc), pbj, at<f32>(c, (ic + ir) * ldc + jc + jr), ldc, mr, nr);
-          }
-        }
-      }
-    }
-  }
+  gemmCore<f32>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, work, 0, 0);
 }

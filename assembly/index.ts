@@ -1,7 +1,7 @@
 // The one WASM module: every kernel family, exported flat for src/backend/wasm.ts.
 export { heapBase, simdEnabled } from "./memory";
 export { fill, copy, scale, axpy, axpby, sub, mul, dot, asum, amax, softThreshold, admmUpdate, admmUpdateBatch, momentumStep, adamStep, scaleColumns } from "./vector";
-export { gemm, gemmF32, gemv, gemmWorkspaceBytes } from "./gemm";
+export { gemm, gemmF32, gemv, gemmWorkspaceBytes, packedLength, prepack, prepackF32, gemmPrepacked, gemmPrepackedF32 } from "./gemm";
 export { extractPatches, sumBlocks, broadcastBlocks } from "./patches";
 export { relu, reluMask, reluBackward } from "./relu";
 export { choleskyFactor, choleskySolve, solveLowerTransposed } from "./cholesky";

@@ -111,9 +111,13 @@ export async function benchRecovery(backends: Backend[], problems: RecoveryProbl
       fn: async () => { const r = await purify(contaminated, opts(be, arithmetic)); errors.set(name, maxErr(r.params, inst)); },
     }));
     // the patch span's K filter problems split over two workers: what the native peer's two OpenBLAS threads face
+    // (workers need the Node entry point, dist/node.js, which registers worker_threads; a pool keeps them)
     const simd = backends.find((be) => be.simd);
     if (pr.subspace === "patch" && simd && o.peer) {
-      contenders.push({ name: `${simd.name}, 2 workers`, fn: async () => { const r = await purify(contaminated, { ...opts(simd, "auto"), workers: 2 }); errors.set(`${simd.name}, 2 workers`, maxErr(r.params, inst)); } });
+      const node = await import(new URL("../../dist/node.js", import.meta.url).href);
+      const name = `${simd.name}, 2 workers`;
+      await node.purify(contaminated, { ...opts(simd, "auto"), backend: simd.name, workers: 2 });
+      contenders.push({ name, fn: async () => { const r = await node.purify(contaminated, { ...opts(simd, "auto"), backend: simd.name, workers: 2 }); errors.set(name, maxErr(r.params, inst)); } });
     }
     const t = await measure(contenders, { ...o, iterations: 1 });
     for (const x of t) rows.push({ ...base, method: `admm (${x.name})`, seconds: x.seconds, min: x.min, max: x.max, error: errors.get(x.name)!, status: "ok" });
@@ -132,6 +136,7 @@ export async function benchRecovery(backends: Backend[], problems: RecoveryProbl
           min: Math.min(...run.times), max: Math.max(...run.times), error: maxErr(out, inst), status: "ok", note: `numpy ${run.numpy}, ${run.iterations} iterations` });
         o.log(`  ${pr.label}: numpy ${dtype} ${run.seconds.toFixed(3)}s`);
       }
+      (await import(new URL("../../dist/node.js", import.meta.url).href)).closeWorkers();
     }
     if (pr.lpSolvers.length) {
       const lp = await lpProblems(inst, contaminated, pr.subspace);

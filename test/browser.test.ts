@@ -32,7 +32,7 @@ describe.skipIf(!available)("headless Chromium", () => {
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(`${base}/demo/index.html`);
-    const opts = { p: 40, patches: 4, samples: 3, filters: 6, rho: 0.1, seed: 2 };
+    const opts = { p: 40, patches: 4, samples: 3, filters: 64, rho: 0.1, seed: 2 }; // 64 filters: two shares of 32, so 2 workers run
     const node = await runSynthetic({ ...opts, backend: "wasm" });
     // A string, not a function: vitest would rewrite a dynamic import() inside a function.
     // (a) the whole pipeline in the page; (b) purify on Node's exact inputs, one thread and 2 workers.

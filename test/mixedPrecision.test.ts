@@ -39,6 +39,31 @@ for (const name of ["wasm", "wasm-scalar", "js"]) {
       }
     });
 
+    it("a prepacked operand gives gemm's product bit for bit (both sides, transposes, sizes across the blocking), in f64 and f32", async () => {
+      const be = await createBackend(name), f = be.f32;
+      for (const [m, n, k] of [[7, 9, 5], [70, 530, 300]]) {
+        for (const side of ["a", "b"] as const) for (const tp of [false, true]) for (const tx of [false, true]) {
+          const a = randn(m * k, m + n), b = randn(k * n, k + 1), c0 = randn(m * n, 2);
+          const [P, X, rows, cols, ldP, ldX] = side === "a" ? [a, b, m, k, tp ? m : k, tx ? k : n] : [b, a, k, n, tp ? k : n, tx ? m : k];
+          const pb = be.upload(be.alloc(P.length), P), xb = be.upload(be.alloc(X.length), X);
+          const packed = be.prepack(side, be.alloc(be.packedLength(side, rows, cols)), pb, tp, ldP, rows, cols);
+          const got = be.upload(be.alloc(m * n), c0), want = be.upload(be.alloc(m * n), c0);
+          be.gemmPrepacked(side, packed, xb, tx, ldX, m, n, k, 0.5, got, n);
+          if (side === "a") be.gemm(tp, tx, m, n, k, 1, pb, ldP, xb, ldX, 0.5, want, n);
+          else be.gemm(tx, tp, m, n, k, 1, xb, ldX, pb, ldP, 0.5, want, n);
+          expect(Array.from(be.view(got))).toEqual(Array.from(be.view(want)));
+          // f32: the same through backend.f32
+          const p32 = f.demote(f.alloc(P.length), pb), x32 = f.demote(f.alloc(X.length), xb);
+          const packed32 = f.prepack(side, f.alloc(f.packedLength(side, rows, cols)), p32, tp, ldP, rows, cols);
+          const g32 = f.demote(f.alloc(m * n), be.upload(be.alloc(m * n), c0)), w32 = f.demote(f.alloc(m * n), be.upload(be.alloc(m * n), c0));
+          f.gemmPrepacked(side, packed32, x32, tx, ldX, m, n, k, 0.5, g32, n);
+          if (side === "a") f.gemm(tp, tx, m, n, k, 1, p32, ldP, x32, ldX, 0.5, w32, n);
+          else f.gemm(tx, tp, m, n, k, 1, x32, ldX, p32, ldP, 0.5, w32, n);
+          expect(Array.from(f.view(g32))).toEqual(Array.from(f.view(w32)));
+        }
+      }
+    });
+
     it("demote rounds to nearest, promote is exact; the f32 ADMM step matches the f64 one to f32 accuracy", async () => {
       const be = await createBackend(name), f = be.f32, n = 37;
       const x = randn(n, 5), X = be.upload(be.alloc(n), x), X32 = f.demote(f.alloc(n), X);

@@ -7,7 +7,7 @@ describe("workers", () => {
     const api = await import("../dist/node.js");
     const { trainInstance } = await import("../dist/experiments/synthetic.js");
     const be = await api.createBackend("wasm");
-    const inst = await trainInstance({ p: 64, patches: 4, samples: 6, filters: 70, seed: 3 }, be);
+    const inst = await trainInstance({ p: 64, patches: 4, samples: 6, filters: 100, seed: 3 }, be); // 100 filters: shares of >= 32 for 2 and 3 workers
     const { params } = api.sparseOutliers(inst.trained, { rho: 0.1, seed: 4 });
     params[5] = NaN; // an erasure in the first share
     const o = { shape: inst.shape, init: inst.init, data: inst.data, backend: "wasm", trainedReadout: false, clean: inst.trained };

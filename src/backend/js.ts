@@ -1,7 +1,7 @@
 // The "js" backend: the same kernels in plain TypeScript over Float64Arrays, written as well as JS
 // allows (packed, register-blocked GEMM; unrolled loops). Accumulation orders mirror the SIMD
 // kernels lane by lane, so results match the "wasm" backend bit for bit on most inputs.
-import type { Backend, Buf, Buf32, ConvGeometry, SingleKernels } from "./types.js";
+import type { Backend, Buf, Buf32, ConvGeometry, PackSide, SingleKernels } from "./types.js";
 
 class JsBuf implements Buf {
   constructor(readonly data: Float64Array, readonly owned: boolean) {}
@@ -47,6 +47,16 @@ class JsSingle implements SingleKernels {
       for (let j = 0; j < n; j++) C[o + j] = (beta === 0 ? 0 : beta * C[o + j]) + row[j];
     }
     return c;
+  }
+  // "packed" in TypeScript is op(X) stored untransposed: the products see the same values
+  packedLength(_side: PackSide, rows: number, cols: number): number { return rows * cols; }
+  prepack(_side: PackSide, out: Buf32, x: Buf32, trans: boolean, ld: number, rows: number, cols: number): Buf32 {
+    const O = f(out), X = f(x);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) O[i * cols + j] = trans ? X[j * ld + i] : X[i * ld + j];
+    return out;
+  }
+  gemmPrepacked(side: PackSide, packed: Buf32, x: Buf32, tx: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf32, ldc: number): Buf32 {
+    return side === "a" ? this.gemm(false, tx, m, n, k, 1, packed, k, x, ldx, beta, c, ldc) : this.gemm(tx, false, m, n, k, 1, x, ldx, packed, n, beta, c, ldc);
   }
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 {
     const Q = f(q), R = f(r), Y = f(y), Z = f(z);
@@ -287,6 +297,16 @@ export class JsBackend implements Backend {
     return c;
   }
 
+  // "packed" in TypeScript is op(X) stored untransposed: gemm packs it into the same panels as op(X)
+  packedLength(_side: PackSide, rows: number, cols: number): number { return rows * cols; }
+  prepack(_side: PackSide, out: Buf, x: Buf, trans: boolean, ld: number, rows: number, cols: number): Buf {
+    const O = d(out), X = d(x);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) O[i * cols + j] = trans ? X[j * ld + i] : X[i * ld + j];
+    return out;
+  }
+  gemmPrepacked(side: PackSide, packed: Buf, x: Buf, tx: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf, ldc: number): Buf {
+    return side === "a" ? this.gemm(false, tx, m, n, k, 1, packed, k, x, ldx, beta, c, ldc) : this.gemm(tx, false, m, n, k, 1, x, ldx, packed, n, beta, c, ldc);
+  }
   gemv(trans: boolean, m: number, k: number, alpha: number, a: Buf, lda: number, x: Buf, beta: number, y: Buf): Buf {
     const A = d(a), X = d(x), Y = d(y);
     if (!trans) {

@@ -11,6 +11,9 @@ export interface Buf {
   readonly length: number;
 }
 
+/** Which gemm operand a prepacked matrix is: "a" (op(A), m x k) or "b" (op(B), k x n). */
+export type PackSide = "a" | "b";
+
 /** A handle to f32 storage (the mixed-precision solver's), owned by one backend; length in f32 elements. */
 export interface Buf32 {
   readonly length: number;
@@ -34,6 +37,9 @@ export interface SingleKernels {
   promote(out: Buf, x: Buf32): Buf;
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Buf32, lda: number, b: Buf32, ldb: number, beta: number, c: Buf32, ldc: number): Buf32;
+  packedLength(side: PackSide, rows: number, cols: number): number;
+  prepack(side: PackSide, out: Buf32, x: Buf32, trans: boolean, ld: number, rows: number, cols: number): Buf32;
+  gemmPrepacked(side: PackSide, packed: Buf32, x: Buf32, transX: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf32, ldc: number): Buf32;
   /** q = r - y + z */
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32;
   /** sum |x - y| (accumulated in f64). */
@@ -123,6 +129,15 @@ export interface Backend {
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Buf, lda: number, b: Buf, ldb: number, beta: number, c: Buf, ldc: number): Buf;
   /** y = alpha op(A) x + beta y; op(A): m x k. */
+  /** Entries prepack writes for op(X): side "a" (rows m x cols k) or "b" (rows k x cols n). */
+  packedLength(side: PackSide, rows: number, cols: number): number;
+  /** out = op(X) (rows x cols) packed as gemm's A or B operand, for many gemmPrepacked calls. */
+  prepack(side: PackSide, out: Buf, x: Buf, trans: boolean, ld: number, rows: number, cols: number): Buf;
+  /**
+   * C (m x n) = op(A) op(B) + beta C where one operand is prepacked (side) and the other is
+   * (x, transX, ldx): bit for bit gemm with alpha 1 on the unpacked operand, without repacking it.
+   */
+  gemmPrepacked(side: PackSide, packed: Buf, x: Buf, transX: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf, ldc: number): Buf;
   gemv(trans: boolean, m: number, k: number, alpha: number, a: Buf, lda: number, x: Buf, beta: number, y: Buf): Buf;
 
   // CNN kernels

@@ -1,7 +1,7 @@
 // The "wasm" and "wasm-scalar" backends: the same AssemblyScript kernels, compiled with and without
 // SIMD, operating on buffers that live in the module's linear memory (no copies per call).
 import type { BinaryId } from "./binaries.js";
-import type { Backend, BackendName, Buf, Buf32, ConvGeometry, SingleKernels } from "./types.js";
+import type { Backend, BackendName, Buf, Buf32, ConvGeometry, PackSide, SingleKernels } from "./types.js";
 import { LinearAllocator } from "./allocator.js";
 
 /** The kernel exports of assembly/index.ts (pointers are byte offsets). */
@@ -49,6 +49,11 @@ interface KernelExports {
   avgPoolBackward(gx: number, gy: number, planes: number, H: number, W: number, size: number): void;
   channelAffine(o: number, x: number, scale: number, shift: number, n: number, C: number, HW: number, acc: number): void;
   channelSums(sumGX: number, sumG: number, g: number, x: number, n: number, C: number, HW: number): void;
+  packedLength(side: number, rows: number, cols: number, f32: number): number;
+  prepack(side: number, o: number, x: number, trans: number, ld: number, rows: number, cols: number): void;
+  prepackF32(side: number, o: number, x: number, trans: number, ld: number, rows: number, cols: number): void;
+  gemmPrepacked(side: number, packed: number, x: number, tx: number, ldx: number, m: number, n: number, k: number, beta: number, c: number, ldc: number, work: number): void;
+  gemmPrepackedF32(side: number, packed: number, x: number, tx: number, ldx: number, m: number, n: number, k: number, beta: number, c: number, ldc: number, work: number): void;
   gemmF32(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, work: number): void;
   peakF32(iters: number, m: number, a: number): number;
   peakFlopsPerIterationF32(): number;
@@ -102,6 +107,13 @@ class WasmSingle implements SingleKernels {
   gemm(ta: boolean, tb: boolean, m: number, nn: number, k: number, alpha: number, a: Buf32, lda: number, b: Buf32, ldb: number, beta: number, c: Buf32, ldc: number): Buf32 {
     this.k.gemmF32(ta ? 1 : 0, tb ? 1 : 0, m, nn, k, alpha, p32(a), lda, p32(b), ldb, beta, p32(c), ldc, this.work);
     return c;
+  }
+  packedLength(side: PackSide, rows: number, cols: number): number { return this.k.packedLength(side === "a" ? 0 : 1, rows, cols, 1); }
+  prepack(side: PackSide, o: Buf32, x: Buf32, trans: boolean, ld: number, rows: number, cols: number): Buf32 {
+    this.k.prepackF32(side === "a" ? 0 : 1, p32(o), p32(x), trans ? 1 : 0, ld, rows, cols); return o;
+  }
+  gemmPrepacked(side: PackSide, packed: Buf32, x: Buf32, tx: boolean, ldx: number, m: number, nn: number, k: number, beta: number, c: Buf32, ldc: number): Buf32 {
+    this.k.gemmPrepackedF32(side === "a" ? 0 : 1, p32(packed), p32(x), tx ? 1 : 0, ldx, m, nn, k, beta, p32(c), ldc, this.work); return c;
   }
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 { this.k.admmRhsF32(p32(q), p32(r), p32(y), p32(z), q.length); return q; }
   l1Diff(x: Buf32, y: Buf32): number { return this.k.l1DiffF32(p32(x), p32(y), x.length); }
@@ -195,6 +207,13 @@ export class WasmBackend implements Backend {
   gemm(ta: boolean, tb: boolean, m: number, nn: number, k: number, alpha: number, a: Buf, lda: number, b: Buf, ldb: number, beta: number, c: Buf, ldc: number): Buf {
     this.k.gemm(ta ? 1 : 0, tb ? 1 : 0, m, nn, k, alpha, p(a), lda, p(b), ldb, beta, p(c), ldc, this.work);
     return c;
+  }
+  packedLength(side: PackSide, rows: number, cols: number): number { return this.k.packedLength(side === "a" ? 0 : 1, rows, cols, 0); }
+  prepack(side: PackSide, o: Buf, x: Buf, trans: boolean, ld: number, rows: number, cols: number): Buf {
+    this.k.prepack(side === "a" ? 0 : 1, p(o), p(x), trans ? 1 : 0, ld, rows, cols); return o;
+  }
+  gemmPrepacked(side: PackSide, packed: Buf, x: Buf, tx: boolean, ldx: number, m: number, nn: number, k: number, beta: number, c: Buf, ldc: number): Buf {
+    this.k.gemmPrepacked(side === "a" ? 0 : 1, p(packed), p(x), tx ? 1 : 0, ldx, m, nn, k, beta, p(c), ldc, this.work); return c;
   }
   gemv(t: boolean, m: number, k: number, alpha: number, a: Buf, lda: number, x: Buf, beta: number, y: Buf): Buf {
     this.k.gemv(t ? 1 : 0, m, k, alpha, p(a), lda, p(x), beta, p(y)); return y;

@@ -86,6 +86,9 @@ interface AdmmVectors {
 function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv: Buf | null, init: AdmmState | null, warmU?: Float64Array): AdmmVectors & { u: Buf; z: Buf; y: Buf } {
   const be = op.be, N = op.rows, m = op.cols;
   const z = be.alloc(B * N), y = be.alloc(B * N), au = be.alloc(B * N), q = be.alloc(B * N), u = be.alloc(m * B);
+  // a dense span's A^+ and A^T are the same operands every iteration: packed once for the GEMM
+  const packedP = pinv ? be.prepack("a", be.alloc(be.packedLength("a", m, N)), pinv, false, N, m, N) : null;
+  const packedAt = pinv ? be.prepack("b", be.alloc(be.packedLength("b", m, N)), op.transposed!(), false, N, m, N) : null;
   const rows = (buf: Buf) => Array.from({ length: B }, (_, b) => be.slice(buf, b * N, N));
   const ys = rows(y), aus = rows(au), rs = rows(r), qs = rows(q);
   if (init) { be.upload(u, init.u); be.upload(z, init.z); be.upload(y, init.y); }
@@ -99,25 +102,28 @@ function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv:
     B, u, z, y,
     rhs() { be.sub(q, r, y); be.axpy(q, 1, z); },
     uStep() {
-      if (pinv) be.gemm(false, true, m, B, N, 1, pinv, N, q, N, 0, u, B);
+      if (packedP) be.gemmPrepacked("a", packedP, q, true, N, m, B, N, 0, u, B);
       else { op.applyT(q, u, B); chol.solve(u, B); }
     },
-    apply() { op.apply(u, au, B); },
+    // A u = (u^T A^T)^T: the operator's own product, from the packed A^T
+    apply() { if (packedAt) be.gemmPrepacked("b", packedAt, u, true, B, B, N, m, 0, au, N); else op.apply(u, au, B); },
     update(alpha, t, active, stats) { be.admmUpdateBatch(z, y, au, r, alpha, t, active, B, stats); },
     scaleY(b, s) { be.scale(ys[b], s); },
     l1(b) { be.sub(qs[b], aus[b], rs[b]); return be.asum(qs[b]); },
     views: () => ({ r: be.view(r), au: be.view(au) }),
-    dispose() { for (const buf of [z, y, au, q, u]) be.free(buf); },
+    dispose() { for (const buf of [z, y, au, q, u, packedP, packedAt]) if (buf) be.free(buf); },
   };
 }
 
 function f32Vectors(op: LinearOperator, r: Buf, B: number, pinv: Buf, warmU?: Float64Array): AdmmVectors & { state(): Omit<AdmmState, "mu"> } {
   const be = op.be, s = be.f32, N = op.rows, m = op.cols;
   const At = s.demote(s.alloc(m * N), op.transposed!()), P = s.demote(s.alloc(m * N), pinv), r32 = s.demote(s.alloc(B * N), r);
+  const packedP = s.prepack("a", s.alloc(s.packedLength("a", m, N)), P, false, N, m, N);
+  const packedAt = s.prepack("b", s.alloc(s.packedLength("b", m, N)), At, false, N, m, N);
   const z = s.alloc(B * N), y = s.alloc(B * N), au = s.alloc(B * N), q = s.alloc(B * N), u = s.alloc(m * B);
   const rows = (buf: Buf32) => Array.from({ length: B }, (_, b) => s.slice(buf, b * N, N));
   const ys = rows(y), aus = rows(au), rs = rows(r32);
-  const apply = () => s.gemm(true, false, B, N, m, 1, u, B, At, N, 0, au, N);
+  const apply = () => s.gemmPrepacked("b", packedAt, u, true, B, B, N, m, 0, au, N);
   if (warmU) s.view(u).set(warmU);
   apply();
   s.admmRhs(z, au, r32, q); // z = A u - r + 0 (q is still zero)
@@ -125,14 +131,14 @@ function f32Vectors(op: LinearOperator, r: Buf, B: number, pinv: Buf, warmU?: Fl
   return {
     B,
     rhs() { s.admmRhs(q, r32, y, z); },
-    uStep() { s.gemm(false, true, m, B, N, 1, P, N, q, N, 0, u, B); },
+    uStep() { s.gemmPrepacked("a", packedP, q, true, N, m, B, N, 0, u, B); },
     apply,
     update(alpha, t, active, stats) { s.admmUpdateBatch(z, y, au, r32, alpha, t, active, B, stats); },
     scaleY(b, k) { const v = s.view(ys[b]); for (let i = 0; i < v.length; i++) v[i] *= k; },
     l1(b) { return s.l1Diff(aus[b], rs[b]); },
     views: () => ({ r: s.view(r32), au: s.view(au) }),
     state: () => ({ u: f64(u), z: f64(z), y: f64(y) }),
-    dispose() { for (const buf of [At, P, r32, z, y, au, q, u]) s.free(buf); },
+    dispose() { for (const buf of [At, P, packedP, packedAt, r32, z, y, au, q, u]) s.free(buf); },
   };
 }
 

@@ -19,7 +19,7 @@ import { LinearizedOperator } from "./linearized.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
-import { ARITHMETIC_NAMES, SOLVER_NAMES, solveBatch } from "./solve.js";
+import { ARITHMETIC_NAMES, SOLVER_NAMES, arithmeticFor, solveBatch } from "./solve.js";
 import { detectionScores, recoveryErrors, residualThreshold, spanFit } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
 import { Cholesky } from "../linalg/cholesky.js";
@@ -72,9 +72,10 @@ export interface PurifyOptions {
    */
   grossFactor?: number;
   /**
-   * Patch span: split the K filter problems over this many workers (each with its own WASM
-   * instance); results are bit-identical to one thread. Needs the Node or browser entry point.
-   * Progress callbacks are not forwarded from workers. Default 1.
+   * Patch span: split the K filter problems over up to this many workers (each with its own WASM
+   * instance), at least MIN_FILTERS_PER_WORKER (32) filters each: smaller shares cost more to send
+   * than to solve, and run in the calling thread. Results are bit-identical to one thread. Needs the
+   * Node or browser entry point. Progress callbacks are not forwarded from workers. Default 1.
    */
   workers?: number;
   /** Least-squares polishing on the exactly-fit rows (default true). */
@@ -87,6 +88,9 @@ export interface PurifyOptions {
   precision?: ModelPrecision;
   onProgress?: (p: PurifyProgress) => void;
 }
+
+/** Filters per worker below which a share costs more to send than to solve: smaller splits stay in the calling thread. */
+export const MIN_FILTERS_PER_WORKER = 32;
 
 const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "arithmetic", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers", "precision"];
 
@@ -342,18 +346,20 @@ export class Purifier {
         owned.push(base);
         const r = delta.slice(0, L.wSize);
         const erased = perProblem(erasures, 0, L.row, K);
+        // decided once for all K problems, so that a split over workers solves each the same way
+        const arithmetic = arithmeticFor(this.o.arithmetic, be, m, L.row, K);
         let sol: BatchSolution;
         const workers = this.o.workers ?? 1;
         if (this.o.weightDecay) {
           sol = await solveEach(be, base, r, K, L.row, init, erased, { ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize) });
-        } else if (workers > 1 && K > 1) {
+        } else if (Math.min(workers, Math.floor(K / MIN_FILTERS_PER_WORKER)) > 1) {
           sol = await solveFiltersInWorkers({
-            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, arithmetic: this.o.arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
+            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
             // functions cannot cross to a worker
             admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined,
-          }, Math.min(workers, K));
+          }, Math.min(workers, Math.floor(K / MIN_FILTERS_PER_WORKER)));
         } else {
-          sol = await solveBatch(base, r, K, { ...solveOpts("filters"), erased, floor: floor?.subarray(0, L.wSize) });
+          sol = await solveBatch(base, r, K, { ...solveOpts("filters"), arithmetic, erased, floor: floor?.subarray(0, L.wSize) });
         }
         absorb(sol);
         spanDim = sol.u.length / K; problems = K;

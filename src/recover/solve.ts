@@ -26,6 +26,15 @@ export const ARITHMETIC_NAMES: readonly Arithmetic[] = ["auto", "mixed", "f64"];
  */
 export const MIXED_MIN_WORK = 1 << 18;
 
+/**
+ * What "auto" means for B problems of N rows sharing an m-column dense span on this backend: mixed
+ * on a SIMD binary from MIXED_MIN_WORK on, else f64. "mixed" and "f64" are kept.
+ */
+export function arithmeticFor(arithmetic: Arithmetic | undefined, be: { simd: boolean }, m: number, N: number, B: number): "mixed" | "f64" {
+  const a = arithmetic ?? "auto";
+  return a === "auto" ? (be.simd && m * N * B >= MIXED_MIN_WORK ? "mixed" : "f64") : a;
+}
+
 export interface SolveOptions {
   solver: SolverName;
   arithmetic?: Arithmetic;
@@ -77,9 +86,7 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
     }));
     let results: ReturnType<typeof polishAll>;
     if (o.solver === "admm") {
-      const arithmetic = o.arithmetic ?? "auto";
-      const mixed = op.transposed !== undefined && o.polish !== false
-        && (arithmetic === "mixed" || arithmetic === "auto" && be.simd && m * N * B >= MIXED_MIN_WORK);
+      const mixed = op.transposed !== undefined && o.polish !== false && arithmeticFor(o.arithmetic, be, m, N, B) === "mixed";
       if (mixed) tol0 = 1e-5;
       const s = admmLad(op, r, B, { ...o.admm, warmStart: o.warmStart, erased: o.erased, onIteration: o.onIteration, arithmetic: mixed ? "f32" : "f64" }, o.factor);
       iterations = s.iterations; converged = s.converged; ridge = s.ridge;

@@ -25,7 +25,7 @@ import type { RecoveryErrors } from "./report.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
 import { chooseSpan, spanHoldWarning } from "./chooseSpan.js";
-import { solveFiltersInWorkers } from "../parallel/pool.js";
+import { hasWorkers, solveFiltersInWorkers } from "../parallel/pool.js";
 import { relinearizedSolve } from "./relinearize.js";
 
 export type SubspaceName = "patch" | "linearized" | "relinearized";
@@ -244,6 +244,10 @@ export class Purifier {
     if ((options.workers ?? 1) > 1 && subspace !== "patch") choice.warnings.push(`workers split the patch span's filter problems; the ${subspace} span runs on one thread`);
     if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
       throw new OptionError(`${where}: workers must be an integer >= 1, got ${options.workers}`);
+    }
+    // asked for workers where none can start: said at once, whether or not this problem would split
+    if ((options.workers ?? 1) > 1 && subspace === "patch" && !hasWorkers()) {
+      throw new OptionError(`${where}: workers > 1 needs worker support, which this runtime's entry point does not provide (use the Node or browser build)`);
     }
     const solver = options.solver ?? "admm";
     if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);

@@ -65,79 +65,88 @@ function scaleC<T>(m: i32, n: i32, beta: T, c: usize, ldc: i32): void {
   }
 }
 
-/** C[i0.., j0..] += packedA(4 x kc) * packedB(kc x 4), writing only rows < mr and cols < nr. */
-function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i32): void {
+/**
+ * C[i0.., j0..] += packedA(4 x kc) * packedB(kc x NR), writing only rows < mr and cols < nr: one
+ * source for T = f64 (f64x2, NR 4) and f32 (f32x4, NR32 8): four rows of two vectors, eight
+ * accumulators, the same instructions on lanes of either width.
+ */
+function micro<T>(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i32): void {
+  const nrT = nrOf<T>();
   if (ASC_FEATURE_SIMD) {
-    let c00 = f64x2.splat(0), c01 = f64x2.splat(0);
-    let c10 = f64x2.splat(0), c11 = f64x2.splat(0);
-    let c20 = f64x2.splat(0), c21 = f64x2.splat(0);
-    let c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+    let c00 = v128.splat<T>(0), c01 = v128.splat<T>(0);
+    let c10 = v128.splat<T>(0), c11 = v128.splat<T>(0);
+    let c20 = v128.splat<T>(0), c21 = v128.splat<T>(0);
+    let c30 = v128.splat<T>(0), c31 = v128.splat<T>(0);
+    // pointers advance instead of being recomputed from p: fewer instructions beside the 16 arithmetic ones
     let ap = pa, bp = pb;
-    const end = pa + (<usize>(kc << 2) << 3);
+    const end = pa + (<usize>(kc * MR) << alignof<T>());
     while (ap < end) {
       const b0 = v128.load(bp);
       const b1 = v128.load(bp, 16);
-      let a = v128.load64_splat(ap);
-      c00 = f64x2.add(c00, f64x2.mul(a, b0)); c01 = f64x2.add(c01, f64x2.mul(a, b1));
-      a = v128.load64_splat(ap, 8);
-      c10 = f64x2.add(c10, f64x2.mul(a, b0)); c11 = f64x2.add(c11, f64x2.mul(a, b1));
-      a = v128.load64_splat(ap, 16);
-      c20 = f64x2.add(c20, f64x2.mul(a, b0)); c21 = f64x2.add(c21, f64x2.mul(a, b1));
-      a = v128.load64_splat(ap, 24);
-      c30 = f64x2.add(c30, f64x2.mul(a, b0)); c31 = f64x2.add(c31, f64x2.mul(a, b1));
-      ap += 32; bp += 32;
+      let a = v128.load_splat<T>(ap);
+      c00 = v128.add<T>(c00, v128.mul<T>(a, b0)); c01 = v128.add<T>(c01, v128.mul<T>(a, b1));
+      a = v128.load_splat<T>(ap, sizeof<T>());
+      c10 = v128.add<T>(c10, v128.mul<T>(a, b0)); c11 = v128.add<T>(c11, v128.mul<T>(a, b1));
+      a = v128.load_splat<T>(ap, 2 * sizeof<T>());
+      c20 = v128.add<T>(c20, v128.mul<T>(a, b0)); c21 = v128.add<T>(c21, v128.mul<T>(a, b1));
+      a = v128.load_splat<T>(ap, 3 * sizeof<T>());
+      c30 = v128.add<T>(c30, v128.mul<T>(a, b0)); c31 = v128.add<T>(c31, v128.mul<T>(a, b1));
+      ap += MR * sizeof<T>(); bp += 32;
     }
-    const row = <usize>ldc << 3;
-    if (mr == 4 && nr == 4) {
+    const row = <usize>ldc << alignof<T>();
+    if (mr == MR && nr == nrT) {
       let cp = c;
-      v128.store(cp, f64x2.add(v128.load(cp), c00)); v128.store(cp, f64x2.add(v128.load(cp, 16), c01), 16);
+      v128.store(cp, v128.add<T>(v128.load(cp), c00)); v128.store(cp, v128.add<T>(v128.load(cp, 16), c01), 16);
       cp += row;
-      v128.store(cp, f64x2.add(v128.load(cp), c10)); v128.store(cp, f64x2.add(v128.load(cp, 16), c11), 16);
+      v128.store(cp, v128.add<T>(v128.load(cp), c10)); v128.store(cp, v128.add<T>(v128.load(cp, 16), c11), 16);
       cp += row;
-      v128.store(cp, f64x2.add(v128.load(cp), c20)); v128.store(cp, f64x2.add(v128.load(cp, 16), c21), 16);
+      v128.store(cp, v128.add<T>(v128.load(cp), c20)); v128.store(cp, v128.add<T>(v128.load(cp, 16), c21), 16);
       cp += row;
-      v128.store(cp, f64x2.add(v128.load(cp), c30)); v128.store(cp, f64x2.add(v128.load(cp, 16), c31), 16);
+      v128.store(cp, v128.add<T>(v128.load(cp), c30)); v128.store(cp, v128.add<T>(v128.load(cp, 16), c31), 16);
       return;
     }
-    // Edge tile: spill the accumulators through a 16-entry scratch on the stack of locals.
-    const t = memory.data(16 * 8);
+    // Edge tile: spill the accumulators through a 128-byte scratch (MR x nrT entries).
+    const t = memory.data(128);
     v128.store(t, c00); v128.store(t, c01, 16);
     v128.store(t, c10, 32); v128.store(t, c11, 48);
     v128.store(t, c20, 64); v128.store(t, c21, 80);
     v128.store(t, c30, 96); v128.store(t, c31, 112);
     for (let i = 0; i < mr; i++) {
       for (let j = 0; j < nr; j++) {
-        const cp = c + (<usize>(i * ldc + j) << 3);
-        store<f64>(cp, load<f64>(cp) + el(t, i * 4 + j));
+        const cp = at<T>(c, i * ldc + j);
+        store<T>(cp, load<T>(cp) + load<T>(at<T>(t, i * nrT + j)));
       }
     }
   } else {
-    let c00: f64 = 0, c01: f64 = 0, c02: f64 = 0, c03: f64 = 0;
-    let c10: f64 = 0, c11: f64 = 0, c12: f64 = 0, c13: f64 = 0;
-    let c20: f64 = 0, c21: f64 = 0, c22: f64 = 0, c23: f64 = 0;
-    let c30: f64 = 0, c31: f64 = 0, c32: f64 = 0, c33: f64 = 0;
-    for (let p = 0; p < kc; p++) {
-      const ap = pa + (<usize>(p << 2) << 3);
-      const bp = pb + (<usize>(p << 2) << 3);
-      const b0 = load<f64>(bp), b1 = load<f64>(bp, 8), b2 = load<f64>(bp, 16), b3 = load<f64>(bp, 24);
-      let a = load<f64>(ap);
-      c00 += a * b0; c01 += a * b1; c02 += a * b2; c03 += a * b3;
-      a = load<f64>(ap, 8);
-      c10 += a * b0; c11 += a * b1; c12 += a * b2; c13 += a * b3;
-      a = load<f64>(ap, 16);
-      c20 += a * b0; c21 += a * b1; c22 += a * b2; c23 += a * b3;
-      a = load<f64>(ap, 24);
-      c30 += a * b0; c31 += a * b1; c32 += a * b2; c33 += a * b3;
-    }
-    const t = memory.data(16 * 8);
-    put(t, 0, c00); put(t, 1, c01); put(t, 2, c02); put(t, 3, c03);
-    put(t, 4, c10); put(t, 5, c11); put(t, 6, c12); put(t, 7, c13);
-    put(t, 8, c20); put(t, 9, c21); put(t, 10, c22); put(t, 11, c23);
-    put(t, 12, c30); put(t, 13, c31); put(t, 14, c32); put(t, 15, c33);
-    for (let i = 0; i < mr; i++) {
-      for (let j = 0; j < nr; j++) {
-        const cp = c + (<usize>(i * ldc + j) << 3);
-        store<f64>(cp, load<f64>(cp) + el(t, i * 4 + j));
+    // the scalar build: sixteen register accumulators per four columns (one pass for f64's four,
+    // two for f32's eight), each entry summed over p in order
+    for (let j0 = 0; j0 < nrT; j0 += 4) {
+      let c00: T = 0, c01: T = 0, c02: T = 0, c03: T = 0;
+      let c10: T = 0, c11: T = 0, c12: T = 0, c13: T = 0;
+      let c20: T = 0, c21: T = 0, c22: T = 0, c23: T = 0;
+      let c30: T = 0, c31: T = 0, c32: T = 0, c33: T = 0;
+      for (let p = 0; p < kc; p++) {
+        const ap = at<T>(pa, p * MR), bp = at<T>(pb, p * nrT + j0);
+        const b0 = load<T>(bp), b1 = load<T>(bp, sizeof<T>()), b2 = load<T>(bp, 2 * sizeof<T>()), b3 = load<T>(bp, 3 * sizeof<T>());
+        let a = load<T>(ap);
+        c00 += a * b0; c01 += a * b1; c02 += a * b2; c03 += a * b3;
+        a = load<T>(ap, sizeof<T>());
+        c10 += a * b0; c11 += a * b1; c12 += a * b2; c13 += a * b3;
+        a = load<T>(ap, 2 * sizeof<T>());
+        c20 += a * b0; c21 += a * b1; c22 += a * b2; c23 += a * b3;
+        a = load<T>(ap, 3 * sizeof<T>());
+        c30 += a * b0; c31 += a * b1; c32 += a * b2; c33 += a * b3;
+      }
+      const t = memory.data(128);
+      store<T>(at<T>(t, 0), c00); store<T>(at<T>(t, 1), c01); store<T>(at<T>(t, 2), c02); store<T>(at<T>(t, 3), c03);
+      store<T>(at<T>(t, 4), c10); store<T>(at<T>(t, 5), c11); store<T>(at<T>(t, 6), c12); store<T>(at<T>(t, 7), c13);
+      store<T>(at<T>(t, 8), c20); store<T>(at<T>(t, 9), c21); store<T>(at<T>(t, 10), c22); store<T>(at<T>(t, 11), c23);
+      store<T>(at<T>(t, 12), c30); store<T>(at<T>(t, 13), c31); store<T>(at<T>(t, 14), c32); store<T>(at<T>(t, 15), c33);
+      for (let i = 0; i < mr; i++) {
+        for (let j = j0; j < min<i32>(nr, j0 + 4); j++) {
+          const cp = at<T>(c, i * ldc + j);
+          store<T>(cp, load<T>(cp) + load<T>(at<T>(t, i * 4 + j - j0)));
+        }
       }
     }
   }
@@ -180,8 +189,7 @@ function gemmCore<T>(transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: T,
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min<i32>(MR, mc - ir);
             const cp = at<T>(c, (ic + ir) * ldc + jc + jr);
-            if (sizeof<T>() == 4) micro32(kc, at<T>(pa, ir * kc), pbj, cp, ldc, mr, nr);
-            else micro(kc, at<T>(pa, ir * kc), pbj, cp, ldc, mr, nr);
+            micro<T>(kc, at<T>(pa, ir * kc), pbj, cp, ldc, mr, nr);
           }
         }
       }
@@ -295,74 +303,6 @@ export function gemv(trans: i32, m: i32, k: i32, alpha: f64, a: usize, lda: i32,
 
 /** f32 register tile: 4 rows x 8 columns (eight f32x4 accumulators, as the f64 tile's eight f64x2). */
 export const NR32: i32 = 8;
-
-/** C[i0.., j0..] += packedA(4 x kc) * packedB(kc x 8) in f32, writing only rows < mr and cols < nr. */
-function micro32(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr: i32): void {
-  if (ASC_FEATURE_SIMD) {
-    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-    let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-    // pointers advance instead of being recomputed from p: fewer instructions beside the 16 arithmetic ones
-    let ap = pa, bp = pb;
-    const end = pa + (<usize>(kc << 2) << 2);
-    while (ap < end) {
-      const b0 = v128.load(bp);
-      const b1 = v128.load(bp, 16);
-      let a = v128.load32_splat(ap);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(ap, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.load32_splat(ap, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.load32_splat(ap, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-      ap += 16; bp += 32;
-    }
-    const row = <usize>ldc << 2;
-    if (mr == 4 && nr == 8) {
-      let cp = c;
-      v128.store(cp, f32x4.add(v128.load(cp), c00)); v128.store(cp, f32x4.add(v128.load(cp, 16), c01), 16);
-      cp += row;
-      v128.store(cp, f32x4.add(v128.load(cp), c10)); v128.store(cp, f32x4.add(v128.load(cp, 16), c11), 16);
-      cp += row;
-      v128.store(cp, f32x4.add(v128.load(cp), c20)); v128.store(cp, f32x4.add(v128.load(cp, 16), c21), 16);
-      cp += row;
-      v128.store(cp, f32x4.add(v128.load(cp), c30)); v128.store(cp, f32x4.add(v128.load(cp, 16), c31), 16);
-      return;
-    }
-    const t = memory.data(32 * 4);
-    v128.store(t, c00); v128.store(t, c01, 16);
-    v128.store(t, c10, 32); v128.store(t, c11, 48);
-    v128.store(t, c20, 64); v128.store(t, c21, 80);
-    v128.store(t, c30, 96); v128.store(t, c31, 112);
-    for (let i = 0; i < mr; i++) {
-      for (let j = 0; j < nr; j++) {
-        const cp = at<f32>(c, i * ldc + j);
-        store<f32>(cp, load<f32>(cp) + load<f32>(at<f32>(t, i * 8 + j)));
-      }
-    }
-  } else {
-    const t = memory.data(32 * 4);
-    for (let i = 0; i < 32; i++) store<f32>(at<f32>(t, i), 0);
-    for (let p = 0; p < kc; p++) {
-      const ap = at<f32>(pa, p << 2), bp = at<f32>(pb, p << 3);
-      for (let i = 0; i < 4; i++) {
-        const a = load<f32>(at<f32>(ap, i));
-        for (let j = 0; j < 8; j++) {
-          const q = at<f32>(t, i * 8 + j);
-          store<f32>(q, load<f32>(q) + a * load<f32>(at<f32>(bp, j)));
-        }
-      }
-    }
-    for (let i = 0; i < mr; i++) {
-      for (let j = 0; j < nr; j++) {
-        const cp = at<f32>(c, i * ldc + j);
-        store<f32>(cp, load<f32>(cp) + load<f32>(at<f32>(t, i * 8 + j)));
-      }
-    }
-  }
-}
 
 /**
  * gemm in f32: C (m x n, ldc) = alpha * op(A) * op(B) + beta * C, all row-major f32, same blocking

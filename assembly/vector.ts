@@ -133,68 +133,86 @@ export function softThreshold(out: usize, x: usize, t: f64, n: i32): void {
   }
 }
 
+// @ts-ignore: decorator
+@inline function lanesSum<T>(v: v128): f64 {
+  let s: f64 = <f64>v128.extract_lane<T>(v, 0) + <f64>v128.extract_lane<T>(v, 1);
+  if (sizeof<T>() == 4) s += <f64>v128.extract_lane<T>(v, 2) + <f64>v128.extract_lane<T>(v, 3);
+  return s;
+}
+
 /**
  * One fused ADMM step for min ||z||_1 s.t. z = A u - r (scaled dual y, threshold t = 1 / mu,
- * over-relaxation alpha), in place on z and y:
+ * over-relaxation alpha), in place on z and y, for T = f64 or f32 (the mixed-precision phase):
  *   h = alpha * au + (1 - alpha) * (z + r);  v = h - r + y;  z' = soft(v, t);  y' = v - z'.
  * stats (5 f64, written): [ ||au - r - z'||^2, ||z' - z||^2, ||au||^2, ||z'||^2, ||y'||^2 ].
  * Fusing keeps the iteration to one pass over memory; it is the solver's hottest loop after GEMM.
  */
-export function admmUpdate(z: usize, y: usize, au: usize, r: usize, alpha: f64, t: f64, n: i32, stats: usize): void {
-  const beta = 1 - alpha;
+export function admmStep<T>(z: usize, y: usize, au: usize, r: usize, alpha: T, t: T, n: i32, stats: usize): void {
+  const beta: T = <T>1 - alpha;
+  const lanes = 16 / sizeof<T>();
   let i = 0;
   let sp: f64 = 0, sd: f64 = 0, sa: f64 = 0, sz: f64 = 0, sy: f64 = 0;
   if (ASC_FEATURE_SIMD) {
-    const va = f64x2.splat(alpha);
-    const vb = f64x2.splat(beta);
-    const vt = f64x2.splat(t);
-    const zero = f64x2.splat(0);
+    const va = v128.splat<T>(alpha), vb = v128.splat<T>(beta), vt = v128.splat<T>(t), zero = v128.splat<T>(0);
     let ap = zero, ad = zero, aa = zero, az = zero, ay = zero;
-    for (; i + 2 <= n; i += 2) {
-      const vau = v128.load(at(au, i));
-      const vr = v128.load(at(r, i));
-      const vz = v128.load(at(z, i));
-      const vy = v128.load(at(y, i));
-      const h = f64x2.add(f64x2.mul(va, vau), f64x2.mul(vb, f64x2.add(vz, vr)));
-      const v = f64x2.add(f64x2.sub(h, vr), vy);
-      const zn = f64x2.add(f64x2.max(f64x2.sub(v, vt), zero), f64x2.min(f64x2.add(v, vt), zero));
-      const yn = f64x2.sub(v, zn);
-      v128.store(at(z, i), zn);
-      v128.store(at(y, i), yn);
-      const p = f64x2.sub(f64x2.sub(vau, vr), zn);
-      const d = f64x2.sub(zn, vz);
-      ap = f64x2.add(ap, f64x2.mul(p, p));
-      ad = f64x2.add(ad, f64x2.mul(d, d));
-      aa = f64x2.add(aa, f64x2.mul(vau, vau));
-      az = f64x2.add(az, f64x2.mul(zn, zn));
-      ay = f64x2.add(ay, f64x2.mul(yn, yn));
+    for (; i + lanes <= n; i += lanes) {
+      const o = <usize>i << alignof<T>();
+      const vau = v128.load(au + o), vr = v128.load(r + o), vz = v128.load(z + o), vy = v128.load(y + o);
+      const h = v128.add<T>(v128.mul<T>(va, vau), v128.mul<T>(vb, v128.add<T>(vz, vr)));
+      const v = v128.add<T>(v128.sub<T>(h, vr), vy);
+      const zn = v128.add<T>(v128.max<T>(v128.sub<T>(v, vt), zero), v128.min<T>(v128.add<T>(v, vt), zero));
+      const yn = v128.sub<T>(v, zn);
+      v128.store(z + o, zn);
+      v128.store(y + o, yn);
+      const p = v128.sub<T>(v128.sub<T>(vau, vr), zn);
+      const d = v128.sub<T>(zn, vz);
+      ap = v128.add<T>(ap, v128.mul<T>(p, p));
+      ad = v128.add<T>(ad, v128.mul<T>(d, d));
+      aa = v128.add<T>(aa, v128.mul<T>(vau, vau));
+      az = v128.add<T>(az, v128.mul<T>(zn, zn));
+      ay = v128.add<T>(ay, v128.mul<T>(yn, yn));
     }
-    sp = f64x2.extract_lane(ap, 0) + f64x2.extract_lane(ap, 1);
-    sd = f64x2.extract_lane(ad, 0) + f64x2.extract_lane(ad, 1);
-    sa = f64x2.extract_lane(aa, 0) + f64x2.extract_lane(aa, 1);
-    sz = f64x2.extract_lane(az, 0) + f64x2.extract_lane(az, 1);
-    sy = f64x2.extract_lane(ay, 0) + f64x2.extract_lane(ay, 1);
+    sp = lanesSum<T>(ap); sd = lanesSum<T>(ad); sa = lanesSum<T>(aa); sz = lanesSum<T>(az); sy = lanesSum<T>(ay);
   }
   for (; i < n; i++) {
-    const vau = load<f64>(at(au, i));
-    const vr = load<f64>(at(r, i));
-    const vz = load<f64>(at(z, i));
-    const vy = load<f64>(at(y, i));
-    const h = alpha * vau + beta * (vz + vr);
-    const v = h - vr + vy;
-    const zn = max<f64>(v - t, 0) + min<f64>(v + t, 0);
-    const yn = v - zn;
-    store<f64>(at(z, i), zn);
-    store<f64>(at(y, i), yn);
-    const p = vau - vr - zn;
-    const d = zn - vz;
-    sp += p * p; sd += d * d; sa += vau * vau; sz += zn * zn; sy += yn * yn;
+    const o = <usize>i << alignof<T>();
+    const vau = load<T>(au + o), vr = load<T>(r + o), vz = load<T>(z + o), vy = load<T>(y + o);
+    const h: T = alpha * vau + beta * (vz + vr);
+    const v: T = h - vr + vy;
+    const zn: T = max<T>(v - t, 0) + min<T>(v + t, 0);
+    const yn: T = v - zn;
+    store<T>(z + o, zn);
+    store<T>(y + o, yn);
+    const p: T = vau - vr - zn, d: T = zn - vz;
+    sp += <f64>(p * p); sd += <f64>(d * d); sa += <f64>(vau * vau); sz += <f64>(zn * zn); sy += <f64>(yn * yn);
   }
   store<f64>(stats, sp);
   store<f64>(stats + 8, sd);
   store<f64>(stats + 16, sa);
   store<f64>(stats + 24, sz);
   store<f64>(stats + 32, sy);
+}
+
+/** admmStep in f64. */
+export function admmUpdate(z: usize, y: usize, au: usize, r: usize, alpha: f64, t: f64, n: i32, stats: usize): void {
+  admmStep<f64>(z, y, au, r, alpha, t, n, stats);
+}
+
+/**
+ * admmStep over B problems of n rows each (z, y, au, r: B x n), one call per ADMM iteration:
+ * problem b uses threshold t[b] (f64) and is skipped when active[b] == 0; its five sums go to stats[5 b ..].
+ */
+export function admmStepBatch<T>(z: usize, y: usize, au: usize, r: usize, alpha: T, t: usize, active: usize, n: i32, B: i32, stats: usize): void {
+  for (let b = 0; b < B; b++) {
+    if (load<f64>(at(active, b)) == 0) continue;
+    const o = <usize>(b * n) << alignof<T>();
+    admmStep<T>(z + o, y + o, au + o, r + o, alpha, <T>load<f64>(at(t, b)), n, stats + (<usize>(b * 5) << 3));
+  }
+}
+
+/** admmStepBatch in f64. */
+export function admmUpdateBatch(z: usize, y: usize, au: usize, r: usize, alpha: f64, t: usize, active: usize, n: i32, B: i32, stats: usize): void {
+  admmStepBatch<f64>(z, y, au, r, alpha, t, active, n, B, stats);
 }
 
 /** SGD with momentum and decoupled-into-gradient weight decay: v = mu v + g + wd theta; theta -= lr v. */
@@ -239,17 +257,5 @@ export function scaleColumns(out: usize, a: usize, rows: i32, cols: i32, s: usiz
       for (; c + 2 <= cols; c += 2) v128.store(at(or, c), f64x2.mul(v128.load(at(ar, c)), v128.load(at(s, c))));
     }
     for (; c < cols; c++) store<f64>(at(or, c), load<f64>(at(ar, c)) * load<f64>(at(s, c)));
-  }
-}
-
-/**
- * admmUpdate over B problems of n rows each (z, y, au, r: B x n), one call per ADMM iteration:
- * problem b uses threshold t[b] and is skipped when active[b] == 0; its five sums go to stats[5 b ..].
- */
-export function admmUpdateBatch(z: usize, y: usize, au: usize, r: usize, alpha: f64, t: usize, active: usize, n: i32, B: i32, stats: usize): void {
-  for (let b = 0; b < B; b++) {
-    if (load<f64>(at(active, b)) == 0) continue;
-    const o = <usize>(b * n) << 3;
-    admmUpdate(z + o, y + o, au + o, r + o, alpha, load<f64>(at(t, b)), n, stats + (<usize>(b * 5) << 3));
   }
 }

@@ -48,15 +48,13 @@ class JsSingle implements SingleKernels {
     }
     return c;
   }
-  // "packed" in TypeScript is op(X) stored untransposed: the products see the same values
   packedLength(_side: PackSide, rows: number, cols: number): number { return rows * cols; }
   prepack(_side: PackSide, out: Buf32, x: Buf32, trans: boolean, ld: number, rows: number, cols: number): Buf32 {
-    const O = f(out), X = f(x);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) O[i * cols + j] = trans ? X[j * ld + i] : X[i * ld + j];
+    untransposed(f(out), f(x), trans, ld, rows, cols);
     return out;
   }
   gemmPrepacked(side: PackSide, packed: Buf32, x: Buf32, tx: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf32, ldc: number): Buf32 {
-    return side === "a" ? this.gemm(false, tx, m, n, k, 1, packed, k, x, ldx, beta, c, ldc) : this.gemm(tx, false, m, n, k, 1, x, ldx, packed, n, beta, c, ldc);
+    return prepackedProduct((...a) => this.gemm(...a), side, packed, x, tx, ldx, m, n, k, beta, c, ldc);
   }
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 {
     const Q = f(q), R = f(r), Y = f(y), Z = f(z);
@@ -70,26 +68,10 @@ class JsSingle implements SingleKernels {
     return s;
   }
   admmUpdate(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: number, stats: Float64Array): Float64Array {
-    const zv = f(z), yv = f(y), av = f(au), rv = f(r), beta = 1 - alpha;
-    let sp = 0, sd = 0, sa = 0, sz = 0, sy = 0;
-    for (let i = 0; i < zv.length; i++) {
-      const vau = av[i], vr = rv[i], vz = zv[i];
-      const v = alpha * vau + beta * (vz + vr) - vr + yv[i];
-      const zn = Math.fround(Math.max(v - t, 0) + Math.min(v + t, 0)), yn = Math.fround(v - zn);
-      zv[i] = zn; yv[i] = yn;
-      const pr = vau - vr - zn, dz = zn - vz;
-      sp += pr * pr; sd += dz * dz; sa += vau * vau; sz += zn * zn; sy += yn * yn;
-    }
-    stats[0] = sp; stats[1] = sd; stats[2] = sa; stats[3] = sz; stats[4] = sy;
-    return stats;
+    return admmStep(f(z), f(y), f(au), f(r), Math.fround(alpha), Math.fround(t), stats);
   }
   admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
-    const n = z.length / B, tv = d(t), on = d(active), sv = d(stats), one = new Float64Array(5);
-    for (let b = 0; b < B; b++) {
-      if (on[b] === 0) continue;
-      const s = (x: Buf32) => this.slice(x, b * n, n);
-      sv.set(this.admmUpdate(s(z), s(y), s(au), s(r), alpha, Math.fround(tv[b]), one), 5 * b);
-    }
+    admmStepBatch(f(z), f(y), f(au), f(r), Math.fround(alpha), d(t), d(active), B, d(stats));
     return stats;
   }
   sink = 0;
@@ -185,45 +167,10 @@ export class JsBackend implements Backend {
     return out;
   }
   admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array {
-    const zv = d(z), yv = d(y), av = d(au), rv = d(r), n = zv.length, beta = 1 - alpha;
-    // Lane-split sums for the pairs, then a scalar tail added to their total: the f64x2 kernel's order.
-    let p0 = 0, p1 = 0, d0 = 0, d1 = 0, a0 = 0, a1 = 0, z0 = 0, z1 = 0, y0 = 0, y1 = 0, i = 0;
-    for (; i + 2 <= n; i += 2) {
-      let vau = av[i], vr = rv[i], vz = zv[i];
-      let v = alpha * vau + beta * (vz + vr) - vr + yv[i];
-      let zn = Math.max(v - t, 0) + Math.min(v + t, 0);
-      let yn = v - zn;
-      zv[i] = zn; yv[i] = yn;
-      let pr = vau - vr - zn, dz = zn - vz;
-      p0 += pr * pr; d0 += dz * dz; a0 += vau * vau; z0 += zn * zn; y0 += yn * yn;
-      vau = av[i + 1]; vr = rv[i + 1]; vz = zv[i + 1];
-      v = alpha * vau + beta * (vz + vr) - vr + yv[i + 1];
-      zn = Math.max(v - t, 0) + Math.min(v + t, 0);
-      yn = v - zn;
-      zv[i + 1] = zn; yv[i + 1] = yn;
-      pr = vau - vr - zn; dz = zn - vz;
-      p1 += pr * pr; d1 += dz * dz; a1 += vau * vau; z1 += zn * zn; y1 += yn * yn;
-    }
-    let sp = p0 + p1, sd = d0 + d1, sa = a0 + a1, sz = z0 + z1, sy = y0 + y1;
-    for (; i < n; i++) {
-      const vau = av[i], vr = rv[i], vz = zv[i];
-      const v = alpha * vau + beta * (vz + vr) - vr + yv[i];
-      const zn = Math.max(v - t, 0) + Math.min(v + t, 0);
-      const yn = v - zn;
-      zv[i] = zn; yv[i] = yn;
-      const pr = vau - vr - zn, dz = zn - vz;
-      sp += pr * pr; sd += dz * dz; sa += vau * vau; sz += zn * zn; sy += yn * yn;
-    }
-    stats[0] = sp; stats[1] = sd; stats[2] = sa; stats[3] = sz; stats[4] = sy;
-    return stats;
+    return admmStep(d(z), d(y), d(au), d(r), alpha, t, stats);
   }
   admmUpdateBatch(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
-    const n = z.length / B, tv = d(t), on = d(active), sv = d(stats), one = new Float64Array(5);
-    for (let b = 0; b < B; b++) {
-      if (on[b] === 0) continue;
-      const s = (x: Buf) => this.slice(x, b * n, n);
-      sv.set(this.admmUpdate(s(z), s(y), s(au), s(r), alpha, tv[b], one), 5 * b);
-    }
+    admmStepBatch(d(z), d(y), d(au), d(r), alpha, d(t), d(active), B, d(stats));
     return stats;
   }
   momentumStep(theta: Buf, vel: Buf, grad: Buf, lr: number, mu: number, wd: number): Buf {
@@ -297,15 +244,13 @@ export class JsBackend implements Backend {
     return c;
   }
 
-  // "packed" in TypeScript is op(X) stored untransposed: gemm packs it into the same panels as op(X)
   packedLength(_side: PackSide, rows: number, cols: number): number { return rows * cols; }
   prepack(_side: PackSide, out: Buf, x: Buf, trans: boolean, ld: number, rows: number, cols: number): Buf {
-    const O = d(out), X = d(x);
-    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) O[i * cols + j] = trans ? X[j * ld + i] : X[i * ld + j];
+    untransposed(d(out), d(x), trans, ld, rows, cols);
     return out;
   }
   gemmPrepacked(side: PackSide, packed: Buf, x: Buf, tx: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf, ldc: number): Buf {
-    return side === "a" ? this.gemm(false, tx, m, n, k, 1, packed, k, x, ldx, beta, c, ldc) : this.gemm(tx, false, m, n, k, 1, x, ldx, packed, n, beta, c, ldc);
+    return prepackedProduct((...a) => this.gemm(...a), side, packed, x, tx, ldx, m, n, k, beta, c, ldc);
   }
   gemv(trans: boolean, m: number, k: number, alpha: number, a: Buf, lda: number, x: Buf, beta: number, y: Buf): Buf {
     const A = d(a), X = d(x), Y = d(y);
@@ -585,4 +530,66 @@ function microKernel(kc: number, pa: Float64Array, ao: number, pb: Float64Array,
   }
   const t = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
   for (let i = 0; i < mr; i++) for (let j = 0; j < nr; j++) C[co + i * ldc + j] += t[i * 4 + j];
+}
+
+/**
+ * The fused ADMM step on arrays (Float64Array: the f64x2 kernel's order, lane-split sums; a
+ * Float32Array stores rounded, as the f32 kernel does). See Backend.admmUpdate.
+ */
+function admmStep(zv: Float64Array | Float32Array, yv: Float64Array | Float32Array, av: Float64Array | Float32Array, rv: Float64Array | Float32Array,
+  alpha: number, t: number, stats: Float64Array): Float64Array {
+  const n = zv.length, beta = 1 - alpha;
+  // Lane-split sums for the pairs, then a scalar tail added to their total: the f64x2 kernel's order.
+  let p0 = 0, p1 = 0, d0 = 0, d1 = 0, a0 = 0, a1 = 0, z0 = 0, z1 = 0, y0 = 0, y1 = 0, i = 0;
+  for (; i + 2 <= n; i += 2) {
+    let vau = av[i], vr = rv[i], vz = zv[i];
+    let v = alpha * vau + beta * (vz + vr) - vr + yv[i];
+    let zn = Math.max(v - t, 0) + Math.min(v + t, 0);
+    let yn = v - zn;
+    zv[i] = zn; yv[i] = yn;
+    let pr = vau - vr - zn, dz = zn - vz;
+    p0 += pr * pr; d0 += dz * dz; a0 += vau * vau; z0 += zn * zn; y0 += yn * yn;
+    vau = av[i + 1]; vr = rv[i + 1]; vz = zv[i + 1];
+    v = alpha * vau + beta * (vz + vr) - vr + yv[i + 1];
+    zn = Math.max(v - t, 0) + Math.min(v + t, 0);
+    yn = v - zn;
+    zv[i + 1] = zn; yv[i + 1] = yn;
+    pr = vau - vr - zn; dz = zn - vz;
+    p1 += pr * pr; d1 += dz * dz; a1 += vau * vau; z1 += zn * zn; y1 += yn * yn;
+  }
+  let sp = p0 + p1, sd = d0 + d1, sa = a0 + a1, sz = z0 + z1, sy = y0 + y1;
+  for (; i < n; i++) {
+    const vau = av[i], vr = rv[i], vz = zv[i];
+    const v = alpha * vau + beta * (vz + vr) - vr + yv[i];
+    const zn = Math.max(v - t, 0) + Math.min(v + t, 0);
+    const yn = v - zn;
+    zv[i] = zn; yv[i] = yn;
+    const pr = vau - vr - zn, dz = zn - vz;
+    sp += pr * pr; sd += dz * dz; sa += vau * vau; sz += zn * zn; sy += yn * yn;
+  }
+  stats[0] = sp; stats[1] = sd; stats[2] = sa; stats[3] = sz; stats[4] = sy;
+  return stats;
+}
+
+/** admmStep over B problems (rows of n = z.length / B), skipping inactive ones. */
+function admmStepBatch(z: Float64Array | Float32Array, y: Float64Array | Float32Array, au: Float64Array | Float32Array, r: Float64Array | Float32Array,
+  alpha: number, t: Float64Array, active: Float64Array, B: number, stats: Float64Array): void {
+  const n = z.length / B, one = new Float64Array(5);
+  for (let b = 0; b < B; b++) {
+    if (active[b] === 0) continue;
+    const s = <A extends Float64Array | Float32Array>(x: A) => x.subarray(b * n, (b + 1) * n) as A;
+    stats.set(admmStep(s(z), s(y), s(au), s(r), alpha, z instanceof Float32Array ? Math.fround(t[b]) : t[b], one), 5 * b);
+  }
+}
+
+// "Packed" in TypeScript is op(X) stored untransposed: gemm then packs it into the same panels as
+// it packs op(X) itself, so the products (and their bits) are gemm's.
+function untransposed(out: Float64Array | Float32Array, x: Float64Array | Float32Array, trans: boolean, ld: number, rows: number, cols: number): void {
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = trans ? x[j * ld + i] : x[i * ld + j];
+}
+
+/** gemmPrepacked through a backend's gemm: the packed operand (op(X) untransposed) on its side. */
+function prepackedProduct<B>(gemm: (ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, a: B, lda: number, b: B, ldb: number, beta: number, c: B, ldc: number) => B,
+  side: PackSide, packed: B, x: B, tx: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: B, ldc: number): B {
+  return side === "a" ? gemm(false, tx, m, n, k, 1, packed, k, x, ldx, beta, c, ldc) : gemm(tx, false, m, n, k, 1, x, ldx, packed, n, beta, c, ldc);
 }

@@ -5,6 +5,8 @@
 // KC block in a fixed order and is then added to C: src/backend/js.ts mirrors this order, which is
 // why the two backends agree to the last bit on most inputs.
 
+import { madd } from "./lanes";
+
 export const MR: i32 = 4;
 export const NR: i32 = 4;
 export const MC: i32 = 64;
@@ -84,13 +86,13 @@ function micro<T>(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, mr: i32, nr
       const b0 = v128.load(bp);
       const b1 = v128.load(bp, 16);
       let a = v128.load_splat<T>(ap);
-      c00 = v128.add<T>(c00, v128.mul<T>(a, b0)); c01 = v128.add<T>(c01, v128.mul<T>(a, b1));
+      c00 = madd<T>(a, b0, c00); c01 = madd<T>(a, b1, c01);
       a = v128.load_splat<T>(ap, sizeof<T>());
-      c10 = v128.add<T>(c10, v128.mul<T>(a, b0)); c11 = v128.add<T>(c11, v128.mul<T>(a, b1));
+      c10 = madd<T>(a, b0, c10); c11 = madd<T>(a, b1, c11);
       a = v128.load_splat<T>(ap, 2 * sizeof<T>());
-      c20 = v128.add<T>(c20, v128.mul<T>(a, b0)); c21 = v128.add<T>(c21, v128.mul<T>(a, b1));
+      c20 = madd<T>(a, b0, c20); c21 = madd<T>(a, b1, c21);
       a = v128.load_splat<T>(ap, 3 * sizeof<T>());
-      c30 = v128.add<T>(c30, v128.mul<T>(a, b0)); c31 = v128.add<T>(c31, v128.mul<T>(a, b1));
+      c30 = madd<T>(a, b0, c30); c31 = madd<T>(a, b1, c31);
       ap += MR * sizeof<T>(); bp += 32;
     }
     const row = <usize>ldc << alignof<T>();

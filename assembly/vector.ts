@@ -1,3 +1,5 @@
+import { lanesSum, madd } from "./lanes";
+
 // Level-1 vector kernels over f64 arrays in linear memory. Pointers are byte offsets; n counts
 // elements. Every kernel has a SIMD body (f64x2) and a scalar tail, and compiles to scalar code
 // when SIMD is disabled, so the wasm-scalar build runs the same source.
@@ -133,13 +135,6 @@ export function softThreshold(out: usize, x: usize, t: f64, n: i32): void {
   }
 }
 
-// @ts-ignore: decorator
-@inline function lanesSum<T>(v: v128): f64 {
-  let s: f64 = <f64>v128.extract_lane<T>(v, 0) + <f64>v128.extract_lane<T>(v, 1);
-  if (sizeof<T>() == 4) s += <f64>v128.extract_lane<T>(v, 2) + <f64>v128.extract_lane<T>(v, 3);
-  return s;
-}
-
 /**
  * One fused ADMM step for min ||z||_1 s.t. z = A u - r (scaled dual y, threshold t = 1 / mu,
  * over-relaxation alpha), in place on z and y, for T = f64 or f32 (the mixed-precision phase):
@@ -158,7 +153,7 @@ export function admmStep<T>(z: usize, y: usize, au: usize, r: usize, alpha: T, t
     for (; i + lanes <= n; i += lanes) {
       const o = <usize>i << alignof<T>();
       const vau = v128.load(au + o), vr = v128.load(r + o), vz = v128.load(z + o), vy = v128.load(y + o);
-      const h = v128.add<T>(v128.mul<T>(va, vau), v128.mul<T>(vb, v128.add<T>(vz, vr)));
+      const h = madd<T>(va, vau, v128.mul<T>(vb, v128.add<T>(vz, vr)));
       const v = v128.add<T>(v128.sub<T>(h, vr), vy);
       const zn = v128.add<T>(v128.max<T>(v128.sub<T>(v, vt), zero), v128.min<T>(v128.add<T>(v, vt), zero));
       const yn = v128.sub<T>(v, zn);
@@ -166,11 +161,11 @@ export function admmStep<T>(z: usize, y: usize, au: usize, r: usize, alpha: T, t
       v128.store(y + o, yn);
       const p = v128.sub<T>(v128.sub<T>(vau, vr), zn);
       const d = v128.sub<T>(zn, vz);
-      ap = v128.add<T>(ap, v128.mul<T>(p, p));
-      ad = v128.add<T>(ad, v128.mul<T>(d, d));
-      aa = v128.add<T>(aa, v128.mul<T>(vau, vau));
-      az = v128.add<T>(az, v128.mul<T>(zn, zn));
-      ay = v128.add<T>(ay, v128.mul<T>(yn, yn));
+      ap = madd<T>(p, p, ap);
+      ad = madd<T>(d, d, ad);
+      aa = madd<T>(vau, vau, aa);
+      az = madd<T>(zn, zn, az);
+      ay = madd<T>(yn, yn, ay);
     }
     sp = lanesSum<T>(ap); sd = lanesSum<T>(ad); sa = lanesSum<T>(aa); sz = lanesSum<T>(az); sy = lanesSum<T>(ay);
   }

@@ -10,6 +10,7 @@ import { measurePeak } from "./peak.js";
 import type { RecoveryProblem } from "./recovery.js";
 import { benchRecovery } from "./recovery.js";
 import { numpyPeerMissing } from "./numpyPeer.js";
+import { benchRelaxed } from "./relaxed.js";
 import type { BenchSummary } from "./report.js";
 import { gemmSvg, markdown, scalingSvg } from "./report.js";
 import { benchScaling } from "./scaling.js";
@@ -55,6 +56,9 @@ log("ntk (LeNet-5, n = 300)");
 const ntk = benchNtk(wasm, 300, quick ? 20 : 60);
 log(`  structured ${ntk.structuredSeconds.toFixed(2)} s, VJP/JVP pairs ${ntk.pairsSeconds.toFixed(1)} s (from ${ntk.pairsColumnsTimed} columns), x${ntk.ratio.toFixed(1)}`);
 
+log("relaxed SIMD (a child node that runs it)");
+const relaxed = benchRelaxed(quick ? 3 : 5, log);
+
 const last = gemm[gemm.length - 1].gflops;
 const secs = (problem: string, method: string) => rows.find((r) => r.problem === problem && r.method === method)?.seconds ?? NaN;
 const big = realSized(64, []).label;
@@ -93,7 +97,7 @@ const summary: BenchSummary = {
     recoveryVsNumpy: vsNumpy.length ? Math.min(...vsNumpy.map((x) => x.ratio)) : null,
   },
   vsNumpy,
-  parallel, ntk,
+  parallel, ntk, relaxed,
   gemmPeakFraction: Math.max(...gemm.filter((g) => g.shape.inCache).map((g) => g.gflops.wasm.median / g.gflops.peak.median)),
   peaks, gemm, rows, scaling,
   notes: [

@@ -11,6 +11,8 @@ export interface BenchSummary {
   quick: boolean;
   ratios: { gemmSimdVsJs: number; gemmSimdVsScalar: number; gemmSimdVsMlMatrix: number; recoverySimdVsJs: number; recoverySimdVsScalar: number; admmVsHighs: number | null; parallelSpeedup: number; ntkStructuredVsPairs: number;
     recoveryMixedVsF64: number | null; recoveryBestVsJs: number; gemmF32VsF64: number; gemmPeakFractionF32: number; recoveryVsNumpy: number | null };
+  /** The relaxed-SIMD binary beside the SIMD one, per node that runs it (bench/relaxed.ts). */
+  relaxed?: Array<{ node: string; gemm: Record<string, number>; recovery: Record<string, { seconds: number; error: number }> }>;
   /** Per patch-span problem: ours (2 workers) against the numpy peer (2 OpenBLAS threads). */
   vsNumpy?: Array<{ problem: string; ours: number; numpy: number; numpyF32: number | null; ratio: number; oursError: number | null; numpyError: number | null }>;
   parallel: import("./parallel.js").ParallelResult;
@@ -30,6 +32,15 @@ export function markdown(s: BenchSummary): string {
   out.push("| ratio | value |\n|---|---|");
   for (const [k, v] of Object.entries(s.ratios)) out.push(`| ${k} | ${v === null ? "n/a" : fmt(v)} |`);
   out.push(`| gemmPeakFraction | ${fmt(s.gemmPeakFraction)} |\n`);
+  if (s.relaxed?.length) {
+    out.push("## The relaxed-SIMD binary (fused multiply-add) beside the SIMD one\n");
+    out.push("Each in a child node that runs relaxed SIMD (node 20 with --experimental-wasm-relaxed-simd; node 22+ by default), both binaries in that process, interleaved.\n");
+    out.push("| node | GEMM 512 f64: relaxed / simd GFLOP/s | GEMM 512 f32: relaxed / simd | recovery K 256: relaxed / simd s | errors |\n|---|---|---|---|---|");
+    for (const r of s.relaxed) {
+      out.push(`| ${r.node} | ${fmt(r.gemm["relaxed f64"])} / ${fmt(r.gemm["simd f64"])} | ${fmt(r.gemm["relaxed f32"])} / ${fmt(r.gemm["simd f32"])} | ${fmt(r.recovery.relaxed.seconds)} / ${fmt(r.recovery.simd.seconds)} | ${r.recovery.relaxed.error.toExponential(1)} / ${r.recovery.simd.error.toExponential(1)} |`);
+    }
+    out.push("");
+  }
   if (s.vsNumpy?.length) {
     out.push("## Against the native peer (numpy + scipy over OpenBLAS, bench/peers/admm_numpy.py: the same ADMM, balancing, stopping rule, freezing and polish)\n");
     out.push("Ours: the default arithmetic (f32 ADMM where it pays, f64 polish), the filter problems over 2 workers; the peer: f64 on 2 OpenBLAS threads (and its f32-ADMM variant). Seconds (median), relative error of the answer.\n");

@@ -110,8 +110,9 @@ const assets = (async () => {
   const compile = async (f: string) => {
     try { return await WebAssembly.compile(await (await fetch(own(f))).arrayBuffer()); } catch { return undefined; }
   };
-  const [script, simd, scalar] = await Promise.all([fetch(own("filesWorker.js")).then((r) => r.text()), compile("cnn-purify-simd.wasm"), compile("cnn-purify-scalar.wasm")]);
-  return { url: URL.createObjectURL(new Blob([script], { type: "text/javascript" })), modules: { simd, scalar } };
+  const [script, relaxed, simd, scalar] = await Promise.all([fetch(own("filesWorker.js")).then((r) => r.text()),
+    compile("cnn-purify-relaxed.wasm"), compile("cnn-purify-simd.wasm"), compile("cnn-purify-scalar.wasm")]);
+  return { url: URL.createObjectURL(new Blob([script], { type: "text/javascript" })), modules: { relaxed, simd, scalar } };
 })();
 
 function startWorker(): Worker {

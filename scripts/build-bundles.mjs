@@ -7,17 +7,30 @@
 // - dist/bundle/browser/: ESM bundle + Web Worker script, binaries fetched by URL; dist/demo/ (the
 //   demo on generated data, index.html, and the page for the user's own files, files.html).
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const common = { bundle: true, format: "esm", target: "es2022", logLevel: "warning", external: ["highs"], absWorkingDir: root };
 // The binary files every non-inlining bundle carries, named as src/backend/binaries.ts names them.
-const BINARY_FILES = { "cnn-purify-simd.wasm": "build/simd.wasm", "cnn-purify-scalar.wasm": "build/scalar.wasm" };
-const copyBinaries = (dir) => {
+const BINARY_FILES = { "cnn-purify-relaxed.wasm": "build/relaxed.wasm", "cnn-purify-simd.wasm": "build/simd.wasm", "cnn-purify-scalar.wasm": "build/scalar.wasm" };
+const copyBinaries = (dir, skip = []) => {
   mkdirSync(join(root, dir), { recursive: true });
-  for (const [file, from] of Object.entries(BINARY_FILES)) copyFileSync(join(root, from), join(root, dir, file));
+  for (const [file, from] of Object.entries(BINARY_FILES)) {
+    if (skip.includes(file)) rmSync(join(root, dir, file), { force: true });
+    else copyFileSync(join(root, from), join(root, dir, file));
+  }
+};
+// The Vercel build leaves the relaxed-SIMD binary out: its .wasm imports are compiled by the host when
+// the bundle loads (Vercel's edge-runtime locally runs on Node's V8, which needs a flag for relaxed
+// SIMD before Node 22), and one module it cannot compile would stop the whole bundle.
+const withoutRelaxed = {
+  name: "without-relaxed",
+  setup(b) {
+    b.onResolve({ filter: /cnn-purify-relaxed\.wasm$/ }, () => ({ path: "relaxed", namespace: "without-relaxed" }));
+    b.onLoad({ filter: /.*/, namespace: "without-relaxed" }, () => ({ contents: "export default undefined;", loader: "js" }));
+  },
 };
 
 // Bundles that load binaries another way get empty strings instead of the inlined copies.
@@ -25,7 +38,7 @@ const noInline = {
   name: "no-inline-wasm",
   setup(b) {
     b.onResolve({ filter: /generated\/wasmBinaries\.js$/ }, () => ({ path: "wasmBinaries", namespace: "no-inline" }));
-    b.onLoad({ filter: /.*/, namespace: "no-inline" }, () => ({ contents: 'export const simdWasmBase64 = ""; export const scalarWasmBase64 = "";', loader: "js" }));
+    b.onLoad({ filter: /.*/, namespace: "no-inline" }, () => ({ contents: 'export const relaxedWasmBase64 = ""; export const simdWasmBase64 = ""; export const scalarWasmBase64 = "";', loader: "js" }));
   },
 };
 // The .wasm imports of src/workerd.ts stay imports, spelled for the runtime that resolves them.
@@ -38,8 +51,10 @@ const wasmImports = (suffix) => ({
 
 await build({ ...common, entryPoints: ["src/edge.ts"], outfile: "dist/bundle/edge/cnn-purify.js", platform: "neutral", mainFields: ["module", "main"] });
 for (const [dir, suffix] of [["workerd", ""], ["vercel", "?module"]]) {
-  await build({ ...common, entryPoints: ["src/workerd.ts"], outfile: `dist/bundle/${dir}/cnn-purify.js`, platform: "neutral", mainFields: ["module", "main"], plugins: [noInline, wasmImports(suffix)] });
-  copyBinaries(`dist/bundle/${dir}`);
+  const vercel = dir === "vercel";
+  await build({ ...common, entryPoints: ["src/workerd.ts"], outfile: `dist/bundle/${dir}/cnn-purify.js`, platform: "neutral", mainFields: ["module", "main"],
+    plugins: [noInline, ...(vercel ? [withoutRelaxed] : []), wasmImports(suffix)] });
+  copyBinaries(`dist/bundle/${dir}`, vercel ? ["cnn-purify-relaxed.wasm"] : []);
 }
 // The workerd folder's Worker entry: only a default export, the library imported beside it.
 const libraryBeside = { name: "library-beside", setup(b) { b.onResolve({ filter: /^\.\/workerd\.js$/ }, () => ({ path: "./cnn-purify.js", external: true })); } };

@@ -1,6 +1,7 @@
 // The SIMD build really contains SIMD instructions, and the scalar build none: checked on the
 // binaries themselves (opcode prefix 0xfd inside code bodies) and on their text form. The choice
 // among binaries (a validated probe) and the loader's input forms.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { BINARIES, bestBinary, createBackend, setWasmSource, wasmBinary, wasmFeature } from "../src/backend/index.js";
@@ -54,7 +55,7 @@ describe("binary choice and loading", () => {
     expect(noSimd(wasmBinary("scalar") as Uint8Array<ArrayBuffer>)).toBe(true);
     expect(wasmFeature("simd", noSimd)).toBe(false);
     expect(bestBinary(noSimd).id).toBe("scalar");
-    expect(BINARIES.map((b) => b.id)).toEqual(["simd", "scalar"]);
+    expect(BINARIES.map((b) => b.id)).toEqual(["relaxed", "simd", "scalar"]);
   });
 
   it("bytes, an ArrayBuffer, a data: URL and a compiled module give the same kernels, bit for bit", async () => {
@@ -80,5 +81,51 @@ describe("binary choice and loading", () => {
     setWasmSource({});
     await expect(createBackend("wasm")).rejects.toThrow(/no kernel binary this runtime can run was given/);
     expect(() => setWasmSource(42 as never)).toThrow(/expected a function of the binary or an object/);
+  });
+});
+
+describe("the relaxed-SIMD binary", () => {
+  it("fuses multiply-add where the others multiply then add, and only it validates the relaxed probe's feature", () => {
+    const wat = readFileSync(new URL("../build/relaxed.wat", import.meta.url), "utf8");
+    // binaryen's text spells relaxed_madd "relaxed_fma"
+    expect((wat.match(/relaxed_fma/g) ?? []).length).toBeGreaterThan(10);
+    expect(readFileSync(new URL("../build/simd.wat", import.meta.url), "utf8")).not.toMatch(/relaxed/);
+    // a runtime that validates relaxed SIMD gets it first; one that does not (node 20 without its flag) the SIMD binary
+    const only = (feature: "relaxed" | "simd") => (bytes: Uint8Array<ArrayBuffer>) => WebAssembly.validate(bytes) || (feature === "relaxed" && bytes.length === 36);
+    expect(bestBinary(only("relaxed")).id).toBe("relaxed");
+    expect(bestBinary(only("simd")).id).toBe(wasmFeature("relaxed-simd") ? "relaxed" : "simd");
+  });
+
+  it("under node --experimental-wasm-relaxed-simd: \"wasm\" picks it, results within 1e-12 of the SIMD binary on an exact problem, bit for bit run to run", () => {
+    const script = `
+      const api = await import(${JSON.stringify(new URL("../dist/node.js", import.meta.url).href)});
+      const { trainInstance } = await import(${JSON.stringify(new URL("../dist/experiments/synthetic.js", import.meta.url).href)});
+      const relaxed = await api.createBackend("wasm"), simd = await api.createBackend("wasm-simd");
+      const inst = await trainInstance({ p: 64, patches: 4, samples: 4, filters: 64, seed: 5 }, simd);
+      const { params } = api.sparseOutliers(inst.trained, { rho: 0.1, seed: 6 });
+      const o = { shape: inst.shape, init: inst.init, data: inst.data, trainedReadout: false, arithmetic: "mixed" };
+      const a = await api.purify(params, { ...o, backend: relaxed }), b = await api.purify(params, { ...o, backend: simd });
+      const again = await api.purify(params, { ...o, backend: await api.createBackend("wasm") });
+      // relative as everywhere here: the largest difference over the largest entry
+      let num = 0, den = 0, differ = 0;
+      for (let i = 0; i < b.params.length; i++) { num = Math.max(num, Math.abs(a.params[i] - b.params[i])); den = Math.max(den, Math.abs(b.params[i])); if (a.params[i] !== b.params[i]) differ++; }
+      const worst = num / den;
+      const x = relaxed.upload(relaxed.alloc(64 * 64), Float64Array.from({ length: 4096 }, (_, i) => Math.sin(i) / 3)), y = simd.upload(simd.alloc(4096), relaxed.download(x));
+      const g1 = relaxed.download(relaxed.gemm(false, true, 64, 64, 64, 1, x, 64, x, 64, 0, relaxed.alloc(4096), 64));
+      const g2 = simd.download(simd.gemm(false, true, 64, 64, 64, 1, y, 64, y, 64, 0, simd.alloc(4096), 64));
+      console.log(JSON.stringify({ binary: relaxed.binary, other: simd.binary, worst, differ, recovered: a.report.recovered && b.report.recovered,
+        repeat: Array.from(again.params).every((v, i) => Object.is(v, a.params[i])), gemmDiffer: g1.some((v, i) => v !== g2[i]), f32: a.report.f32Iterations }));
+      api.closeWorkers?.();
+    `;
+    const r = spawnSync(process.execPath, ["--experimental-wasm-relaxed-simd", "--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(out.binary).toBe("relaxed");
+    expect(out.other).toBe("simd");
+    expect(out.recovered).toBe(true);
+    expect(out.worst).toBeLessThanOrEqual(1e-12);
+    expect(out.gemmDiffer).toBe(true); // FMA rounds once: the products do differ in the last bits
+    expect(out.repeat).toBe(true);
+    expect(out.f32).toBeGreaterThan(0);
   });
 });

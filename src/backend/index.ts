@@ -2,9 +2,9 @@
 // allows (bytes, a URL, or an already compiled WebAssembly.Module, which is all workerd and Vercel
 // Edge permit), is compiled at most once per source, and no algorithm ever sees which form it was.
 import { OptionError } from "../errors.js";
-import { scalarWasmBase64, simdWasmBase64 } from "../generated/wasmBinaries.js";
+import { relaxedWasmBase64, scalarWasmBase64, simdWasmBase64 } from "../generated/wasmBinaries.js";
 import type { BinaryId, BinaryVariant } from "./binaries.js";
-import { BINARIES, bestBinary, binaryVariant } from "./binaries.js";
+import { BINARIES, bestBinary, binaryVariant, wasmFeature } from "./binaries.js";
 import { JsBackend } from "./js.js";
 import type { Backend, BackendName } from "./types.js";
 import { BACKEND_NAMES } from "./types.js";
@@ -33,11 +33,14 @@ export type WasmSource =
   | ((variant: BinaryVariant) => WasmInput | Promise<WasmInput>)
   | Partial<Record<BinaryId, WasmInput>>;
 
-const INLINED: Record<BinaryId, string> = { simd: simdWasmBase64, scalar: scalarWasmBase64 };
+const INLINED: Record<BinaryId, string> = { relaxed: relaxedWasmBase64, simd: simdWasmBase64, scalar: scalarWasmBase64 };
 
-/** The kernel binary inlined in this build ("wasm"/"simd" or "wasm-scalar"/"scalar"), e.g. to inspect it. */
-export function wasmBinary(name: "wasm" | "wasm-scalar" | BinaryId): Uint8Array {
-  const id: BinaryId = name === "wasm" || name === "simd" ? "simd" : "scalar";
+/**
+ * A kernel binary inlined in this build, e.g. to inspect it: by id ("relaxed", "simd", "scalar") or
+ * backend name ("wasm" and "wasm-simd": the SIMD binary; "wasm-scalar": the scalar one).
+ */
+export function wasmBinary(name: "wasm" | "wasm-simd" | "wasm-scalar" | BinaryId): Uint8Array {
+  const id: BinaryId = name === "relaxed" ? "relaxed" : name === "wasm" || name === "wasm-simd" || name === "simd" ? "simd" : "scalar";
   if (!INLINED[id]) throw new OptionError(`wasmBinary: this build does not inline the ${id} binary; it loads it with setWasmSource`);
   return decodeBase64(INLINED[id]);
 }
@@ -97,16 +100,18 @@ export function chosenBinary(): BinaryVariant {
 }
 
 /**
- * A fresh backend instance: "wasm" (the best WebAssembly binary this runtime runs: SIMD, else
- * scalar; `backend.binary` names it), "wasm-scalar" (the scalar binary, for benchmarks) or "js"
- * (pure TypeScript). Each wasm instance has its own memory; compiled modules are shared.
+ * A fresh backend instance: "wasm" (the best WebAssembly binary this runtime runs: relaxed SIMD,
+ * else SIMD, else scalar; `backend.binary` names it), "wasm-simd" and "wasm-scalar" (those binaries
+ * whatever else the runtime runs, for benchmarks and comparisons) or "js" (pure TypeScript). Each
+ * wasm instance has its own memory; compiled modules are shared.
  */
 export async function createBackend(name: BackendName | string = "wasm"): Promise<Backend> {
   if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
     throw new OptionError(`createBackend: unknown backend "${name}" (known: ${BACKEND_NAMES.join(", ")})`);
   }
   if (name === "js") return new JsBackend();
-  const variant = name === "wasm" ? chosenBinary() : binaryVariant("scalar");
+  if (name === "wasm-simd" && !wasmFeature("simd")) throw new OptionError("createBackend: this runtime does not run WebAssembly SIMD (backend \"wasm-simd\"); \"wasm\" picks what it runs");
+  const variant = name === "wasm" ? chosenBinary() : binaryVariant(name === "wasm-simd" ? "simd" : "scalar");
   return createWasmBackend(name as BackendName, variant.id, await moduleOf(variant));
 }
 

@@ -52,8 +52,8 @@ export interface SingleKernels {
   peakFlops(iters: number): number;
 }
 
-export type BackendName = "wasm" | "wasm-scalar" | "js";
-export const BACKEND_NAMES: readonly BackendName[] = ["wasm", "wasm-scalar", "js"];
+export type BackendName = "wasm" | "wasm-simd" | "wasm-scalar" | "js";
+export const BACKEND_NAMES: readonly BackendName[] = ["wasm", "wasm-simd", "wasm-scalar", "js"];
 
 export interface Backend {
   readonly name: BackendName;

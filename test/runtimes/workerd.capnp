@@ -20,6 +20,7 @@ const bundleOnly :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed "../../dist/bundle/workerd/worker.js"),
     (name = "cnn-purify.js", esModule = embed "../../dist/bundle/workerd/cnn-purify.js"),
+    (name = "cnn-purify-relaxed.wasm", wasm = embed "../../dist/bundle/workerd/cnn-purify-relaxed.wasm"),
     (name = "cnn-purify-simd.wasm", wasm = embed "../../dist/bundle/workerd/cnn-purify-simd.wasm"),
     (name = "cnn-purify-scalar.wasm", wasm = embed "../../dist/bundle/workerd/cnn-purify-scalar.wasm"),
   ],
@@ -30,6 +31,7 @@ const userWorker :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "cnn-purify.js", esModule = embed "../../dist/bundle/workerd/cnn-purify.js"),
+    (name = "cnn-purify-relaxed.wasm", wasm = embed "../../dist/bundle/workerd/cnn-purify-relaxed.wasm"),
     (name = "cnn-purify-simd.wasm", wasm = embed "../../dist/bundle/workerd/cnn-purify-simd.wasm"),
     (name = "cnn-purify-scalar.wasm", wasm = embed "../../dist/bundle/workerd/cnn-purify-scalar.wasm"),
   ],

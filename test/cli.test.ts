@@ -77,7 +77,7 @@ describe("bad usage exits with code 2 and names the problem", () => {
     [["synthetic", "--bogus", "1"], /Unknown option '--bogus'/],
     [["synthetic", "--rho", "abc"], /--rho must be a number/],
     [["synthetic", "--p", "0"], /--p must be an integer >= 1/],
-    [["synthetic", "--backend", "gpu"], /--backend must be one of wasm, wasm-scalar, js/],
+    [["synthetic", "--backend", "gpu"], /--backend must be one of wasm, wasm-simd, wasm-scalar, js/],
     [["synthetic", "--subspace", "nope"], /--subspace must be one of/],
   ])("%j", async (args, msg) => {
     const errs: string[] = [];

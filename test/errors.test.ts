@@ -22,7 +22,7 @@ const init = initParams(shape, { seed: 1 });
 describe("typed errors that name the problem", () => {
   it("unknown backend", async () => {
     await expect(createBackend("gpu")).rejects.toThrow(OptionError);
-    await expect(createBackend("gpu")).rejects.toThrow(/unknown backend "gpu" \(known: wasm, wasm-scalar, js\)/);
+    await expect(createBackend("gpu")).rejects.toThrow(/unknown backend "gpu" \(known: wasm, wasm-simd, wasm-scalar, js\)/);
   });
 
   it("patch size that does not divide the image", () => {

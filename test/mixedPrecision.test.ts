@@ -111,7 +111,7 @@ describe("mixed-precision ADMM", () => {
     expect(mixed.report.f32Iterations).toBeGreaterThan(0);
     expect(js.report.f32Iterations).toBeGreaterThan(0);
     expect(f64.report.f32Iterations).toBe(0);
-    // m N B = 8 x 49 x 24, below MIXED_MIN_WORK: auto is f64 here, bit for bit
+    // m N B = 8 x 49 x 24 = 9,408, below MIXED_MIN_WORK (2^15): auto is f64 here, bit for bit
     expect(auto.report.f32Iterations).toBe(0);
     expect(Array.from(auto.params)).toEqual(Array.from(f64.params));
     for (const r of [mixed, js, f64]) {

@@ -24,7 +24,7 @@ export const ARITHMETIC_NAMES: readonly Arithmetic[] = ["auto", "mixed", "f64"];
  * Below this much work per ADMM product (m rows x N x B problems) f32's lanes cannot pay for the
  * rounding of A and A^+ and a possible f64 continuation: "auto" stays f64 there.
  */
-export const MIXED_MIN_WORK = 1 << 18;
+export const MIXED_MIN_WORK = 1 << 15;
 
 /**
  * What "auto" means for B problems of N rows sharing an m-column dense span on this backend: mixed

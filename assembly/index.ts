@@ -9,4 +9,4 @@ export { peakF64, peakFlopsPerIteration, peakF32, peakFlopsPerIterationF32 } fro
 export { im2col, col2im } from "./im2col";
 export { blockTranspose, copyRows, maxPool, avgPool, scatterAdd, gather, avgPoolBackward } from "./layout";
 export { channelAffine, channelSums } from "./channels";
-export { demote, promote, admmRhsF32, l1DiffF32, admmUpdateF32, admmUpdateBatchF32 } from "./single";
+export { demote, promote, admmRhsF32, l1DiffF32, admmUpdateBatchF32, scaleF32 } from "./single";

@@ -2,7 +2,10 @@
 // (f32x4 does four lanes per instruction, f64x2 two), then polish and certificate run in f64. The
 // conversions between the two are here too. Pointers are byte offsets; n counts elements.
 
-import { admmStep, admmStepBatch } from "./vector";
+import { admmStepBatch, scaleT } from "./vector";
+
+/** x[i] *= a in f32. */
+export function scaleF32(x: usize, n: i32, a: f32): void { scaleT<f32>(x, n, a); }
 
 // @ts-ignore: decorator
 @inline function at32(p: usize, i: i32): usize { return p + (<usize>i << 2); }
@@ -51,11 +54,6 @@ export function l1DiffF32(x: usize, y: usize, n: i32): f64 {
   let s: f64 = 0;
   for (let i = 0; i < n; i++) s += <f64>abs<f32>(load<f32>(at32(x, i)) - load<f32>(at32(y, i)));
   return s;
-}
-
-/** The ADMM step (assembly/vector.ts admmStep) in f32, stats in f64. */
-export function admmUpdateF32(z: usize, y: usize, au: usize, r: usize, alpha: f32, t: f32, n: i32, stats: usize): void {
-  admmStep<f32>(z, y, au, r, alpha, t, n, stats);
 }
 
 /** admmStepBatch in f32: t, active and stats stay f64. */

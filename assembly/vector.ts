@@ -22,15 +22,19 @@ export function copy(dst: usize, src: usize, n: i32): void {
   memory.copy(dst, src, <usize>n << 3);
 }
 
-/** x[i] *= a. */
-export function scale(x: usize, n: i32, a: f64): void {
+/** x[i] *= a, for T = f64 or f32. */
+export function scaleT<T>(x: usize, n: i32, a: T): void {
+  const lanes = 16 / sizeof<T>();
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    const va = f64x2.splat(a);
-    for (; i + 2 <= n; i += 2) v128.store(at(x, i), f64x2.mul(v128.load(at(x, i)), va));
+    const va = v128.splat<T>(a);
+    for (; i + lanes <= n; i += lanes) { const p = x + (<usize>i << alignof<T>()); v128.store(p, v128.mul<T>(v128.load(p), va)); }
   }
-  for (; i < n; i++) store<f64>(at(x, i), load<f64>(at(x, i)) * a);
+  for (; i < n; i++) { const p = x + (<usize>i << alignof<T>()); store<T>(p, load<T>(p) * a); }
 }
+
+/** x[i] *= a. */
+export function scale(x: usize, n: i32, a: f64): void { scaleT<f64>(x, n, a); }
 
 /** y[i] += a * x[i]. */
 export function axpy(y: usize, a: f64, x: usize, n: i32): void {

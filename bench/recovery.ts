@@ -15,6 +15,7 @@ import type { SubspaceName } from "../src/recover/purify.js";
 import { recoveryErrors } from "../src/recover/report.js";
 import { measure } from "./harness.js";
 import { runNumpyPeer } from "./numpyPeer.js";
+import { uploadAugmented } from "../src/model/data.js";
 import type { LadLp, LpSolverName } from "./lpSolvers.js";
 
 export interface RecoveryProblem {
@@ -124,9 +125,9 @@ export async function benchRecovery(backends: Backend[], problems: RecoveryProbl
     o.log(`  ${pr.label}: ${t.map((x) => `${x.name} ${x.seconds.toFixed(3)}s`).join(", ")}`);
     if (pr.subspace === "patch" && o.peer) {
       // the same problems for numpy + scipy: A^T = the augmented patch rows, r = the filter rows' change
-      const m = inst.data.samples * inst.data.patches, N = L.row, K = inst.shape.filters, p = inst.data.patchDim;
-      const xa = new Float64Array(m * N);
-      for (let c = 0; c < m; c++) { xa.set(inst.data.values.subarray(c * p, (c + 1) * p), c * N); xa[c * N + p] = 1; }
+      const m = inst.data.samples * inst.data.patches, N = L.row, K = inst.shape.filters;
+      const be = backends[0], xb = uploadAugmented(be, inst.data), xa = be.download(xb);
+      be.free(xb);
       const r = Float64Array.from({ length: K * N }, (_, i) => contaminated[i] - inst.init[i]);
       for (const dtype of ["float64", "float32"] as const) {
         const run = runNumpyPeer(xa, m, N, r, K, { threads: 2, dtype, rounds: o.rounds });

@@ -1,4 +1,5 @@
 // Shared test fixtures: seeded random arrays, relative-error measures, the CLI run in process.
+import type { Backend, Buf } from "../src/backend/types.js";
 import { main } from "../src/cli/run.js";
 import { Rng } from "../src/random.js";
 
@@ -25,6 +26,16 @@ export function naiveOutputs(shape: { patchDim: number; patches: number; filters
     }
   }
   return y;
+}
+
+/** The fused ADMM step on one problem through the batched kernel (B = 1): its five sums. */
+export function admmStepOne(be: Backend, z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number): Float64Array {
+  const tb = be.upload(be.alloc(1), [t]), on = be.upload(be.alloc(1), [1]), st = be.alloc(5);
+  try {
+    return be.download(be.admmUpdateBatch(z, y, au, r, alpha, tb, on, 1, st));
+  } finally {
+    for (const b of [tb, on, st]) be.free(b);
+  }
 }
 
 /** max |a - b| / max(max |b|, tiny). */

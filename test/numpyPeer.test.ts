@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createBackend } from "../src/backend/index.js";
 import { sparseOutliers } from "../src/contaminate.js";
 import { trainInstance } from "../src/experiments/synthetic.js";
+import { uploadAugmented } from "../src/model/data.js";
 import { purify } from "../src/recover/purify.js";
 import { numpyPeerMissing, runNumpyPeer } from "../bench/numpyPeer.js";
 import { relDiff } from "./helpers.js";
@@ -19,8 +20,7 @@ describe("the numpy + scipy peer", () => {
     const inst = await trainInstance({ p: 40, patches: 4, samples: 3, filters: 12, seed: 4, lr: 0.02, epochs: 200 }, be);
     const { params: c } = sparseOutliers(inst.trained, { rho: 0.15, scale: 10, seed: 5 });
     const m = 12, N = 41, K = 12;
-    const xa = new Float64Array(m * N);
-    for (let s = 0; s < m; s++) { xa.set(inst.data.values.subarray(s * 40, (s + 1) * 40), s * N); xa[s * N + 40] = 1; }
+    const xa = be.download(uploadAugmented(be, inst.data));
     const r = Float64Array.from({ length: K * N }, (_, i) => c[i] - inst.init[i]);
     const ours = await purify(c, { shape: inst.shape, init: inst.init, data: inst.data, subspace: "patch", trainedReadout: false, backend: be });
     expect(relDiff(ours.params.subarray(0, K * N), inst.trained.subarray(0, K * N))).toBeLessThan(1e-12);

@@ -56,6 +56,7 @@ class JsSingle implements SingleKernels {
   gemmPrepacked(side: PackSide, packed: Buf32, x: Buf32, tx: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf32, ldc: number): Buf32 {
     return prepackedProduct((...a) => this.gemm(...a), side, packed, x, tx, ldx, m, n, k, beta, c, ldc);
   }
+  scale(x: Buf32, a: number): Buf32 { const v = f(x); for (let i = 0; i < v.length; i++) v[i] *= a; return x; }
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 {
     const Q = f(q), R = f(r), Y = f(y), Z = f(z);
     for (let i = 0; i < Q.length; i++) Q[i] = R[i] - Y[i] + Z[i];
@@ -66,9 +67,6 @@ class JsSingle implements SingleKernels {
     let s = 0;
     for (let i = 0; i < X.length; i++) s += Math.abs(X[i] - Y[i]);
     return s;
-  }
-  admmUpdate(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: number, stats: Float64Array): Float64Array {
-    return admmStep(f(z), f(y), f(au), f(r), Math.fround(alpha), Math.fround(t), stats);
   }
   admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
     admmStepBatch(f(z), f(y), f(au), f(r), Math.fround(alpha), d(t), d(active), B, d(stats));
@@ -165,9 +163,6 @@ export class JsBackend implements Backend {
     const o = d(out), xv = d(x), n = o.length;
     for (let i = 0; i < n; i++) { const v = xv[i]; o[i] = Math.max(v - t, 0) + Math.min(v + t, 0); }
     return out;
-  }
-  admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array {
-    return admmStep(d(z), d(y), d(au), d(r), alpha, t, stats);
   }
   admmUpdateBatch(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
     admmStepBatch(d(z), d(y), d(au), d(r), alpha, d(t), d(active), B, d(stats));
@@ -534,7 +529,7 @@ function microKernel(kc: number, pa: Float64Array, ao: number, pb: Float64Array,
 
 /**
  * The fused ADMM step on arrays (Float64Array: the f64x2 kernel's order, lane-split sums; a
- * Float32Array stores rounded, as the f32 kernel does). See Backend.admmUpdate.
+ * Float32Array stores rounded, as the f32 kernel does). See Backend.admmUpdateBatch.
  */
 function admmStep(zv: Float64Array | Float32Array, yv: Float64Array | Float32Array, av: Float64Array | Float32Array, rv: Float64Array | Float32Array,
   alpha: number, t: number, stats: Float64Array): Float64Array {

@@ -40,12 +40,12 @@ export interface SingleKernels {
   packedLength(side: PackSide, rows: number, cols: number): number;
   prepack(side: PackSide, out: Buf32, x: Buf32, trans: boolean, ld: number, rows: number, cols: number): Buf32;
   gemmPrepacked(side: PackSide, packed: Buf32, x: Buf32, transX: boolean, ldx: number, m: number, n: number, k: number, beta: number, c: Buf32, ldc: number): Buf32;
+  /** x *= a */
+  scale(x: Buf32, a: number): Buf32;
   /** q = r - y + z */
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32;
   /** sum |x - y| (accumulated in f64). */
   l1Diff(x: Buf32, y: Buf32): number;
-  /** Backend.admmUpdate in f32 (stats as f64). */
-  admmUpdate(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: number, stats: Float64Array): Float64Array;
   /** Backend.admmUpdateBatch in f32 (t, active and stats are f64). */
   admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf;
   /** peakFlops with f32 lanes (f32x4 in the SIMD build). */
@@ -110,13 +110,10 @@ export interface Backend {
   /** out = sign(x) max(|x| - t, 0) */
   softThreshold(out: Buf, x: Buf, t: number): Buf;
   /**
-   * Fused over-relaxed ADMM step on z, y (see assembly/vector.ts admmUpdate); writes
-   * [||au - r - z'||^2, ||z' - z||^2, ||au||^2, ||z'||^2, ||y'||^2] into stats[0..5).
-   */
-  admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array;
-  /**
-   * admmUpdate over B problems (z, y, au, r: B x n, n = z.length / B) in one call: problem b with
-   * threshold t[b], skipped where active[b] = 0; its five sums to stats[5 b ..] (B x 5).
+   * The fused over-relaxed ADMM step (assembly/vector.ts admmStep) on B problems in one call
+   * (z, y, au, r: B x n, n = z.length / B): problem b with threshold t[b], skipped where
+   * active[b] = 0, updates its z and y and writes [||au - r - z'||^2, ||z' - z||^2, ||au||^2,
+   * ||z'||^2, ||y'||^2] to stats[5 b .. 5 b + 5) (stats B x 5).
    */
   admmUpdateBatch(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf;
   /** v = mu v + g + wd theta; theta -= lr v */

@@ -21,7 +21,6 @@ interface KernelExports {
   amax(x: number, n: number): number;
   softThreshold(o: number, x: number, t: number, n: number): void;
   scaleColumns(o: number, a: number, rows: number, cols: number, s: number): void;
-  admmUpdate(z: number, y: number, au: number, r: number, alpha: number, t: number, n: number, stats: number): void;
   momentumStep(th: number, v: number, g: number, n: number, lr: number, mu: number, wd: number): void;
   adamStep(th: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number, wd: number): void;
   gemm(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number, work: number): void;
@@ -61,8 +60,8 @@ interface KernelExports {
   promote(o: number, x: number, n: number): void;
   admmRhsF32(q: number, r: number, y: number, z: number, n: number): void;
   l1DiffF32(x: number, y: number, n: number): number;
-  admmUpdateF32(z: number, y: number, au: number, r: number, alpha: number, t: number, n: number, stats: number): void;
   admmUpdateBatch(z: number, y: number, au: number, r: number, alpha: number, t: number, active: number, n: number, B: number, stats: number): void;
+  scaleF32(x: number, n: number, a: number): void;
   admmUpdateBatchF32(z: number, y: number, au: number, r: number, alpha: number, t: number, active: number, n: number, B: number, stats: number): void;
 }
 
@@ -82,8 +81,7 @@ const p32 = (b: Buf32): number => (b as WasmBuf32).ptr;
 /** The f32 kernels of a wasm instance, over the same heap and GEMM workspace as its f64 ones. */
 class WasmSingle implements SingleKernels {
   private f32v: Float32Array;
-  constructor(private readonly k: KernelExports, private readonly heap: LinearAllocator, private readonly work: number, private readonly stats: number,
-    private readonly f64: () => Float64Array) {
+  constructor(private readonly k: KernelExports, private readonly heap: LinearAllocator, private readonly work: number) {
     this.f32v = new Float32Array(k.memory.buffer);
   }
   private mem(): Float32Array {
@@ -115,14 +113,9 @@ class WasmSingle implements SingleKernels {
   gemmPrepacked(side: PackSide, packed: Buf32, x: Buf32, tx: boolean, ldx: number, m: number, nn: number, k: number, beta: number, c: Buf32, ldc: number): Buf32 {
     this.k.gemmPrepackedF32(side === "a" ? 0 : 1, p32(packed), p32(x), tx ? 1 : 0, ldx, m, nn, k, beta, p32(c), ldc, this.work); return c;
   }
+  scale(x: Buf32, a: number): Buf32 { this.k.scaleF32(p32(x), x.length, a); return x; }
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 { this.k.admmRhsF32(p32(q), p32(r), p32(y), p32(z), q.length); return q; }
   l1Diff(x: Buf32, y: Buf32): number { return this.k.l1DiffF32(p32(x), p32(y), x.length); }
-  admmUpdate(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: number, stats: Float64Array): Float64Array {
-    this.k.admmUpdateF32(p32(z), p32(y), p32(au), p32(r), alpha, t, z.length, this.stats);
-    const m = this.f64(), s = this.stats >> 3;
-    for (let i = 0; i < 5; i++) stats[i] = m[s + i];
-    return stats;
-  }
   admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
     this.k.admmUpdateBatchF32(p32(z), p32(y), p32(au), p32(r), alpha, p(t), p(active), z.length / B, B, p(stats));
     return stats;
@@ -139,7 +132,6 @@ export class WasmBackend implements Backend {
   readonly simd: boolean;
   private readonly heap: LinearAllocator;
   private readonly work: number;
-  private readonly stats: number;
   private f64: Float64Array;
   readonly f32: SingleKernels;
 
@@ -148,8 +140,7 @@ export class WasmBackend implements Backend {
     this.heap = new LinearAllocator(k.memory, k.heapBase());
     this.f64 = new Float64Array(k.memory.buffer);
     this.work = this.heap.alloc(k.gemmWorkspaceBytes());
-    this.stats = this.heap.alloc(5 * 8);
-    this.f32 = new WasmSingle(k, this.heap, this.work, this.stats, () => this.mem());
+    this.f32 = new WasmSingle(k, this.heap, this.work);
   }
 
   private mem(): Float64Array {
@@ -188,12 +179,6 @@ export class WasmBackend implements Backend {
   amax(x: Buf): number { return this.k.amax(p(x), n(x)); }
   scaleColumns(o: Buf, a: Buf, rows: number, cols: number, s: Buf): Buf { this.k.scaleColumns(p(o), p(a), rows, cols, p(s)); return o; }
   softThreshold(o: Buf, x: Buf, t: number): Buf { this.k.softThreshold(p(o), p(x), t, n(o)); return o; }
-  admmUpdate(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: number, stats: Float64Array): Float64Array {
-    this.k.admmUpdate(p(z), p(y), p(au), p(r), alpha, t, n(z), this.stats);
-    const m = this.mem(), s = this.stats >> 3;
-    for (let i = 0; i < 5; i++) stats[i] = m[s + i];
-    return stats;
-  }
   admmUpdateBatch(z: Buf, y: Buf, au: Buf, r: Buf, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
     this.k.admmUpdateBatch(p(z), p(y), p(au), p(r), alpha, p(t), p(active), n(z) / B, B, p(stats));
     return stats;

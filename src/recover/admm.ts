@@ -80,10 +80,14 @@ interface AdmmVectors {
   l1(b: number): number;
   /** Live views of r and A u (erased rows of r take the fit). */
   views(): { r: ArrayLike<number> & { [i: number]: number }; au: ArrayLike<number> };
+  /** u in f64 (m x B) where the run stopped. */
+  u64(): Buf;
+  /** The f32 run's iterates, promoted, for an f64 run to resume from (f64 runs have none to give). */
+  state?(): Omit<AdmmState, "mu">;
   dispose(): void;
 }
 
-function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv: Buf | null, init: AdmmState | null, warmU?: Float64Array): AdmmVectors & { u: Buf; z: Buf; y: Buf } {
+function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv: Buf | null, init: AdmmState | null, warmU?: Float64Array): AdmmVectors {
   const be = op.be, N = op.rows, m = op.cols;
   const z = be.alloc(B * N), y = be.alloc(B * N), au = be.alloc(B * N), q = be.alloc(B * N), u = be.alloc(m * B);
   // a dense span's A^+ and A^T are the same operands every iteration: packed once for the GEMM
@@ -99,7 +103,7 @@ function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv:
     be.sub(z, au, r);
   }
   return {
-    B, u, z, y,
+    B,
     rhs() { be.sub(q, r, y); be.axpy(q, 1, z); },
     uStep() {
       if (packedP) be.gemmPrepacked("a", packedP, q, true, N, m, B, N, 0, u, B);
@@ -111,11 +115,12 @@ function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv:
     scaleY(b, s) { be.scale(ys[b], s); },
     l1(b) { be.sub(qs[b], aus[b], rs[b]); return be.asum(qs[b]); },
     views: () => ({ r: be.view(r), au: be.view(au) }),
+    u64: () => u,
     dispose() { for (const buf of [z, y, au, q, u, packedP, packedAt]) if (buf) be.free(buf); },
   };
 }
 
-function f32Vectors(op: LinearOperator, r: Buf, B: number, pinv: Buf, warmU?: Float64Array): AdmmVectors & { state(): Omit<AdmmState, "mu"> } {
+function f32Vectors(op: LinearOperator, r: Buf, B: number, pinv: Buf, warmU?: Float64Array): AdmmVectors {
   const be = op.be, s = be.f32, N = op.rows, m = op.cols;
   const At = s.demote(s.alloc(m * N), op.transposed!()), P = s.demote(s.alloc(m * N), pinv), r32 = s.demote(s.alloc(B * N), r);
   const packedP = s.prepack("a", s.alloc(s.packedLength("a", m, N)), P, false, N, m, N);
@@ -127,6 +132,7 @@ function f32Vectors(op: LinearOperator, r: Buf, B: number, pinv: Buf, warmU?: Fl
   if (warmU) s.view(u).set(warmU);
   apply();
   s.admmRhs(z, au, r32, q); // z = A u - r + 0 (q is still zero)
+  const u64 = be.alloc(m * B);
   const f64 = (buf: Buf32) => { const t = be.alloc(buf.length); try { return be.download(s.promote(t, buf)); } finally { be.free(t); } };
   return {
     B,
@@ -134,11 +140,12 @@ function f32Vectors(op: LinearOperator, r: Buf, B: number, pinv: Buf, warmU?: Fl
     uStep() { s.gemmPrepacked("a", packedP, q, true, N, m, B, N, 0, u, B); },
     apply,
     update(alpha, t, active, stats) { s.admmUpdateBatch(z, y, au, r32, alpha, t, active, B, stats); },
-    scaleY(b, k) { const v = s.view(ys[b]); for (let i = 0; i < v.length; i++) v[i] *= k; },
+    scaleY(b, k) { s.scale(ys[b], k); },
     l1(b) { return s.l1Diff(aus[b], rs[b]); },
     views: () => ({ r: s.view(r32), au: s.view(au) }),
+    u64: () => s.promote(u64, u),
     state: () => ({ u: f64(u), z: f64(z), y: f64(y) }),
-    dispose() { for (const buf of [At, P, packedP, packedAt, r32, z, y, au, q, u]) s.free(buf); },
+    dispose() { for (const buf of [At, P, packedP, packedAt, r32, z, y, au, q, u]) s.free(buf); be.free(u64); },
   };
 }
 
@@ -151,7 +158,7 @@ const F32_REL_TOL = 3e-6;
  * state, promoted, for an f64 run to resume from (options.resume); the residual it reports is
  * computed in f64 at the promoted u.
  */
-export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOptions & { arithmetic?: "f64" | "f32"; resume?: AdmmState } = {}, factor?: Cholesky): LadSolution & { state: AdmmState } {
+export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOptions & { arithmetic?: "f64" | "f32"; resume?: AdmmState } = {}, factor?: Cholesky): LadSolution & { state?: AdmmState } {
   const be = op.be, N = op.rows, m = op.cols;
   const single = options.arithmetic === "f32";
   if (single && !op.transposed) throw new Error("admmLad: f32 arithmetic needs a dense operator (transposed())");
@@ -241,22 +248,20 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
         if (h > 4 && history[h - 5] - obj <= stallTol * obj) { stalled = true; break; }
       }
     }
-    // The state in f64, and the objective at u itself (not at the split variable z), in f64.
-    let state: AdmmState;
-    if ("state" in v) state = { ...v.state(), mu };
-    else state = { u: be.download(v.u), z: be.download(v.z), y: be.download(v.y), mu };
-    const u = be.upload(be.alloc(m * B), state.u), au = be.alloc(B * N);
+    // The objective at u itself (not at the split variable z), in f64; an f32 run also hands back
+    // its iterates, promoted, for an f64 run to resume from.
+    const u = v.u64(), au = be.alloc(B * N);
     try {
       op.apply(u, au, B);
       be.sub(au, au, r);
       const objective = new Float64Array(B);
       for (let b = 0; b < B; b++) objective[b] = be.asum(be.slice(au, b * N, N));
       return {
-        u: state.u, residual: be.download(au), objective, iterations: Math.min(it, maxIter), converged, stalled,
-        primal, dual, ridge: chol.ridge, state,
+        u: be.download(u), residual: be.download(au), objective, iterations: Math.min(it, maxIter), converged, stalled,
+        primal, dual, ridge: chol.ridge, state: v.state ? { ...v.state(), mu } : undefined,
       };
     } finally {
-      be.free(u); be.free(au);
+      be.free(au);
     }
   } finally {
     if (savedErased) {

@@ -219,7 +219,11 @@ export class Purifier {
   private factor0: Cholesky | null = null;
 
   private constructor(readonly be: Backend, readonly shape: ModelShape, private readonly o: PurifyOptions & { subspace: SubspaceName },
-    private readonly xa: Buf, readonly choice: SpanChoice) {}
+    readonly choice: SpanChoice) {}
+
+  private xaBuf: Buf | null = null;
+  /** The augmented patch rows, uploaded when a patch span first needs them (the linearized spans read the patches through their plan). */
+  private get xa(): Buf { return (this.xaBuf ??= uploadAugmented(this.be, this.o.data)); }
 
   /** Validates the options once and prepares the span; throws the errors listed on purify(). */
   static async create(options: PurifyOptions): Promise<Purifier> {
@@ -253,7 +257,7 @@ export class Purifier {
     if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
     if (options.arithmetic !== undefined && !ARITHMETIC_NAMES.includes(options.arithmetic)) throw new OptionError(`${where}: unknown arithmetic "${options.arithmetic}" (known: ${ARITHMETIC_NAMES.join(", ")})`);
     const be = await resolveBackend(options.backend);
-    const p = new Purifier(be, shape, { ...options, subspace, solver }, uploadAugmented(be, data), choice);
+    const p = new Purifier(be, shape, { ...options, subspace, solver }, choice);
     if (subspace !== "patch") p.linearized();
     return p;
   }
@@ -292,7 +296,7 @@ export class Purifier {
     const where = "purify";
     checkOptionNames(where, run, ["clean", "onProgress", "subspace"]);
     const { shape, init, data } = this.o;
-    const be = this.be, xa = this.xa, L = layoutOf(shape);
+    const be = this.be, L = layoutOf(shape);
     const clean = run.clean ?? this.o.clean;
     const onProgress = run.onProgress ?? this.o.onProgress;
     for (const [name, v] of [["contaminated", contaminated], ["clean", clean]] as const) {
@@ -346,22 +350,23 @@ export class Purifier {
       if (subspace === "patch") {
         // Filters: B = K problems of length p + 1 sharing the patch span.
         const m = n * k;
-        const base = new PatchSpanOperator(be, xa, m, L.row, K);
+        const base = new PatchSpanOperator(be, this.xa, m, L.row, K);
         owned.push(base);
         const r = delta.slice(0, L.wSize);
         const erased = perProblem(erasures, 0, L.row, K);
         // decided once for all K problems, so that a split over workers solves each the same way
         const arithmetic = arithmeticFor(this.o.arithmetic, be, m, L.row, K);
         let sol: BatchSolution;
-        const workers = this.o.workers ?? 1;
+        // workers take shares of at least MIN_FILTERS_PER_WORKER filters (fewer: this thread)
+        const shares = Math.min(this.o.workers ?? 1, Math.floor(K / MIN_FILTERS_PER_WORKER));
         if (this.o.weightDecay) {
           sol = await solveEach(be, base, r, K, L.row, init, erased, { ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize) });
-        } else if (Math.min(workers, Math.floor(K / MIN_FILTERS_PER_WORKER)) > 1) {
+        } else if (shares > 1) {
           sol = await solveFiltersInWorkers({
             backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
             // functions cannot cross to a worker
             admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined,
-          }, Math.min(workers, Math.floor(K / MIN_FILTERS_PER_WORKER)));
+          }, shares);
         } else {
           sol = await solveBatch(base, r, K, { ...solveOpts("filters"), arithmetic, erased, floor: floor?.subarray(0, L.wSize) });
         }
@@ -439,7 +444,7 @@ export class Purifier {
     this.lin0?.dispose();
     this.factor0?.dispose();
     this.lin0 = null; this.factor0 = null;
-    this.be.free(this.xa);
+    if (this.xaBuf) { this.be.free(this.xaBuf); this.xaBuf = null; }
   }
 }
 

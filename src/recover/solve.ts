@@ -98,7 +98,7 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
         // problems whose f32 support did not polish to an exact fit continue in f64 from where f32 stopped
         const again = results.flatMap((p, b) => (p.polished && p.exact ? [] : [b]));
         if (again.length) {
-          const more = resumeInF64(op, rHost, again, s.state, o);
+          const more = resumeInF64(op, rHost, again, s.state!, o);
           iterations += more.iterations; converged = more.converged;
           again.forEach((b, j) => { perProblem[b] = more.perProblem[j]; results[b] = more.results[j]; });
         }

@@ -79,20 +79,18 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
   try {
     let perProblem: Array<{ u: Float64Array; res: Float64Array }> = [];
     let f32Iterations = 0;
-    // after f32 ADMM the fit rows carry f32 rounding (~1e-7 of the data): the first inlier set allows for it
-    let tol0: number | undefined;
-    const polishAll = () => perProblem.map(({ u: x, res }, b) => polishOne(op, be.slice(r, b * N, N), x, Float64Array.from(res), {
+    const polishProblem = (b: number, tol0?: number) => polishOne(op, be.slice(r, b * N, N), perProblem[b].u, Float64Array.from(perProblem[b].res), {
       tol0, erased: o.erased?.[b] ?? null, enabled: o.polish !== false && o.solver !== "highs", floor: o.floor?.subarray(b * N, (b + 1) * N),
-    }));
-    let results: ReturnType<typeof polishAll>;
+    });
+    let results: Array<ReturnType<typeof polishProblem>>;
     if (o.solver === "admm") {
       const mixed = op.transposed !== undefined && o.polish !== false && arithmeticFor(o.arithmetic, be, m, N, B) === "mixed";
-      if (mixed) tol0 = 1e-5;
       const s = admmLad(op, r, B, { ...o.admm, warmStart: o.warmStart, erased: o.erased, onIteration: o.onIteration, arithmetic: mixed ? "f32" : "f64" }, o.factor);
       iterations = s.iterations; converged = s.converged; ridge = s.ridge;
       primal = Math.max(...s.primal); dual = Math.max(...s.dual);
-      perProblem = Array.from({ length: B }, (_, b) => ({ u: Float64Array.from({ length: m }, (_, i) => s.u[i * B + b]), res: s.residual.subarray(b * N, (b + 1) * N) }));
-      results = polishAll();
+      perProblem = Array.from({ length: B }, (_, b) => ({ u: columnOf(s.u, B, b, m), res: s.residual.subarray(b * N, (b + 1) * N) }));
+      // after f32 ADMM the fit rows carry f32 rounding (~1e-7 of the data): the first inlier set allows for it
+      results = perProblem.map((_, b) => polishProblem(b, mixed ? 1e-5 : undefined));
       if (mixed) {
         f32Iterations = s.iterations;
         // problems whose f32 support did not polish to an exact fit continue in f64 from where f32 stopped
@@ -100,7 +98,7 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
         if (again.length) {
           const more = resumeInF64(op, rHost, again, s.state!, o);
           iterations += more.iterations; converged = more.converged;
-          again.forEach((b, j) => { perProblem[b] = more.perProblem[j]; results[b] = more.results[j]; });
+          again.forEach((b, j) => { perProblem[b] = more.perProblem[j]; results[b] = polishProblem(b); });
         }
       }
     } else {
@@ -117,7 +115,7 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
           perProblem.push({ u: s.u, res: be.download(be.sub(col, col, rb)) });
         }
       }
-      results = polishAll();
+      results = perProblem.map((_, b) => polishProblem(b));
     }
     results.forEach((p, b) => {
       for (let i = 0; i < m; i++) u[i * B + b] = p.u[i];
@@ -145,9 +143,12 @@ export async function solveBatch(op: LinearOperator, rHost: Float64Array, B: num
   }
 }
 
+/** Column b of a (rows x cols) row-major matrix: one problem's coefficients out of m x B. */
+const columnOf = (u: Float64Array, cols: number, b: number, rows: number) => Float64Array.from({ length: rows }, (_, i) => u[i * cols + b]);
+
 /**
  * The f64 continuation of the mixed-precision solver for the problems `which` (indices into the
- * batch): ADMM resumes from their f32 state, then polishes. Returns their solutions in that order.
+ * batch): ADMM resumes from their f32 state. Returns their coefficients and residuals in that order.
  */
 function resumeInF64(op: LinearOperator, rHost: Float64Array, which: number[], state: AdmmState, o: SolveOptions) {
   const be = op.be, N = op.rows, m = op.cols, B = state.mu.length, Bs = which.length;
@@ -159,11 +160,8 @@ function resumeInF64(op: LinearOperator, rHost: Float64Array, which: number[], s
   const rs = rows(rHost), r = be.upload(be.alloc(Bs * N), rs);
   try {
     const s = admmLad(op, r, Bs, { ...o.admm, erased, arithmetic: "f64", resume: sub }, o.factor);
-    const perProblem = which.map((_, j) => ({ u: Float64Array.from({ length: m }, (_, i) => s.u[i * Bs + j]), res: s.residual.subarray(j * N, (j + 1) * N) }));
-    const results = which.map((b, j) => polishOne(op, be.slice(r, j * N, N), perProblem[j].u, Float64Array.from(perProblem[j].res), {
-      erased: erased?.[j] ?? null, enabled: true, floor: o.floor?.subarray(b * N, (b + 1) * N),
-    }));
-    return { perProblem, results, iterations: s.iterations, converged: s.converged };
+    const perProblem = which.map((_, j) => ({ u: columnOf(s.u, Bs, j, m), res: s.residual.subarray(j * N, (j + 1) * N) }));
+    return { perProblem, iterations: s.iterations, converged: s.converged };
   } finally {
     be.free(r);
   }

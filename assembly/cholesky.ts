@@ -1,27 +1,70 @@
-// Cholesky factorization A = L L^T (row-major, in place) and solves with many right-hand sides.
+// Cholesky factorization A = L L^T (row-major, in place) and solves with many right-hand sides,
+// for T = f64 or f32 from one source (an NTK factored in f32 when its conditioning allows it:
+// f32x4 does twice the lanes of f64x2 and a solve streams half the bytes).
 // The row-by-row (Banachiewicz) order makes every inner loop a contiguous dot product or axpy.
 
-import { dot } from "./vector";
+// @ts-ignore: decorator
+@inline function at<T>(p: usize, i: i32): usize { return p + (<usize>i << alignof<T>()); }
+
+/**
+ * sum x[i] y[i] in T's lanes: two SIMD accumulators summed in a fixed order (deterministic); in f64
+ * the same order and operations as vector.ts's dot, so f64 factors are unchanged bit for bit.
+ */
+// @ts-ignore: decorator
+@inline function dotT<T>(x: usize, y: usize, n: i32): T {
+  const lanes = 16 / sizeof<T>();
+  let i = 0;
+  let s: T = 0;
+  if (ASC_FEATURE_SIMD) {
+    let a0 = v128.splat<T>(0);
+    let a1 = v128.splat<T>(0);
+    for (; i + 2 * lanes <= n; i += 2 * lanes) {
+      a0 = v128.add<T>(a0, v128.mul<T>(v128.load(at<T>(x, i)), v128.load(at<T>(y, i))));
+      a1 = v128.add<T>(a1, v128.mul<T>(v128.load(at<T>(x, i + lanes)), v128.load(at<T>(y, i + lanes))));
+    }
+    a0 = v128.add<T>(a0, a1);
+    s = v128.extract_lane<T>(a0, 0) + v128.extract_lane<T>(a0, 1);
+    if (sizeof<T>() == 4) s += v128.extract_lane<T>(a0, 2) + v128.extract_lane<T>(a0, 3);
+  }
+  for (; i < n; i++) s += load<T>(at<T>(x, i)) * load<T>(at<T>(y, i));
+  return s;
+}
+
+// @ts-ignore: decorator
+@inline function rowAxpy<T>(y: usize, a: T, x: usize, n: i32): void {
+  const lanes = 16 / sizeof<T>();
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = v128.splat<T>(a);
+    for (; i + lanes <= n; i += lanes) v128.store(at<T>(y, i), v128.add<T>(v128.load(at<T>(y, i)), v128.mul<T>(va, v128.load(at<T>(x, i)))));
+  }
+  for (; i < n; i++) store<T>(at<T>(y, i), load<T>(at<T>(y, i)) + a * load<T>(at<T>(x, i)));
+}
+
+// @ts-ignore: decorator
+@inline function rowScale<T>(y: usize, a: T, n: i32): void {
+  for (let i = 0; i < n; i++) store<T>(at<T>(y, i), load<T>(at<T>(y, i)) * a);
+}
 
 /**
  * Factors the n x n symmetric matrix a (lda) in place: its lower triangle becomes L, the strict
  * upper triangle is zeroed. Returns 0 on success, or i + 1 when pivot i is not positive (or not
  * finite): the matrix is not positive definite and a is left partly overwritten.
  */
-export function choleskyFactor(a: usize, n: i32, lda: i32): i32 {
+function factorT<T>(a: usize, n: i32, lda: i32): i32 {
   for (let i = 0; i < n; i++) {
-    const ri = a + (<usize>(i * lda) << 3);
+    const ri = at<T>(a, i * lda);
     for (let j = 0; j <= i; j++) {
-      const rj = a + (<usize>(j * lda) << 3);
-      const s = load<f64>(ri + (<usize>j << 3)) - dot(ri, rj, j);
+      const rj = at<T>(a, j * lda);
+      const s: T = load<T>(at<T>(ri, j)) - dotT<T>(ri, rj, j);
       if (i == j) {
-        if (!(s > 0) || !isFinite(s)) return i + 1;
-        store<f64>(ri + (<usize>i << 3), Math.sqrt(s));
+        if (!(s > 0) || !isFinite<T>(s)) return i + 1;
+        store<T>(at<T>(ri, i), <T>Math.sqrt(<f64>s));
       } else {
-        store<f64>(ri + (<usize>j << 3), s / load<f64>(rj + (<usize>j << 3)));
+        store<T>(at<T>(ri, j), s / load<T>(at<T>(rj, j)));
       }
     }
-    for (let j = i + 1; j < n; j++) store<f64>(ri + (<usize>j << 3), 0);
+    for (let j = i + 1; j < n; j++) store<T>(at<T>(ri, j), 0);
   }
   return 0;
 }
@@ -31,63 +74,68 @@ export function choleskyFactor(a: usize, n: i32, lda: i32): i32 {
  * substitution along each row of B, every inner loop a contiguous dot product with a row of L.
  * The blocked factorization uses it for the panel below a factored diagonal block.
  */
-export function solveLowerTransposed(l: usize, n: i32, lda: i32, b: usize, rows: i32, ldb: i32): void {
+function lowerTransposedT<T>(l: usize, n: i32, lda: i32, b: usize, rows: i32, ldb: i32): void {
   for (let r = 0; r < rows; r++) {
-    const br = b + (<usize>(r * ldb) << 3);
+    const br = at<T>(b, r * ldb);
     for (let j = 0; j < n; j++) {
-      const lj = l + (<usize>(j * lda) << 3);
-      const bj = br + (<usize>j << 3);
-      store<f64>(bj, (load<f64>(bj) - dot(br, lj, j)) / load<f64>(lj + (<usize>j << 3)));
+      const lj = at<T>(l, j * lda);
+      const bj = at<T>(br, j);
+      store<T>(bj, (load<T>(bj) - dotT<T>(br, lj, j)) / load<T>(at<T>(lj, j)));
     }
   }
 }
 
 /**
- * Solves L L^T X = B in place on b (n x nrhs, ldb), with L from choleskyFactor (lda).
+ * Solves L L^T X = B in place on b (n x nrhs, ldb), with L from the factorization (lda).
  * Rows of B are updated with axpy-shaped loops over the right-hand sides (SIMD when nrhs > 1).
  */
-export function choleskySolve(l: usize, n: i32, lda: i32, b: usize, nrhs: i32, ldb: i32): void {
+function solveT<T>(l: usize, n: i32, lda: i32, b: usize, nrhs: i32, ldb: i32): void {
   if (nrhs == 1 && ldb == 1) {
     // One right-hand side: forward substitution as contiguous dot products with the rows of L,
     // back substitution as contiguous axpys with them (a column of L would be strided).
     for (let i = 0; i < n; i++) {
-      const li = l + (<usize>(i * lda) << 3);
-      const bi = b + (<usize>i << 3);
-      store<f64>(bi, (load<f64>(bi) - dot(li, b, i)) / load<f64>(li + (<usize>i << 3)));
+      const li = at<T>(l, i * lda);
+      const bi = at<T>(b, i);
+      store<T>(bi, (load<T>(bi) - dotT<T>(li, b, i)) / load<T>(at<T>(li, i)));
     }
     for (let i = n - 1; i >= 0; i--) {
-      const li = l + (<usize>(i * lda) << 3);
-      const bi = b + (<usize>i << 3);
-      const x = load<f64>(bi) / load<f64>(li + (<usize>i << 3));
-      store<f64>(bi, x);
-      rowAxpy(b, -x, li, i);
+      const li = at<T>(l, i * lda);
+      const bi = at<T>(b, i);
+      const x: T = load<T>(bi) / load<T>(at<T>(li, i));
+      store<T>(bi, x);
+      rowAxpy<T>(b, -x, li, i);
     }
     return;
   }
   for (let i = 0; i < n; i++) {
-    const bi = b + (<usize>(i * ldb) << 3);
-    const li = l + (<usize>(i * lda) << 3);
-    for (let j = 0; j < i; j++) rowAxpy(bi, -load<f64>(li + (<usize>j << 3)), b + (<usize>(j * ldb) << 3), nrhs);
-    rowScale(bi, 1.0 / load<f64>(li + (<usize>i << 3)), nrhs);
+    const bi = at<T>(b, i * ldb);
+    const li = at<T>(l, i * lda);
+    for (let j = 0; j < i; j++) rowAxpy<T>(bi, -load<T>(at<T>(li, j)), at<T>(b, j * ldb), nrhs);
+    rowScale<T>(bi, <T>1 / load<T>(at<T>(li, i)), nrhs);
   }
   for (let i = n - 1; i >= 0; i--) {
-    const bi = b + (<usize>(i * ldb) << 3);
-    for (let j = i + 1; j < n; j++) rowAxpy(bi, -load<f64>(l + (<usize>(j * lda + i) << 3)), b + (<usize>(j * ldb) << 3), nrhs);
-    rowScale(bi, 1.0 / load<f64>(l + (<usize>(i * lda + i) << 3)), nrhs);
+    const bi = at<T>(b, i * ldb);
+    for (let j = i + 1; j < n; j++) rowAxpy<T>(bi, -load<T>(at<T>(l, j * lda + i)), at<T>(b, j * ldb), nrhs);
+    rowScale<T>(bi, <T>1 / load<T>(at<T>(l, i * lda + i)), nrhs);
   }
 }
 
-// @ts-ignore: decorator
-@inline function rowAxpy(y: usize, a: f64, x: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const va = f64x2.splat(a);
-    for (; i + 2 <= n; i += 2) v128.store(y + (<usize>i << 3), f64x2.add(v128.load(y + (<usize>i << 3)), f64x2.mul(va, v128.load(x + (<usize>i << 3)))));
-  }
-  for (; i < n; i++) store<f64>(y + (<usize>i << 3), load<f64>(y + (<usize>i << 3)) + a * load<f64>(x + (<usize>i << 3)));
+/**
+ * x <- L L^T x in place for one vector x (n), t (n) scratch: the product with the factored matrix
+ * (what a power iteration needs to estimate its largest eigenvalue without the matrix itself).
+ * t = L^T x by axpys with the rows of L, then x = L t by dot products with them.
+ */
+function multiplyT<T>(l: usize, n: i32, lda: i32, x: usize, t: usize): void {
+  for (let i = 0; i < n; i++) store<T>(at<T>(t, i), 0);
+  for (let i = 0; i < n; i++) rowAxpy<T>(t, load<T>(at<T>(x, i)), at<T>(l, i * lda), i + 1);
+  for (let i = 0; i < n; i++) store<T>(at<T>(x, i), dotT<T>(at<T>(l, i * lda), t, i + 1));
 }
 
-// @ts-ignore: decorator
-@inline function rowScale(y: usize, a: f64, n: i32): void {
-  for (let i = 0; i < n; i++) store<f64>(y + (<usize>i << 3), load<f64>(y + (<usize>i << 3)) * a);
-}
+export function choleskyFactor(a: usize, n: i32, lda: i32): i32 { return factorT<f64>(a, n, lda); }
+export function solveLowerTransposed(l: usize, n: i32, lda: i32, b: usize, rows: i32, ldb: i32): void { lowerTransposedT<f64>(l, n, lda, b, rows, ldb); }
+export function choleskySolve(l: usize, n: i32, lda: i32, b: usize, nrhs: i32, ldb: i32): void { solveT<f64>(l, n, lda, b, nrhs, ldb); }
+
+export function choleskyFactorF32(a: usize, n: i32, lda: i32): i32 { return factorT<f32>(a, n, lda); }
+export function solveLowerTransposedF32(l: usize, n: i32, lda: i32, b: usize, rows: i32, ldb: i32): void { lowerTransposedT<f32>(l, n, lda, b, rows, ldb); }
+export function choleskySolveF32(l: usize, n: i32, lda: i32, b: usize, nrhs: i32, ldb: i32): void { solveT<f32>(l, n, lda, b, nrhs, ldb); }
+export function choleskyMultiplyF32(l: usize, n: i32, lda: i32, x: usize, t: usize): void { multiplyT<f32>(l, n, lda, x, t); }

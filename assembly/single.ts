@@ -60,3 +60,17 @@ export function l1DiffF32(x: usize, y: usize, n: i32): f64 {
 export function admmUpdateBatchF32(z: usize, y: usize, au: usize, r: usize, alpha: f32, t: usize, active: usize, n: i32, B: i32, stats: usize): void {
   admmStepBatch<f32>(z, y, au, r, alpha, t, active, n, B, stats);
 }
+
+/** out[i] (f32) += x[i] (f64), the sum rounded once to f32: f64 partial products into an f32 matrix. */
+export function accumulateF32(out: usize, x: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const v = v128.load(at32(out, i));
+      const lo = f64x2.add(f64x2.promote_low_f32x4(v), v128.load(at64(x, i)));
+      const hi = f64x2.add(f64x2.promote_low_f32x4(i64x2.shuffle(v, v, 1, 0)), v128.load(at64(x, i + 2)));
+      v128.store(at32(out, i), i64x2.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 2));
+    }
+  }
+  for (; i < n; i++) store<f32>(at32(out, i), <f32>(<f64>load<f32>(at32(out, i)) + load<f64>(at64(x, i))));
+}

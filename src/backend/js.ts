@@ -68,6 +68,11 @@ class JsSingle implements SingleKernels {
     for (let i = 0; i < X.length; i++) s += Math.abs(X[i] - Y[i]);
     return s;
   }
+  accumulate(out: Buf32, x: Buf): Buf32 { const o = f(out), v = d(x); for (let i = 0; i < o.length; i++) o[i] += v[i]; return out; }
+  choleskyFactor(a: Buf32, n: number, lda = n): number { return choleskyFactorArray(f(a), n, lda); }
+  solveLowerTransposed(l: Buf32, n: number, lda: number, b: Buf32, rows: number, ldb: number): Buf32 { solveLowerTransposedArray(f(l), n, lda, f(b), rows, ldb); return b; }
+  choleskySolve(l: Buf32, n: number, b: Buf32, nrhs: number): Buf32 { choleskySolveArray(f(l), n, f(b), nrhs); return b; }
+  choleskyMultiply(l: Buf32, n: number, x: Buf32, t: Buf32): Buf32 { choleskyMultiplyArray(f(l), n, f(x), f(t)); return x; }
   admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {
     admmStepBatch(f(z), f(y), f(au), f(r), Math.fround(alpha), d(t), d(active), B, d(stats));
     return stats;
@@ -424,69 +429,83 @@ export class JsBackend implements Backend {
     }
     return out;
   }
-  choleskyFactor(a: Buf, n: number, lda = n): number {
-    const A = d(a);
-    for (let i = 0; i < n; i++) {
-      const ri = i * lda;
-      for (let j = 0; j <= i; j++) {
-        const rj = j * lda;
-        const s = A[ri + j] - dotArrays(A, ri, A, rj, j);
-        if (i === j) {
-          if (!(s > 0) || !Number.isFinite(s)) return i + 1;
-          A[ri + i] = Math.sqrt(s);
-        } else {
-          A[ri + j] = s / A[rj + j];
-        }
+  choleskyFactor(a: Buf, n: number, lda = n): number { return choleskyFactorArray(d(a), n, lda); }
+  solveLowerTransposed(l: Buf, n: number, lda: number, b: Buf, rows: number, ldb: number): Buf { solveLowerTransposedArray(d(l), n, lda, d(b), rows, ldb); return b; }
+  choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf { choleskySolveArray(d(l), n, d(b), nrhs); return b; }
+}
+
+type Floats = Float64Array | Float32Array;
+
+/**
+ * The Cholesky kernels over either precision's storage (a Float32Array rounds every store, as the
+ * f32 kernel does; JS's arithmetic in between is f64). See Backend.choleskyFactor.
+ */
+function choleskyFactorArray(A: Floats, n: number, lda: number): number {
+  for (let i = 0; i < n; i++) {
+    const ri = i * lda;
+    for (let j = 0; j <= i; j++) {
+      const rj = j * lda;
+      const s = A[ri + j] - dotArrays(A, ri, A, rj, j);
+      if (i === j) {
+        if (!(s > 0) || !Number.isFinite(s)) return i + 1;
+        A[ri + i] = Math.sqrt(s);
+      } else {
+        A[ri + j] = s / A[rj + j];
       }
-      for (let j = i + 1; j < n; j++) A[ri + j] = 0;
     }
-    return 0;
+    for (let j = i + 1; j < n; j++) A[ri + j] = 0;
   }
-  solveLowerTransposed(l: Buf, n: number, lda: number, b: Buf, rows: number, ldb: number): Buf {
-    const L = d(l), B = d(b);
-    for (let r = 0; r < rows; r++) {
-      const br = r * ldb;
-      for (let j = 0; j < n; j++) B[br + j] = (B[br + j] - dotArrays(B, br, L, j * lda, j)) / L[j * lda + j];
-    }
-    return b;
-  }
-  choleskySolve(l: Buf, n: number, b: Buf, nrhs: number): Buf {
-    const L = d(l), B = d(b);
-    if (nrhs === 1) {
-      // Mirrors the kernel: dot products with rows of L forward, axpys with them backward.
-      for (let i = 0; i < n; i++) B[i] = (B[i] - dotArrays(L, i * n, B, 0, i)) / L[i * n + i];
-      for (let i = n - 1; i >= 0; i--) {
-        const x = B[i] / L[i * n + i];
-        B[i] = x;
-        const row = i * n;
-        for (let j = 0; j < i; j++) B[j] += -x * L[row + j];
-      }
-      return b;
-    }
-    for (let i = 0; i < n; i++) {
-      const bi = i * nrhs;
-      for (let j = 0; j < i; j++) {
-        const a = -L[i * n + j], bj = j * nrhs;
-        for (let c = 0; c < nrhs; c++) B[bi + c] += a * B[bj + c];
-      }
-      const s = 1 / L[i * n + i];
-      for (let c = 0; c < nrhs; c++) B[bi + c] *= s;
-    }
-    for (let i = n - 1; i >= 0; i--) {
-      const bi = i * nrhs;
-      for (let j = i + 1; j < n; j++) {
-        const a = -L[j * n + i], bj = j * nrhs;
-        for (let c = 0; c < nrhs; c++) B[bi + c] += a * B[bj + c];
-      }
-      const s = 1 / L[i * n + i];
-      for (let c = 0; c < nrhs; c++) B[bi + c] *= s;
-    }
-    return b;
+  return 0;
+}
+
+function solveLowerTransposedArray(L: Floats, n: number, lda: number, B: Floats, rows: number, ldb: number): void {
+  for (let r = 0; r < rows; r++) {
+    const br = r * ldb;
+    for (let j = 0; j < n; j++) B[br + j] = (B[br + j] - dotArrays(B, br, L, j * lda, j)) / L[j * lda + j];
   }
 }
 
+function choleskySolveArray(L: Floats, n: number, B: Floats, nrhs: number): void {
+  if (nrhs === 1) {
+    // Mirrors the kernel: dot products with rows of L forward, axpys with them backward.
+    for (let i = 0; i < n; i++) B[i] = (B[i] - dotArrays(L, i * n, B, 0, i)) / L[i * n + i];
+    for (let i = n - 1; i >= 0; i--) {
+      const x = B[i] / L[i * n + i];
+      B[i] = x;
+      const row = i * n;
+      for (let j = 0; j < i; j++) B[j] += -x * L[row + j];
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const bi = i * nrhs;
+    for (let j = 0; j < i; j++) {
+      const a = -L[i * n + j], bj = j * nrhs;
+      for (let c = 0; c < nrhs; c++) B[bi + c] += a * B[bj + c];
+    }
+    const s = 1 / L[i * n + i];
+    for (let c = 0; c < nrhs; c++) B[bi + c] *= s;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    const bi = i * nrhs;
+    for (let j = i + 1; j < n; j++) {
+      const a = -L[j * n + i], bj = j * nrhs;
+      for (let c = 0; c < nrhs; c++) B[bi + c] += a * B[bj + c];
+    }
+    const s = 1 / L[i * n + i];
+    for (let c = 0; c < nrhs; c++) B[bi + c] *= s;
+  }
+}
+
+/** x <- L L^T x (t scratch): t = L^T x by rows of L, then x = L t. */
+function choleskyMultiplyArray(L: Floats, n: number, X: Floats, T: Floats): void {
+  T.fill(0);
+  for (let i = 0; i < n; i++) { const xi = X[i], row = i * n; for (let j = 0; j <= i; j++) T[j] += xi * L[row + j]; }
+  for (let i = 0; i < n; i++) X[i] = dotArrays(L, i * n, T, 0, i + 1);
+}
+
 /** sum x[xo + i] y[yo + i], i < n, in the f64x2 kernel's order (4-wide, two lane pairs). */
-function dotArrays(x: Float64Array, xo: number, y: Float64Array, yo: number, n: number): number {
+function dotArrays(x: Floats, xo: number, y: Floats, yo: number, n: number): number {
   let a00 = 0, a01 = 0, a10 = 0, a11 = 0, i = 0;
   for (; i + 4 <= n; i += 4) {
     a00 += x[xo + i] * y[yo + i];

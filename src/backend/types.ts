@@ -50,6 +50,16 @@ export interface SingleKernels {
   admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf;
   /** peakFlops with f32 lanes (f32x4 in the SIMD build). */
   peakFlops(iters: number): number;
+  /** out (f32) += x (f64), each sum rounded once: f64 partial products accumulated into an f32 matrix. */
+  accumulate(out: Buf32, x: Buf): Buf32;
+  /** Backend.choleskyFactor in f32. */
+  choleskyFactor(a: Buf32, n: number, lda?: number): number;
+  /** Backend.solveLowerTransposed in f32. */
+  solveLowerTransposed(l: Buf32, n: number, lda: number, b: Buf32, rows: number, ldb: number): Buf32;
+  /** Backend.choleskySolve in f32. */
+  choleskySolve(l: Buf32, n: number, b: Buf32, nrhs: number): Buf32;
+  /** x <- L L^T x for one vector x (n) with the factor L (n x n), t (n) scratch: a power iteration's product. */
+  choleskyMultiply(l: Buf32, n: number, x: Buf32, t: Buf32): Buf32;
 }
 
 export type BackendName = "wasm" | "wasm-simd" | "wasm-scalar" | "js";

@@ -62,6 +62,11 @@ interface KernelExports {
   l1DiffF32(x: number, y: number, n: number): number;
   admmUpdateBatch(z: number, y: number, au: number, r: number, alpha: number, t: number, active: number, n: number, B: number, stats: number): void;
   scaleF32(x: number, n: number, a: number): void;
+  accumulateF32(out: number, x: number, n: number): void;
+  choleskyFactorF32(a: number, n: number, lda: number): number;
+  choleskySolveF32(l: number, n: number, lda: number, b: number, nrhs: number, ldb: number): void;
+  solveLowerTransposedF32(l: number, n: number, lda: number, b: number, rows: number, ldb: number): void;
+  choleskyMultiplyF32(l: number, n: number, lda: number, x: number, t: number): void;
   admmUpdateBatchF32(z: number, y: number, au: number, r: number, alpha: number, t: number, active: number, n: number, B: number, stats: number): void;
 }
 
@@ -114,6 +119,13 @@ class WasmSingle implements SingleKernels {
     this.k.gemmPrepackedF32(side === "a" ? 0 : 1, p32(packed), p32(x), tx ? 1 : 0, ldx, m, nn, k, beta, p32(c), ldc, this.work); return c;
   }
   scale(x: Buf32, a: number): Buf32 { this.k.scaleF32(p32(x), x.length, a); return x; }
+  accumulate(o: Buf32, x: Buf): Buf32 { this.k.accumulateF32(p32(o), p(x), o.length); return o; }
+  choleskyFactor(a: Buf32, nn: number, lda = nn): number { return this.k.choleskyFactorF32(p32(a), nn, lda); }
+  solveLowerTransposed(l: Buf32, nn: number, lda: number, b: Buf32, rows: number, ldb: number): Buf32 {
+    this.k.solveLowerTransposedF32(p32(l), nn, lda, p32(b), rows, ldb); return b;
+  }
+  choleskySolve(l: Buf32, nn: number, b: Buf32, nrhs: number): Buf32 { this.k.choleskySolveF32(p32(l), nn, nn, p32(b), nrhs, nrhs); return b; }
+  choleskyMultiply(l: Buf32, nn: number, x: Buf32, t: Buf32): Buf32 { this.k.choleskyMultiplyF32(p32(l), nn, nn, p32(x), p32(t)); return x; }
   admmRhs(q: Buf32, r: Buf32, y: Buf32, z: Buf32): Buf32 { this.k.admmRhsF32(p32(q), p32(r), p32(y), p32(z), q.length); return q; }
   l1Diff(x: Buf32, y: Buf32): number { return this.k.l1DiffF32(p32(x), p32(y), x.length); }
   admmUpdateBatch(z: Buf32, y: Buf32, au: Buf32, r: Buf32, alpha: number, t: Buf, active: Buf, B: number, stats: Buf): Buf {

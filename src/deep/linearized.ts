@@ -2,16 +2,17 @@
 // Jacobian of the outputs), so A u is a VJP and A^T z a JVP, and the Gram J J^T (the empirical NTK)
 // is composed layer by layer (src/deep/ntk.ts): the P x n O matrix itself is never formed. Forming
 // it column by column as JVP(VJP(e_j)) (gramByPairs) is kept as the reference the tests check against.
-import type { Backend, Buf } from "../backend/types.js";
-import type { Cholesky } from "../linalg/cholesky.js";
+import type { Backend, Buf, Buf32 } from "../backend/types.js";
+import type { GramFactor } from "../linalg/cholesky.js";
 import type { AdmmOptions } from "../recover/admm.js";
 import type { LinearOperator } from "../recover/operator.js";
 import { certificateSlack, splitErasures } from "../recover/purify.js";
 import { relinearizedSolve } from "../recover/relinearize.js";
+import type { Arithmetic } from "../recover/solve.js";
 import type { planLayers } from "./sequential.js";
 import { SequentialWorkspace, preciseStatistics, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp, withStatisticsOf } from "./sequential.js";
 import type { LayerNtkChoice, NtkFactors } from "./ntk.js";
-import { ntkBetween, ntkChoices, ntkFactors, ntkWeightedBetween } from "./ntk.js";
+import { f32Sink, ntkBetween, ntkChoices, ntkFactors, ntkInto, ntkWeightedBetween } from "./ntk.js";
 
 export class SequentialLinearizedOperator implements LinearOperator {
   readonly rows: number;
@@ -41,6 +42,8 @@ export class SequentialLinearizedOperator implements LinearOperator {
     this.vec = be.alloc(this.rows);
     // BatchNorm statistics at theta0 over these inputs (precise BatchNorm): the network linearized
     sequentialForward(this.ws, this.theta, this.x, true);
+    // every VJP and JVP of this operator is at this point
+    this.ws.hold();
   }
 
   apply(u: Buf, out: Buf): void {
@@ -67,6 +70,21 @@ export class SequentialLinearizedOperator implements LinearOperator {
     if (this.gramCache) { this.be.copy(out, this.gramCache); return; }
     this.structured(this, null, out);
     if (this.keepGram) this.gramCache = this.be.copy(this.be.alloc(this.cols * this.cols), out);
+  }
+
+  /**
+   * The NTK rounded to f32, for a factor held in f32: summed in f32, or, when it is kept for a
+   * re-linearized union (which needs it in f64, see keepGram), formed and kept in f64 and rounded once.
+   */
+  gram32(out: Buf32): boolean {
+    if (this.keepGram) {
+      if (!this.gramCache) { this.gramCache = this.be.alloc(this.cols * this.cols); this.structured(this, null, this.gramCache); }
+      this.be.f32.demote(out, this.gramCache);
+      return true;
+    }
+    const sink = f32Sink(this.be, out, this.cols);
+    try { ntkInto(sink, this.factors(), this.factors()); } finally { sink.dispose(); }
+    return true;
   }
 
   /** out (m x m) = J diag(w) J^T from the factors (polish's kept rows, IRLS): never column by column. */
@@ -139,7 +157,7 @@ export interface SequentialPurification {
  * made of op's cached NTK and VJP/JVP cross products. factor: op's factored NTK, when held.
  */
 export async function purifyLinearizedSequential(op: SequentialLinearizedOperator, contaminated: Float64Array, init: Float64Array,
-  o: { factor?: Cholesky; relinearize?: boolean; admm?: AdmmOptions } = {}): Promise<SequentialPurification> {
+  o: { factor?: GramFactor; relinearize?: boolean; admm?: AdmmOptions; arithmetic?: Arithmetic } = {}): Promise<SequentialPurification> {
   const be = op.be;
   // statistics are not parameters: never fitted, recomputed at the result
   const { delta, erasures } = splitErasures(withStatisticsOf(op.plan, contaminated, init), init);
@@ -151,8 +169,8 @@ export async function purifyLinearizedSequential(op: SequentialLinearizedOperato
     relinearize: o.relinearize === true,
     spanAt: (theta1) => new SequentialLinearizedOperator(be, op.plan, op.inputs, op.n, theta1, op.frozen),
     exact: (first) => certificateSlack(first.residual, delta, blocks, op.cols, erasedSet) >= 0,
-    first: { solver: "admm", admm: o.admm, erased },
-    second: { solver: "admm", admm: o.admm, erased },
+    first: { solver: "admm", admm: o.admm, erased, arithmetic: o.arithmetic },
+    second: { solver: "admm", admm: o.admm, erased, arithmetic: o.arithmetic },
   });
   try {
     const params = preciseStatistics(be, op.plan, init.map((v, i) => v + two.solution.fitted[i]), op.inputs, op.n);

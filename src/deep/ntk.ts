@@ -20,7 +20,7 @@
 // A BatchNorm layer's 2C parameters always take explicit blocks (its rows are per-sample channel
 // sums, src/deep/batchnorm.ts). The whole n O x P Jacobian is never formed. The VJP/JVP pairs stay
 // as the test oracle.
-import type { Backend, Buf } from "../backend/types.js";
+import type { Backend, Buf, Buf32 } from "../backend/types.js";
 import type { LayerInfo, planLayers } from "./sequential.js";
 import { SequentialWorkspace, sequentialBackward } from "./sequential.js";
 import { batchNormJacobianRow } from "./layers/batchnorm.js";
@@ -134,24 +134,101 @@ export function ntkFactors(ws: SequentialWorkspace, theta: Buf, x: Buf, scratch:
   return { ws, blocks, theta, dispose: freeAll };
 }
 
+/**
+ * Where an NTK is summed: an f64 matrix, or an f32 one (formed in f32 when its conditioning allows,
+ * src/linalg/cholesky.ts factorGram) that takes f64 partial results. Rows are nO wide.
+ */
+export interface NtkSink {
+  readonly be: Backend;
+  /**
+   * out[row0 + i, :] += a_i b^T for a (rows x k, ld k) and b (cols x k, ld k), both f64; with
+   * lower, only the blocks on and below the diagonal (a = b: the rest is the mirror image).
+   */
+  addProduct(rows: number, cols: number, k: number, a: Buf, b: Buf, row0: number, lower?: boolean): void;
+  /** out[offset ..] += x (f64). */
+  add(offset: number, x: Buf): void;
+  zero(): void;
+  /** The upper triangle := the lower one's mirror image (out square). */
+  mirror(): void;
+  dispose(): void;
+}
+
+/** Row blocks of a lower-triangle product: about 8, so it costs ~0.56 of the full one. */
+function lowerBlocks(rows: number): number { return Math.max(8, Math.ceil(rows / 8 / 8) * 8); }
+
+/** v[j, i] = v[i, j] for j < i (n x n, row-major). */
+function mirrorLower(v: Float64Array | Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) v[j * n + i] = v[i * n + j];
+}
+
+/** The f64 sink: products are GEMMs into out. */
+export function f64Sink(be: Backend, out: Buf, ld: number): NtkSink {
+  return {
+    be,
+    addProduct: (rows, cols, k, a, b, row0, lower) => {
+      const bs = lower ? lowerBlocks(rows) : rows;
+      for (let r0 = 0; r0 < rows; r0 += bs) {
+        const r = Math.min(bs, rows - r0), c = lower ? Math.min(cols, r0 + r) : cols;
+        be.gemm(false, true, r, c, k, 1, be.slice(a, r0 * k, r * k), k, b, k, 1, be.slice(out, (row0 + r0) * ld, (r - 1) * ld + c), ld);
+      }
+    },
+    add: (offset, x) => { be.axpy(be.slice(out, offset, x.length), 1, x); },
+    zero: () => { be.fill(out, 0); },
+    mirror: () => { mirrorLower(be.view(out), ld); },
+    dispose: () => {},
+  };
+}
+
+/** The f32 sink: operands are rounded to f32 (in row chunks) and multiplied by the f32 GEMM. */
+export function f32Sink(be: Backend, out: Buf32, ld: number, chunkEntries = 1 << 20): NtkSink {
+  const k32 = be.f32;
+  let sa: Buf32 | null = null, sb: Buf32 | null = null;
+  const grow = (buf: Buf32 | null, len: number) => (buf && buf.length >= len ? buf : (buf && k32.free(buf), k32.alloc(len)));
+  return {
+    be,
+    addProduct: (rows, cols, k, a, b, row0, lower) => {
+      sb = grow(sb, cols * k);
+      const b32 = k32.demote(k32.slice(sb, 0, cols * k), be.slice(b, 0, cols * k));
+      const chunk = Math.max(1, Math.min(rows, lower ? lowerBlocks(rows) : Math.floor(chunkEntries / k)));
+      sa = grow(sa, chunk * k);
+      for (let r0 = 0; r0 < rows; r0 += chunk) {
+        const r = Math.min(chunk, rows - r0), c = lower ? Math.min(cols, r0 + r) : cols, a32 = k32.demote(k32.slice(sa, 0, r * k), be.slice(a, r0 * k, r * k));
+        k32.gemm(false, true, r, c, k, 1, a32, k, b32, k, 1, k32.slice(out, (row0 + r0) * ld, (r - 1) * ld + c), ld);
+      }
+    },
+    add: (offset, x) => { k32.accumulate(k32.slice(out, offset, x.length), x); },
+    zero: () => { k32.view(out).fill(0); },
+    mirror: () => { mirrorLower(k32.view(out), ld); },
+    dispose: () => { if (sa) k32.free(sa); if (sb) k32.free(sb); sa = sb = null; },
+  };
+}
+
 /** out (n O x n O) = J_A J_B^T from two points' factors (same plan, same inputs, same choices). */
 export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf): Buf {
-  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O;
-  be.fill(out, 0);
+  ntkInto(f64Sink(be, out, A.ws.n * A.ws.plan.output.C), A, B);
+  return out;
+}
+
+/** J_A J_B^T summed into a sink (f64 or f32). */
+export function ntkInto(sink: NtkSink, A: NtkFactors, B: NtkFactors): void {
+  const be = sink.be, plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O;
+  // at one point the NTK is symmetric: the big products form their lower triangle only, mirrored at the end
+  const sym = A === B;
+  sink.zero();
   let tmp: Buf | null = null, pp: Buf | null = null, e1: Buf | null = null, e: Buf | null = null;
   try {
     for (const [i, a] of A.blocks) {
       const b = B.blocks.get(i)!, l: LayerInfo = plan.layers[i], F = l.rows, R = l.rowLength, HW = l.output.H * l.output.W;
       if (a.kind === "explicit") {
-        be.gemm(false, true, nO, nO, l.params, 1, a.buf!, l.params, b.buf!, l.params, 1, out, nO);
+        sink.addProduct(nO, nO, l.params, a.buf!, b.buf!, 0, sym);
         continue;
       }
       if (a.kind === "filters" || a.kind === "factored") {
-        byFilter(be, A, B, i, a.buf, b.buf, null, out);
+        byFilter(sink, A, B, i, a.buf, b.buf, null);
         continue;
       }
       if (HW === 1) {
-        denseRows(be, A, B, i, null, out);
+        denseRows(sink, A, B, i);
         continue;
       }
       tmp ??= be.alloc(nO * nO); pp ??= be.alloc(n * n); e1 ??= be.alloc(n * nO); e ??= be.alloc(nO * nO);
@@ -165,13 +242,13 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
         be.broadcastBlocks(e1, pp, n * n, O, 1);
         be.broadcastBlocks(e, e1, n, O, nO);
         be.mul(tmp, tmp, e);
-        be.axpy(out, 1, tmp);
+        sink.add(0, tmp);
       }
     }
+    if (sym) sink.mirror();
   } finally {
     for (const buf of [tmp, pp, e1, e]) if (buf) be.free(buf);
   }
-  return out;
 }
 
 /**
@@ -183,20 +260,21 @@ export function ntkBetween(be: Backend, A: NtkFactors, B: NtkFactors, out: Buf):
 export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w: Buf, out: Buf, chunkEntries = 4_000_000): Buf {
   const plan = A.ws.plan, nO = A.ws.n * plan.output.C;
   const wv = Float64Array.from(be.view(w));
+  const sink = f64Sink(be, out, nO);
   be.fill(out, 0);
   for (const [i, a] of A.blocks) {
     const l = plan.layers[i], b = B.blocks.get(i)!, wl = wv.subarray(l.offset, l.offset + l.params), HW = l.output.H * l.output.W;
     if (!wl.some((v) => v !== 0)) continue;
     if (a.kind === "explicit") weightedExplicit(be, a.buf!, b.buf!, nO, l.params, wl, out, chunkEntries);
-    else if (a.kind === "filters" || a.kind === "factored") byFilter(be, A, B, i, a.buf, b.buf, wl, out);
-    else if (HW === 1) denseRows(be, A, B, i, wl, out);
+    else if (a.kind === "filters" || a.kind === "factored") byFilter(sink, A, B, i, a.buf, b.buf, wl);
+    else if (HW === 1) denseRows(sink, A, B, i, wl);
     else {
       // a conv contraction keeps G as (n O x HW F): filter-major copies for the filter-by-filter product
       const ta = be.alloc(a.buf!.length), tb = be.alloc(b.buf!.length);
       try {
         be.blockTranspose(ta, a.buf!, 1, nO * HW, l.rows);
         be.blockTranspose(tb, b.buf!, 1, nO * HW, l.rows);
-        byFilter(be, A, B, i, ta, tb, wl, out);
+        byFilter(sink, A, B, i, ta, tb, wl);
       } finally {
         be.free(ta); be.free(tb);
       }
@@ -205,12 +283,15 @@ export function ntkWeightedBetween(be: Backend, A: NtkFactors, B: NtkFactors, w:
   return out;
 }
 
-/** V (n O x R) = filter f's Jacobian rows from its signals g (n O x HW): per sample, (O x HW)(HW x R). */
-function filterRows(be: Backend, fa: NtkFactors, i: number, g: Buf, V: Buf): void {
+/**
+ * V (n O x R, row stride ld: a filter's columns within a group's) = filter f's Jacobian rows from
+ * its signals g (n O x HW): per sample, (O x HW)(HW x R).
+ */
+function filterRows(be: Backend, fa: NtkFactors, i: number, g: Buf, V: Buf, ld: number): void {
   const plan = fa.ws.plan, n = fa.ws.n, O = plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
   const cols = fa.ws.cols(i);
   for (let s = 0; s < n; s++) {
-    be.gemm(false, false, O, R, HW, 1, be.slice(g, s * O * HW, O * HW), HW, be.slice(cols, s * HW * R, HW * R), R, 0, be.slice(V, s * O * R, O * R), R);
+    be.gemm(false, false, O, R, HW, 1, be.slice(g, s * O * HW, O * HW), HW, be.slice(cols, s * HW * R, HW * R), R, 0, be.slice(V, s * O * ld, (O - 1) * ld + R), ld);
   }
 }
 
@@ -241,31 +322,41 @@ function factoredSignals(be: Backend, fa: NtkFactors, i: number, f: number, out:
   return be.mul(out, out, tiled);
 }
 
+/** Entries of one group's Jacobian rows (n O x filters R) at most: several filters per product, a few MB. */
+export const GROUP_ENTRIES = 1 << 19;
+
 /**
- * out += sum_f V_A,f diag(w_f) V_B,f^T, filter by filter (w null: all ones); ga, gb filter-major
- * signals (F x n O x HW), or null for a factored layer (formed per filter).
+ * out += sum_f V_A,f diag(w_f) V_B,f^T (w null: all ones); ga, gb filter-major signals
+ * (F x n O x HW), or null for a factored layer (formed per filter). Filters go in groups side by
+ * side (n O x g R), so each product has inner dimension g R, not R: the nO x nO sum is read and
+ * written once per group, not once per filter.
  */
-function byFilter(be: Backend, A: NtkFactors, B: NtkFactors, i: number, ga: Buf | null, gb: Buf | null, w: Float64Array | null, out: Buf): void {
-  const plan = A.ws.plan, nO = A.ws.n * plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
-  const va = be.alloc(nO * R), vb = be.alloc(nO * R), wf = be.alloc(R);
+function byFilter(sink: NtkSink, A: NtkFactors, B: NtkFactors, i: number, ga: Buf | null, gb: Buf | null, w: Float64Array | null): void {
+  const be = sink.be, plan = A.ws.plan, nO = A.ws.n * plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
+  const active = Array.from({ length: l.rows }, (_, f) => f).filter((f) => !w || w.subarray(f * R, (f + 1) * R).some((v) => v !== 0));
+  const g = Math.max(1, Math.min(active.length, Math.floor(GROUP_ENTRIES / (nO * R))));
+  const va = be.alloc(nO * g * R), vb = be.alloc(nO * g * R), wg = be.alloc(g * R);
   const factored = ga === null, sa = factored ? be.alloc(nO * HW) : null, sb = factored ? be.alloc(nO * HW) : null;
   const work = factored ? factoredScratch(be, A, i) : [];
-  const signals = (fa: NtkFactors, g: Buf | null, f: number, into: Buf | null) => (g ? be.slice(g, f * nO * HW, nO * HW) : factoredSignals(be, fa, i, f, into!, work));
+  const signals = (fa: NtkFactors, gs: Buf | null, f: number, into: Buf | null) => (gs ? be.slice(gs, f * nO * HW, nO * HW) : factoredSignals(be, fa, i, f, into!, work));
   try {
-    for (let f = 0; f < l.rows; f++) {
-      const row = w?.subarray(f * R, (f + 1) * R);
-      if (row && !row.some((v) => v !== 0)) continue;
-      filterRows(be, B, i, signals(B, gb, f, sb), vb);
-      // at one point (the NTK, polish's weighted Gram) A's rows are B's
-      if (A === B) { if (row) be.scaleColumns(va, vb, nO, R, be.upload(wf, row)); }
-      else {
-        filterRows(be, A, i, signals(A, ga, f, sa), va);
-        if (row) be.scaleColumns(va, va, nO, R, be.upload(wf, row));
+    for (let f0 = 0; f0 < active.length; f0 += g) {
+      const group = active.slice(f0, f0 + g), width = group.length * R;
+      const a = be.slice(va, 0, nO * width), b = be.slice(vb, 0, nO * width);
+      group.forEach((f, j) => {
+        filterRows(be, B, i, signals(B, gb, f, sb), be.slice(vb, j * R, nO * width - j * R), width);
+        // at one point (the NTK, polish's weighted Gram) A's rows are B's
+        if (A !== B) filterRows(be, A, i, signals(A, ga, f, sa), be.slice(va, j * R, nO * width - j * R), width);
+      });
+      if (w) {
+        const wv = new Float64Array(width);
+        group.forEach((f, j) => wv.set(w.subarray(f * R, (f + 1) * R), j * R));
+        be.scaleColumns(a, A === B ? b : a, nO, width, be.upload(be.slice(wg, 0, width), wv));
       }
-      be.gemm(false, true, nO, nO, R, 1, A === B && !row ? vb : va, R, vb, R, 1, out, nO);
+      sink.addProduct(nO, nO, width, A === B && !w ? b : a, b, 0, A === B && !w);
     }
   } finally {
-    for (const b of [va, vb, wf, sa, sb, ...work]) if (b) be.free(b);
+    for (const x of [va, vb, wg, sa, sb, ...work]) if (x) be.free(x);
   }
 }
 
@@ -289,8 +380,8 @@ function weightedExplicit(be: Backend, a: Buf, b: Buf, nO: number, width: number
  * time: J[(s,o), (f,r)] = G[(s,o), f] X[s, r], so rows (s, .) are G_A,s (O x F) times H_s (F x n O),
  * H_s[f, (t,o')] = G_B[(t,o'), f] (sum_r w_fr X_A[s,r] X_B[t,r]). Memory F n O, never (n O)^2.
  */
-function denseRows(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array | null, out: Buf): void {
-  const plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, l = plan.layers[i], F = l.rows, R = l.rowLength;
+function denseRows(sink: NtkSink, A: NtkFactors, B: NtkFactors, i: number, w: Float64Array | null = null): void {
+  const be = sink.be, plan = A.ws.plan, n = A.ws.n, O = plan.output.C, nO = n * O, l = plan.layers[i], F = l.rows, R = l.rowLength;
   const ga = A.blocks.get(i)!.buf!, gb = B.blocks.get(i)!.buf!, xa = A.ws.cols(i), xb = B.ws.cols(i);
   if (!w) {
     // unweighted: (G_A G_B^T) .* (X_A X_B^T expanded), one sample's rows at a time
@@ -301,14 +392,14 @@ function denseRows(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Floa
         be.gemm(false, true, O, nO, F, 1, be.slice(ga, s * O * F, O * F), F, gb, F, 0, rowsS, nO);
         be.broadcastBlocks(ppe, be.slice(pp, s * n, n), n, O, 1);
         be.scaleColumns(rowsS, rowsS, O, nO, ppe);
-        be.axpy(be.slice(out, s * O * nO, O * nO), 1, rowsS);
+        sink.add(s * O * nO, rowsS);
       }
     } finally {
       be.free(pp); be.free(ppe); be.free(rowsS);
     }
     return;
   }
-  const gbt = be.alloc(F * nO), ws = be.alloc(F * R), pp = be.alloc(F * n), ppe = be.alloc(F * nO), wb = be.upload(be.alloc(F * R), w);
+  const gbt = be.alloc(F * nO), ws = be.alloc(F * R), pp = be.alloc(F * n), ppe = be.alloc(F * nO), wb = be.upload(be.alloc(F * R), w), rowsS = be.alloc(O * nO);
   try {
     be.blockTranspose(gbt, gb, 1, nO, F);
     for (let s = 0; s < n; s++) {
@@ -320,9 +411,10 @@ function denseRows(be: Backend, A: NtkFactors, B: NtkFactors, i: number, w: Floa
       // H_s = pp expanded over outputs .* G_B^T, then rows (s, .) += G_A,s H_s
       be.broadcastBlocks(ppe, pp, F * n, O, 1);
       be.mul(ppe, ppe, gbt);
-      be.gemm(false, false, O, nO, F, 1, be.slice(ga, s * O * F, O * F), F, ppe, nO, 1, be.slice(out, s * O * nO, O * nO), nO);
+      be.gemm(false, false, O, nO, F, 1, be.slice(ga, s * O * F, O * F), F, ppe, nO, 0, rowsS, nO);
+      sink.add(s * O * nO, rowsS);
     }
   } finally {
-    for (const b of [gbt, ws, pp, ppe, wb]) be.free(b);
+    for (const b of [gbt, ws, pp, ppe, wb, rowsS]) be.free(b);
   }
 }

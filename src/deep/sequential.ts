@@ -13,6 +13,7 @@ import type { Dims, LayerState, PlannedLayer } from "./layers/layer.js";
 import { volume } from "./layers/layer.js";
 import type { LayerSpec } from "./layers/index.js";
 import { LAYER_KINDS, kindOf } from "./layers/index.js";
+import { heldEntries } from "./layers/linear.js";
 
 export type { Dims } from "./layers/layer.js";
 export type { LayerSpec } from "./layers/index.js";
@@ -85,14 +86,28 @@ export class SequentialWorkspace {
   }
   /** A linear layer's augmented patch rows at the last forward (the layerwise span; the NTK's factors). */
   cols(i: number): Buf { return this.state[i].cols!; }
-  dispose(): void { for (const b of this.owned) this.be.free(b); }
+
+  private held: Array<{ layer: number; key: string; buf: Buf }> = [];
+  /** Holds the point of the last forward for many VJPs and JVPs (see LayerKind.hold); the next forward releases it. */
+  hold(): void {
+    this.release();
+    this.plan.layers.forEach((l, i) => {
+      const extra = kindOf(l.spec).hold?.({ be: this.be, n: this.n, l, state: this.state[i] }, (len) => this.be.alloc(len)) ?? {};
+      for (const [key, buf] of Object.entries(extra)) { this.state[i][key] = buf; this.held.push({ layer: i, key, buf: buf! }); }
+    });
+  }
+  release(): void {
+    for (const h of this.held) { delete this.state[h.layer][h.key]; this.be.free(h.buf); }
+    this.held = [];
+  }
+  dispose(): void { this.release(); for (const b of this.owned) this.be.free(b); }
 }
 
-/** Entries a workspace of n samples holds (outputs and the kinds' buffers) plus the VJP/JVP scratch: for memory estimates. */
+/** Entries a workspace of n samples holds (outputs, the kinds' buffers, what hold() adds) plus the VJP/JVP scratch: for memory estimates. */
 export function workspaceEntries(plan: ReturnType<typeof planLayers>, n: number): number {
   let total = scratchSizes(plan, n).reduce((a, b) => a + b, 0);
   const count = (len: number) => { total += len; return null as unknown as Buf; };
-  for (const l of plan.layers) { total += n * volume(l.output); kindOf(l.spec).buffers?.(l, n, count); }
+  for (const l of plan.layers) { total += n * volume(l.output) + (kindOf(l.spec).hold ? heldEntries(l, n) : 0); kindOf(l.spec).buffers?.(l, n, count); }
   return total;
 }
 
@@ -112,6 +127,7 @@ export function scratchSizes(plan: ReturnType<typeof planLayers>, n: number): nu
  * n samples (precise BatchNorm at theta), then normalizes with them.
  */
 export function sequentialForward(ws: SequentialWorkspace, theta: Buf, x: Buf, statistics = false): Buf {
+  ws.release();
   let input = x;
   ws.plan.layers.forEach((l, i) => {
     kindOf(l.spec).forward({ be: ws.be, n: ws.n, l, state: ws.state[i] }, theta, input, ws.acts[i], statistics);

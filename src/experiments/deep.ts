@@ -3,6 +3,7 @@
 // of DESIGN.md section 4 — (a) layerwise patch spans, (b) the global linearized span, and (b)
 // re-linearized (with the span at the first-pass model) — beside the
 // naive baselines. Time and peak WebAssembly memory per method. Node only (data from npm packages).
+import { factorSpan } from "../recover/solve.js";
 import { spanFit } from "../recover/report.js";
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
@@ -17,7 +18,6 @@ import { SequentialWorkspace, planLayers, sequentialForward } from "../deep/sequ
 import type { SequentialModel } from "../deep/train.js";
 import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
-import { Cholesky } from "../linalg/cholesky.js";
 import { Rng } from "../random.js";
 import { spanResidualOf } from "../recover/purify.js";
 import { THRESHOLDS, clipInGroups, zeroAbnormalInGroups } from "../recover/baselines.js";
@@ -115,7 +115,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   be.resetPeak();
   let t1 = performance.now();
   const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);
-  const factor = Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true);
+  const { factor } = factorSpan(op, "auto");
   const ntkSeconds = (performance.now() - t1) / 1000;
   const ntkPeak = be.peakBytes();
   // the clean update's part outside the span, through the factored Gram

@@ -5,6 +5,7 @@
 // entries by outliers and by f32 bit flips of the top 24 bits; the sparse and dense backdoors) to
 // measure the detection rate. The span is formed once at init: every model costs one ADMM solve.
 // Node only (the data come from npm packages).
+import { factorSpan } from "../recover/solve.js";
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { addTrigger, backdoorAttack, fineTuneUntil, largestEntries } from "../attack/backdoor.js";
@@ -16,7 +17,6 @@ import { planLayers } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
 import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
-import { Cholesky } from "../linalg/cholesky.js";
 import { patchesFromImages } from "../model/data.js";
 import { initParams } from "../model/init.js";
 import { layoutOf } from "../model/shape.js";
@@ -220,7 +220,7 @@ async function multiLayerRecipe(be: Backend, dataset: DatasetName, quick: boolea
   const plan = planLayers(model.input, model.layers);
   const init = initSequential(model, seed + 1);
   const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);
-  const factor = Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true);
+  const { factor } = factorSpan(op, "auto");
   // the tensors an ONNX export holds (l<i>.weight, l<i>.bias), found as check finds them
   const groups = groupsOf(encodeSequentialOnnx(model, codes(plan.size), { dtype: "f64" }), "onnx");
   const target = new Rng(seed ^ 0x9e3779b9).int(10);

@@ -3,6 +3,7 @@
 // the same network in model and init, the data's image size) and sizes the work before anything
 // is allocated; running purifies and writes the result into the user's own file (only the
 // purified tensors' data change, each in its own dtype).
+import { factorSpan } from "../recover/solve.js";
 import { resolveBackend } from "../backend/index.js";
 import type { Backend } from "../backend/types.js";
 import { purifyLayerwise } from "../deep/layerwise.js";
@@ -20,7 +21,6 @@ import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan, spanHoldWar
 import { spanFit } from "../recover/report.js";
 import type { ModelPrecision, SubspaceName } from "../recover/purify.js";
 import { Purifier, SUBSPACE_NAMES } from "../recover/purify.js";
-import { Cholesky } from "../linalg/cholesky.js";
 import { layoutOf } from "../model/shape.js";
 import type { Arithmetic, SolverName } from "../recover/solve.js";
 import { evaluate } from "../train/train.js";
@@ -45,7 +45,7 @@ export interface FilePurifyOptions {
    */
   subspace?: string;
   solver?: SolverName;
-  /** One-hidden-layer: ADMM arithmetic (see Arithmetic; default auto). */
+  /** ADMM's arithmetic and the NTK's precision (see Arithmetic; default auto). */
   arithmetic?: Arithmetic;
   /** One-hidden-layer: whether training updated the readout (default: judged from the files, chooseReadout). */
   trainedReadout?: boolean;
@@ -249,11 +249,11 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       } else {
         const prepare = async () => {
           const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
-          return { op, factor: Cholesky.fromGram(be, op.cols, (g) => op.gram(g), true) };
+          return { op, factor: factorSpan(op, o.arithmetic).factor };
         };
-        const span = r.spans ? await r.spans.get(JSON.stringify(["sequential", be.name]), prepare, (q) => { q.factor.dispose(); q.op.dispose(); }) : await prepare();
+        const span = r.spans ? await r.spans.get(JSON.stringify(["sequential", be.name, o.arithmetic]), prepare, (q) => { q.factor.dispose(); q.op.dispose(); }) : await prepare();
         try {
-          const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm });
+          const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm, arithmetic: o.arithmetic });
           params = res.params;
           detail = { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures };
         } finally {

@@ -1,9 +1,23 @@
 // A Cholesky factorization object in the style of ml-matrix's: the input is checked once when the
 // factor is built (a clear error if it is not positive definite), then it solves many right-hand sides.
-import type { Backend, Buf } from "../backend/types.js";
+import type { Backend, Buf, Buf32, SingleKernels } from "../backend/types.js";
 import { NumericalError, ShapeError } from "../errors.js";
 
-export class Cholesky {
+/** A factored Gram G = L L^T that solves G X = B in f64 (its factor may be held in f32). */
+export interface GramFactor {
+  readonly be: Backend;
+  readonly m: number;
+  /** Ridge added to the diagonal to make the factorization succeed (0 when none was needed). */
+  readonly ridge: number;
+  /** The precision L is stored and solved in. */
+  readonly precision: "f64" | "f32";
+  /** Solves (L L^T) X = B in place; b (f64) is m x nrhs. */
+  solve(b: Buf, nrhs: number): Buf;
+  dispose(): void;
+}
+
+export class Cholesky implements GramFactor {
+  readonly precision = "f64" as const;
   /** Lower factor L (m x m), in backend memory. */
   readonly factor: Buf;
   /** Ridge added to the diagonal to make the factorization succeed (0 when none was needed). */
@@ -90,6 +104,15 @@ function factorWithRidge(be: Backend, a: Buf, m: number, fill: (out: Buf) => voi
 /** Block size of the blocked factorization: the trailing update is a GEMM with inner dimension NB. */
 const NB = 128;
 
+/** The kernels a blocked factorization needs, in one precision (a Backend, or its f32 kernels). */
+export interface FactorKernels<B extends { length: number }> {
+  slice(b: B, start: number, length: number): B;
+  view(b: B): Float64Array | Float32Array;
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: B, lda: number, b: B, ldb: number, beta: number, c: B, ldc: number): B;
+  choleskyFactor(a: B, n: number, lda?: number): number;
+  solveLowerTransposed(l: B, n: number, lda: number, b: B, rows: number, ldb: number): B;
+}
+
 /**
  * Right-looking blocked Cholesky on the n x n matrix a (row-major, in place), returning 0 or i + 1
  * for the first bad pivot i like the unblocked kernel. Per block column: factor the diagonal block
@@ -98,7 +121,7 @@ const NB = 128;
  * from memory for each row (memory-bound once the matrix leaves cache); this way almost all flops
  * run in the packed GEMM.
  */
-export function blockedCholesky(be: Backend, a: Buf, n: number): number {
+export function blockedCholesky<B extends { length: number }>(be: FactorKernels<B>, a: B, n: number): number {
   if (n <= 2 * NB) return be.choleskyFactor(a, n);
   const at = (r: number, c: number, len: number) => be.slice(a, r * n + c, len);
   for (let k = 0; k < n; k += NB) {
@@ -117,4 +140,175 @@ export function blockedCholesky(be: Backend, a: Buf, n: number): number {
   const f = be.view(a);
   for (let i = 0; i < n; i++) f.fill(0, i * n + i + 1, (i + 1) * n);
   return 0;
+}
+
+/**
+ * A Cholesky factor held and solved in f32 (the NTK formed in f32): half the memory, and a solve
+ * streams half the bytes. Solves take and return f64 right-hand sides; they are accurate to about
+ * condition x 2^-24 of the answer, so callers that need f64 answers refine against their operator
+ * (ADMM's incremental u-step, spanResidualOf).
+ */
+export class CholeskyF32 implements GramFactor {
+  readonly precision = "f32" as const;
+  readonly ridge = 0;
+  private scratch: Buf32 | null = null;
+
+  private constructor(readonly be: Backend, readonly factor: Buf32, readonly m: number) {}
+
+  /** Factors the matrix `fill` writes (f32, in a buffer of its own); null when it is not definite in f32. */
+  static tryFactor(be: Backend, m: number, fill: (out: Buf32) => void): CholeskyF32 | null {
+    const k = be.f32, a = k.alloc(m * m);
+    try {
+      fill(a);
+      if (blockedCholesky(k, a, m) !== 0) { k.free(a); return null; }
+    } catch (e) {
+      k.free(a);
+      throw e;
+    }
+    return new CholeskyF32(be, a, m);
+  }
+
+  solve(b: Buf, nrhs: number): Buf {
+    const k = this.be.f32, len = this.m * nrhs;
+    if (!this.scratch || this.scratch.length < len) { if (this.scratch) k.free(this.scratch); this.scratch = k.alloc(len); }
+    const x = k.slice(this.scratch, 0, len);
+    k.demote(x, b);
+    k.choleskySolve(this.factor, this.m, x, nrhs);
+    k.promote(b, x);
+    return b;
+  }
+
+  /**
+   * An estimate of the 2-norm condition number of L L^T: power iteration for its largest
+   * eigenvalue and inverse iteration (solves) for its smallest, `iterations` each, from a fixed
+   * start (deterministic). Both converge from below, so this can underestimate a condition whose
+   * extreme eigenvalues are close to others; the diagonal's spread, (max L_ii / min L_ii)^2, is a
+   * lower bound that is taken when larger.
+   */
+  condition(iterations = 8): number {
+    const k = this.be.f32, m = this.m, x = k.alloc(m), t = k.alloc(m);
+    try {
+      const extreme = (step: () => void) => {
+        const v = k.view(x);
+        for (let i = 0; i < m; i++) v[i] = 1 + 0.5 * Math.sin(i + 1);
+        let lambda = 0;
+        for (let it = 0; it < iterations; it++) {
+          normalize(k.view(x));
+          step();
+          lambda = normalize(k.view(x));
+        }
+        return lambda;
+      };
+      const largest = extreme(() => k.choleskyMultiply(this.factor, m, x, t));
+      const inverse = extreme(() => k.choleskySolve(this.factor, m, x, 1));
+      const L = k.view(this.factor);
+      let hi = 0, lo = Infinity;
+      for (let i = 0; i < m; i++) { const d = L[i * m + i]; hi = Math.max(hi, d); lo = Math.min(lo, d); }
+      return Math.max(largest * inverse, (hi / lo) ** 2);
+    } finally {
+      k.free(x); k.free(t);
+    }
+  }
+
+  dispose(): void {
+    const k = this.be.f32;
+    k.free(this.factor);
+    if (this.scratch) { k.free(this.scratch); this.scratch = null; }
+  }
+}
+
+/** Scales v to unit 2-norm; returns the norm it had. */
+function normalize(v: Float32Array): number {
+  let ss = 0;
+  for (let i = 0; i < v.length; i++) ss += v[i] * v[i];
+  const norm = Math.sqrt(ss);
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] /= norm;
+  return norm;
+}
+
+/**
+ * Without a way to multiply by the Gram in f64, the largest estimated condition number an f32
+ * factor is used at: solves are then accurate to about condition x 2^-24 x sqrt(m), 1e-2 at m 10^4.
+ */
+export const F32_CONDITION_LIMIT = 1e4;
+
+/**
+ * The largest relative error an f32 factor may leave in a solve, measured against the Gram's f64
+ * product (||G~^-1 G x - x|| / ||x|| for a fixed pseudo-random x): a solve refined against the
+ * operator in f64 (ADMM's incremental u-step, spanResidualOf) then gains at least 1.3 digits a step.
+ */
+export const F32_SOLVE_LIMIT = 0.05;
+
+/** How a Gram was factored, for reports. */
+export interface GramRecord {
+  precision: "f64" | "f32";
+  /** The f32 factor's estimated condition number (NaN when f32 was not tried). */
+  condition: number;
+  /** The f32 factor's measured relative solve error (NaN when not measured). */
+  solveError: number;
+  /** Why this precision: "f32: ...", or why f32 was not used. */
+  reason: string;
+}
+
+/**
+ * Factors the m x m Gram that fill64 (f64) or fill32 (f32; false when the operator cannot form it in
+ * f32, and then it is formed in f64 and rounded) writes: in f32 when `tryF32` and the f32 factor is
+ * definite and accurate enough (its solve error against `multiply`, out = G x in f64, at most
+ * F32_SOLVE_LIMIT; without multiply, its estimated condition at most F32_CONDITION_LIMIT), else in
+ * f64 (with a ridge if needed; a Gram formed in f64 is not formed again). The record says which and why.
+ */
+export function factorGram(be: Backend, m: number, fill64: (out: Buf) => void, fill32: ((out: Buf32) => boolean) | undefined, tryF32: boolean,
+  multiply?: (x: Buf, out: Buf) => void): { factor: GramFactor; record: GramRecord } {
+  let reason = "f64 as asked (or too small to gain from f32)";
+  let condition = NaN, solveError = NaN;
+  let g64: Buf | null = null;
+  try {
+    if (tryF32) {
+      const f32 = CholeskyF32.tryFactor(be, m, (out) => {
+        if (fill32?.(out)) return;
+        const g = be.alloc(m * m);
+        g64 = g;
+        fill64(g);
+        be.f32.demote(out, g);
+      });
+      if (!f32) reason = "f64: not positive definite in f32";
+      else {
+        condition = f32.condition();
+        if (multiply) solveError = measuredSolveError(be, f32, multiply);
+        const said = `condition ~${condition.toPrecision(2)}${multiply ? `, solve error ${solveError.toPrecision(2)}` : ""}`;
+        if (multiply ? solveError <= F32_SOLVE_LIMIT : condition <= F32_CONDITION_LIMIT) {
+          return { factor: f32, record: { precision: "f32", condition, solveError, reason: `f32: ${said}` } };
+        }
+        f32.dispose();
+        reason = `f64: ${said}, beyond f32's ${multiply ? `limit ${F32_SOLVE_LIMIT}` : `limit ${F32_CONDITION_LIMIT}`}`;
+      }
+    }
+    const record: GramRecord = { precision: "f64", condition, solveError, reason };
+    if (!g64) return { factor: Cholesky.fromGram(be, m, fill64, true), record };
+    const g: Buf = g64;
+    g64 = null;
+    try {
+      return { factor: new Cholesky(be, g, m, true, { ridge: factorWithRidge(be, g, m, fill64, true, true), owned: true }), record };
+    } catch (e) {
+      be.free(g);
+      throw e;
+    }
+  } finally {
+    if (g64) be.free(g64);
+  }
+}
+
+/** ||f.solve(G x) - x|| / ||x|| for a fixed pseudo-random x, G x from multiply (f64). */
+function measuredSolveError(be: Backend, f: GramFactor, multiply: (x: Buf, out: Buf) => void): number {
+  const m = f.m, xh = Float64Array.from({ length: m }, (_, i) => Math.sin(12.9898 * (i + 1)) * 2 - 1);
+  const x = be.upload(be.alloc(m), xh), b = be.alloc(m);
+  try {
+    multiply(x, b);
+    const got = be.view(f.solve(b, 1));
+    let num = 0, den = 0;
+    for (let i = 0; i < m; i++) { num += (got[i] - xh[i]) ** 2; den += xh[i] ** 2; }
+    return Math.sqrt(num / den);
+  } finally {
+    be.free(x); be.free(b);
+  }
 }

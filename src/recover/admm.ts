@@ -3,6 +3,7 @@
 // y <- y + A u - r - z. G = A^T A is factored once; mu is per problem (residual balancing), which
 // costs nothing because the u-step does not involve mu in the scaled form.
 import type { Buf, Buf32 } from "../backend/types.js";
+import type { GramFactor } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { LinearOperator } from "./operator.js";
 
@@ -87,15 +88,19 @@ interface AdmmVectors {
   dispose(): void;
 }
 
-function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv: Buf | null, init: AdmmState | null, warmU?: Float64Array): AdmmVectors {
+function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: GramFactor, pinv: Buf | null, init: AdmmState | null, warmU?: Float64Array): AdmmVectors {
   const be = op.be, N = op.rows, m = op.cols;
   const z = be.alloc(B * N), y = be.alloc(B * N), au = be.alloc(B * N), q = be.alloc(B * N), u = be.alloc(m * B);
+  // A factor held in f32 solves G to ~condition x 2^-24 only: the u-step then corrects u by
+  // G~^-1 A^T (q - A u) (one refinement step against the f64 operator, at the cost of the plain
+  // step), so ADMM's fixed point is the f64 one and the f32 factor only sets how fast it is reached.
+  const du = chol.precision === "f32" && !pinv ? be.alloc(m * B) : null;
   // a dense span's A^+ and A^T are the same operands every iteration: packed once for the GEMM
   const packedP = pinv ? be.prepack("a", be.alloc(be.packedLength("a", m, N)), pinv, false, N, m, N) : null;
   const packedAt = pinv ? be.prepack("b", be.alloc(be.packedLength("b", m, N)), op.transposed!(), false, N, m, N) : null;
   const rows = (buf: Buf) => Array.from({ length: B }, (_, b) => be.slice(buf, b * N, N));
   const ys = rows(y), aus = rows(au), rs = rows(r), qs = rows(q);
-  if (init) { be.upload(u, init.u); be.upload(z, init.z); be.upload(y, init.y); }
+  if (init) { be.upload(u, init.u); be.upload(z, init.z); be.upload(y, init.y); if (du) op.apply(u, au, B); }
   else {
     // start: z = A u0 - r (u0 = 0 or the warm start), y = 0
     if (warmU) be.upload(u, warmU);
@@ -107,6 +112,7 @@ function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv:
     rhs() { be.sub(q, r, y); be.axpy(q, 1, z); },
     uStep() {
       if (packedP) be.gemmPrepacked("a", packedP, q, true, N, m, B, N, 0, u, B);
+      else if (du) { be.sub(q, q, au); op.applyT(q, du, B); chol.solve(du, B); be.axpy(u, 1, du); }
       else { op.applyT(q, u, B); chol.solve(u, B); }
     },
     // A u = (u^T A^T)^T: the operator's own product, from the packed A^T
@@ -116,7 +122,7 @@ function f64Vectors(op: LinearOperator, r: Buf, B: number, chol: Cholesky, pinv:
     l1(b) { be.sub(qs[b], aus[b], rs[b]); return be.asum(qs[b]); },
     views: () => ({ r: be.view(r), au: be.view(au) }),
     u64: () => u,
-    dispose() { for (const buf of [z, y, au, q, u, packedP, packedAt]) if (buf) be.free(buf); },
+    dispose() { for (const buf of [z, y, au, q, u, du, packedP, packedAt]) if (buf) be.free(buf); },
   };
 }
 
@@ -158,7 +164,7 @@ const F32_REL_TOL = 3e-6;
  * state, promoted, for an f64 run to resume from (options.resume); the residual it reports is
  * computed in f64 at the promoted u.
  */
-export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOptions & { arithmetic?: "f64" | "f32"; resume?: AdmmState } = {}, factor?: Cholesky): LadSolution & { state?: AdmmState } {
+export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOptions & { arithmetic?: "f64" | "f32"; resume?: AdmmState } = {}, factor?: GramFactor): LadSolution & { state?: AdmmState } {
   const be = op.be, N = op.rows, m = op.cols;
   const single = options.arithmetic === "f32";
   if (single && !op.transposed) throw new Error("admmLad: f32 arithmetic needs a dense operator (transposed())");
@@ -167,7 +173,7 @@ export function admmLad(op: LinearOperator, r: Buf, B: number, options: AdmmOpti
   const alpha = options.alpha ?? 1.6;
   const balance = options.balance ?? true;
 
-  let chol = factor;
+  let chol: GramFactor | undefined = factor;
   let ownChol = false;
   if (!chol) {
     chol = Cholesky.fromGram(be, m, (g) => op.gram(g), true);

@@ -3,7 +3,7 @@
 // operator (src/deep/linearized.ts: VJP, JVP and the structured NTK of the one model family) seen
 // in the one-hidden layout [W~ ; beta] through the parameter permutation; an untrained readout is
 // the plan's frozen dense layer.
-import type { Backend, Buf } from "../backend/types.js";
+import type { Backend, Buf, Buf32 } from "../backend/types.js";
 import { SequentialLinearizedOperator } from "../deep/linearized.js";
 import { ParameterMap, oneHiddenAsSequential } from "../model/asSequential.js";
 import type { ModelShape } from "../model/shape.js";
@@ -40,6 +40,7 @@ export class LinearizedOperator implements LinearOperator {
   applyT(z: Buf, out: Buf): void { this.seq.applyT(this.map.toSequential(this.sIn, z), out); }
   /** The NTK, formed once and kept: a purifier solves many problems over one span. */
   gram(out: Buf): void { this.seq.gram(out); }
+  gram32(out: Buf32): boolean { return this.seq.gram32(out); }
   /** Whether gram() keeps the NTK for a re-linearized union (m^2 entries); see the plan operator's. */
   set keepGram(keep: boolean) { this.seq.keepGram = keep; }
   weightedGram(w: Buf, out: Buf): void { this.seq.weightedGram(this.map.toSequential(this.sIn, w), out); }

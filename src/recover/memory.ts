@@ -6,7 +6,7 @@ import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
 import type { planLayers } from "../deep/sequential.js";
 import { workspaceEntries } from "../deep/sequential.js";
-import { ntkChoices } from "../deep/ntk.js";
+import { GROUP_ENTRIES, ntkChoices } from "../deep/ntk.js";
 import { oneHiddenAsSequential } from "../model/asSequential.js";
 
 type Plan = ReturnType<typeof planLayers>;
@@ -38,9 +38,11 @@ function ntkEntries(plan: Plan, samples: number, frozen: readonly number[] = [])
   for (const c of ntkChoices(plan, samples, frozen)) {
     const l = plan.layers[c.layer], HW = l.output.H * l.output.W, size = c.kind === "factored" ? 0 : nO * (c.kind === "explicit" ? l.params : l.rows * HW);
     factors += size;
-    // filter by filter: two filters' rows; factored also their signals and the mask, readout block and its copies
-    if (c.kind === "filters") extra = Math.max(extra, 2 * nO * l.rowLength);
-    if (c.kind === "factored") extra = Math.max(extra, 2 * nO * l.rowLength + 3 * nO * HW + samples * HW + O * HW + O);
+    // filter by filter: two groups of filters' rows (and their f32 copies: one more group's bytes),
+    // the group's weights; factored also their signals and the mask, readout block and its copies
+    const group = Math.max(nO * l.rowLength, Math.min(GROUP_ENTRIES, l.rows * nO * l.rowLength));
+    if (c.kind === "filters") extra = Math.max(extra, 3 * group + l.rows * l.rowLength);
+    if (c.kind === "factored") extra = Math.max(extra, 3 * group + l.rows * l.rowLength + 3 * nO * HW + samples * HW + O * HW + O);
     // a dense contraction's weighted rows (denseRows)
     if (c.kind === "contraction" && HW === 1) extra = Math.max(extra, 2 * l.rows * nO + l.rows * l.rowLength + l.rows * samples + samples * samples);
     // a conv contraction: (n O)^2 work in the NTK, filter-major copies in a weighted one

@@ -4,7 +4,7 @@
 // Layout contract (chosen so every product is one GEMM):
 //   R, Z, Y, A U   B x rows   (one problem per row: a filter's [w_j ; b_j] is contiguous)
 //   U, A^T Z       m x B      (one problem per column, the layout the Cholesky solve works on)
-import type { Backend, Buf } from "../backend/types.js";
+import type { Backend, Buf, Buf32 } from "../backend/types.js";
 
 export interface LinearOperator {
   readonly be: Backend;
@@ -24,6 +24,12 @@ export interface LinearOperator {
   transposed?(): Buf;
   /** Optional: out (m x m_other) = A^T diag(w) B for another operator B; false when not supported. */
   crossWeightedGram?(other: LinearOperator, w: Buf | null, out: Buf): boolean;
+  /**
+   * Optional: out (m x m) = A^T A rounded to f32, for a factor held in f32 (false: f64 only). The
+   * re-linearized union has none: two nearby linearizations are nearly dependent (its condition
+   * was 1.1e6 on the MNIST quick regime), beyond what an f32 factor can solve.
+   */
+  gram32?(out: Buf32): boolean;
   /** Optional fast path for weightedGram (else it is built column by column). */
   weightedGram?(w: Buf, out: Buf): void;
   dispose(): void;

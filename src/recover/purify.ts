@@ -19,9 +19,10 @@ import { LinearizedOperator } from "./linearized.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
-import { ARITHMETIC_NAMES, SOLVER_NAMES, arithmeticFor, solveBatch } from "./solve.js";
+import { ARITHMETIC_NAMES, SOLVER_NAMES, arithmeticFor, factorSpan, solveBatch } from "./solve.js";
 import { detectionScores, recoveryErrors, residualThreshold, spanFit } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
+import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
 import { chooseSpan, spanHoldWarning } from "./chooseSpan.js";
@@ -143,6 +144,11 @@ export interface PurifyReport {
   /** Ridge the Gram needed: > 0 means the span's columns are linearly dependent. */
   ridge: number;
   /**
+   * The linearized spans: how the NTK the answer was solved over was formed and factored (f32 when
+   * its estimated condition allows, else f64, with the reason); null for the patch span.
+   */
+  gram: GramRecord | null;
+  /**
    * Exactness certificate of the filter rows (W, b) — all parameters for the linearized spans:
    * within every block of rows (one filter's [w_j ; b_j], and beta when it was trained) at least
    * m + margin rows are fit exactly, margin = max(8, 10% of the block's rows beyond m). A vector
@@ -172,6 +178,11 @@ export interface PurifyReport {
 export interface PurifyResult {
   params: Float64Array;
   report: PurifyReport;
+  /**
+   * A re-linearized run that made a second pass: the first pass's answer, which is the linearized
+   * span's (the same as a "linearized" run on this purifier), with its own report.
+   */
+  firstPass?: PurifyResult;
 }
 
 /** The exactness margin: how many more exactly fit rows than unknowns certify a block. */
@@ -216,7 +227,8 @@ export interface PurifyRunOptions {
  */
 export class Purifier {
   private lin0: LinearizedOperator | null = null;
-  private factor0: Cholesky | null = null;
+  private factor0: GramFactor | null = null;
+  private record0: GramRecord | null = null;
 
   private constructor(readonly be: Backend, readonly shape: ModelShape, private readonly o: PurifyOptions & { subspace: SubspaceName },
     readonly choice: SpanChoice) {}
@@ -263,16 +275,16 @@ export class Purifier {
   }
 
   /** The linearized span at init and its factored NTK, built on first use. */
-  private linearized(): { op: LinearizedOperator; factor: Cholesky } {
+  private linearized(): { op: LinearizedOperator; factor: GramFactor; record: GramRecord } {
     if (!this.lin0) {
       const { shape, data, init } = this.o;
       this.lin0 = new LinearizedOperator(this.be, shape, data.values, data.samples, init, this.o.trainedReadout ?? true);
-      const lin0 = this.lin0;
       // only the re-linearized union asks for the NTK again: elsewhere its factor is all that is used
-      lin0.keepGram = this.o.subspace === "relinearized";
-      this.factor0 = Cholesky.fromGram(this.be, lin0.cols, (g) => lin0.gram(g), true);
+      this.lin0.keepGram = this.o.subspace === "relinearized";
+      const { factor, record } = factorSpan(this.lin0, this.o.arithmetic);
+      this.factor0 = factor; this.record0 = record;
     }
-    return { op: this.lin0, factor: this.factor0! };
+    return { op: this.lin0, factor: this.factor0!, record: this.record0! };
   }
 
   /**
@@ -312,25 +324,22 @@ export class Purifier {
     const n = data.samples, k = data.patches, K = shape.filters, O = shape.outputs;
     const trainedReadout = this.o.trainedReadout ?? true;
     const { delta, nonFinite, gross, erasures } = splitErasures(contaminated, init, this.o.grossFactor);
-    const out = contaminated.slice();
     // what a model stored in f32 (or coarser) may keep as residual while fitting its span exactly
     const floor = precisionFloor(this.o.precision ?? "f64", init, contaminated);
     const solveOpts = (stage: PurifyProgress["stage"]) => ({
       solver, arithmetic: this.o.arithmetic, admm: this.o.admm, polish: this.o.polish,
       onIteration: onProgress ? (it: number, primal: number, dual: number) => onProgress({ stage, iteration: it, primal, dual }) : undefined,
     });
-    const totals = { iterations: 0, f32Iterations: 0, primal: 0, dual: 0, objective: 0, converged: true, ridge: 0 };
-    const absorb = (s: BatchSolution): void => {
-      totals.iterations += s.iterations; totals.f32Iterations += s.f32Iterations; totals.primal = Math.max(totals.primal, s.primal); totals.dual = Math.max(totals.dual, s.dual);
-      totals.objective += s.objective; totals.converged &&= s.converged; totals.ridge = Math.max(totals.ridge, s.ridge);
-    };
-    const estimated: number[] = [];
+    /** One answer's parts: its parameters, solutions, certificate and the rows its residuals flag. */
+    interface Answer { out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number;
+      estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number }
+    const newAnswer = (sub: SubspaceName): Answer => ({ out: contaminated.slice(), solutions: [], slack: Infinity, betaRecovered: null, spanDim: 0, problems: 0, estimated: [], gram: null, subspace: sub, seconds: 0 });
     /**
      * Marks rows of problem b (at param offsets) whose residual is large: beyond the residuals' own
      * spread, and beyond what an exact fit leaves (the certificate's 1e-9 of the change's rms, or
      * the storage rounding), so that a clean model's rounding noise is never a suspect.
      */
-    const detect = (s: BatchSolution, rows: number, B: number, offsetOf: (b: number, i: number) => number): void => {
+    const detect = (a: Answer, s: BatchSolution, rows: number, B: number, offsetOf: (b: number, i: number) => number): void => {
       for (let b = 0; b < B; b++) {
         const res = s.residual.subarray(b * rows, (b + 1) * rows);
         let ss = 0;
@@ -338,16 +347,17 @@ export class Purifier {
         const thr = Math.max(residualThreshold(res), 1e-9 * Math.sqrt(ss / Math.max(rows, 1)));
         for (let i = 0; i < rows; i++) {
           const at = offsetOf(b, i);
-          if (Math.abs(res[i]) > (floor ? Math.max(thr, floor[at]) : thr) || !Number.isFinite(contaminated[at])) estimated.push(at);
+          if (Math.abs(res[i]) > (floor ? Math.max(thr, floor[at]) : thr) || !Number.isFinite(contaminated[at])) a.estimated.push(at);
         }
       }
     };
-    let recovered = true, betaRecovered: boolean | null = null, slack = Infinity, spanDim = 0, problems = 0;
-    let cleanSpanResidual: number | undefined;
+    const answers: Answer[] = [];
     const owned: LinearOperator[] = [];
     const disposeAfter: Array<() => void> = [];
     try {
       if (subspace === "patch") {
+        const a = newAnswer(subspace);
+        answers.push(a);
         // Filters: B = K problems of length p + 1 sharing the patch span.
         const m = n * k;
         const base = new PatchSpanOperator(be, this.xa, m, L.row, K);
@@ -370,80 +380,96 @@ export class Purifier {
         } else {
           sol = await solveBatch(base, r, K, { ...solveOpts("filters"), arithmetic, erased, floor: floor?.subarray(0, L.wSize) });
         }
-        absorb(sol);
-        spanDim = sol.u.length / K; problems = K;
+        a.solutions.push(sol);
+        a.spanDim = sol.u.length / K; a.problems = K;
         for (let b = 0; b < K; b++) {
-          slack = Math.min(slack, certificateSlack(sol.residual.subarray(b * L.row, (b + 1) * L.row), r.subarray(b * L.row, (b + 1) * L.row),
-            [[0, L.row]], spanDim, new Set(erased[b] ?? []), floor?.subarray(b * L.row, (b + 1) * L.row)));
+          a.slack = Math.min(a.slack, certificateSlack(sol.residual.subarray(b * L.row, (b + 1) * L.row), r.subarray(b * L.row, (b + 1) * L.row),
+            [[0, L.row]], a.spanDim, new Set(erased[b] ?? []), floor?.subarray(b * L.row, (b + 1) * L.row)));
         }
-        recovered = slack >= 0;
-        for (let i = 0; i < L.wSize; i++) out[i] = init[i] + sol.fitted[i];
-        detect(sol, L.row, K, (b, i) => b * L.row + i);
-        if (clean) cleanSpanResidual = spanResidualOf(be, base, clean, init, 0, L.row, K);
+        for (let i = 0; i < L.wSize; i++) a.out[i] = init[i] + sol.fitted[i];
+        detect(a, sol, L.row, K, (b, i) => b * L.row + i);
+        if (clean) a.cleanSpanResidual = spanResidualOf(be, base, clean, init, 0, L.row, K);
 
         if (!trainedReadout) {
-          for (let i = L.wSize; i < L.size; i++) { out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) estimated.push(i); }
-          betaRecovered = true;
+          for (let i = L.wSize; i < L.size; i++) { a.out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) a.estimated.push(i); }
+          a.betaRecovered = true;
         } else {
-          const bsol = await recoverReadout(be, shape, this.o.data.values, n, init, out, delta, erasures, solveOpts("readout"));
-          absorb(bsol.solution);
-          betaRecovered = bsol.certified;
-          detect(bsol.solution, bsol.fdim, O, (o, f) => L.wSize + f * O + o);
+          const bsol = await recoverReadout(be, shape, this.o.data.values, n, init, a.out, delta, erasures, solveOpts("readout"));
+          a.solutions.push(bsol.solution);
+          a.betaRecovered = bsol.certified;
+          detect(a, bsol.solution, bsol.fdim, O, (o, f) => L.wSize + f * O + o);
         }
+        a.seconds = (performance.now() - t0) / 1000;
       } else {
-        const { op: lin0, factor } = this.linearized();
+        const { op: lin0, factor, record } = this.linearized();
         const erased = [erasures.length ? Int32Array.from(erasures) : null];
         const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
         if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
         const erasedSet = new Set(erasures);
+        let firstSeconds = 0;
         const two = await relinearizedSolve(lin0, factor, delta, init, {
           relinearize: subspace === "relinearized",
-          spanAt: (theta1) => new LinearizedOperator(be, shape, this.o.data.values, n, theta1, trainedReadout),
+          spanAt: (theta1) => { firstSeconds = (performance.now() - t0) / 1000; return new LinearizedOperator(be, shape, this.o.data.values, n, theta1, trainedReadout); },
           exact: (first) => certificateSlack(first.residual, delta, blocks, lin0.cols, erasedSet, floor) >= 0,
           first: { ...solveOpts("linearized"), erased, floor: floor ?? undefined },
           second: { ...solveOpts("relinearized"), erased, floor: floor ?? undefined },
         });
         disposeAfter.push(two.dispose);
-        const sol = two.solution, op = two.op;
-        if (two.solution !== two.first) absorb(two.first);
-        absorb(sol);
-        spanDim = op.cols; problems = 1;
-        slack = certificateSlack(sol.residual, delta, blocks, spanDim, erasedSet, floor);
-        recovered = slack >= 0;
-        for (let i = 0; i < L.size; i++) out[i] = init[i] + sol.fitted[i];
-        detect(sol, L.size, 1, (_b, i) => i);
-        if (clean) cleanSpanResidual = spanResidualOf(be, op, clean, init, 0, L.size, 1, two.factor);
+        // the answer; after a second pass, the first pass's answer too (the linearized span's)
+        const passes = [{ sol: two.solution, op: two.op, f: two.factor, gram: two.record ?? record, sub: subspace, solutions: two.solution === two.first ? [two.first] : [two.first, two.solution] }];
+        if (two.solution !== two.first) passes.push({ sol: two.first, op: lin0, f: factor, gram: record, sub: "linearized", solutions: [two.first] });
+        for (const p of passes) {
+          const a = newAnswer(p.sub);
+          answers.push(a);
+          a.solutions = p.solutions; a.gram = p.gram; a.spanDim = p.op.cols; a.problems = 1;
+          a.slack = certificateSlack(p.sol.residual, delta, blocks, a.spanDim, erasedSet, floor);
+          for (let i = 0; i < L.size; i++) a.out[i] = init[i] + p.sol.fitted[i];
+          detect(a, p.sol, L.size, 1, (_b, i) => i);
+          if (clean) a.cleanSpanResidual = spanResidualOf(be, p.op, clean, init, 0, L.size, 1, p.f);
+          a.seconds = p.sub === subspace ? (performance.now() - t0) / 1000 : firstSeconds;
+        }
       }
     } finally {
       for (const op of owned) op.dispose();
       for (const d of disposeAfter) d();
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const est = Int32Array.from(new Set(estimated)).sort();
-    const { unexplained } = spanFit(contaminated, init, out);
-    const hold = spanHoldWarning(unexplained, subspace);
+    const results = answers.map((a) => this.result(a, contaminated, clean, { nonFinite, gross, solver }));
+    if (results.length > 1) results[0].firstPass = results[1];
+    return results[0];
+  }
+
+  /** The report of one answer (see purify()). */
+  private result(a: { out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number;
+    estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number },
+    contaminated: Float64Array, clean: Float64Array | undefined, o: { nonFinite: number[]; gross: number[]; solver: SolverName }): PurifyResult {
+    const { shape } = this.o, L = layoutOf(shape), ss = a.solutions;
+    const est = Int32Array.from(new Set(a.estimated)).sort();
+    const { unexplained } = spanFit(contaminated, this.o.init, a.out);
+    const hold = spanHoldWarning(unexplained, a.subspace);
     const report: PurifyReport = {
-      backend: be.name, binary: be.binary, subspace,
-      spanReason: subspace === this.o.subspace ? this.choice.reason : `${subspace} span as asked`,
-      warnings: hold ? [...this.choice.warnings, hold] : this.choice.warnings, unexplained, solver, spanDim, problems, iterations: totals.iterations, f32Iterations: totals.f32Iterations,
-      primalResidual: totals.primal, dualResidual: totals.dual, objective: totals.objective, seconds,
-      converged: totals.converged, ridge: totals.ridge, recovered, betaRecovered, certificateSlack: slack,
-      estimatedContaminated: est, erasures: Int32Array.from(nonFinite), grossOutliers: Int32Array.from(gross),
+      backend: this.be.name, binary: this.be.binary, subspace: a.subspace,
+      spanReason: a.subspace === this.o.subspace ? this.choice.reason : `${a.subspace} span as asked`,
+      warnings: hold ? [...this.choice.warnings, hold] : this.choice.warnings, unexplained, solver: o.solver, spanDim: a.spanDim, problems: a.problems,
+      iterations: ss.reduce((t, s) => t + s.iterations, 0), f32Iterations: ss.reduce((t, s) => t + s.f32Iterations, 0),
+      primalResidual: Math.max(...ss.map((s) => s.primal)), dualResidual: Math.max(...ss.map((s) => s.dual)), objective: ss.reduce((t, s) => t + s.objective, 0),
+      seconds: a.seconds, converged: ss.every((s) => s.converged), ridge: Math.max(...ss.map((s) => s.ridge)), gram: a.gram,
+      recovered: a.slack >= 0, betaRecovered: a.betaRecovered, certificateSlack: a.slack,
+      estimatedContaminated: est, erasures: Int32Array.from(o.nonFinite), grossOutliers: Int32Array.from(o.gross),
     };
     if (clean) {
-      report.errors = recoveryErrors(out, clean, shape);
-      report.cleanSpanResidual = cleanSpanResidual;
+      report.errors = recoveryErrors(a.out, clean, shape);
+      report.cleanSpanResidual = a.cleanSpanResidual;
       const truth = new Uint8Array(L.size);
       for (let i = 0; i < L.size; i++) truth[i] = Object.is(contaminated[i], clean[i]) ? 0 : 1;
       Object.assign(report, detectionScores(est, truth));
     }
-    return { params: out, report };
+    return { params: a.out, report };
   }
 
   dispose(): void {
     this.lin0?.dispose();
     this.factor0?.dispose();
-    this.lin0 = null; this.factor0 = null;
+    this.lin0 = null; this.factor0 = null; this.record0 = null;
     if (this.xaBuf) { this.be.free(this.xaBuf); this.xaBuf = null; }
   }
 }
@@ -585,27 +611,37 @@ export async function solveEach(be: Backend, base: LinearOperator, r: Float64Arr
  * || (I - Proj_span)(clean - init) || / || clean - init || over the B problems at offset: how far
  * the true update is from the span (0 when the span is exact). Least squares through the Gram.
  */
-export function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, init: Float64Array, offset: number, rows: number, B: number, factor?: Cholesky): number {
+export function spanResidualOf(be: Backend, op: LinearOperator, clean: Float64Array, init: Float64Array, offset: number, rows: number, B: number, factor?: GramFactor): number {
   const m = op.cols;
   const d = new Float64Array(B * rows);
   for (let i = 0; i < B * rows; i++) d[i] = clean[offset + i] - init[offset + i];
-  let chol = factor ?? null;
-  if (!chol) {
-    chol = Cholesky.fromGram(be, m, (g) => op.gram(g), true);
-  }
-  const db = be.upload(be.alloc(B * rows), d), u = be.alloc(m * B), fit = be.alloc(B * rows);
+  const chol: GramFactor = factor ?? Cholesky.fromGram(be, m, (g) => op.gram(g), true);
+  const db = be.upload(be.alloc(B * rows), d), u = be.alloc(m), du = be.alloc(m), fit = be.alloc(rows);
+  // an f32 factor solves to ~1e-5 here: refined against the operator in f64 until the fit stops improving (<= 6 steps)
+  const steps = chol.precision === "f32" ? 6 : 1;
   let num = 0, den = 0;
   for (let b = 0; b < B; b++) {
     // one problem at a time so that single-problem operators work too
-    const ub = be.slice(u, 0, m);
-    op.applyT(be.slice(db, b * rows, rows), ub, 1);
-    chol.solve(ub, 1);
-    const fb = be.slice(fit, 0, rows);
-    op.apply(ub, fb, 1);
-    const fv = be.view(fb);
-    for (let i = 0; i < rows; i++) { const e = fv[i] - d[b * rows + i]; num += e * e; den += d[b * rows + i] ** 2; }
+    const db1 = be.slice(db, b * rows, rows);
+    be.fill(u, 0); be.fill(fit, 0);
+    let ss = Infinity;
+    for (let step = 0; step < steps; step++) {
+      // u += G^-1 A^T (d - A u)
+      be.sub(fit, db1, fit);
+      op.applyT(fit, du, 1);
+      chol.solve(du, 1);
+      be.axpy(u, 1, du);
+      op.apply(u, fit, 1);
+      const fv = be.view(fit);
+      let s = 0;
+      for (let i = 0; i < rows; i++) s += (fv[i] - d[b * rows + i]) ** 2;
+      if (!(s < ss * (1 - 1e-6))) { ss = Math.min(ss, s); break; }
+      ss = s;
+    }
+    num += ss;
+    for (let i = 0; i < rows; i++) den += d[b * rows + i] ** 2;
   }
   if (chol !== factor) chol.dispose();
-  for (const x of [db, u, fit]) be.free(x);
+  for (const x of [db, u, du, fit]) be.free(x);
   return Math.sqrt(num / Math.max(den, 1e-300));
 }

@@ -1,12 +1,11 @@
 // The re-linearized span's two-pass solve, written once for every model: LAD in the span at init;
 // unless that first pass is already certified exact, LAD again in the union with the span at the
 // first pass's model (warm-started from the first pass, the union's Gram factored once).
-import type { Cholesky } from "../linalg/cholesky.js";
-import { Cholesky as CholeskyFactor } from "../linalg/cholesky.js";
+import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import type { LinearOperator } from "./operator.js";
 import { ConcatOperator } from "./operator.js";
 import type { BatchSolution, SolveOptions } from "./solve.js";
-import { solveBatch } from "./solve.js";
+import { factorSpan, solveBatch } from "./solve.js";
 
 export interface RelinearizedSolution {
   first: BatchSolution;
@@ -14,7 +13,9 @@ export interface RelinearizedSolution {
   solution: BatchSolution;
   /** The span of the answer and its factor (for reports); owned here until dispose(). */
   op: LinearOperator;
-  factor: Cholesky | undefined;
+  factor: GramFactor | undefined;
+  /** How the union's Gram was factored (undefined after one pass: the caller's factor). */
+  record?: GramRecord;
   dispose(): void;
 }
 
@@ -23,22 +24,22 @@ export interface RelinearizedSolution {
  * linearization at the first pass's parameters init + fit. exact(first) stops after the first pass
  * (a union of two nearly equal spans would only be ill-conditioned).
  */
-export async function relinearizedSolve(op0: LinearOperator, factor0: Cholesky | undefined, delta: Float64Array, init: Float64Array,
+export async function relinearizedSolve(op0: LinearOperator, factor0: GramFactor | undefined, delta: Float64Array, init: Float64Array,
   o: { relinearize: boolean; spanAt: (theta1: Float64Array) => LinearOperator; exact: (first: BatchSolution) => boolean;
     first: Omit<SolveOptions, "factor">; second: Omit<SolveOptions, "factor" | "warmStart"> }): Promise<RelinearizedSolution> {
   const first = await solveBatch(op0, delta, 1, { ...o.first, factor: factor0 });
   if (!o.relinearize || o.exact(first)) return { first, solution: first, op: op0, factor: factor0, dispose: () => {} };
-  const be = op0.be;
   const op1 = o.spanAt(init.map((v, i) => v + first.fitted[i]));
-  const both = new ConcatOperator(be, [op0, op1]);
-  let factor: Cholesky | undefined;
+  const both = new ConcatOperator(op0.be, [op0, op1]);
+  let factor: GramFactor | undefined;
   const dispose = () => { factor?.dispose(); both.dispose(); op1.dispose(); };
   try {
-    factor = CholeskyFactor.fromGram(be, both.cols, (g) => both.gram(g), true);
+    const f = factorSpan(both, o.second.arithmetic);
+    factor = f.factor;
     const warm = new Float64Array(both.cols);
     warm.set(first.u);
     const solution = await solveBatch(both, delta, 1, { ...o.second, factor, warmStart: warm });
-    return { first, solution, op: both, factor, dispose };
+    return { first, solution, op: both, factor, record: f.record, dispose };
   } catch (e) {
     dispose();
     throw e;

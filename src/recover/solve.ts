@@ -1,6 +1,8 @@
 // Runs one solver over the B problems that share an operator and returns, per problem, the fit
 // A u, the coefficients and the exactness certificate. Solver choice lives here, once.
-import type { Cholesky } from "../linalg/cholesky.js";
+import type { Buf } from "../backend/types.js";
+import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
+import { factorGram } from "../linalg/cholesky.js";
 import type { AdmmOptions, AdmmState } from "./admm.js";
 import { admmLad } from "./admm.js";
 import { highsLad } from "./highs.js";
@@ -35,6 +37,28 @@ export function arithmeticFor(arithmetic: Arithmetic | undefined, be: { simd: bo
   return a === "auto" ? (be.simd && m * N * B >= MIXED_MIN_WORK ? "mixed" : "f64") : a;
 }
 
+/**
+ * Spans with fewer columns stay in f64 under "auto": their Gram is then too cheap to form and
+ * factor for f32 to matter (the NTK of a linearized span is (n O)^2).
+ */
+export const GRAM_F32_MIN_COLS = 1024;
+
+/**
+ * The factored Gram A^T A of a span: formed and factored in f32 where the arithmetic allows it
+ * ("mixed"; "auto" on a SIMD binary from GRAM_F32_MIN_COLS columns) and the operator can form it
+ * in f32 and the f32 factor's measured solve error allows (factorGram), else in f64; the record
+ * says which and why.
+ */
+export function factorSpan(op: LinearOperator, arithmetic: Arithmetic | undefined): { factor: GramFactor; record: GramRecord } {
+  const a = arithmetic ?? "auto", m = op.cols;
+  const tryF32 = a === "mixed" || (a === "auto" && op.be.simd && m >= GRAM_F32_MIN_COLS);
+  const multiply = (x: Buf, out: Buf) => {
+    const t = op.be.alloc(op.rows);
+    try { op.apply(x, t, 1); op.applyT(t, out, 1); } finally { op.be.free(t); }
+  };
+  return factorGram(op.be, m, (g) => op.gram(g), op.gram32 && ((g) => op.gram32!(g)), tryF32, multiply);
+}
+
 export interface SolveOptions {
   solver: SolverName;
   arithmetic?: Arithmetic;
@@ -44,7 +68,7 @@ export interface SolveOptions {
   warmStart?: Float64Array;
   erased?: Array<Int32Array | null>;
   /** ADMM: the Cholesky factor of A^T A when the caller already holds it (reused across calls). */
-  factor?: Cholesky;
+  factor?: GramFactor;
   onIteration?: AdmmOptions["onIteration"];
   /** Per row of r (B x rows): residuals up to this count as fit (a model's storage rounding; precisionFloor). */
   floor?: Float64Array;

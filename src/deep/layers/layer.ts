@@ -59,6 +59,12 @@ export interface LayerKind<S extends { type: string } = { type: string }> {
   backward(p: LayerPass<S>, theta: Buf, input: Buf, g: Buf, gx: Buf | null, grad: Buf, scratch: Buf[], signals?: (s: Buf) => void): void;
   /** JVP: out = the tangent of the output from the input's tangent t (null: zero) and dtheta. */
   jvp(p: LayerPass<S>, theta: Buf, dtheta: Buf, input: Buf, t: Buf | null, out: Buf, scratch: Buf[]): void;
+  /**
+   * The point of the last forward is held for many VJPs and JVPs (a linearization): buffers every
+   * one of them reuses, through alloc (linear layers: their patch rows packed for both GEMMs), merged
+   * into the state; the next forward drops them.
+   */
+  hold?(p: LayerPass<S>, alloc: (len: number) => Buf): LayerState;
 }
 
 export const volume = (d: Dims) => d.C * d.H * d.W;

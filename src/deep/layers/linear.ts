@@ -45,7 +45,9 @@ const linearPasses: Omit<LayerKind, "shape"> = {
     channelsToRows(be, g, rows, n, l.rows, HW);
     signals?.(rows);
     // dW~ = dRows^T cols; the patch rows' cotangent dCols = dRows W~, then back to the input
-    be.gemm(true, false, l.rows, l.rowLength, n * HW, 1, rows, l.rows, cols, l.rowLength, 0, be.slice(grad, l.offset, l.rows * l.rowLength), l.rowLength);
+    const dW = be.slice(grad, l.offset, l.rows * l.rowLength);
+    if (p.state.colsB) be.gemmPrepacked("b", p.state.colsB, rows, true, l.rows, l.rows, l.rowLength, n * HW, 0, dW, l.rowLength);
+    else be.gemm(true, false, l.rows, l.rowLength, n * HW, 1, rows, l.rows, cols, l.rowLength, 0, dW, l.rowLength);
     if (!gx) return;
     const dcols = be.slice(scratch[2], 0, n * HW * l.rowLength);
     be.gemm(false, false, n * HW, l.rowLength, l.rows, 1, rows, l.rows, weights(p, theta), l.rowLength, 0, dcols, l.rowLength);
@@ -56,14 +58,27 @@ const linearPasses: Omit<LayerKind, "shape"> = {
     const { be, n, l } = p, HW = l.output.H * l.output.W;
     const rows = be.slice(scratch[3], 0, n * HW * l.rows), cols = be.slice(scratch[2], 0, n * HW * l.rowLength);
     // d(out) = cols(x) dW^T + cols(dx) W^T (bias column of cols(dx) is 0); cols(x) are the forward's
-    be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, p.state.cols!, l.rowLength, be.slice(dtheta, l.offset, l.rows * l.rowLength), l.rowLength, 0, rows, l.rows);
+    const dW = be.slice(dtheta, l.offset, l.rows * l.rowLength);
+    if (p.state.colsA) be.gemmPrepacked("a", p.state.colsA, dW, true, l.rowLength, n * HW, l.rows, l.rowLength, 0, rows, l.rows);
+    else be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, p.state.cols!, l.rowLength, dW, l.rowLength, 0, rows, l.rows);
     if (t) {
       patchRows(be, l, t, n, cols, false);
       be.gemm(false, true, n * HW, l.rows, l.rowLength, 1, cols, l.rowLength, weights(p, theta), l.rowLength, 1, rows, l.rows);
     }
     rowsToChannels(be, rows, out, n, l.rows, HW);
   },
+  hold(p, alloc) {
+    const { be, n, l } = p, N = n * l.output.H * l.output.W, R = l.rowLength, cols = p.state.cols!;
+    // the patch rows are B of the VJP's dW~ = dRows^T cols and A of the JVP's cols dW~^T
+    return {
+      colsB: be.prepack("b", alloc(be.packedLength("b", N, R)), cols, false, R, N, R),
+      colsA: be.prepack("a", alloc(be.packedLength("a", N, R)), cols, false, R, N, R),
+    };
+  },
 };
+
+/** Entries hold() takes for a linear layer of n samples (an upper bound over the GEMM tiles' padding). */
+export const heldEntries = (l: { rowLength: number; output: Dims }, n: number) => 2 * (n * l.output.H * l.output.W + 8) * (l.rowLength + 8);
 
 export const conv: LayerKind<ConvSpec> = {
   shape(spec, d: Dims, where) {

@@ -2,12 +2,32 @@
 // forward, VJP and JVP pass, kept inside WebAssembly so no iterative loop runs scalar JS over
 // linear memory. Indices (argmax) are stored as f64 in caller-owned buffers like everything else.
 
-/** out[b][c][r] = a[b][r][c] for b < batches: a (batches x rows x cols) -> out (batches x cols x rows). */
+/**
+ * out[b][c][r] = a[b][r][c] for b < batches: a (batches x rows x cols) -> out (batches x cols x rows).
+ * The SIMD build moves 2 x 2 tiles (two f64x2 loads, two shuffles, two stores): every forward, VJP
+ * and JVP of a conv layer transposes its outputs once.
+ */
 export function blockTranspose(out: usize, a: usize, batches: i32, rows: i32, cols: i32): void {
   const size = rows * cols;
   for (let b = 0; b < batches; b++) {
     const ab = a + (<usize>(b * size) << 3), ob = out + (<usize>(b * size) << 3);
-    for (let r = 0; r < rows; r++) {
+    let r = 0;
+    if (ASC_FEATURE_SIMD) {
+      for (; r + 2 <= rows; r += 2) {
+        const a0 = ab + (<usize>(r * cols) << 3), a1 = a0 + (<usize>cols << 3);
+        let c = 0;
+        for (; c + 2 <= cols; c += 2) {
+          const v0 = v128.load(a0 + (<usize>c << 3)), v1 = v128.load(a1 + (<usize>c << 3));
+          v128.store(ob + (<usize>(c * rows + r) << 3), i64x2.shuffle(v0, v1, 0, 2));
+          v128.store(ob + (<usize>((c + 1) * rows + r) << 3), i64x2.shuffle(v0, v1, 1, 3));
+        }
+        for (; c < cols; c++) {
+          store<f64>(ob + (<usize>(c * rows + r) << 3), load<f64>(a0 + (<usize>c << 3)));
+          store<f64>(ob + (<usize>(c * rows + r + 1) << 3), load<f64>(a1 + (<usize>c << 3)));
+        }
+      }
+    }
+    for (; r < rows; r++) {
       const ar = ab + (<usize>(r * cols) << 3);
       for (let c = 0; c < cols; c++) store<f64>(ob + (<usize>(c * rows + r) << 3), load<f64>(ar + (<usize>c << 3)));
     }

@@ -323,7 +323,7 @@ function factoredSignals(be: Backend, fa: NtkFactors, i: number, f: number, out:
 }
 
 /** Entries of one group's Jacobian rows (n O x filters R) at most: several filters per product, a few MB. */
-export const GROUP_ENTRIES = 1 << 19;
+export const GROUP_ENTRIES = 1 << 18;
 
 /**
  * out += sum_f V_A,f diag(w_f) V_B,f^T (w null: all ones); ga, gb filter-major signals
@@ -335,25 +335,26 @@ function byFilter(sink: NtkSink, A: NtkFactors, B: NtkFactors, i: number, ga: Bu
   const be = sink.be, plan = A.ws.plan, nO = A.ws.n * plan.output.C, l = plan.layers[i], R = l.rowLength, HW = l.output.H * l.output.W;
   const active = Array.from({ length: l.rows }, (_, f) => f).filter((f) => !w || w.subarray(f * R, (f + 1) * R).some((v) => v !== 0));
   const g = Math.max(1, Math.min(active.length, Math.floor(GROUP_ENTRIES / (nO * R))));
-  const va = be.alloc(nO * g * R), vb = be.alloc(nO * g * R), wg = be.alloc(g * R);
+  // at one point without weights (the NTK) A's rows are B's: one group buffer
+  const va = A !== B || w ? be.alloc(nO * g * R) : null, vb = be.alloc(nO * g * R), wg = be.alloc(g * R);
   const factored = ga === null, sa = factored ? be.alloc(nO * HW) : null, sb = factored ? be.alloc(nO * HW) : null;
   const work = factored ? factoredScratch(be, A, i) : [];
   const signals = (fa: NtkFactors, gs: Buf | null, f: number, into: Buf | null) => (gs ? be.slice(gs, f * nO * HW, nO * HW) : factoredSignals(be, fa, i, f, into!, work));
   try {
     for (let f0 = 0; f0 < active.length; f0 += g) {
       const group = active.slice(f0, f0 + g), width = group.length * R;
-      const a = be.slice(va, 0, nO * width), b = be.slice(vb, 0, nO * width);
+      const b = be.slice(vb, 0, nO * width), a = va ? be.slice(va, 0, nO * width) : b;
       group.forEach((f, j) => {
         filterRows(be, B, i, signals(B, gb, f, sb), be.slice(vb, j * R, nO * width - j * R), width);
         // at one point (the NTK, polish's weighted Gram) A's rows are B's
-        if (A !== B) filterRows(be, A, i, signals(A, ga, f, sa), be.slice(va, j * R, nO * width - j * R), width);
+        if (A !== B) filterRows(be, A, i, signals(A, ga, f, sa), be.slice(va!, j * R, nO * width - j * R), width);
       });
       if (w) {
         const wv = new Float64Array(width);
         group.forEach((f, j) => wv.set(w.subarray(f * R, (f + 1) * R), j * R));
         be.scaleColumns(a, A === B ? b : a, nO, width, be.upload(be.slice(wg, 0, width), wv));
       }
-      sink.addProduct(nO, nO, width, A === B && !w ? b : a, b, 0, A === B && !w);
+      sink.addProduct(nO, nO, width, a, b, 0, A === B && !w);
     }
   } finally {
     for (const x of [va, vb, wg, sa, sb, ...work]) if (x) be.free(x);

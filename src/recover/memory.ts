@@ -38,11 +38,13 @@ function ntkEntries(plan: Plan, samples: number, frozen: readonly number[] = [])
   for (const c of ntkChoices(plan, samples, frozen)) {
     const l = plan.layers[c.layer], HW = l.output.H * l.output.W, size = c.kind === "factored" ? 0 : nO * (c.kind === "explicit" ? l.params : l.rows * HW);
     factors += size;
-    // filter by filter: two groups of filters' rows (and their f32 copies: one more group's bytes),
-    // the group's weights; factored also their signals and the mask, readout block and its copies
+    // filter by filter: two groups of filters' rows (at one point: one, and its f32 copies, one
+    // group's bytes), the group's weights; factored also their signals and the mask, readout block and its copies
     const group = Math.max(nO * l.rowLength, Math.min(GROUP_ENTRIES, l.rows * nO * l.rowLength));
-    if (c.kind === "filters") extra = Math.max(extra, 3 * group + l.rows * l.rowLength);
-    if (c.kind === "factored") extra = Math.max(extra, 3 * group + l.rows * l.rowLength + 3 * nO * HW + samples * HW + O * HW + O);
+    if (c.kind === "filters") extra = Math.max(extra, 2 * group + l.rows * l.rowLength);
+    if (c.kind === "factored") extra = Math.max(extra, 2 * group + l.rows * l.rowLength + 3 * nO * HW + samples * HW + O * HW + O);
+    // an explicit block's f32 copy and a chunk of rows in f32 (an NTK summed in f32)
+    if (c.kind === "explicit") extra = Math.max(extra, size / 2 + (1 << 19));
     // a dense contraction's weighted rows (denseRows)
     if (c.kind === "contraction" && HW === 1) extra = Math.max(extra, 2 * l.rows * nO + l.rows * l.rowLength + l.rows * samples + samples * samples);
     // a conv contraction: (n O)^2 work in the NTK, filter-major copies in a weighted one

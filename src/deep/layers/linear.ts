@@ -69,6 +69,7 @@ const linearPasses: Omit<LayerKind, "shape"> = {
   },
   hold(p, alloc) {
     const { be, n, l } = p, N = n * l.output.H * l.output.W, R = l.rowLength, cols = p.state.cols!;
+    if (!holdsPacked(l)) return {};
     // the patch rows are B of the VJP's dW~ = dRows^T cols and A of the JVP's cols dW~^T
     return {
       colsB: be.prepack("b", alloc(be.packedLength("b", N, R)), cols, false, R, N, R),
@@ -77,8 +78,16 @@ const linearPasses: Omit<LayerKind, "shape"> = {
   },
 };
 
+/**
+ * Whether hold() packs a layer's patch rows: both GEMMs do 2 rows flops per entry of them, so packing
+ * them on every call costs a share 1 / (2 rows) of the work; worth the memory below 32 rows (a
+ * readout's 10 outputs: 5%), not for a conv's many filters.
+ */
+const holdsPacked = (l: { rows: number }) => l.rows > 0 && l.rows < 32;
+
 /** Entries hold() takes for a linear layer of n samples (an upper bound over the GEMM tiles' padding). */
-export const heldEntries = (l: { rowLength: number; output: Dims }, n: number) => 2 * (n * l.output.H * l.output.W + 8) * (l.rowLength + 8);
+export const heldEntries = (l: { rows: number; rowLength: number; output: Dims }, n: number) =>
+  (holdsPacked(l) ? 2 * (n * l.output.H * l.output.W + 8) * (l.rowLength + 8) : 0);
 
 export const conv: LayerKind<ConvSpec> = {
   shape(spec, d: Dims, where) {

@@ -11,6 +11,8 @@ import { chromium } from "playwright-core";
 import { unzipSync } from "fflate";
 // @ts-expect-error: a plain .mjs script without types
 import { startServer } from "../scripts/serve.mjs";
+import { decodeNpy } from "../src/io/npy.js";
+import { openModel } from "../src/io/modelSource.js";
 import { cli } from "./helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -66,7 +68,7 @@ describe.skipIf(!available)("the page for your own files, in headless Chromium",
     await page.close();
   }, 120_000);
 
-  it("Purify: the download is the CLI's file byte for byte, with accuracies; garbage shows the reader's message", async () => {
+  it("Purify: the download is the CLI's file (byte for byte on the CLI's binary, within ADMM's stopping rule on another), with accuracies; garbage shows the reader's message", async () => {
     const { page, requests, errors } = await openPage();
     const D = join(F, "one-hidden");
     const inputs = { model: join(D, "model.pt"), init: join(D, "init.pt"), data: join(D, "data.npy"), evalData: join(D, "test-data.npy"), evalLabels: join(D, "test-labels.npy") };
@@ -80,15 +82,30 @@ describe.skipIf(!available)("the page for your own files, in headless Chromium",
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
     expect(download.suggestedFilename()).toBe("model.purified.pt");
     const got = readFileSync(await download.path());
+    const [reportDownload] = await Promise.all([page.waitForEvent("download"), page.click("#report")]);
+    const pageReport = JSON.parse(readFileSync(await reportDownload.path(), "utf8"));
     const out = join(dir, "cli.pt");
     const r = await cli(["purify", "--model", inputs.model, "--init", inputs.init, "--data", inputs.data, "--eval-data", inputs.evalData, "--eval-labels", inputs.evalLabels, "--out", out, "--json"]);
     expect(r.code, r.err).toBe(0);
-    expect(got.equals(readFileSync(out))).toBe(true);
+    const cliReport = JSON.parse(r.out);
+    if (pageReport.binary === cliReport.binary) expect(got.equals(readFileSync(out))).toBe(true);
+    else {
+      // Chromium runs the relaxed-SIMD binary (fused multiply-add), node 20 the SIMD one: on this
+      // approximate span ADMM's answer is determined only to its stopping rule (the f32 factor of the
+      // re-linearized union is rounded differently), so the two files agree to 1e-5 of the model's norm
+      expect(pageReport.certifiedExact).toBe(false);
+      const [, , height, width] = decodeNpy(new Uint8Array(readFileSync(inputs.data))).shape;
+      const a = openModel(new Uint8Array(got), "pt", "page", { height, width }).theta, b = openModel(new Uint8Array(readFileSync(out)), "pt", "cli", { height, width }).theta;
+      let num = 0, den = 0;
+      for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+      expect(Math.sqrt(num / den)).toBeLessThanOrEqual(1e-5);
+      expect(Math.abs(pageReport.evalAccuracyAfter - cliReport.evalAccuracyAfter)).toBeLessThanOrEqual(0.01);
+    }
     // the user's file: the same archive, data.pkl and version untouched, only the storages rewritten
     const a = unzipSync(new Uint8Array(readFileSync(inputs.model))), b = unzipSync(new Uint8Array(got));
     expect(Object.keys(b)).toEqual(Object.keys(a));
     for (const n of Object.keys(a)) expect(Buffer.from(a[n]).equals(Buffer.from(b[n])), n).toBe(/\/data\/\d+$/.test(n) ? false : true);
-    expect(await page.textContent("#result")).toContain(`${JSON.parse(r.out).evalAccuracyAfter.toFixed(4)} after`);
+    expect(await page.textContent("#result")).toContain(`${pageReport.evalAccuracyAfter.toFixed(4)} after`);
     expect(await page.locator("#plots svg").count()).toBe(3); // one scatter per tensor
     await page.screenshot({ path: join(artifacts, "page-purify.png"), fullPage: true });
     // a garbage model: the reader's message, no download

@@ -3,7 +3,7 @@
 // is composed layer by layer (src/deep/ntk.ts): the P x n O matrix itself is never formed. Forming
 // it column by column as JVP(VJP(e_j)) (gramByPairs) is kept as the reference the tests check against.
 import type { Backend, Buf, Buf32 } from "../backend/types.js";
-import type { GramFactor } from "../linalg/cholesky.js";
+import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import type { AdmmOptions } from "../recover/admm.js";
 import type { LinearOperator } from "../recover/operator.js";
 import { certificateSlack, splitErasures } from "../recover/purify.js";
@@ -149,6 +149,8 @@ export interface SequentialPurification {
   iterations: number;
   /** NaN/Inf and gross entries, dropped from the fit and restored from the span. */
   erasures: number;
+  /** How the re-linearized union's Gram was factored (undefined after one pass: the caller's factor). */
+  unionGram?: GramRecord;
 }
 
 /**
@@ -175,7 +177,7 @@ export async function purifyLinearizedSequential(op: SequentialLinearizedOperato
   try {
     const params = preciseStatistics(be, op.plan, init.map((v, i) => v + two.solution.fitted[i]), op.inputs, op.n);
     const iterations = two.first.iterations + (two.solution === two.first ? 0 : two.solution.iterations);
-    return { params, iterations, erasures: erasures.length };
+    return { params, iterations, erasures: erasures.length, unionGram: two.record };
   } finally {
     two.dispose();
   }

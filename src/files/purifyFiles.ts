@@ -206,6 +206,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
         iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, precision, binary: report.binary,
         storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
+      if (report.gram) summary.ntk = report.gram.reason;
       if (file.unstored.length) summary.unstored = file.unstored.length;
       addSpanFit(summary, model.theta, p.init, params, subspace, choice.warnings);
       const acc = async (images: Float64Array, n: number, labels: Float64Array, t: Float64Array) =>
@@ -241,7 +242,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       const be = await resolveBackend(r.backend);
       const t0 = performance.now();
       const admm = { maxIter };
-      let params: Float64Array, detail: unknown;
+      let params: Float64Array, detail: unknown, ntk: string | undefined;
       const init = p.init;
       if (method === "layerwise") {
         const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows, precision: storagePrecision(model.dtypes) });
@@ -249,13 +250,14 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       } else {
         const prepare = async () => {
           const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
-          return { op, factor: factorSpan(op, o.arithmetic).factor };
+          return { op, ...factorSpan(op, o.arithmetic) };
         };
         const span = r.spans ? await r.spans.get(JSON.stringify(["sequential", be.name, o.arithmetic]), prepare, (q) => { q.factor.dispose(); q.op.dispose(); }) : await prepare();
         try {
           const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm, arithmetic: o.arithmetic });
           params = res.params;
-          detail = { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures };
+          detail = { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures, gram: res.unionGram ?? span.record };
+          ntk = (res.unionGram ?? span.record).reason;
         } finally {
           if (!r.spans) { span.factor.dispose(); span.op.dispose(); }
         }
@@ -265,6 +267,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
         model: "multi-layer", subspace: method, span: choice.reason, admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
         seconds: (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
+      if (ntk) summary.ntk = ntk;
       if (file.unstored.length) summary.unstored = file.unstored.length;
       const statistics = statisticsReport(plan, model.theta, params, (from, to) => model.tensorNames(from, to));
       if (statistics) summary.statistics = statistics;

@@ -49,6 +49,16 @@ describe("sequential multi-layer CNN", () => {
       const g2 = be.download(sequentialBackward(ws, theta, x, be.upload(be.alloc(outputs), c), grad, scratch));
       expect(Array.from(g2)).toEqual(Array.from(g1));
       const j = be.download(sequentialJvp(ws, theta, x, be.upload(be.alloc(plan.size), d), jv, scratch));
+      // the point held (a linearization): layers with few rows pack their patch rows once; same bits
+      ws.hold();
+      const packed = plan.layers.flatMap((l, i) => (l.rows > 0 && l.rows < 32 ? [i] : []));
+      expect(packed.length).toBeGreaterThan(0);
+      for (const i of packed) expect(ws.state[i].colsA && ws.state[i].colsB).toBeTruthy();
+      expect(Array.from(be.download(sequentialBackward(ws, theta, x, be.upload(be.alloc(outputs), c), grad, scratch)))).toEqual(Array.from(g1));
+      expect(Array.from(be.download(sequentialJvp(ws, theta, x, be.upload(be.alloc(plan.size), d), jv, scratch)))).toEqual(Array.from(j));
+      // the next forward releases them
+      sequentialForward(ws, theta, x);
+      for (const i of packed) expect(ws.state[i].colsA).toBeUndefined();
       // adjointness <J d, c> = <d, J^T c>
       let lhs = 0, rhs = 0;
       for (let i = 0; i < outputs; i++) lhs += j[i] * c[i];

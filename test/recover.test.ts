@@ -4,11 +4,12 @@ import { describe, expect, it } from "vitest";
 import { createBackend } from "../src/backend/index.js";
 import { uploadAugmented } from "../src/model/data.js";
 import { layoutOf } from "../src/model/shape.js";
-import { runSynthetic } from "../src/experiments/synthetic.js";
+import { runSynthetic, trainInstance } from "../src/experiments/synthetic.js";
+import { sparseOutliers } from "../src/contaminate.js";
 import { PatchSpanOperator } from "../src/recover/operator.js";
 import { highsLad } from "../src/recover/highs.js";
 import { irlsLad } from "../src/recover/irls.js";
-import { purify } from "../src/recover/purify.js";
+import { createPurifier, purify } from "../src/recover/purify.js";
 import { initParams } from "../src/model/init.js";
 import { train, evaluate } from "../src/train/train.js";
 import type { PatchData } from "../src/model/data.js";
@@ -121,6 +122,27 @@ describe("linearized spans", () => {
     expect(r.summary.weightRelError).toBeLessThanOrEqual(1e-9);
     expect(r.summary.biasRelError).toBeLessThanOrEqual(1e-9);
     expect(r.summary.recovered).toBe(true);
+  });
+
+  it("a re-linearized run returns its first pass: bit for bit the linearized run's answer, with its own report", async () => {
+    const be = await createBackend("wasm");
+    const inst = await trainInstance({ rho: 0.1, lr: 1e-5, epochs: 100, seed: 1 }, be);
+    const c = sparseOutliers(inst.trained, { rho: 0.1, scale: 10, seed: 5 }).params;
+    const p = await createPurifier({ shape: inst.shape, init: inst.init, data: inst.data, subspace: "relinearized", backend: be, clean: inst.trained });
+    try {
+      const lin = await p.purify(c, { subspace: "linearized" });
+      const relin = await p.purify(c);
+      expect(relin.report.subspace).toBe("relinearized");
+      expect(relin.firstPass).toBeDefined();
+      expect(Array.from(relin.firstPass!.params)).toEqual(Array.from(lin.params));
+      expect(relin.firstPass!.report.subspace).toBe("linearized");
+      expect(relin.firstPass!.report.iterations).toBe(lin.report.iterations);
+      expect(relin.firstPass!.report.errors).toEqual(lin.report.errors);
+      expect(relin.report.iterations).toBeGreaterThan(lin.report.iterations);
+      expect(relin.report.spanDim).toBe(2 * lin.report.spanDim);
+    } finally {
+      p.dispose();
+    }
   });
 
   it("with flips, the error grows with the flip rate, the report says not exact, and re-linearization helps", async () => {

@@ -31,12 +31,44 @@ export function gemmWorkspaceBytes(): i32 {
   return load<T>(at<T>(x, trans ? j * ld + i : i * ld + j));
 }
 
-// Packing is written once for f64 and f32 (T); only the microkernels differ per precision.
+// Packing is written once for f64 and f32 (T); only the microkernels differ per precision. Full
+// tiles move whole vectors (the SIMD build): a packed panel is 4 rows (A) or 32 bytes (B) per k, so
+// B's untransposed rows are two vector copies and A's rows go through a 4 x 4 (f32) or 2 x 2 (f64)
+// lane transpose. The packed values are the same bits either way (alpha multiplies once).
 function packA<T>(pa: usize, a: usize, transA: i32, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, alpha: T): void {
+  const L = 16 / sizeof<T>();
   for (let ir = 0; ir < mc; ir += MR) {
     const base = at<T>(pa, ir * kc);
     const rows = min<i32>(MR, mc - ir);
-    for (let p = 0; p < kc; p++) {
+    let p = 0;
+    if (ASC_FEATURE_SIMD && rows == MR) {
+      const va = v128.splat<T>(alpha);
+      if (transA) {
+        // op(A)(i, p) = a[p][i]: the four rows of one k are contiguous
+        for (; p < kc; p++) {
+          const src = at<T>(a, (p0 + p) * lda + i0 + ir), dst = at<T>(base, p * MR);
+          v128.store(dst, v128.mul<T>(va, v128.load(src)));
+          if (L == 2) v128.store(dst, v128.mul<T>(va, v128.load(src, 16)), 16);
+        }
+      } else {
+        const r0 = at<T>(a, (i0 + ir) * lda + p0), r1 = at<T>(r0, lda), r2 = at<T>(r1, lda), r3 = at<T>(r2, lda);
+        for (; p + L <= kc; p += L) {
+          const o = <usize>p << alignof<T>(), dst = at<T>(base, p * MR);
+          const x0 = v128.mul<T>(va, v128.load(r0 + o)), x1 = v128.mul<T>(va, v128.load(r1 + o));
+          const x2 = v128.mul<T>(va, v128.load(r2 + o)), x3 = v128.mul<T>(va, v128.load(r3 + o));
+          if (L == 2) {
+            v128.store(dst, i64x2.shuffle(x0, x1, 0, 2)); v128.store(dst, i64x2.shuffle(x2, x3, 0, 2), 16);
+            v128.store(dst, i64x2.shuffle(x0, x1, 1, 3), 32); v128.store(dst, i64x2.shuffle(x2, x3, 1, 3), 48);
+          } else {
+            const t0 = i32x4.shuffle(x0, x1, 0, 4, 1, 5), t1 = i32x4.shuffle(x2, x3, 0, 4, 1, 5);
+            const t2 = i32x4.shuffle(x0, x1, 2, 6, 3, 7), t3 = i32x4.shuffle(x2, x3, 2, 6, 3, 7);
+            v128.store(dst, i64x2.shuffle(t0, t1, 0, 2)); v128.store(dst, i64x2.shuffle(t0, t1, 1, 3), 16);
+            v128.store(dst, i64x2.shuffle(t2, t3, 0, 2), 32); v128.store(dst, i64x2.shuffle(t2, t3, 1, 3), 48);
+          }
+        }
+      }
+    }
+    for (; p < kc; p++) {
       for (let ii = 0; ii < MR; ii++) {
         store<T>(at<T>(base, p * MR + ii), ii < rows ? alpha * opAt<T>(a, transA, lda, i0 + ir + ii, p0 + p) : <T>0);
       }
@@ -48,7 +80,15 @@ function packB<T>(pb: usize, b: usize, transB: i32, ldb: i32, p0: i32, kc: i32, 
   for (let jr = 0; jr < nc; jr += nr) {
     const base = at<T>(pb, jr * kc);
     const cols = min<i32>(nr, nc - jr);
-    for (let p = 0; p < kc; p++) {
+    let p = 0;
+    if (ASC_FEATURE_SIMD && !transB && cols == nr) {
+      // a row of B's panel is nr contiguous entries: 32 bytes in either precision
+      for (; p < kc; p++) {
+        const src = at<T>(b, (p0 + p) * ldb + j0 + jr), dst = at<T>(base, p * nr);
+        v128.store(dst, v128.load(src)); v128.store(dst, v128.load(src, 16), 16);
+      }
+    }
+    for (; p < kc; p++) {
       for (let jj = 0; jj < nr; jj++) {
         store<T>(at<T>(base, p * nr + jj), jj < cols ? opAt<T>(b, transB, ldb, p0 + p, j0 + jr + jj) : <T>0);
       }

@@ -1,6 +1,6 @@
 // A Cholesky factorization object in the style of ml-matrix's: the input is checked once when the
 // factor is built (a clear error if it is not positive definite), then it solves many right-hand sides.
-import type { Backend, Buf, Buf32, SingleKernels } from "../backend/types.js";
+import type { Backend, Buf, Buf32 } from "../backend/types.js";
 import { NumericalError, ShapeError } from "../errors.js";
 
 /** A factored Gram G = L L^T that solves G X = B in f64 (its factor may be held in f32). */

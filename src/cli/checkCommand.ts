@@ -54,8 +54,6 @@ export const checkCommand: Command = {
     if (reportPath !== undefined) {
       for (const p of [...models, v.init as string, v.data as string]) if (sameFile(reportPath, p)) throw new OptionError(`check: --report ${reportPath} is an input file; choose another path`);
     }
-    const subspace = v.subspace === undefined ? undefined : choice("check", "subspace", v.subspace, ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
-    const readout = choice("check", "trained-readout", v["trained-readout"], ["auto", "yes", "no"] as const);
     const options = checkOptions("check", v);
     const backend = choice("check", "backend", v.backend, BACKEND_NAMES);
     const init = readInput(v.init as string, "init"), data = readInput(v.data as string, "data");

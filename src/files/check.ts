@@ -9,7 +9,7 @@
 // Threat model: check trusts the init and the training data it is given; it detects changes made
 // after training, not a training run on other data.
 import type { Backend } from "../backend/types.js";
-import { InputFileError, OptionError, ValueError } from "../errors.js";
+import { InputFileError, OptionError } from "../errors.js";
 import type { Calibration, ParameterGroup } from "../recover/detection.js";
 import { calibrate, residualScores, statisticalVerdict } from "../recover/detection.js";
 import { layerFloors } from "../deep/layerwise.js";

@@ -273,7 +273,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       if (statistics) summary.statistics = statistics;
       // statistics are recomputed, not fitted: the span's fit is judged on the parameters
       addSpanFit(summary, withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params), params, method, choice.warnings);
-      await accuracies(summary, p, (images, n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
+      await accuracies(summary, p, (images, _n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
       return { params, init: p.init, precision: storagePrecision(model.dtypes), file, model, summary, detail };
     },
   };

@@ -141,6 +141,14 @@ describe("layerwise purification (method a)", () => {
     let num = 0, den = 0;
     for (let q = 0; q < params.length; q++) { num += (params[q] - clean[q]) ** 2; den += clean[q] ** 2; }
     expect(Math.sqrt(num / den)).toBeLessThan(1e-9);
+    // stored in f32 (init and model rounded): the rows fit to f32's rounding, and only the changed
+    // entries are flagged, never the rounding of the others (purify()'s rule, shared)
+    const c32 = Float64Array.from(sparseOutliers(clean, { rho: 0.1, seed: 11 }).params, Math.fround), init32 = Float64Array.from(init, Math.fround);
+    const r32 = await purifyLayerwise(model, c32, init32, x, n, { frozen, precision: "f32" });
+    let changed = 0;
+    for (let q = l2.offset; q < l2.offset + l2.rows * l2.rowLength; q++) if (c32[q] !== Math.fround(clean[q])) changed++;
+    expect(r32.layers[1].recovered).toBe(true);
+    expect(r32.layers[1].estimatedContaminated).toBe(changed);
   });
 });
 

@@ -15,7 +15,7 @@ import { PatchSpanOperator } from "../recover/operator.js";
 import type { AdmmOptions } from "../recover/admm.js";
 import type { ModelPrecision } from "../recover/purify.js";
 import { certificateSlack, perProblem, precisionFloor, solveEach, splitErasures } from "../recover/purify.js";
-import { residualThreshold } from "../recover/report.js";
+import { flaggedEntries } from "../recover/report.js";
 import { solveBatch } from "../recover/solve.js";
 import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward, withStatisticsOf } from "./sequential.js";
 import { SPAN_RULE } from "../recover/chooseSpan.js";
@@ -95,14 +95,14 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
         : await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased, floor });
       op.dispose();
       for (let q = 0; q < len; q++) out[l.offset + q] = init[l.offset + q] + sol.fitted[q];
-      let slack = Infinity, estimated = 0;
+      let slack = Infinity;
+      const erasedRows = erased.map((e) => new Set(e ?? []));
       for (let f = 0; f < l.rows; f++) {
         const res = sol.residual.subarray(f * l.rowLength, (f + 1) * l.rowLength), rf = r.subarray(f * l.rowLength, (f + 1) * l.rowLength);
-        const erasedRow = new Set(erased[f] ?? []);
-        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m + (o.initRows ? 1 : 0), erasedRow, floor?.subarray(f * l.rowLength, (f + 1) * l.rowLength)));
-        const thr = residualThreshold(res);
-        for (let q = 0; q < l.rowLength; q++) if (erasedRow.has(q) || Math.abs(res[q]) > thr) estimated++;
+        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m + (o.initRows ? 1 : 0), erasedRows[f], floor?.subarray(f * l.rowLength, (f + 1) * l.rowLength)));
       }
+      // the rule purify() flags by (a fit's rounding, or the model's storage rounding, is no suspect)
+      const R = l.rowLength, estimated = flaggedEntries(sol.residual, l.rows, R, (f, q) => r[f * R + q], floor ? (f, q) => floor[f * R + q] : null, (f, q) => erasedRows[f].has(q)).length;
       reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: sol.iterations, frozen: false, covers: false, estimatedContaminated: estimated, recovered: slack >= 0 });
     }
   } finally {

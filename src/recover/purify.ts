@@ -20,7 +20,7 @@ import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES, arithmeticFor, factorSpan, solveBatch } from "./solve.js";
-import { detectionScores, recoveryErrors, residualThreshold, spanFit } from "./report.js";
+import { detectionScores, flaggedEntries, recoveryErrors, spanFit } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
 import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
@@ -334,22 +334,10 @@ export class Purifier {
     interface Answer { out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number;
       estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number }
     const newAnswer = (sub: SubspaceName): Answer => ({ out: contaminated.slice(), solutions: [], slack: Infinity, betaRecovered: null, spanDim: 0, problems: 0, estimated: [], gram: null, subspace: sub, seconds: 0 });
-    /**
-     * Marks rows of problem b (at param offsets) whose residual is large: beyond the residuals' own
-     * spread, and beyond what an exact fit leaves (the certificate's 1e-9 of the change's rms, or
-     * the storage rounding), so that a clean model's rounding noise is never a suspect.
-     */
+    /** Marks the entries of problem b's rows (at param offsets) that the fit flags (flaggedEntries), and NaN/Inf ones. */
     const detect = (a: Answer, s: BatchSolution, rows: number, B: number, offsetOf: (b: number, i: number) => number): void => {
-      for (let b = 0; b < B; b++) {
-        const res = s.residual.subarray(b * rows, (b + 1) * rows);
-        let ss = 0;
-        for (let i = 0; i < rows; i++) ss += delta[offsetOf(b, i)] ** 2;
-        const thr = Math.max(residualThreshold(res), 1e-9 * Math.sqrt(ss / Math.max(rows, 1)));
-        for (let i = 0; i < rows; i++) {
-          const at = offsetOf(b, i);
-          if (Math.abs(res[i]) > (floor ? Math.max(thr, floor[at]) : thr) || !Number.isFinite(contaminated[at])) a.estimated.push(at);
-        }
-      }
+      for (const [b, i] of flaggedEntries(s.residual, B, rows, (b, i) => delta[offsetOf(b, i)], floor && ((b, i) => floor[offsetOf(b, i)]),
+        (b, i) => !Number.isFinite(contaminated[offsetOf(b, i)]))) a.estimated.push(offsetOf(b, i));
     };
     const answers: Answer[] = [];
     const owned: LinearOperator[] = [];

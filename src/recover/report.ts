@@ -52,6 +52,26 @@ export function residualThreshold(res: ArrayLike<number>): number {
 }
 
 /**
+ * The entries of B rows of length len (row b's residual at b len) a fit flags as contaminated: a
+ * residual beyond the residuals' own spread (residualThreshold) and beyond what an exact fit leaves
+ * (1e-9 of the rms of the row's change, change(b, i), or the storage rounding, floor(b, i)), so that
+ * a clean model's rounding noise is never a suspect; plus the entries always(b, i) names (erased
+ * ones). One rule for every span: the one-hidden-layer spans and the layerwise method.
+ */
+export function flaggedEntries(residual: Float64Array, B: number, len: number, change: (b: number, i: number) => number,
+  floor: ((b: number, i: number) => number) | null, always: (b: number, i: number) => boolean): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let b = 0; b < B; b++) {
+    const res = residual.subarray(b * len, (b + 1) * len);
+    let ss = 0;
+    for (let i = 0; i < len; i++) ss += change(b, i) ** 2;
+    const thr = Math.max(residualThreshold(res), 1e-9 * Math.sqrt(ss / Math.max(len, 1)));
+    for (let i = 0; i < len; i++) if (Math.abs(res[i]) > (floor ? Math.max(thr, floor(b, i)) : thr) || always(b, i)) out.push([b, i]);
+  }
+  return out;
+}
+
+/**
  * How much of the model's change the span leaves unexplained, without the clean model: on the
  * entries purification did not flag as contaminated (residual within residualThreshold; NaN/Inf
  * excluded), || contaminated - purified || / || contaminated - init ||. A span that holds the

@@ -3,48 +3,10 @@
 // f32x4 does twice the lanes of f64x2 and a solve streams half the bytes).
 // The row-by-row (Banachiewicz) order makes every inner loop a contiguous dot product or axpy.
 
+import { axpyT, dotT, scaleT } from "./vector";
+
 // @ts-ignore: decorator
 @inline function at<T>(p: usize, i: i32): usize { return p + (<usize>i << alignof<T>()); }
-
-/**
- * sum x[i] y[i] in T's lanes: two SIMD accumulators summed in a fixed order (deterministic); in f64
- * the same order and operations as vector.ts's dot, so f64 factors are unchanged bit for bit.
- */
-// @ts-ignore: decorator
-@inline function dotT<T>(x: usize, y: usize, n: i32): T {
-  const lanes = 16 / sizeof<T>();
-  let i = 0;
-  let s: T = 0;
-  if (ASC_FEATURE_SIMD) {
-    let a0 = v128.splat<T>(0);
-    let a1 = v128.splat<T>(0);
-    for (; i + 2 * lanes <= n; i += 2 * lanes) {
-      a0 = v128.add<T>(a0, v128.mul<T>(v128.load(at<T>(x, i)), v128.load(at<T>(y, i))));
-      a1 = v128.add<T>(a1, v128.mul<T>(v128.load(at<T>(x, i + lanes)), v128.load(at<T>(y, i + lanes))));
-    }
-    a0 = v128.add<T>(a0, a1);
-    s = v128.extract_lane<T>(a0, 0) + v128.extract_lane<T>(a0, 1);
-    if (sizeof<T>() == 4) s += v128.extract_lane<T>(a0, 2) + v128.extract_lane<T>(a0, 3);
-  }
-  for (; i < n; i++) s += load<T>(at<T>(x, i)) * load<T>(at<T>(y, i));
-  return s;
-}
-
-// @ts-ignore: decorator
-@inline function rowAxpy<T>(y: usize, a: T, x: usize, n: i32): void {
-  const lanes = 16 / sizeof<T>();
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const va = v128.splat<T>(a);
-    for (; i + lanes <= n; i += lanes) v128.store(at<T>(y, i), v128.add<T>(v128.load(at<T>(y, i)), v128.mul<T>(va, v128.load(at<T>(x, i)))));
-  }
-  for (; i < n; i++) store<T>(at<T>(y, i), load<T>(at<T>(y, i)) + a * load<T>(at<T>(x, i)));
-}
-
-// @ts-ignore: decorator
-@inline function rowScale<T>(y: usize, a: T, n: i32): void {
-  for (let i = 0; i < n; i++) store<T>(at<T>(y, i), load<T>(at<T>(y, i)) * a);
-}
 
 /**
  * Factors the n x n symmetric matrix a (lda) in place: its lower triangle becomes L, the strict
@@ -103,20 +65,20 @@ function solveT<T>(l: usize, n: i32, lda: i32, b: usize, nrhs: i32, ldb: i32): v
       const bi = at<T>(b, i);
       const x: T = load<T>(bi) / load<T>(at<T>(li, i));
       store<T>(bi, x);
-      rowAxpy<T>(b, -x, li, i);
+      axpyT<T>(b, -x, li, i);
     }
     return;
   }
   for (let i = 0; i < n; i++) {
     const bi = at<T>(b, i * ldb);
     const li = at<T>(l, i * lda);
-    for (let j = 0; j < i; j++) rowAxpy<T>(bi, -load<T>(at<T>(li, j)), at<T>(b, j * ldb), nrhs);
-    rowScale<T>(bi, <T>1 / load<T>(at<T>(li, i)), nrhs);
+    for (let j = 0; j < i; j++) axpyT<T>(bi, -load<T>(at<T>(li, j)), at<T>(b, j * ldb), nrhs);
+    scaleT<T>(bi, nrhs, <T>1 / load<T>(at<T>(li, i)));
   }
   for (let i = n - 1; i >= 0; i--) {
     const bi = at<T>(b, i * ldb);
-    for (let j = i + 1; j < n; j++) rowAxpy<T>(bi, -load<T>(at<T>(l, j * lda + i)), at<T>(b, j * ldb), nrhs);
-    rowScale<T>(bi, <T>1 / load<T>(at<T>(l, i * lda + i)), nrhs);
+    for (let j = i + 1; j < n; j++) axpyT<T>(bi, -load<T>(at<T>(l, j * lda + i)), at<T>(b, j * ldb), nrhs);
+    scaleT<T>(bi, nrhs, <T>1 / load<T>(at<T>(l, i * lda + i)));
   }
 }
 
@@ -127,7 +89,7 @@ function solveT<T>(l: usize, n: i32, lda: i32, b: usize, nrhs: i32, ldb: i32): v
  */
 function multiplyT<T>(l: usize, n: i32, lda: i32, x: usize, t: usize): void {
   for (let i = 0; i < n; i++) store<T>(at<T>(t, i), 0);
-  for (let i = 0; i < n; i++) rowAxpy<T>(t, load<T>(at<T>(x, i)), at<T>(l, i * lda), i + 1);
+  for (let i = 0; i < n; i++) axpyT<T>(t, load<T>(at<T>(x, i)), at<T>(l, i * lda), i + 1);
   for (let i = 0; i < n; i++) store<T>(at<T>(x, i), dotT<T>(at<T>(l, i * lda), t, i + 1));
 }
 

@@ -36,19 +36,23 @@ export function scaleT<T>(x: usize, n: i32, a: T): void {
 /** x[i] *= a. */
 export function scale(x: usize, n: i32, a: f64): void { scaleT<f64>(x, n, a); }
 
-/** y[i] += a * x[i]. */
-export function axpy(y: usize, a: f64, x: usize, n: i32): void {
+/** y[i] += a * x[i], for T = f64 or f32 (elementwise: the same bits however the loop is cut). */
+// @ts-ignore: decorator
+@inline export function axpyT<T>(y: usize, a: T, x: usize, n: i32): void {
+  const lanes = 16 / sizeof<T>();
   let i = 0;
   if (ASC_FEATURE_SIMD) {
-    const va = f64x2.splat(a);
-    for (; i + 4 <= n; i += 4) {
-      v128.store(at(y, i), f64x2.add(v128.load(at(y, i)), f64x2.mul(va, v128.load(at(x, i)))));
-      v128.store(at(y, i + 2), f64x2.add(v128.load(at(y, i + 2)), f64x2.mul(va, v128.load(at(x, i + 2)))));
+    const va = v128.splat<T>(a);
+    for (; i + lanes <= n; i += lanes) {
+      const o = <usize>i << alignof<T>();
+      v128.store(y + o, v128.add<T>(v128.load(y + o), v128.mul<T>(va, v128.load(x + o))));
     }
-    for (; i + 2 <= n; i += 2) v128.store(at(y, i), f64x2.add(v128.load(at(y, i)), f64x2.mul(va, v128.load(at(x, i)))));
   }
-  for (; i < n; i++) store<f64>(at(y, i), load<f64>(at(y, i)) + a * load<f64>(at(x, i)));
+  for (; i < n; i++) { const o = <usize>i << alignof<T>(); store<T>(y + o, load<T>(y + o) + a * load<T>(x + o)); }
 }
+
+/** y[i] += a * x[i]. */
+export function axpy(y: usize, a: f64, x: usize, n: i32): void { axpyT<f64>(y, a, x, n); }
 
 /** out[i] = a * x[i] + b * y[i] (out may alias x or y). */
 export function axpby(out: usize, a: f64, x: usize, b: f64, y: usize, n: i32): void {
@@ -81,23 +85,33 @@ export function mul(out: usize, x: usize, y: usize, n: i32): void {
   for (; i < n; i++) store<f64>(at(out, i), load<f64>(at(x, i)) * load<f64>(at(y, i)));
 }
 
-/** Returns sum x[i] * y[i]. Two SIMD accumulators, summed in a fixed order (deterministic). */
-export function dot(x: usize, y: usize, n: i32): f64 {
+/**
+ * sum x[i] y[i] for T = f64 or f32, accumulated in T's lanes: two SIMD accumulators summed in a fixed
+ * order (deterministic), then a scalar tail.
+ */
+// @ts-ignore: decorator
+@inline export function dotT<T>(x: usize, y: usize, n: i32): T {
+  const lanes = 16 / sizeof<T>();
   let i = 0;
-  let s: f64 = 0;
+  let s: T = 0;
   if (ASC_FEATURE_SIMD) {
-    let a0 = f64x2.splat(0);
-    let a1 = f64x2.splat(0);
-    for (; i + 4 <= n; i += 4) {
-      a0 = f64x2.add(a0, f64x2.mul(v128.load(at(x, i)), v128.load(at(y, i))));
-      a1 = f64x2.add(a1, f64x2.mul(v128.load(at(x, i + 2)), v128.load(at(y, i + 2))));
+    let a0 = v128.splat<T>(0);
+    let a1 = v128.splat<T>(0);
+    for (; i + 2 * lanes <= n; i += 2 * lanes) {
+      const o = <usize>i << alignof<T>(), o1 = <usize>(i + lanes) << alignof<T>();
+      a0 = v128.add<T>(a0, v128.mul<T>(v128.load(x + o), v128.load(y + o)));
+      a1 = v128.add<T>(a1, v128.mul<T>(v128.load(x + o1), v128.load(y + o1)));
     }
-    a0 = f64x2.add(a0, a1);
-    s = f64x2.extract_lane(a0, 0) + f64x2.extract_lane(a0, 1);
+    a0 = v128.add<T>(a0, a1);
+    s = v128.extract_lane<T>(a0, 0) + v128.extract_lane<T>(a0, 1);
+    if (sizeof<T>() == 4) s += v128.extract_lane<T>(a0, 2) + v128.extract_lane<T>(a0, 3);
   }
-  for (; i < n; i++) s += load<f64>(at(x, i)) * load<f64>(at(y, i));
+  for (; i < n; i++) { const o = <usize>i << alignof<T>(); s += load<T>(x + o) * load<T>(y + o); }
   return s;
 }
+
+/** Returns sum x[i] * y[i]. */
+export function dot(x: usize, y: usize, n: i32): f64 { return dotT<f64>(x, y, n); }
 
 /** Returns sum |x[i]| (the l1 norm). */
 export function asum(x: usize, n: i32): f64 {

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createBackend } from "../src/backend/index.js";
 import type { Backend } from "../src/backend/types.js";
 import { runSynthetic } from "../src/experiments/synthetic.js";
-import { CholeskyF32, F32_CONDITION_LIMIT, factorGram } from "../src/linalg/cholesky.js";
+import { CholeskyF32, F32_SOLVE_LIMIT, factorGram } from "../src/linalg/cholesky.js";
 import type { PatchData } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
 import type { ModelShape } from "../src/model/shape.js";
@@ -32,10 +32,17 @@ function withEigenvalues(lambda: Float64Array, seed: number): Float64Array {
 
 const geometric = (m: number, cond: number) => Float64Array.from({ length: m }, (_, i) => cond ** (i / (m - 1)));
 
+/** The fills factorGram takes for an explicit matrix g, and its f64 product out = g x (plain loops). */
 function gramFill(be: Backend, g: Float64Array) {
+  const m = Math.round(Math.sqrt(g.length));
   return {
     f64: (out: ReturnType<Backend["alloc"]>) => { be.upload(out, g); },
     f32: (out: ReturnType<Backend["f32"]["alloc"]>) => { be.f32.view(out).set(g); return true; },
+    multiply: (x: ReturnType<Backend["alloc"]>, out: ReturnType<Backend["alloc"]>) => {
+      const xv = Float64Array.from(be.view(x)), y = new Float64Array(m);
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) y[i] += g[i * m + j] * xv[j];
+      be.upload(out, y);
+    },
   };
 }
 
@@ -84,30 +91,33 @@ for (const name of ["wasm", "wasm-scalar", "js"]) {
       }
     });
 
-    it("factorGram keeps f32 when the condition allows, falls back to f64 (with the reason) when it does not or f32 is not definite", async () => {
+    it("factorGram keeps f32 when its measured solve error allows, falls back to f64 (with the reason) when it does not or f32 is not definite", async () => {
       const be = await createBackend(name);
       const good = gramFill(be, withEigenvalues(geometric(m, 50), 4));
-      const a = factorGram(be, m, good.f64, good.f32, true);
+      const a = factorGram(be, m, good.f64, good.f32, true, good.multiply);
       expect(a.factor.precision).toBe("f32");
       expect(a.record.precision).toBe("f32");
-      expect(a.record.condition).toBeLessThan(F32_CONDITION_LIMIT);
+      expect(a.record.condition).toBeLessThanOrEqual(50 * 1.01);
+      expect(a.record.solveError).toBeLessThan(F32_SOLVE_LIMIT);
+      expect(a.record.solveError).toBeGreaterThan(0); // solved in f32
       a.factor.dispose();
-      const bad = gramFill(be, withEigenvalues(geometric(m, 1e7), 5));
-      const b = factorGram(be, m, bad.f64, bad.f32, true);
+      const bad = gramFill(be, withEigenvalues(geometric(m, 1e9), 5));
+      const b = factorGram(be, m, bad.f64, bad.f32, true, bad.multiply);
       expect(b.factor.precision).toBe("f64");
-      expect(b.record.reason).toMatch(/^f64: condition ~.*beyond f32's limit 10000/);
+      expect(b.record.solveError).toBeGreaterThan(F32_SOLVE_LIMIT);
+      expect(b.record.reason).toMatch(/^f64: condition ~.*, solve error .*beyond f32's limit 0\.05/);
       b.factor.dispose();
       // indefinite: f32 finds no definite factor; f64 takes a ridge
       const lam = geometric(m, 10);
       lam[0] = -1e-3;
       const semi = gramFill(be, withEigenvalues(lam, 6));
-      const c = factorGram(be, m, semi.f64, semi.f32, true);
+      const c = factorGram(be, m, semi.f64, semi.f32, true, semi.multiply);
       expect(c.factor.precision).toBe("f64");
       expect(c.factor.ridge).toBeGreaterThan(0);
       expect(c.record.reason).toMatch(/not positive definite in f32|condition/);
       c.factor.dispose();
       // not asked: f64, f32 never tried
-      const d = factorGram(be, m, good.f64, good.f32, false);
+      const d = factorGram(be, m, good.f64, good.f32, false, good.multiply);
       expect(d.factor.precision).toBe("f64");
       expect(Number.isNaN(d.record.condition)).toBe(true);
       d.factor.dispose();
@@ -151,7 +161,8 @@ describe("the NTK in f32", () => {
     // a clean update in the span plus a known part outside it
     const u = randn(m, 9), inside = new Float64Array(P);
     for (let i = 0; i < P; i++) for (let c = 0; c < m; c++) inside[i] += A[i * m + c] * u[c];
-    const f = factorGram(be, m, (out) => op.gram(out), (out) => op.gram32(out), true);
+    const t = be.alloc(P);
+    const f = factorGram(be, m, (out) => op.gram(out), (out) => op.gram32(out), true, (x, out) => { op.apply(x, t); op.applyT(t, out); });
     expect(f.factor.precision).toBe("f32");
     const exact = init.map((v, i) => v + inside[i]);
     expect(spanResidualOf(be, op, exact, init, 0, P, 1, f.factor)).toBeLessThan(1e-12);

@@ -13,7 +13,6 @@ import type { Dims, LayerState, PlannedLayer } from "./layers/layer.js";
 import { volume } from "./layers/layer.js";
 import type { LayerSpec } from "./layers/index.js";
 import { LAYER_KINDS, kindOf } from "./layers/index.js";
-import { heldEntries } from "./layers/linear.js";
 
 export type { Dims } from "./layers/layer.js";
 export type { LayerSpec } from "./layers/index.js";
@@ -107,7 +106,7 @@ export class SequentialWorkspace {
 export function workspaceEntries(plan: ReturnType<typeof planLayers>, n: number): number {
   let total = scratchSizes(plan, n).reduce((a, b) => a + b, 0);
   const count = (len: number) => { total += len; return null as unknown as Buf; };
-  for (const l of plan.layers) { total += n * volume(l.output) + (kindOf(l.spec).hold ? heldEntries(l, n) : 0); kindOf(l.spec).buffers?.(l, n, count); }
+  for (const l of plan.layers) { total += n * volume(l.output) + (kindOf(l.spec).heldEntries?.(l, n) ?? 0); kindOf(l.spec).buffers?.(l, n, count); }
   return total;
 }
 

@@ -227,12 +227,6 @@ function normalize(v: Float32Array): number {
 }
 
 /**
- * Without a way to multiply by the Gram in f64, the largest estimated condition number an f32
- * factor is used at: solves are then accurate to about condition x 2^-24 x sqrt(m), 1e-2 at m 10^4.
- */
-export const F32_CONDITION_LIMIT = 1e4;
-
-/**
  * The largest relative error an f32 factor may leave in a solve, measured against the Gram's f64
  * product (||G~^-1 G x - x|| / ||x|| for a fixed pseudo-random x): a solve refined against the
  * operator in f64 (ADMM's incremental u-step, spanResidualOf) then gains at least 1.3 digits a step.
@@ -244,7 +238,7 @@ export interface GramRecord {
   precision: "f64" | "f32";
   /** The f32 factor's estimated condition number (NaN when f32 was not tried). */
   condition: number;
-  /** The f32 factor's measured relative solve error (NaN when not measured). */
+  /** The f32 factor's measured relative solve error (NaN when f32 was not tried). */
   solveError: number;
   /** Why this precision: "f32: ...", or why f32 was not used. */
   reason: string;
@@ -254,11 +248,11 @@ export interface GramRecord {
  * Factors the m x m Gram that fill64 (f64) or fill32 (f32; false when the operator cannot form it in
  * f32, and then it is formed in f64 and rounded) writes: in f32 when `tryF32` and the f32 factor is
  * definite and accurate enough (its solve error against `multiply`, out = G x in f64, at most
- * F32_SOLVE_LIMIT; without multiply, its estimated condition at most F32_CONDITION_LIMIT), else in
- * f64 (with a ridge if needed; a Gram formed in f64 is not formed again). The record says which and why.
+ * F32_SOLVE_LIMIT), else in f64 (with a ridge if needed; a Gram formed in f64 is not formed again).
+ * The record says which and why.
  */
 export function factorGram(be: Backend, m: number, fill64: (out: Buf) => void, fill32: ((out: Buf32) => boolean) | undefined, tryF32: boolean,
-  multiply?: (x: Buf, out: Buf) => void): { factor: GramFactor; record: GramRecord } {
+  multiply: (x: Buf, out: Buf) => void): { factor: GramFactor; record: GramRecord } {
   let reason = "f64 as asked (or too small to gain from f32)";
   let condition = NaN, solveError = NaN;
   let g64: Buf | null = null;
@@ -274,13 +268,11 @@ export function factorGram(be: Backend, m: number, fill64: (out: Buf) => void, f
       if (!f32) reason = "f64: not positive definite in f32";
       else {
         condition = f32.condition();
-        if (multiply) solveError = measuredSolveError(be, f32, multiply);
-        const said = `condition ~${condition.toPrecision(2)}${multiply ? `, solve error ${solveError.toPrecision(2)}` : ""}`;
-        if (multiply ? solveError <= F32_SOLVE_LIMIT : condition <= F32_CONDITION_LIMIT) {
-          return { factor: f32, record: { precision: "f32", condition, solveError, reason: `f32: ${said}` } };
-        }
+        solveError = measuredSolveError(be, f32, multiply);
+        const said = `condition ~${condition.toPrecision(2)}, solve error ${solveError.toPrecision(2)}`;
+        if (solveError <= F32_SOLVE_LIMIT) return { factor: f32, record: { precision: "f32", condition, solveError, reason: `f32: ${said}` } };
         f32.dispose();
-        reason = `f64: ${said}, beyond f32's ${multiply ? `limit ${F32_SOLVE_LIMIT}` : `limit ${F32_CONDITION_LIMIT}`}`;
+        reason = `f64: ${said}, beyond f32's limit ${F32_SOLVE_LIMIT}`;
       }
     }
     const record: GramRecord = { precision: "f64", condition, solveError, reason };

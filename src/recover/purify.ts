@@ -185,6 +185,12 @@ export interface PurifyResult {
   firstPass?: PurifyResult;
 }
 
+/** One answer of a purification, before its report: parameters, solutions, certificate and the entries its residuals flag. */
+interface Answer {
+  out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number;
+  estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number;
+}
+
 /** The exactness margin: how many more exactly fit rows than unknowns certify a block. */
 export function certificateMargin(rows: number, m: number): number {
   return Math.max(8, Math.ceil(0.1 * (rows - m)));
@@ -330,9 +336,6 @@ export class Purifier {
       solver, arithmetic: this.o.arithmetic, admm: this.o.admm, polish: this.o.polish,
       onIteration: onProgress ? (it: number, primal: number, dual: number) => onProgress({ stage, iteration: it, primal, dual }) : undefined,
     });
-    /** One answer's parts: its parameters, solutions, certificate and the rows its residuals flag. */
-    interface Answer { out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number;
-      estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number }
     const newAnswer = (sub: SubspaceName): Answer => ({ out: contaminated.slice(), solutions: [], slack: Infinity, betaRecovered: null, spanDim: 0, problems: 0, estimated: [], gram: null, subspace: sub, seconds: 0 });
     /** Marks the entries of problem b's rows (at param offsets) that the fit flags (flaggedEntries), and NaN/Inf ones. */
     const detect = (a: Answer, s: BatchSolution, rows: number, B: number, offsetOf: (b: number, i: number) => number): void => {
@@ -427,9 +430,7 @@ export class Purifier {
   }
 
   /** The report of one answer (see purify()). */
-  private result(a: { out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number;
-    estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number },
-    contaminated: Float64Array, clean: Float64Array | undefined, o: { nonFinite: number[]; gross: number[]; solver: SolverName }): PurifyResult {
+  private result(a: Answer, contaminated: Float64Array, clean: Float64Array | undefined, o: { nonFinite: number[]; gross: number[]; solver: SolverName }): PurifyResult {
     const { shape } = this.o, L = layoutOf(shape), ss = a.solutions;
     const est = Int32Array.from(new Set(a.estimated)).sort();
     const { unexplained } = spanFit(contaminated, this.o.init, a.out);

@@ -65,6 +65,8 @@ export interface LayerKind<S extends { type: string } = { type: string }> {
    * into the state; the next forward drops them.
    */
   hold?(p: LayerPass<S>, alloc: (len: number) => Buf): LayerState;
+  /** Entries hold() takes for n samples at most (for memory estimates). */
+  heldEntries?(l: PlannedLayer<S>, n: number): number;
 }
 
 export const volume = (d: Dims) => d.C * d.H * d.W;

@@ -76,6 +76,8 @@ const linearPasses: Omit<LayerKind, "shape"> = {
       colsA: be.prepack("a", alloc(be.packedLength("a", N, R)), cols, false, R, N, R),
     };
   },
+  // an upper bound over the GEMM tiles' padding
+  heldEntries: (l, n) => (holdsPacked(l) ? 2 * (n * l.output.H * l.output.W + 8) * (l.rowLength + 8) : 0),
 };
 
 /**
@@ -84,10 +86,6 @@ const linearPasses: Omit<LayerKind, "shape"> = {
  * readout's 10 outputs: 5%), not for a conv's many filters.
  */
 const holdsPacked = (l: { rows: number }) => l.rows > 0 && l.rows < 32;
-
-/** Entries hold() takes for a linear layer of n samples (an upper bound over the GEMM tiles' padding). */
-export const heldEntries = (l: { rows: number; rowLength: number; output: Dims }, n: number) =>
-  (holdsPacked(l) ? 2 * (n * l.output.H * l.output.W + 8) * (l.rowLength + 8) : 0);
 
 export const conv: LayerKind<ConvSpec> = {
   shape(spec, d: Dims, where) {

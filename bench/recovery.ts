@@ -8,7 +8,8 @@ import { sparseOutliers } from "../src/contaminate.js";
 import { trainInstance } from "../src/experiments/synthetic.js";
 import type { TrainedInstance } from "../src/experiments/synthetic.js";
 import { layoutOf } from "../src/model/shape.js";
-import { LinearizedOperator } from "../src/recover/linearized.js";
+import { SequentialLinearizedOperator } from "../src/deep/linearized.js";
+import { oneHiddenAsSequential } from "../src/model/asSequential.js";
 import { materialize } from "../src/recover/operator.js";
 import { purify } from "../src/recover/purify.js";
 import type { SubspaceName } from "../src/recover/purify.js";
@@ -65,9 +66,13 @@ async function lpProblems(inst: TrainedInstance, contaminated: Float64Array, sub
     return { problems, fit };
   }
   const be = await createBackend("wasm");
-  const op = new LinearizedOperator(be, inst.shape, data.values, data.samples, init, false);
-  const a = materialize(op), rows = op.rows, m = op.cols;
+  // the plan's span with the readout frozen, its rows read in the one-hidden layout
+  const map = oneHiddenAsSequential(inst.shape);
+  const op = new SequentialLinearizedOperator(be, map.plan, data.values, data.samples, map.toSequential(init), [map.readoutLayer]);
+  const as = materialize(op), rows = init.length, m = op.cols;
   op.dispose();
+  const a = new Float64Array(rows * m);
+  for (let i = 0; i < rows; i++) a.set(as.subarray(map.index[i] * m, (map.index[i] + 1) * m), i * m);
   const r = Float64Array.from({ length: rows }, (_, i) => contaminated[i] - init[i]);
   const fit = (us: Float64Array[]) => {
     const out = init.slice();

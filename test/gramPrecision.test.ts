@@ -11,7 +11,8 @@ import { CholeskyF32, F32_SOLVE_LIMIT, factorGram } from "../src/linalg/cholesky
 import type { PatchData } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
 import type { ModelShape } from "../src/model/shape.js";
-import { LinearizedOperator } from "../src/recover/linearized.js";
+import { SequentialLinearizedOperator } from "../src/deep/linearized.js";
+import { oneHiddenAsSequential } from "../src/model/asSequential.js";
 import { materialize } from "../src/recover/operator.js";
 import { spanResidualOf } from "../src/recover/purify.js";
 import { randn, relDiff } from "./helpers.js";
@@ -133,7 +134,8 @@ describe("the NTK in f32", () => {
       const n = 7;
       const data: PatchData = { samples: n, patches: 3, patchDim: 6, values: randn(n * 3 * 6, 1) };
       const t0 = initParams(shape, { seed: 2, biasStd: 0.5 });
-      const op = new LinearizedOperator(be, shape, data.values, n, t0);
+      const { plan, toSequential } = oneHiddenAsSequential(shape);
+      const op = new SequentialLinearizedOperator(be, plan, data.values, n, toSequential(t0));
       for (const keep of [false, true]) {
         op.keepGram = keep;
         const A = materialize(op), P = op.rows, m = op.cols;
@@ -155,8 +157,9 @@ describe("the NTK in f32", () => {
     const shape: ModelShape = { patchDim: 6, patches: 3, filters: 4, outputs: 2, readout: "dense" };
     const n = 6;
     const data: PatchData = { samples: n, patches: 3, patchDim: 6, values: randn(n * 3 * 6, 7) };
-    const init = initParams(shape, { seed: 8, biasStd: 0.5 });
-    const op = new LinearizedOperator(be, shape, data.values, n, init);
+    const { plan, toSequential } = oneHiddenAsSequential(shape);
+    const init = toSequential(initParams(shape, { seed: 8, biasStd: 0.5 }));
+    const op = new SequentialLinearizedOperator(be, plan, data.values, n, init);
     const A = materialize(op), P = op.rows, m = op.cols;
     // a clean update in the span plus a known part outside it
     const u = randn(m, 9), inside = new Float64Array(P);

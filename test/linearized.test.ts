@@ -1,13 +1,14 @@
-// The one-hidden-layer linearized operator (the plan's, in the one-hidden layout): its VJPs against
-// central differences of the model's definition, its structured NTK (J diag(w) J^T) against J built
-// column by column from VJPs, and the JVP against the VJP (adjointness), for both readouts, several
-// outputs, with and without beta.
+// The linearized operator of the one-hidden-layer CNN's plan (the span purify() solves in): its VJPs,
+// read in the one-hidden layout, against central differences of the model's definition; its
+// structured NTK (J diag(w) J^T) against J built column by column from VJPs; the JVP against the VJP
+// (adjointness); for both readouts, several outputs, with and without beta.
 import { describe, expect, it } from "vitest";
 import { createBackend } from "../src/backend/index.js";
 import type { PatchData } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
 import type { ModelShape } from "../src/model/shape.js";
-import { LinearizedOperator } from "../src/recover/linearized.js";
+import { SequentialLinearizedOperator } from "../src/deep/linearized.js";
+import { oneHiddenAsSequential } from "../src/model/asSequential.js";
 import { materialize } from "../src/recover/operator.js";
 import { naiveOutputs, randn, relDiff } from "./helpers.js";
 
@@ -20,8 +21,14 @@ describe("linearized operator", () => {
         const n = 5;
         const data: PatchData = { samples: n, patches: 3, patchDim: 6, values: randn(n * 3 * 6, 1) };
         const theta = initParams(shape, { seed: 2, biasStd: 0.5 });
-        const op = new LinearizedOperator(be, shape, data.values, n, theta, withReadout);
-        const A = materialize(op), P = op.rows, m = op.cols;
+        const map = oneHiddenAsSequential(shape);
+        const op = new SequentialLinearizedOperator(be, map.plan, data.values, n, map.toSequential(theta), withReadout ? [] : [map.readoutLayer]);
+        const As = materialize(op), m = op.cols, P = theta.length;
+        // A in the one-hidden layout; the plan's other rows (the readout's absent biases) are 0
+        const A = new Float64Array(P * m);
+        for (let i = 0; i < P; i++) A.set(As.subarray(map.index[i] * m, (map.index[i] + 1) * m), i * m);
+        const image = new Set(map.index);
+        for (let j = 0; j < op.rows; j++) if (!image.has(j)) expect(As.subarray(j * m, (j + 1) * m).every((v) => v === 0)).toBe(true);
         // A = J^T against central differences of the model's definition (beta's rows 0 when fixed)
         const h = 1e-6, fd = new Float64Array(P * m);
         for (let i = 0; i < P; i++) {
@@ -40,7 +47,7 @@ describe("linearized operator", () => {
           ref[a * m + b] = s;
         }
         const g = be.alloc(m * m);
-        op.weightedGram(be.upload(be.alloc(P), w), g);
+        op.weightedGram(be.upload(be.alloc(op.rows), map.toSequential(w)), g);
         expect(relDiff(be.download(g), ref)).toBeLessThan(1e-12);
         // unweighted Gram, and adjointness <A u, z> = <u, A^T z>
         op.gram(g);
@@ -49,7 +56,7 @@ describe("linearized operator", () => {
         expect(relDiff(be.download(g), ref1)).toBeLessThan(1e-12);
         const zv = randn(P, 4), u = randn(m, 5);
         const atz = be.alloc(m);
-        op.applyT(be.upload(be.alloc(P), zv), atz, 1);
+        op.applyT(be.upload(be.alloc(op.rows), map.toSequential(zv)), atz, 1);
         let lhs = 0, rhs = 0;
         const at = be.view(atz);
         for (let c = 0; c < m; c++) rhs += u[c] * at[c];
@@ -68,7 +75,8 @@ describe("re-linearized span", () => {
     const n = 4;
     const data: PatchData = { samples: n, patches: 4, patchDim: 5, values: randn(n * 4 * 5, 7) };
     const t0 = initParams(shape, { seed: 8, biasStd: 0.5 }), t1 = t0.map((v, i) => v + 0.3 * Math.sin(i));
-    const op = new ConcatOperator(be, [new LinearizedOperator(be, shape, data.values, n, t0), new LinearizedOperator(be, shape, data.values, n, t1)]);
+    const { plan, toSequential } = oneHiddenAsSequential(shape);
+    const op = new ConcatOperator(be, [t0, t1].map((t) => new SequentialLinearizedOperator(be, plan, data.values, n, toSequential(t))));
     const A = materialize(op), P = op.rows, m = op.cols;
     expect(m).toBe(2 * n * 2);
     const w = randn(P, 9).map(Math.abs);

@@ -5,7 +5,6 @@
 // readout (beta is (k K) x O or K x O; the dense layer holds one row [v_o ; 0] per output, its inputs
 // channel-major: filter j, position i at j k + i), so the map between them is a permutation plus the
 // dense layer's bias entries, which stay 0.
-import type { Backend, Buf } from "../backend/types.js";
 import { ShapeError } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import { planLayers } from "../deep/sequential.js";
@@ -57,20 +56,4 @@ export function oneHiddenAsSequential(shape: ModelShape): OneHiddenAsSequential 
       return Float64Array.from(index, (j) => theta[j]);
     },
   };
-}
-
-/**
- * The permutation on a backend's buffers, for operators that act in one-hidden coordinates over the
- * plan: toOneHidden gathers, toSequential scatters (the dense biases become 0).
- */
-export class ParameterMap {
-  private readonly idx: Buf;
-  constructor(readonly be: Backend, map: OneHiddenAsSequential) {
-    this.idx = be.upload(be.alloc(map.index.length), Float64Array.from(map.index));
-  }
-  /** out (one-hidden, P) from seq (plan.size). */
-  toOneHidden(out: Buf, seq: Buf): Buf { return this.be.gather(out, seq, this.idx); }
-  /** out (plan.size) from oneHidden (P); entries outside the image are 0. */
-  toSequential(out: Buf, oneHidden: Buf): Buf { return this.be.scatterAdd(out, oneHidden, this.idx); }
-  dispose(): void { this.be.free(this.idx); }
 }

@@ -10,12 +10,13 @@ import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { checkPatchData, uploadAugmented } from "../model/data.js";
+import type { OneHiddenAsSequential } from "../model/asSequential.js";
 import { oneHiddenAsSequential } from "../model/asSequential.js";
 import { SequentialWorkspace, sequentialForward } from "../deep/sequential.js";
+import { SequentialLinearizedOperator } from "../deep/linearized.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
 import type { AdmmOptions } from "./admm.js";
-import { LinearizedOperator } from "./linearized.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
@@ -232,12 +233,23 @@ export interface PurifyRunOptions {
  * `createPurifier(options).purify(c)` followed by `dispose()`.
  */
 export class Purifier {
-  private lin0: LinearizedOperator | null = null;
+  private lin0: SequentialLinearizedOperator | null = null;
   private factor0: GramFactor | null = null;
   private record0: GramRecord | null = null;
 
+  /** The model as the plan every span is solved on: the linearized spans work in its coordinates. */
+  private readonly map: OneHiddenAsSequential;
+
   private constructor(readonly be: Backend, readonly shape: ModelShape, private readonly o: PurifyOptions & { subspace: SubspaceName },
-    readonly choice: SpanChoice) {}
+    readonly choice: SpanChoice) {
+    this.map = oneHiddenAsSequential(shape);
+  }
+
+  /** The plan's linearized span at theta (the plan's coordinates); an untrained readout is a frozen layer. */
+  private spanAt(theta: Float64Array): SequentialLinearizedOperator {
+    const { data, trainedReadout } = this.o, m = this.map;
+    return new SequentialLinearizedOperator(this.be, m.plan, data.values, data.samples, theta, trainedReadout === false ? [m.readoutLayer] : []);
+  }
 
   private xaBuf: Buf | null = null;
   /** The augmented patch rows, uploaded when a patch span first needs them (the linearized spans read the patches through their plan). */
@@ -281,10 +293,9 @@ export class Purifier {
   }
 
   /** The linearized span at init and its factored NTK, built on first use. */
-  private linearized(): { op: LinearizedOperator; factor: GramFactor; record: GramRecord } {
+  private linearized(): { op: SequentialLinearizedOperator; factor: GramFactor; record: GramRecord } {
     if (!this.lin0) {
-      const { shape, data, init } = this.o;
-      this.lin0 = new LinearizedOperator(this.be, shape, data.values, data.samples, init, this.o.trainedReadout ?? true);
+      this.lin0 = this.spanAt(this.map.toSequential(this.o.init));
       // only the re-linearized union asks for the NTK again: elsewhere its factor is all that is used
       this.lin0.keepGram = this.o.subspace === "relinearized";
       const { factor, record } = factorSpan(this.lin0, this.o.arithmetic);
@@ -305,8 +316,8 @@ export class Purifier {
       const base = new PatchSpanOperator(this.be, this.xa, this.o.data.samples * this.o.data.patches, L.row, shape.filters);
       try { return spanResidualOf(this.be, base, clean, init, 0, L.row, shape.filters); } finally { base.dispose(); }
     }
-    const { op, factor } = this.linearized();
-    return spanResidualOf(this.be, op, clean, init, 0, L.size, 1, factor);
+    const { op, factor } = this.linearized(), seq = this.map.toSequential;
+    return spanResidualOf(this.be, op, seq(clean), seq(init), 0, op.rows, 1, factor);
   }
 
   /** Recovers one contaminated parameter vector (not modified); NaN/Inf entries are erasures. */
@@ -392,31 +403,34 @@ export class Purifier {
         }
         a.seconds = (performance.now() - t0) / 1000;
       } else {
-        const { op: lin0, factor, record } = this.linearized();
-        const erased = [erasures.length ? Int32Array.from(erasures) : null];
+        // solved in the plan's coordinates (the readout's bias-free entries are rows of A that are 0,
+        // with 0 change), read back in the one-hidden layout for certificate, detection and report
+        const { op: lin0, factor, record } = this.linearized(), { toSequential: seq, fromSequential: back, index } = this.map;
+        const initS = seq(init), floorS = floor ? seq(floor) : undefined;
+        const erased = [erasures.length ? Int32Array.from(erasures, (i) => index[i]).sort() : null];
         const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
         if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
         const erasedSet = new Set(erasures);
         let firstSeconds = 0;
-        const two = await relinearizedSolve(lin0, factor, delta, init, {
+        const two = await relinearizedSolve(lin0, factor, seq(delta), initS, {
           relinearize: subspace === "relinearized",
-          spanAt: (theta1) => { firstSeconds = (performance.now() - t0) / 1000; return new LinearizedOperator(be, shape, this.o.data.values, n, theta1, trainedReadout); },
-          exact: (first) => certificateSlack(first.residual, delta, blocks, lin0.cols, erasedSet, floor) >= 0,
-          first: { ...solveOpts("linearized"), erased, floor: floor ?? undefined },
-          second: { ...solveOpts("relinearized"), erased, floor: floor ?? undefined },
+          spanAt: (theta1) => { firstSeconds = (performance.now() - t0) / 1000; return this.spanAt(theta1); },
+          exact: (first) => certificateSlack(back(first.residual), delta, blocks, lin0.cols, erasedSet, floor) >= 0,
+          first: { ...solveOpts("linearized"), erased, floor: floorS },
+          second: { ...solveOpts("relinearized"), erased, floor: floorS },
         });
         disposeAfter.push(two.dispose);
         // the answer; after a second pass, the first pass's answer too (the linearized span's)
         const passes = [{ sol: two.solution, op: two.op, f: two.factor, gram: two.record ?? record, sub: subspace, solutions: two.solution === two.first ? [two.first] : [two.first, two.solution] }];
         if (two.solution !== two.first) passes.push({ sol: two.first, op: lin0, f: factor, gram: record, sub: "linearized", solutions: [two.first] });
         for (const p of passes) {
-          const a = newAnswer(p.sub);
+          const a = newAnswer(p.sub), sol = { ...p.sol, fitted: back(p.sol.fitted), residual: back(p.sol.residual) };
           answers.push(a);
           a.solutions = p.solutions; a.gram = p.gram; a.spanDim = p.op.cols; a.problems = 1;
-          a.slack = certificateSlack(p.sol.residual, delta, blocks, a.spanDim, erasedSet, floor);
-          for (let i = 0; i < L.size; i++) a.out[i] = init[i] + p.sol.fitted[i];
-          detect(a, p.sol, L.size, 1, (_b, i) => i);
-          if (clean) a.cleanSpanResidual = spanResidualOf(be, p.op, clean, init, 0, L.size, 1, p.f);
+          a.slack = certificateSlack(sol.residual, delta, blocks, a.spanDim, erasedSet, floor);
+          for (let i = 0; i < L.size; i++) a.out[i] = init[i] + sol.fitted[i];
+          detect(a, sol, L.size, 1, (_b, i) => i);
+          if (clean) a.cleanSpanResidual = spanResidualOf(be, p.op, seq(clean), initS, 0, p.op.rows, 1, p.f);
           a.seconds = p.sub === subspace ? (performance.now() - t0) / 1000 : firstSeconds;
         }
       }

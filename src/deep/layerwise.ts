@@ -16,7 +16,9 @@ import type { AdmmOptions } from "../recover/admm.js";
 import type { ModelPrecision } from "../recover/purify.js";
 import { certificateSlack, perProblem, precisionFloor, solveEach, splitErasures } from "../recover/purify.js";
 import { flaggedEntries } from "../recover/report.js";
+import type { BatchSolution, SolveOptions } from "../recover/solve.js";
 import { solveBatch } from "../recover/solve.js";
+import type { PlannedLayer } from "./layers/layer.js";
 import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward, withStatisticsOf } from "./sequential.js";
 import { SPAN_RULE } from "../recover/chooseSpan.js";
 import type { SequentialModel } from "./train.js";
@@ -84,23 +86,14 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
         reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: bad, recovered: false });
         continue;
       }
-      const op = new PatchSpanOperator(be, ws.cols(i), m, l.rowLength, l.rows);
       const erased = perProblem(erasures, 0, l.rowLength, l.rows);
       // a model stored in f32 (or coarser) fits its span only to that rounding: rows count as fit within it
       const floor = floors?.subarray(l.offset, l.offset + len);
       // initRows: each row's span also holds its own init row (weight decay; a BatchNorm folded into
-      // the conv rescales a row along it), so the rows are solved one by one
-      const sol = o.initRows
-        ? await solveEach(be, op, r, l.rows, l.rowLength, init.subarray(l.offset, l.offset + len), erased, { solver: "admm", admm: o.admm, floor })
-        : await solveBatch(op, r, l.rows, { solver: "admm", admm: o.admm, erased, floor });
-      op.dispose();
+      // the conv rescales a row along it)
+      const { solution: sol, slack } = await solveLayerRows(ws, i, r, erased, { solver: "admm", admm: o.admm, floor, initRows: o.initRows ? init.subarray(l.offset, l.offset + len) : undefined });
       for (let q = 0; q < len; q++) out[l.offset + q] = init[l.offset + q] + sol.fitted[q];
-      let slack = Infinity;
       const erasedRows = erased.map((e) => new Set(e ?? []));
-      for (let f = 0; f < l.rows; f++) {
-        const res = sol.residual.subarray(f * l.rowLength, (f + 1) * l.rowLength), rf = r.subarray(f * l.rowLength, (f + 1) * l.rowLength);
-        slack = Math.min(slack, certificateSlack(res, rf, [[0, l.rowLength]], m + (o.initRows ? 1 : 0), erasedRows[f], floor?.subarray(f * l.rowLength, (f + 1) * l.rowLength)));
-      }
       // the rule purify() flags by (a fit's rounding, or the model's storage rounding, is no suspect)
       const R = l.rowLength, estimated = flaggedEntries(sol.residual, l.rows, R, (f, q) => r[f * R + q], floor ? (f, q) => floor[f * R + q] : null, (f, q) => erasedRows[f].has(q)).length;
       reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: sol.iterations, frozen: false, covers: false, estimatedContaminated: estimated, recovered: slack >= 0 });
@@ -110,6 +103,36 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
     be.free(xb); be.free(theta);
   }
   return { params: preciseStatistics(be, plan, out, x, n), layers: reports };
+}
+
+/**
+ * The rows of conv/dense layer i in the span of its augmented input patches (ws.cols(i), from the
+ * last forward): l.rows problems of l.rowLength entries, r the layer's change (erased rows 0). The
+ * layerwise method's step, and the one-hidden-layer patch span's (its filters and its readout are
+ * the plan's two linear layers). initRows: the layer's init, each row's span one column more (weight
+ * decay), solved row by row. slack: the certificate over the rows (certificateSlack, one block per
+ * row); a bias-free layer's bias entry, which every fit matches, does not count as a fit row.
+ */
+export async function solveLayerRows(ws: SequentialWorkspace, i: number, r: Float64Array, erased: Array<Int32Array | null>,
+  o: Omit<SolveOptions, "erased"> & { initRows?: Float64Array }): Promise<{ solution: BatchSolution; slack: number }> {
+  const l = ws.plan.layers[i], R = l.rowLength, m = ws.n * l.output.H * l.output.W;
+  const op = new PatchSpanOperator(ws.be, ws.cols(i), m, R, l.rows);
+  try {
+    const solution = o.initRows ? await solveEach(ws.be, op, r, l.rows, R, o.initRows, erased, o) : await solveBatch(op, r, l.rows, { ...o, erased });
+    return { solution, slack: layerCertificate(l, m + (o.initRows ? 1 : 0), solution.residual, r, erased, o.floor) };
+  } finally {
+    op.dispose();
+  }
+}
+
+/** min over a linear layer's rows of certificateSlack (span dimension m); see solveLayerRows. */
+export function layerCertificate(l: PlannedLayer, m: number, residual: Float64Array, r: Float64Array, erased: Array<Int32Array | null>, floor?: Float64Array | null): number {
+  const R = l.rowLength, fit = (l.spec as { bias?: boolean }).bias === false ? R - 1 : R;
+  let slack = Infinity;
+  for (let f = 0; f < l.rows; f++) {
+    slack = Math.min(slack, certificateSlack(residual.subarray(f * R, f * R + fit), r.subarray(f * R, f * R + fit), [[0, fit]], m, new Set(erased[f] ?? []), floor?.subarray(f * R, f * R + fit)));
+  }
+  return slack;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Backend, Buf } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
-import { checkPatchData, uploadAugmented } from "../model/data.js";
+import { checkPatchData } from "../model/data.js";
 import type { OneHiddenAsSequential } from "../model/asSequential.js";
 import { oneHiddenAsSequential } from "../model/asSequential.js";
 import { SequentialWorkspace, sequentialForward } from "../deep/sequential.js";
@@ -19,6 +19,7 @@ import { layoutOf } from "../model/shape.js";
 import type { AdmmOptions } from "./admm.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
+import { layerCertificate, solveLayerRows } from "../deep/layerwise.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES, arithmeticFor, factorSpan, solveBatch } from "./solve.js";
 import { detectionScores, flaggedEntries, recoveryErrors, spanFit } from "./report.js";
@@ -251,9 +252,24 @@ export class Purifier {
     return new SequentialLinearizedOperator(this.be, m.plan, data.values, data.samples, theta, trainedReadout === false ? [m.readoutLayer] : []);
   }
 
-  private xaBuf: Buf | null = null;
-  /** The augmented patch rows, uploaded when a patch span first needs them (the linearized spans read the patches through their plan). */
-  private get xa(): Buf { return (this.xaBuf ??= uploadAugmented(this.be, this.o.data)); }
+  /**
+   * The plan's workspace over the training data, for the patch span: forward(theta) puts each linear
+   * layer's patch rows at theta in ws.cols(i); filterSpanResidual measures the clean update against
+   * the filters' span (the conv layer's patch rows).
+   */
+  private patchWorkspace() {
+    const { be, map } = this, { data, init } = this.o, L = layoutOf(this.shape);
+    const ws = new SequentialWorkspace(be, map.plan, data.samples), x = be.upload(be.alloc(data.values.length), data.values), theta = be.alloc(map.plan.size);
+    return {
+      ws,
+      forward: (t: Float64Array) => { sequentialForward(ws, be.upload(theta, map.toSequential(t)), x); },
+      filterSpanResidual: (clean: Float64Array) => {
+        const base = new PatchSpanOperator(be, ws.cols(0), data.samples * data.patches, L.row, this.shape.filters);
+        try { return spanResidualOf(be, base, clean, init, 0, L.row, this.shape.filters); } finally { base.dispose(); }
+      },
+      dispose: () => { ws.dispose(); be.free(x); be.free(theta); },
+    };
+  }
 
   /** Validates the options once and prepares the span; throws the errors listed on purify(). */
   static async create(options: PurifyOptions): Promise<Purifier> {
@@ -313,8 +329,8 @@ export class Purifier {
     if (clean.length !== L.size) throw new ShapeError(`purify: clean has length ${clean.length}, expected ${L.size} parameters`);
     checkFinite("purify", "clean", clean);
     if (this.o.subspace === "patch") {
-      const base = new PatchSpanOperator(this.be, this.xa, this.o.data.samples * this.o.data.patches, L.row, shape.filters);
-      try { return spanResidualOf(this.be, base, clean, init, 0, L.row, shape.filters); } finally { base.dispose(); }
+      const at = this.patchWorkspace();
+      try { at.forward(init); return at.filterSpanResidual(clean); } finally { at.dispose(); }
     }
     const { op, factor } = this.linearized(), seq = this.map.toSequential;
     return spanResidualOf(this.be, op, seq(clean), seq(init), 0, op.rows, 1, factor);
@@ -360,46 +376,47 @@ export class Purifier {
       if (subspace === "patch") {
         const a = newAnswer(subspace);
         answers.push(a);
-        // Filters: B = K problems of length p + 1 sharing the patch span.
-        const m = n * k;
-        const base = new PatchSpanOperator(be, this.xa, m, L.row, K);
-        owned.push(base);
-        const r = delta.slice(0, L.wSize);
-        const erased = perProblem(erasures, 0, L.row, K);
+        // the plan's two linear layers bottom-up, as the layerwise method solves them: the filters
+        // (W~'s rows are the conv layer's, in place) in the span of the patches, then the readout in
+        // the span of its inputs at the recovered filters
+        const { plan, readoutLayer, index, toSequential: seq } = this.map;
+        const at = this.patchWorkspace();
+        disposeAfter.push(at.dispose);
+        at.forward(init);
+        const m = n * k, r = delta.slice(0, L.wSize), erased = perProblem(erasures, 0, L.row, K);
         // decided once for all K problems, so that a split over workers solves each the same way
-        const arithmetic = arithmeticFor(this.o.arithmetic, be, m, L.row, K);
-        let sol: BatchSolution;
+        const arithmetic = this.o.weightDecay ? this.o.arithmetic : arithmeticFor(this.o.arithmetic, be, m, L.row, K);
+        const opts = { ...solveOpts("filters"), arithmetic, floor: floor?.subarray(0, L.wSize) };
         // workers take shares of at least MIN_FILTERS_PER_WORKER filters (fewer: this thread)
         const shares = Math.min(this.o.workers ?? 1, Math.floor(K / MIN_FILTERS_PER_WORKER));
-        if (this.o.weightDecay) {
-          sol = await solveEach(be, base, r, K, L.row, init, erased, { ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize) });
-        } else if (shares > 1) {
-          sol = await solveFiltersInWorkers({
-            backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
+        const filters = shares > 1 && !this.o.weightDecay
+          ? await solveFiltersInWorkers({ backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
             // functions cannot cross to a worker
-            admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined,
-          }, shares);
-        } else {
-          sol = await solveBatch(base, r, K, { ...solveOpts("filters"), arithmetic, erased, floor: floor?.subarray(0, L.wSize) });
-        }
+            admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined }, shares).then((solution) => ({ solution, slack: layerCertificate(plan.layers[0], m, solution.residual, r, erased, opts.floor) }))
+          : await solveLayerRows(at.ws, 0, r, erased, { ...opts, initRows: this.o.weightDecay ? init.subarray(0, L.wSize) : undefined });
+        const sol = filters.solution;
         a.solutions.push(sol);
-        a.spanDim = sol.u.length / K; a.problems = K;
-        for (let b = 0; b < K; b++) {
-          a.slack = Math.min(a.slack, certificateSlack(sol.residual.subarray(b * L.row, (b + 1) * L.row), r.subarray(b * L.row, (b + 1) * L.row),
-            [[0, L.row]], a.spanDim, new Set(erased[b] ?? []), floor?.subarray(b * L.row, (b + 1) * L.row)));
-        }
+        a.spanDim = sol.u.length / K; a.problems = K; a.slack = filters.slack;
         for (let i = 0; i < L.wSize; i++) a.out[i] = init[i] + sol.fitted[i];
         detect(a, sol, L.row, K, (b, i) => b * L.row + i);
-        if (clean) a.cleanSpanResidual = spanResidualOf(be, base, clean, init, 0, L.row, K);
+        if (clean) a.cleanSpanResidual = at.filterSpanResidual(clean);
 
         if (!trainedReadout) {
           for (let i = L.wSize; i < L.size; i++) { a.out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) a.estimated.push(i); }
           a.betaRecovered = true;
         } else {
-          const bsol = await recoverReadout(be, shape, this.o.data.values, n, init, a.out, delta, erasures, solveOpts("readout"));
-          a.solutions.push(bsol.solution);
-          a.betaRecovered = bsol.certified;
-          detect(a, bsol.solution, bsol.fdim, O, (o, f) => L.wSize + f * O + o);
+          at.forward(a.out.map((v, i) => (i >= L.wSize ? init[i] : v)));
+          // beta's entry j sits at at[j] of the readout layer's rows (one row per output)
+          const l = plan.layers[readoutLayer], len = l.rows * l.rowLength, fdim = L.betaSize / O;
+          const pos = Int32Array.from({ length: L.betaSize }, (_, j) => index[L.wSize + j] - l.offset);
+          const { solution, slack } = await solveLayerRows(at.ws, readoutLayer, seq(delta).subarray(l.offset, l.offset + len),
+            perProblem(erasures.map((i) => index[i]), l.offset, l.rowLength, O), { ...solveOpts("readout"), floor: floor ? seq(floor).subarray(l.offset, l.offset + len) : undefined });
+          a.solutions.push(solution);
+          a.betaRecovered = slack >= 0;
+          for (let j = 0; j < L.betaSize; j++) a.out[L.wSize + j] = init[L.wSize + j] + solution.fitted[pos[j]];
+          // per output o, its features f (beta's entry f O + o)
+          const residual = Float64Array.from({ length: L.betaSize }, (_, q) => solution.residual[pos[(q % fdim) * O + Math.floor(q / fdim)]]);
+          detect(a, { ...solution, residual }, fdim, O, (o, f) => L.wSize + f * O + o);
         }
         a.seconds = (performance.now() - t0) / 1000;
       } else {
@@ -473,7 +490,6 @@ export class Purifier {
     this.lin0?.dispose();
     this.factor0?.dispose();
     this.lin0 = null; this.factor0 = null; this.record0 = null;
-    if (this.xaBuf) { this.be.free(this.xaBuf); this.xaBuf = null; }
   }
 }
 
@@ -492,52 +508,6 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
     return await p.purify(contaminated);
   } finally {
     p.dispose();
-  }
-}
-
-/**
- * beta in the span of the hidden features at the recovered filters (out's W part), one problem per
- * output; writes beta into out. The span is approximate (features change during training).
- */
-async function recoverReadout(be: Backend, shape: ModelShape, patches: Float64Array, n: number, init: Float64Array, out: Float64Array, delta: Float64Array,
-  erasures: number[], opts: Omit<Parameters<typeof solveBatch>[3], "erased">): Promise<{ solution: BatchSolution; certified: boolean; fdim: number }> {
-  const L = layoutOf(shape), O = shape.outputs, K = shape.filters;
-  const dense = shape.readout === "dense", fdim = dense ? shape.patches * K : K;
-  const map = oneHiddenAsSequential(shape);
-  const ws = new SequentialWorkspace(be, map.plan, n);
-  // the recovered filters (out's W part) with the init readout
-  const theta = be.upload(be.alloc(map.plan.size), map.toSequential(out.map((v, i) => (i >= L.wSize ? init[i] : v))));
-  const x = be.upload(be.alloc(patches.length), patches);
-  const features = be.alloc(n * fdim);
-  let fop: PatchSpanOperator | null = null;
-  try {
-    sequentialForward(ws, theta, x);
-    // the readout's inputs: per sample K x k (filter-major) for "dense", transposed to beta's rows i K + j
-    const h = ws.acts[map.readoutLayer - 1];
-    if (dense) be.blockTranspose(features, h, n, K, shape.patches);
-    else be.copy(features, h);
-    fop = new PatchSpanOperator(be, features, n, fdim, O);
-    // problem o is column o of beta (fdim x O): transposed so each problem is contiguous
-    const rb = new Float64Array(O * fdim);
-    for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) rb[o * fdim + f] = delta[L.wSize + f * O + o];
-    const erased = Array.from({ length: O }, (_, o) => {
-      const e = erasures.filter((i) => i >= L.wSize && (i - L.wSize) % O === o).map((i) => Math.floor((i - L.wSize) / O));
-      return e.length ? Int32Array.from(e) : null;
-    });
-    const solution = await solveBatch(fop, rb, O, { ...opts, erased });
-    let slack = Infinity;
-    for (let o = 0; o < O; o++) {
-      slack = Math.min(slack, certificateSlack(solution.residual.subarray(o * fdim, (o + 1) * fdim), rb.subarray(o * fdim, (o + 1) * fdim),
-        [[0, fdim]], n, new Set(erased[o] ?? [])));
-    }
-    for (let f = 0; f < fdim; f++) for (let o = 0; o < O; o++) {
-      const i = L.wSize + f * O + o;
-      out[i] = init[i] + solution.fitted[o * fdim + f];
-    }
-    return { solution, certified: slack >= 0, fdim };
-  } finally {
-    fop?.dispose();
-    ws.dispose(); be.free(theta); be.free(x); be.free(features);
   }
 }
 

@@ -12,7 +12,7 @@ export type { PatchData } from "./model/data.js";
 export { patchesFromImages } from "./model/data.js";
 export { initParams } from "./model/init.js";
 export type { InitOptions } from "./model/init.js";
-export { flipRate } from "./model/patterns.js";
+export { reluFlipRate } from "./deep/patterns.js";
 export { train, evaluate, gradient } from "./train/train.js";
 export type { TrainOptions, TrainResult, Evaluation, OptimizerName } from "./train/train.js";
 export { sparseOutliers, denseNoiseAndOutliers, bitFlips, targetedRows } from "./contaminate.js";

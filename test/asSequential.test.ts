@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { createBackend } from "../src/backend/index.js";
 import { SequentialLinearizedOperator } from "../src/deep/linearized.js";
+import { reluFlipRate } from "../src/deep/patterns.js";
 import type { LayerNtkChoice } from "../src/deep/ntk.js";
 import { ntkBetween, ntkChoices, ntkFactors, ntkWeightedBetween } from "../src/deep/ntk.js";
 import { SequentialWorkspace, planLayers, scratchSizes, sequentialForward } from "../src/deep/sequential.js";
@@ -26,6 +27,20 @@ for (const readout of ["dense", "sum"] as Readout[]) {
     const map = oneHiddenAsSequential(shape);
     const plan = map.plan;
     const theta = randn(layoutOf(shape).size, 2), theta1 = theta.map((v, i) => v + 0.1 * Math.cos(i));
+
+    it("the ReLU flip rate on the plan equals the count from the definition (sign of w_j . x_i + b_j per sample, patch, filter)", async () => {
+      const be = await createBackend("wasm");
+      const data = patchesFromImages(be, x, n, image), K = shape.filters, R = patchDim + 1;
+      const on = (t: Float64Array) => Array.from({ length: n * patches * K }, (_, u) => {
+        const j = u % K, row = Math.floor(u / K);
+        let z = t[j * R + patchDim];
+        for (let q = 0; q < patchDim; q++) z += t[j * R + q] * data.values[row * patchDim + q];
+        return z > 0;
+      });
+      const a = on(theta), b = on(theta1), expected = a.filter((v, u) => v !== b[u]).length / a.length;
+      expect(expected).toBeGreaterThan(0);
+      expect(reluFlipRate(be, plan, data.values, n, map.toSequential(theta), map.toSequential(theta1))).toBe(expected);
+    });
 
     it("maps parameters both ways (a permutation plus the dense layer's zero biases)", () => {
       const s = map.toSequential(theta);

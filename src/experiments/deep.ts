@@ -14,7 +14,8 @@ import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
 import { purifyLayerwise } from "../deep/layerwise.js";
 import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
 import type { LayerSpec } from "../deep/sequential.js";
-import { SequentialWorkspace, planLayers, sequentialForward } from "../deep/sequential.js";
+import { planLayers } from "../deep/sequential.js";
+import { reluFlipRate } from "../deep/patterns.js";
 import type { SequentialModel } from "../deep/train.js";
 import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
@@ -170,24 +171,6 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
     dataset, quick, seconds: (performance.now() - t0) / 1000,
     regimes: [{ n, K: (DEEP_LAYERS[0] as { filters: number }).filters, flipRate, params: plan.size, ratio: (n * plan.output.C) / plan.size, accClean, accInit, spanResidual, ntkSeconds, layers: describe(DEEP_LAYERS), layerSpans, scenarios }],
   };
-}
-
-/** Sign changes of every ReLU layer's input between two parameter vectors, over n inputs. */
-function reluFlipRate(be: Backend, plan: ReturnType<typeof planLayers>, x: Float64Array, n: number, a: Float64Array, b: Float64Array): number {
-  const ws = new SequentialWorkspace(be, plan, n);
-  const xb = be.upload(be.alloc(x.length), x), t = be.alloc(plan.size);
-  const signs = (theta: Float64Array) => {
-    sequentialForward(ws, be.upload(t, theta), xb);
-    return plan.layers.flatMap((l, i) => (l.spec.type === "relu" && i > 0 ? [be.download(ws.acts[i - 1]).map((v) => (v > 0 ? 1 : 0))] : []));
-  };
-  try {
-    const sa = signs(a), sb = signs(b);
-    let flips = 0, total = 0;
-    sa.forEach((arr, k) => { for (let i = 0; i < arr.length; i++) { total++; if (arr[i] !== sb[k][i]) flips++; } });
-    return total ? flips / total : 0;
-  } finally {
-    ws.dispose(); be.free(xb); be.free(t);
-  }
 }
 
 function describe(layers: LayerSpec[]): string {

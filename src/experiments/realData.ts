@@ -12,7 +12,8 @@ import { OptionError, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { patchesFromImages } from "../model/data.js";
 import { initParams } from "../model/init.js";
-import { flipRate } from "../model/patterns.js";
+import { reluFlipRate } from "../deep/patterns.js";
+import { oneHiddenAsSequential } from "../model/asSequential.js";
 import type { ImageShape, ModelShape } from "../model/shape.js";
 import { Rng } from "../random.js";
 import type { AdmmOptions } from "../recover/admm.js";
@@ -195,8 +196,8 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
   const acc = async (theta: Float64Array) => (await evaluate(shape, theta, testData, t.labels, { backend: be })).accuracy!;
   const asr = (theta: Float64Array) => attackSuccessRate(shape, theta, testTriggered, t.labels, target, be);
   const accClean = await acc(clean), accInit = await acc(init), asrClean = await asr(clean);
-  const flipSample = Math.min(n, 2000);
-  const flips = flipRate(be, shape, spanData(data, flipSample), init, clean);
+  const flipSample = Math.min(n, 2000), { plan, toSequential: seq } = oneHiddenAsSequential(shape);
+  const flips = reluFlipRate(be, plan, spanData(data, flipSample).values, flipSample, seq(init), seq(clean));
 
   step("forming the NTK");
   const spanN = Math.min(n, spec.spanSamples ?? n);

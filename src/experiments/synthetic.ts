@@ -6,7 +6,8 @@ import { bitFlips, sparseOutliers } from "../contaminate.js";
 import { OptionError, ValueError, checkInt } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { initParams } from "../model/init.js";
-import { flipRate } from "../model/patterns.js";
+import { reluFlipRate } from "../deep/patterns.js";
+import { oneHiddenAsSequential } from "../model/asSequential.js";
 import type { ModelShape } from "../model/shape.js";
 import { Rng } from "../random.js";
 import type { PurifyReport, SubspaceName } from "../recover/purify.js";
@@ -102,9 +103,10 @@ export async function trainInstance(o: SyntheticOptions, be: Backend): Promise<T
     epochs: o.epochs ?? 300, lr: o.lr ?? 0.02, momentum: o.momentum ?? 0.9, batchSize: o.batchSize ?? Math.max(1, n >> 1),
     seed, backend: be, trainReadout: o.trainReadout ?? false,
   });
+  const { plan, toSequential: seq } = oneHiddenAsSequential(shape);
   return {
     shape, data, init, trained: tr.params,
-    flipRate: flipRate(be, shape, data, init, tr.params),
+    flipRate: reluFlipRate(be, plan, data.values, n, seq(init), seq(tr.params)),
     lossReduction: tr.initialLoss / Math.max(tr.finalLoss, 1e-300),
   };
 }

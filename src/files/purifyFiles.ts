@@ -166,6 +166,43 @@ const changedCount = (a: Float64Array, b: Float64Array) => a.reduce((c, v, i) =>
 // NaN/Inf parameters would make every output NaN: the "before" accuracy counts them as 0
 const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
 
+/** What a model family's run does: purify (with the summary lines only it has), and measure accuracy. */
+interface FamilyRun {
+  model: OpenedModel; family: string; choice: SpanChoice; maxIter: number; memoryBytes: number; precision: ModelPrecision;
+  /** Summary lines before the purification's (the readout's choice). */
+  before?: Record<string, unknown>;
+  purify(be: Backend, r: Parameters<FileProblem["run"]>[0] & object): Promise<{ params: Float64Array; detail: unknown; lines: Record<string, unknown>; ntk?: string; seconds?: number }>;
+  accuracy(be: Backend, images: Float64Array, n: number, labels: Float64Array, theta: Float64Array): Promise<number | null>;
+  /** The change and init the span's fit is judged on (statistics are recomputed, not fitted). */
+  fitted(params: Float64Array): [Float64Array, Float64Array];
+  /** Summary lines after the file's (recomputed statistics). */
+  after?(params: Float64Array): Record<string, unknown>;
+}
+
+/** One run and one summary for both model families. */
+function fileProblem(p: Parts<OpenedModel>, f: FamilyRun): FileProblem {
+  const { model, choice, maxIter, memoryBytes } = f;
+  return {
+    model, choice, maxIter, memoryBytes,
+    async run(r = {}) {
+      const be = await resolveBackend(r.backend), t0 = performance.now();
+      const { params, detail, lines, ntk, seconds } = await f.purify(be, r);
+      const file = model.write(params);
+      const summary: Record<string, unknown> = {
+        model: f.family, subspace: choice.subspace, span: choice.reason, ...f.before, admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
+        ...lines, seconds: seconds ?? (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
+      };
+      if (ntk) summary.ntk = ntk;
+      if (file.unstored.length) summary.unstored = file.unstored.length;
+      Object.assign(summary, f.after?.(params));
+      const [contaminated, init] = f.fitted(params);
+      addSpanFit(summary, contaminated, init, params, choice.subspace, choice.warnings);
+      await accuracies(summary, p, (images, n, labels, t) => f.accuracy(be, images, n, labels, t), params);
+      return { params, init: p.init, precision: f.precision, file, model, summary, detail };
+    },
+  };
+}
+
 function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   const { model, options: o } = p;
   const requested = o.subspace ?? "auto";
@@ -180,11 +217,10 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   if (o.initRows && subspace !== "patch") throw new OptionError(`init rows extend the patch span; this purification uses the ${subspace} span (${choice.reason})`);
   const maxIter = o.maxIter ?? (subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   const precision = storagePrecision(model.dtypes);
-  return {
-    model, choice, maxIter,
+  return fileProblem(p, {
+    model, family: "one-hidden-layer", choice, maxIter, precision, before: { readout: readout.reason },
     memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, subspace),
-    async run(r = {}) {
-      const be = await resolveBackend(r.backend);
+    async purify(be, r) {
       const prepare = () => Purifier.create({
         shape, init: p.init, data: patchesFromImages(be, p.data, p.n, image), subspace, solver: o.solver, arithmetic: o.arithmetic, backend: be,
         trainedReadout: readout.trained, admm: { maxIter }, precision, weightDecay: o.initRows,
@@ -198,23 +234,15 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
         if (!r.spans) purifier.dispose();
       }
       const { params, report } = result;
-      const file = model.write(params);
-      const summary: Record<string, unknown> = {
-        model: "one-hidden-layer", subspace, span: choice.reason, readout: readout.reason, admmCap: maxIter,
-        parameters: params.length, changed: changedCount(params, model.theta), estimatedContaminated: report.estimatedContaminated.length,
-        erasures: report.erasures.length, grossOutliers: report.grossOutliers.length, spanDim: report.spanDim,
-        iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, precision, binary: report.binary,
-        storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
+      const lines = {
+        estimatedContaminated: report.estimatedContaminated.length, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
+        spanDim: report.spanDim, iterations: report.iterations, certifiedExact: report.recovered, precision,
       };
-      if (report.gram) summary.ntk = report.gram.reason;
-      if (file.unstored.length) summary.unstored = file.unstored.length;
-      addSpanFit(summary, model.theta, p.init, params, subspace, choice.warnings);
-      const acc = async (images: Float64Array, n: number, labels: Float64Array, t: Float64Array) =>
-        (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy;
-      await accuracies(summary, p, acc, params);
-      return { params, init: p.init, precision, file, model, summary, detail: report };
+      return { params, detail: report, lines, ntk: report.gram?.reason, seconds: report.seconds };
     },
-  };
+    accuracy: async (be, images, n, labels, t) => (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy,
+    fitted: () => [model.theta, p.init],
+  });
 }
 
 function sequentialProblem(p: Parts<Sequential>): FileProblem {
@@ -235,48 +263,32 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
   const method = choice.subspace;
   if (o.initRows && method !== "layerwise") throw new OptionError(`init rows extend the layerwise span; this purification uses the ${method} span (${choice.reason})`);
   const maxIter = o.maxIter ?? (method === "layerwise" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
-  return {
-    model, choice, maxIter,
+  const precision = storagePrecision(model.dtypes), admm = { maxIter }, init = p.init;
+  return fileProblem(p, {
+    model, family: "multi-layer", choice, maxIter, precision,
     memoryBytes: sequentialMemoryEstimate(plan, p.n, method),
-    async run(r = {}) {
-      const be = await resolveBackend(r.backend);
-      const t0 = performance.now();
-      const admm = { maxIter };
-      let params: Float64Array, detail: unknown, ntk: string | undefined;
-      const init = p.init;
+    async purify(be, r) {
       if (method === "layerwise") {
-        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows, precision: storagePrecision(model.dtypes) });
-        params = res.params; detail = res.layers;
-      } else {
-        const prepare = async () => {
-          const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
-          return { op, ...factorSpan(op, o.arithmetic) };
-        };
-        const span = r.spans ? await r.spans.get(JSON.stringify(["sequential", be.name, o.arithmetic]), prepare, (q) => { q.factor.dispose(); q.op.dispose(); }) : await prepare();
-        try {
-          const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm, arithmetic: o.arithmetic });
-          params = res.params;
-          detail = { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures, gram: res.unionGram ?? span.record };
-          ntk = (res.unionGram ?? span.record).reason;
-        } finally {
-          if (!r.spans) { span.factor.dispose(); span.op.dispose(); }
-        }
+        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows, precision });
+        return { params: res.params, detail: res.layers, lines: {} };
       }
-      const file = model.write(params);
-      const summary: Record<string, unknown> = {
-        model: "multi-layer", subspace: method, span: choice.reason, admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
-        seconds: (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
+      const prepare = async () => {
+        const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
+        return { op, ...factorSpan(op, o.arithmetic) };
       };
-      if (ntk) summary.ntk = ntk;
-      if (file.unstored.length) summary.unstored = file.unstored.length;
-      const statistics = statisticsReport(plan, model.theta, params, (from, to) => model.tensorNames(from, to));
-      if (statistics) summary.statistics = statistics;
-      // statistics are recomputed, not fitted: the span's fit is judged on the parameters
-      addSpanFit(summary, withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params), params, method, choice.warnings);
-      await accuracies(summary, p, (images, _n, labels, t) => evaluateSequential(model.model, t, images, labels, be), params);
-      return { params, init: p.init, precision: storagePrecision(model.dtypes), file, model, summary, detail };
+      const span = r.spans ? await r.spans.get(JSON.stringify(["sequential", be.name, o.arithmetic]), prepare, (q) => { q.factor.dispose(); q.op.dispose(); }) : await prepare();
+      try {
+        const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm, arithmetic: o.arithmetic });
+        const gram = res.unionGram ?? span.record;
+        return { params: res.params, detail: { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures, gram }, lines: {}, ntk: gram.reason };
+      } finally {
+        if (!r.spans) { span.factor.dispose(); span.op.dispose(); }
+      }
     },
-  };
+    accuracy: (be, images, _n, labels, t) => evaluateSequential(model.model, t, images, labels, be),
+    fitted: (params) => [withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, init, params)],
+    after: (params) => { const statistics = statisticsReport(plan, model.theta, params, (from, to) => model.tensorNames(from, to)); return statistics ? { statistics } : {}; },
+  });
 }
 
 /** What recomputing BatchNorm statistics did: which tensors, from what, and how far the file's values were. */

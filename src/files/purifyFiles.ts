@@ -166,17 +166,13 @@ const changedCount = (a: Float64Array, b: Float64Array) => a.reduce((c, v, i) =>
 // NaN/Inf parameters would make every output NaN: the "before" accuracy counts them as 0
 const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
 
-/** What a model family's run does: purify (with the summary lines only it has), and measure accuracy. */
+/** A model family's part of a run: its purification (with the summary lines only it has) and accuracy. */
 interface FamilyRun {
   model: OpenedModel; family: string; choice: SpanChoice; maxIter: number; memoryBytes: number; precision: ModelPrecision;
-  /** Summary lines before the purification's (the readout's choice). */
-  before?: Record<string, unknown>;
-  purify(be: Backend, r: Parameters<FileProblem["run"]>[0] & object): Promise<{ params: Float64Array; detail: unknown; lines: Record<string, unknown>; ntk?: string; seconds?: number }>;
+  purify(be: Backend, r: Parameters<FileProblem["run"]>[0] & object): Promise<{ params: Float64Array; detail: unknown; lines: Record<string, unknown>; ntk?: string }>;
   accuracy(be: Backend, images: Float64Array, n: number, labels: Float64Array, theta: Float64Array): Promise<number | null>;
-  /** The change and init the span's fit is judged on (statistics are recomputed, not fitted). */
-  fitted(params: Float64Array): [Float64Array, Float64Array];
-  /** Summary lines after the file's (recomputed statistics). */
-  after?(params: Float64Array): Record<string, unknown>;
+  /** The change and init the span's fit is judged on (default the file's and init's parameters). */
+  fitted?(params: Float64Array): [Float64Array, Float64Array];
 }
 
 /** One run and one summary for both model families. */
@@ -186,16 +182,15 @@ function fileProblem(p: Parts<OpenedModel>, f: FamilyRun): FileProblem {
     model, choice, maxIter, memoryBytes,
     async run(r = {}) {
       const be = await resolveBackend(r.backend), t0 = performance.now();
-      const { params, detail, lines, ntk, seconds } = await f.purify(be, r);
+      const { params, detail, lines, ntk } = await f.purify(be, r);
       const file = model.write(params);
       const summary: Record<string, unknown> = {
-        model: f.family, subspace: choice.subspace, span: choice.reason, ...f.before, admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
-        ...lines, seconds: seconds ?? (performance.now() - t0) / 1000, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
+        model: f.family, subspace: choice.subspace, span: choice.reason, admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
+        seconds: (performance.now() - t0) / 1000, ...lines, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (ntk) summary.ntk = ntk;
       if (file.unstored.length) summary.unstored = file.unstored.length;
-      Object.assign(summary, f.after?.(params));
-      const [contaminated, init] = f.fitted(params);
+      const [contaminated, init] = f.fitted?.(params) ?? [model.theta, p.init];
       addSpanFit(summary, contaminated, init, params, choice.subspace, choice.warnings);
       await accuracies(summary, p, (images, n, labels, t) => f.accuracy(be, images, n, labels, t), params);
       return { params, init: p.init, precision: f.precision, file, model, summary, detail };
@@ -218,7 +213,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   const maxIter = o.maxIter ?? (subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   const precision = storagePrecision(model.dtypes);
   return fileProblem(p, {
-    model, family: "one-hidden-layer", choice, maxIter, precision, before: { readout: readout.reason },
+    model, family: "one-hidden-layer", choice, maxIter, precision,
     memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, subspace),
     async purify(be, r) {
       const prepare = () => Purifier.create({
@@ -235,10 +230,10 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
       }
       const { params, report } = result;
       const lines = {
-        estimatedContaminated: report.estimatedContaminated.length, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
-        spanDim: report.spanDim, iterations: report.iterations, certifiedExact: report.recovered, precision,
+        readout: readout.reason, estimatedContaminated: report.estimatedContaminated.length, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
+        spanDim: report.spanDim, iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, precision,
       };
-      return { params, detail: report, lines, ntk: report.gram?.reason, seconds: report.seconds };
+      return { params, detail: report, lines, ntk: report.gram?.reason };
     },
     accuracy: async (be, images, n, labels, t) => (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy,
     fitted: () => [model.theta, p.init],
@@ -270,7 +265,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
     async purify(be, r) {
       if (method === "layerwise") {
         const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows, precision });
-        return { params: res.params, detail: res.layers, lines: {} };
+        return { params: res.params, detail: res.layers, lines: statisticsReport(plan, model.theta, res.params, model.tensorNames) };
       }
       const prepare = async () => {
         const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
@@ -280,21 +275,20 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
       try {
         const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm, arithmetic: o.arithmetic });
         const gram = res.unionGram ?? span.record;
-        return { params: res.params, detail: { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures, gram }, lines: {}, ntk: gram.reason };
+        return { params: res.params, detail: { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures, gram }, lines: statisticsReport(plan, model.theta, res.params, model.tensorNames), ntk: gram.reason };
       } finally {
         if (!r.spans) { span.factor.dispose(); span.op.dispose(); }
       }
     },
     accuracy: (be, images, _n, labels, t) => evaluateSequential(model.model, t, images, labels, be),
     fitted: (params) => [withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, init, params)],
-    after: (params) => { const statistics = statisticsReport(plan, model.theta, params, (from, to) => model.tensorNames(from, to)); return statistics ? { statistics } : {}; },
   });
 }
 
 /** What recomputing BatchNorm statistics did: which tensors, from what, and how far the file's values were. */
-function statisticsReport(plan: ReturnType<typeof planLayers>, file: Float64Array, params: Float64Array, names: (from: number, to: number) => string[]): Record<string, unknown> | null {
+function statisticsReport(plan: ReturnType<typeof planLayers>, file: Float64Array, params: Float64Array, names: (from: number, to: number) => string[]): { statistics?: Record<string, unknown> } {
   const layers = plan.layers.filter((l) => l.stats);
-  if (!layers.length) return null;
+  if (!layers.length) return {};
   let largest = 0;
   for (const l of layers) {
     for (let i = l.offset + l.params; i < l.offset + l.params + l.stats; i++) {
@@ -302,9 +296,11 @@ function statisticsReport(plan: ReturnType<typeof planLayers>, file: Float64Arra
     }
   }
   return {
-    recomputed: layers.flatMap((l) => names(l.offset + l.params, l.offset + l.params + l.stats)),
-    from: "the training inputs at the purified parameters (precise BatchNorm; PyTorch's unbiased running_var)",
-    largestRelativeChangeFromFile: largest,
+    statistics: {
+      recomputed: layers.flatMap((l) => names(l.offset + l.params, l.offset + l.params + l.stats)),
+      from: "the training inputs at the purified parameters (precise BatchNorm; PyTorch's unbiased running_var)",
+      largestRelativeChangeFromFile: largest,
+    },
   };
 }
 

@@ -12,6 +12,9 @@ import { sparseOutliers } from "../src/contaminate.js";
 import type { ModelSpec } from "../src/io/modelFile.js";
 import { encodeNpy } from "../src/io/npy.js";
 import { decodeOnnx, encodeOnnx } from "../src/io/onnx.js";
+import { encodeSequentialOnnx } from "../src/io/onnxSequential.js";
+import type { LayerSpec } from "../src/deep/sequential.js";
+import { planLayers } from "../src/deep/sequential.js";
 import { patchesFromImages } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
 import { Rng } from "../src/random.js";
@@ -55,13 +58,38 @@ describe("ONNX", () => {
     const s = spec("dense");
     const good = onnx.ModelProto.decode(encodeOnnx(s, initParams(s.shape)));
     const edit = (f: (m: import("onnx-proto").onnx.ModelProto) => void) => { const m = onnx.ModelProto.decode(onnx.ModelProto.encode(good).finish()); f(m); return onnx.ModelProto.encode(m).finish(); };
-    expect(() => decodeOnnx(edit((m) => { m.graph!.node[1].opType = "Sigmoid"; }), "--model")).toThrow(/unsupported op Sigmoid \("relu"\)/);
-    expect(() => decodeOnnx(edit((m) => { m.graph!.node[0].attribute[1].ints = [2, 2]; }), "--model")).toThrow(/only non-overlapping convolutions/);
+    expect(() => decodeOnnx(edit((m) => { m.graph!.node[1].opType = "Sigmoid"; }), "--model")).toThrow(/unsupported op Sigmoid \("l1"\)/);
+    // a well-formed network that is not the one-hidden-layer CNN: refused by what differs
+    const overlapping = { input: { C: 2, H: 8, W: 8 }, layers: [{ type: "conv", filters: 5, kernel: 4, stride: 2 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 3, bias: false }] as LayerSpec[] };
+    const bytes = encodeSequentialOnnx(overlapping, new Float64Array(planLayers(overlapping.input, overlapping.layers).size).fill(0.5));
+    expect(() => decodeOnnx(bytes, "--model")).toThrow(/strides \[2, 2\] for a 4x4 kernel: only non-overlapping convolutions/);
+    expect(() => decodeOnnx(edit((m) => { m.graph!.node[0].attribute[1].ints = [2, 2]; }), "--model")).toThrow(/layer 3 \(dense\): weights have 60 values, expected 3 x 45/);
     expect(() => decodeOnnx(edit((m) => {
       m.graph!.initializer.push(onnx.TensorProto.create({ name: "fc.bias", dims: [3], dataType: 1, floatData: [0.5, 0, 0] }));
       m.graph!.node[3].input.push("fc.bias");
     }), "--model")).toThrow(/nonzero bias: a readout bias is not supported/);
     expect(() => decodeOnnx(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]), "--model")).toThrow(/not a valid ONNX file|no graph/);
+  });
+
+  it("the sum readout spelled as PyTorch writes it (x.sum((2, 3))), and a global average pooling in its place with 1/k folded into the readout", () => {
+    const s = spec("sum"), theta = initParams(s.shape, { seed: 5, biasStd: 0.3 });
+    const m = onnx.ModelProto.decode(encodeOnnx(s, theta, { dtype: "f64" }));
+    const node = m.graph!.node[2];
+    expect(node.opType).toBe("ReduceSum");
+    // PyTorch's x.sum((2, 3)): keepdims 0, no Flatten after it
+    const flat = onnx.ModelProto.decode(onnx.ModelProto.encode(m).finish());
+    flat.graph!.node[2].attribute[0].i = 0;
+    flat.graph!.node[4].input[0] = flat.graph!.node[2].output[0];
+    flat.graph!.node.splice(3, 1);
+    const summed = decodeOnnx(onnx.ModelProto.encode(flat).finish());
+    expect(summed.spec).toEqual(s);
+    expect(Array.from(summed.theta)).toEqual(Array.from(theta));
+    node.opType = "GlobalAveragePool"; node.input = [node.input[0]]; node.attribute = [];
+    const back = decodeOnnx(onnx.ModelProto.encode(m).finish());
+    expect(back.spec).toEqual(s);
+    const wSize = s.shape.filters * (s.shape.patchDim + 1);
+    expect(Array.from(back.theta.subarray(0, wSize))).toEqual(Array.from(theta.subarray(0, wSize)));
+    for (let i = wSize; i < theta.length; i++) expect(back.theta[i]).toBe(theta[i] / s.shape.patches);
   });
 
   it("purify reads a contaminated .onnx and writes a purified .onnx that onnxruntime runs", async () => {

@@ -72,11 +72,11 @@ export function openModel(bytes: Uint8Array, format: ModelFormat, where: string,
     return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => tensorsToSequential(withValues(v), where, imageSize).theta, format, finish) };
   }
   const tensors = onnxTensors(bytes, where);
-  let one: ReturnType<typeof decodeOnnx> | null = null, first: unknown;
-  try { one = decodeOnnx(bytes, where, imageSize); } catch (e) { first = e; }
-  if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => decodeOnnx(bytes, where, imageSize, v).theta, format) };
-  let seq: ReturnType<typeof decodeSequentialOnnx>;
-  try { seq = decodeSequentialOnnx(bytes, where); } catch (second) { throw bothRefused(first, second, where); }
+  // every ONNX file is read as a sequential CNN; the one-hidden-layer CNN is recognized among them
+  const seq = decodeSequentialOnnx(bytes, where);
+  let one: ReturnType<typeof decodeOnnx> | null = null;
+  try { one = decodeOnnx(bytes, where); } catch { /* another network: the sequential reading */ }
+  if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => decodeOnnx(bytes, where, v).theta, format) };
   return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => decodeSequentialOnnx(bytes, where, v).theta, format) };
 }
 

@@ -1,151 +1,58 @@
-// ONNX in and out for the one-hidden-layer CNN (the schema is onnx-proto's static protobufjs code). Exported graph, opset 13:
-//   input [N, C, H, W] -> Conv(kernel = stride = patch, no padding) -> Relu
-//     -> Flatten -> Gemm(fc.weight, transB)                    ("dense" readout)
-//     -> ReduceSum(axes 2, 3) -> Gemm(fc.weight, transB)       ("sum" readout)
-//   -> output [N, O]
-// Import accepts that chain and its common spellings: Reshape to [N, -1] for Flatten, MatMul (with
-// an [F, O] weight) for Gemm, a zero bias, GlobalAveragePool (folded into fc.weight as 1/k) for the
-// sum. Anything else is refused with the op's name.
-import type { onnx as OnnxNs } from "onnx-proto";
+// ONNX in and out for the one-hidden-layer CNN: the sequential codec (src/io/onnxSequential.ts) on
+// the network as PyTorch writes it, conv over the images (kernel = stride = patch, no padding) ->
+// Relu -> [ReduceSum over positions, or a global average pooling] -> Flatten -> Gemm without bias.
+// Reading takes every spelling the sequential reader takes (Reshape / view for Flatten, MatMul (+ a
+// zero Add) for Gemm, GlobalAveragePool folded into the readout as 1/k) and recognizes that network;
+// anything else is refused with what differs.
 import { ValueError } from "../errors.js";
+import type { LayerSpec } from "../deep/sequential.js";
+import { planLayers } from "../deep/sequential.js";
+import { pair } from "../deep/layers/linear.js";
+import { oneHiddenAsSequential } from "../model/asSequential.js";
+import type { ModelShape } from "../model/shape.js";
+import { layoutOf, patchGeometry } from "../model/shape.js";
 import type { ModelSpec } from "./modelFile.js";
-import { modelToTensors, tensorsToModel } from "./modelFile.js";
-import { DOUBLE, FLOAT, INT64, int, ints, num, onnx, tensor, readInitializers } from "./onnxProto.js";
-import type { TensorFile } from "./safetensors.js";
+import { decodeSequentialOnnx, encodeSequentialOnnx } from "./onnxSequential.js";
 
 /**
  * Encodes the model as an ONNX file. dtype "f32" (default) is what runtimes execute; "f64" keeps
  * every bit (a lossless archive; onnxruntime's CPU Conv has no double kernel).
  */
 export function encodeOnnx(spec: ModelSpec, theta: Float64Array, options: { dtype?: "f32" | "f64" } = {}): Uint8Array {
-  const dtype = options.dtype ?? "f32";
-  if (dtype !== "f32" && dtype !== "f64") throw new ValueError(`encodeOnnx: dtype must be "f32" or "f64", got "${dtype}"`);
-  const { tensors, metadata } = modelToTensors(spec, theta);
-  const { image, shape } = spec;
-  const elem = dtype === "f32" ? FLOAT : DOUBLE;
-  const io = (name: string, dims: Array<number | string>): OnnxNs.IValueInfoProto => ({
-    name, type: { tensorType: { elemType: elem, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
-  });
-  const nodes: OnnxNs.INodeProto[] = [
-    { opType: "Conv", input: ["input", "conv.weight", "conv.bias"], output: ["conv"], name: "conv",
-      attribute: [ints("kernel_shape", [image.patchHeight, image.patchWidth]), ints("strides", [image.patchHeight, image.patchWidth])] },
-    { opType: "Relu", input: ["conv"], output: ["relu"], name: "relu" },
-  ];
-  const init = [
-    tensor("conv.weight", tensors["conv.weight"].shape, tensors["conv.weight"].values, dtype),
-    tensor("conv.bias", tensors["conv.bias"].shape, tensors["conv.bias"].values, dtype),
-    tensor("fc.weight", tensors["fc.weight"].shape, tensors["fc.weight"].values, dtype),
-  ];
-  if (shape.readout === "dense") nodes.push({ opType: "Flatten", input: ["relu"], output: ["features"], name: "flatten", attribute: [int("axis", 1)] });
-  else {
-    init.push({ name: "sum_axes", dims: [2], dataType: INT64, int64Data: [2, 3] });
-    nodes.push({ opType: "ReduceSum", input: ["relu", "sum_axes"], output: ["features"], name: "sum", attribute: [int("keepdims", 0)] });
-  }
-  nodes.push({ opType: "Gemm", input: ["features", "fc.weight"], output: ["output"], name: "fc", attribute: [int("transB", 1)] });
-  const model: OnnxNs.IModelProto = {
-    irVersion: 8, producerName: "cnn-purify", opsetImport: [{ domain: "", version: 13 }],
-    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-    graph: {
-      name: "one-hidden-layer-cnn", node: nodes, initializer: init,
-      input: [io("input", ["N", image.channels, image.height, image.width])],
-      output: [io("output", ["N", shape.outputs])],
-    },
-  };
-  return onnx.ModelProto.encode(model).finish();
+  const { shape, image } = spec, patch: [number, number] = [image.patchHeight, image.patchWidth];
+  patchGeometry(image);
+  const map = oneHiddenAsSequential(shape);
+  const layers: LayerSpec[] = [{ type: "conv", filters: shape.filters, kernel: patch, stride: patch }, ...map.model.layers.slice(1)];
+  // PyTorch's names (those modelToTensors writes too)
+  const names = (i: number, part: string) => (i === 0 ? `conv.${part}` : i === layers.length - 1 ? `fc.${part}` : part === "axes" ? "sum_axes" : undefined);
+  return encodeSequentialOnnx({ input: { C: image.channels, H: image.height, W: image.width }, layers }, map.toSequential(theta), { ...options, names });
 }
 
-/** Reads a model from ONNX bytes; throws ValueError naming an unsupported op, attribute or tensor. */
-export function decodeOnnx(bytes: Uint8Array, where = "onnx", imageSize?: { height: number; width: number }, override?: Map<string, Float64Array>): { spec: ModelSpec; theta: Float64Array } {
-  let model: OnnxNs.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (e) {
-    throw new ValueError(`${where}: not a valid ONNX file (${(e as Error).message})`);
+/** Reads a model from ONNX bytes; throws ValueError naming an unsupported op, or what differs from the one-hidden-layer CNN. */
+export function decodeOnnx(bytes: Uint8Array, where = "onnx", override?: Map<string, Float64Array>): { spec: ModelSpec; theta: Float64Array } {
+  const { model, theta } = decodeSequentialOnnx(bytes, where, override);
+  const fail = (why: string): never => { throw new ValueError(`${where}: ${why}`); };
+  const [conv, relu, ...rest] = model.layers;
+  if (conv?.type !== "conv") return fail("no Conv layer first");
+  const [ph, pw] = pair(conv.kernel), [sh, sw] = pair(conv.stride ?? 1);
+  if (sh !== ph || sw !== pw) fail(`Conv has strides [${sh}, ${sw}] for a ${ph}x${pw} kernel: only non-overlapping convolutions (stride = kernel) are supported`);
+  if (conv.padding) fail("Conv: padding is not supported");
+  if (relu?.type !== "relu") fail("no Relu after the Conv layer");
+  const pool = rest[0]?.type === "sum" || rest[0]?.type === "avgpool" ? rest.shift()! : null;
+  if (rest[0]?.type === "flatten") rest.shift();
+  const dense = rest.shift();
+  if (dense?.type !== "dense" || rest.length) fail(`layers ${model.layers.map((l) => l.type).join(", ")}: only one hidden layer (conv, relu, [sum], flatten, dense) is supported`);
+  const plan = planLayers(model.input, model.layers), hidden = plan.layers[0].output;
+  if (pool?.type === "avgpool" && (pool.size !== hidden.H || pool.size !== hidden.W)) fail("an average pooling that is not global is not supported");
+  const image = { channels: model.input.C, height: model.input.H, width: model.input.W, patchHeight: ph, patchWidth: pw };
+  const shape: ModelShape = { ...patchGeometry(image), filters: conv.filters, outputs: (dense as { units: number }).units, readout: pool ? "sum" : "dense" };
+  const readout = plan.layers[plan.layers.length - 1];
+  for (let o = 0; o < readout.rows; o++) {
+    if (theta[readout.offset + (o + 1) * readout.rowLength - 1] !== 0) fail("the Gemm/MatMul readout has a nonzero bias: a readout bias is not supported by the one-hidden-layer model");
   }
-  const g = model.graph;
-  if (!g || !g.node?.length) throw new ValueError(`${where}: the ONNX file has no graph`);
-  const inits = readInitializers(g, where, override);
-  const attr = (n: OnnxNs.INodeProto, name: string) => n.attribute?.find((a) => a.name === name);
-  const attrInts = (n: OnnxNs.INodeProto, name: string) => attr(n, name)?.ints?.map(num);
-  const attrInt = (n: OnnxNs.INodeProto, name: string, dflt: number) => { const a = attr(n, name); return a ? num(a.i) : dflt; };
-  const weight = (n: OnnxNs.INodeProto, i: number, what: string) => {
-    const t = inits.get(n.input?.[i] ?? "");
-    if (!t) throw new ValueError(`${where}: ${n.opType} "${n.name}": its ${what} "${n.input?.[i]}" is not an initializer`);
-    return t;
-  };
-  const isZero = (t: { values: Float64Array }) => t.values.every((v) => v === 0);
-
-  let convW: { dims: number[]; values: Float64Array } | null = null, convB: Float64Array | null = null, fc: Float64Array | null = null;
-  let O = 0, F = 0, readout: "dense" | "sum" | null = null, scale = 1, relu = false;
-  for (const n of g.node) {
-    const op = n.opType ?? "";
-    if (op === "Conv") {
-      if (convW) throw new ValueError(`${where}: a second Conv ("${n.name}"): only one hidden layer is supported`);
-      convW = weight(n, 1, "weight");
-      if (convW.dims.length !== 4) throw new ValueError(`${where}: Conv weight has dims [${convW.dims.join(", ")}], expected [K, C, kh, kw]`);
-      const [K, , kh, kw] = convW.dims;
-      const strides = attrInts(n, "strides") ?? [1, 1], pads = attrInts(n, "pads") ?? [0, 0, 0, 0];
-      const dil = attrInts(n, "dilations") ?? [1, 1], group = attrInt(n, "group", 1);
-      if (strides[0] !== kh || strides[1] !== kw) throw new ValueError(`${where}: Conv "${n.name}" has strides [${strides.join(", ")}] for a ${kh}x${kw} kernel: only non-overlapping convolutions (stride = kernel) are supported`);
-      if (pads.some((p) => p !== 0) || dil.some((d) => d !== 1) || group !== 1) throw new ValueError(`${where}: Conv "${n.name}": padding, dilation and groups are not supported`);
-      const autoPad = attr(n, "auto_pad")?.s;
-      if (autoPad && new TextDecoder().decode(autoPad) !== "NOTSET" && new TextDecoder().decode(autoPad) !== "VALID") throw new ValueError(`${where}: Conv "${n.name}": auto_pad is not supported`);
-      convB = n.input && n.input.length > 2 && n.input[2] ? weight(n, 2, "bias").values : new Float64Array(K);
-    } else if (op === "Relu") {
-      relu = true;
-    } else if (op === "Flatten" || op === "Reshape") {
-      if (op === "Flatten" && attrInt(n, "axis", 1) !== 1) throw new ValueError(`${where}: Flatten "${n.name}" with axis ${attrInt(n, "axis", 1)}: only axis 1 is supported`);
-      if (op === "Reshape") {
-        const target = weight(n, 1, "shape").values;
-        if (target.length !== 2 || !(target[0] === 0 || target[0] === -1 || target[0] > 0) || !(target[1] === -1 || target[1] > 0)) {
-          throw new ValueError(`${where}: Reshape "${n.name}" to [${Array.from(target).join(", ")}]: only a flatten to [N, -1] is supported`);
-        }
-      }
-      readout = "dense";
-    } else if (op === "ReduceSum" || op === "GlobalAveragePool") {
-      readout = "sum";
-      if (op === "GlobalAveragePool") scale = NaN; // folded in once the patch count is known
-    } else if (op === "Gemm" || op === "MatMul") {
-      const w = weight(n, 1, "weight");
-      if (w.dims.length !== 2) throw new ValueError(`${where}: ${op} "${n.name}" weight has dims [${w.dims.join(", ")}], expected 2`);
-      const transB = op === "Gemm" ? attrInt(n, "transB", 0) : 0;
-      if (op === "Gemm" && (attrInt(n, "transA", 0) !== 0 || (attr(n, "alpha") && attr(n, "alpha")!.f !== 1))) throw new ValueError(`${where}: Gemm "${n.name}": transA and alpha != 1 are not supported`);
-      if (op === "Gemm" && n.input && n.input.length > 2 && n.input[2] && !isZero(weight(n, 2, "bias C"))) {
-        throw new ValueError(`${where}: Gemm "${n.name}" has a nonzero bias: a readout bias is not supported by the one-hidden-layer model`);
-      }
-      [O, F] = transB ? w.dims : [w.dims[1], w.dims[0]];
-      fc = new Float64Array(O * F);
-      for (let o = 0; o < O; o++) for (let f = 0; f < F; f++) fc[o * F + f] = transB ? w.values[o * F + f] : w.values[f * O + o];
-    } else if (op === "Add") {
-      const b = inits.get(n.input?.[1] ?? "") ?? inits.get(n.input?.[0] ?? "");
-      if (!b || !isZero(b)) throw new ValueError(`${where}: Add "${n.name}" adds a nonzero bias: a readout bias is not supported by the one-hidden-layer model`);
-    } else if (op !== "Identity") {
-      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, Relu, Flatten, Reshape, ReduceSum, GlobalAveragePool, Gemm, MatMul, Add (zero bias), Identity`);
-    }
-  }
-  if (!convW || !convB) throw new ValueError(`${where}: no Conv layer found`);
-  if (!relu) throw new ValueError(`${where}: no Relu after the Conv layer`);
-  if (!fc) throw new ValueError(`${where}: no Gemm/MatMul readout found`);
-  const meta: Record<string, string> = {};
-  for (const p of model.metadataProps ?? []) if (p.key && p.value !== undefined && p.value !== null) meta[p.key] = p.value;
-  if (readout) meta.readout = readout;
-  if (meta.height === undefined || meta.width === undefined) {
-    const dims = g.input?.[0]?.type?.tensorType?.shape?.dim;
-    if (dims && dims.length === 4 && dims[2].dimValue && dims[3].dimValue) { meta.height = String(num(dims[2].dimValue)); meta.width = String(num(dims[3].dimValue)); }
-  }
-  const file: TensorFile = {
-    tensors: {
-      "conv.weight": { shape: convW.dims, values: convW.values, dtype: "F64" },
-      "conv.bias": { shape: [convB.length], values: convB, dtype: "F64" },
-      "fc.weight": { shape: [O, F], values: fc, dtype: "F64" },
-    },
-    metadata: meta,
-  };
-  const out = tensorsToModel(file, where, imageSize);
-  if (Number.isNaN(scale)) {
-    // GlobalAveragePool = sum / k: fold 1/k into the readout so the function is unchanged
-    const L = out.theta.length - out.spec.shape.filters * out.spec.shape.outputs;
-    for (let i = L; i < out.theta.length; i++) out.theta[i] /= out.spec.shape.patches;
-  }
-  return out;
+  // the image plan's parameters are laid out as the one-hidden plan's (rows of W~ in place, the readout's rows)
+  const out = oneHiddenAsSequential(shape).fromSequential(theta);
+  // a global average is the sum / k: 1/k folded into the readout, so the function is unchanged
+  if (pool?.type === "avgpool") for (let i = layoutOf(shape).wSize; i < out.length; i++) out[i] /= shape.patches;
+  return { spec: { shape, image }, theta: out };
 }

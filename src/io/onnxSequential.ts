@@ -7,11 +7,15 @@ import { ValueError } from "../errors.js";
 import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
-import { DOUBLE, FLOAT, int, ints, num, onnx, tensor, readInitializers, tensorValues } from "./onnxProto.js";
+import { DOUBLE, FLOAT, INT64, int, ints, num, onnx, tensor, readInitializers, tensorValues } from "./onnxProto.js";
 
-/** Encodes a sequential model; weights W~ rows [w ; b] split into ONNX weight and bias tensors. */
-export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array, options: { dtype?: "f32" | "f64" } = {}): Uint8Array {
-  const dtype = options.dtype ?? "f32";
+/**
+ * Encodes a sequential model; weights W~ rows [w ; b] split into ONNX weight and bias tensors, named
+ * l<layer>.weight / .bias unless `names` says otherwise (the one-hidden-layer CNN's conv.weight ...).
+ */
+export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array,
+  options: { dtype?: "f32" | "f64"; names?: (layer: number, part: string) => string | undefined } = {}): Uint8Array {
+  const dtype = options.dtype ?? "f32", name = (i: number, part: string) => options.names?.(i, part) ?? `l${i}.${part}`;
   const plan = planLayers(model.input, model.layers);
   if (theta.length !== plan.size) throw new ValueError(`encodeSequentialOnnx: params has length ${theta.length}, expected ${plan.size}`);
   const nodes: OnnxNs.INodeProto[] = [], inits: OnnxNs.ITensorProto[] = [];
@@ -23,9 +27,9 @@ export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array
       for (let r = 0; r < l.rows; r++) { w.set(theta.subarray(l.offset + r * l.rowLength, l.offset + r * l.rowLength + p), r * p); b[r] = theta[l.offset + r * l.rowLength + p]; }
       const biased = (s as { bias?: boolean }).bias !== false;
       const g = l.geometry;
-      inits.push(tensor(`l${i}.weight`, g ? [l.rows, l.input.C, g.kh, g.kw] : [l.rows, p], w, dtype));
-      if (biased) inits.push(tensor(`l${i}.bias`, [l.rows], b, dtype));
-      const input = [x, `l${i}.weight`, ...(biased ? [`l${i}.bias`] : [])];
+      inits.push(tensor(name(i, "weight"), g ? [l.rows, l.input.C, g.kh, g.kw] : [l.rows, p], w, dtype));
+      if (biased) inits.push(tensor(name(i, "bias"), [l.rows], b, dtype));
+      const input = [x, name(i, "weight"), ...(biased ? [name(i, "bias")] : [])];
       if (g) {
         const pad = g.padH;
         nodes.push({ opType: "Conv", name: `l${i}`, input, output: [y], attribute: [ints("kernel_shape", [g.kh, g.kw]), ints("strides", [g.strideH, g.strideW]), ints("pads", [pad, pad, pad, pad])] });
@@ -37,7 +41,10 @@ export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array
       nodes.push({ opType: "BatchNormalization", name: `l${i}`, input: [x, ...names], output: [y], attribute: [{ name: "epsilon", type: 1, f: s.eps ?? 1e-5 }] });
     } else if (s.type === "relu") nodes.push({ opType: "Relu", name: `l${i}`, input: [x], output: [y] });
     else if (s.type === "flatten") nodes.push({ opType: "Flatten", name: `l${i}`, input: [x], output: [y], attribute: [int("axis", 1)] });
-    else if (s.type === "sum") throw new ValueError("encodeSequentialOnnx: a sum layer has no ONNX export here (the one-hidden-layer model's encodeOnnx writes its ReduceSum)");
+    else if (s.type === "sum") {
+      inits.push({ name: name(i, "axes"), dims: [2], dataType: INT64, int64Data: [2, 3] });
+      nodes.push({ opType: "ReduceSum", name: `l${i}`, input: [x, name(i, "axes")], output: [y], attribute: [int("keepdims", 1)] });
+    }
     else if (s.type === "maxpool" || s.type === "avgpool") {
       nodes.push({ opType: s.type === "maxpool" ? "MaxPool" : "AveragePool", name: `l${i}`, input: [x], output: [y], attribute: [ints("kernel_shape", [s.size, s.size]), ints("strides", [s.size, s.size])] });
     }
@@ -144,6 +151,12 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
     else if (op === "Reshape") {
       if (!flattenTarget(n.input?.[1] ?? "")) throw new ValueError(`${where}: Reshape "${n.name}": only a flatten to [N, -1] (view(n, -1)) is supported`);
       layers.push({ type: "flatten" }); weights.push(null);
+    } else if (op === "ReduceSum") {
+      // a sum over all positions (the one-hidden-layer CNN's "sum" readout): axes [2, 3]
+      const axes = Array.from(constant(n.input?.[1] ?? "") ?? attrInts(n, "axes") ?? []).map((a) => (a < 0 ? a + 4 : a)).sort();
+      if (axes.length !== 2 || axes[0] !== 2 || axes[1] !== 3) throw new ValueError(`${where}: ReduceSum "${n.name}" over axes [${axes.join(", ")}]: only a sum over all positions (axes 2, 3) is supported`);
+      layers.push({ type: "sum" }); weights.push(null);
+      if (num(attr(n, "keepdims")?.i ?? 1) === 0) { layers.push({ type: "flatten" }); weights.push(null); }
     } else if (op === "GlobalAveragePool") {
       // average over the whole map: an average pooling of its size (square maps)
       const d = planLayers(input, layers).output;
@@ -159,7 +172,7 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
       }
       layers.push({ type: op === "MaxPool" ? "maxpool" : "avgpool", size: k[0] }); weights.push(null);
     } else if (op !== "Identity") {
-      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, BatchNormalization, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape (to [N, -1]), Gemm, MatMul (+ Add), Identity`);
+      throw new ValueError(`${where}: unsupported op ${op} ("${n.name}"); supported: Conv, BatchNormalization, Relu, MaxPool, AveragePool, GlobalAveragePool, ReduceSum (axes 2, 3), Flatten, Reshape (to [N, -1]), Gemm, MatMul (+ Add), Identity`);
     }
   }
   const plan = planLayers(input, layers);

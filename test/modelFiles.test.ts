@@ -114,11 +114,14 @@ describe("model files", () => {
     });
   }
 
-  it("refuses unknown tensors (a readout bias), missing ones and inconsistent shapes by name", () => {
+  it("refuses unknown tensors, a nonzero readout bias, extra layers and inconsistent shapes by name", () => {
     const s = spec("dense");
     const f = modelToTensors(s, initParams(s.shape));
     const dec = (t: Record<string, { shape: number[]; values: Float64Array }>, meta = f.metadata) => () => tensorsToModel(decodeSafetensors(encodeSafetensors(t, meta)), "--model");
-    expect(dec({ ...f.tensors, "fc.bias": { shape: [3], values: new Float64Array(3) } })).toThrow(/tensor "fc.bias" is not part of the supported model/);
+    // a readout bias: a zero one is the one-hidden-layer model, a nonzero one is not (the files pipeline reads that as a sequential CNN)
+    expect(Array.from(dec({ ...f.tensors, "fc.bias": { shape: [3], values: new Float64Array(3) } })().theta)).toEqual(Array.from(dec(f.tensors)().theta));
+    expect(dec({ ...f.tensors, "fc.bias": { shape: [3], values: new Float64Array([0, 0.5, 0]) } })).toThrow(/nonzero bias: a readout bias is not supported/);
+    expect(dec({ ...f.tensors, "fc.scale": { shape: [3], values: new Float64Array(3) } })).toThrow(/tensor "fc.scale" is not part of the supported model/);
     // a convolution without bias reads with zero biases (they have no place in the file)
     const { "conv.bias": _b, ...noBias } = f.tensors;
     const L = layoutOf(s.shape);
@@ -127,8 +130,10 @@ describe("model files", () => {
     // PyTorch's nn.Sequential names: roles come from the shapes
     const seq = dec({ "0.weight": f.tensors["conv.weight"], "0.bias": f.tensors["conv.bias"], "3.weight": f.tensors["fc.weight"] })();
     expect(Array.from(seq.theta)).toEqual(Array.from(dec(f.tensors)().theta));
-    expect(dec({ "0.weight": f.tensors["conv.weight"], "0.bias": f.tensors["conv.bias"], "3.weight": f.tensors["fc.weight"], "3.bias": { shape: [3], values: new Float64Array(3) } }))
-      .toThrow(/tensor "3.bias" \(a readout bias\) is not part of the supported model/);
+    expect(dec({ "0.weight": f.tensors["conv.weight"], "0.bias": f.tensors["conv.bias"], "3.weight": f.tensors["fc.weight"], "3.bias": { shape: [3], values: new Float64Array([1, 2, 3]) } }))
+      .toThrow(/nonzero bias: a readout bias is not supported/);
+    expect(dec({ "0.weight": f.tensors["conv.weight"], "0.bias": f.tensors["conv.bias"], "3.weight": f.tensors["fc.weight"], "4.weight": f.tensors["fc.weight"] }))
+      .toThrow(/2 2-D tensors \(3.weight, 4.weight\)/);
     expect(dec({ ...f.tensors, "conv.bias": { shape: [4], values: new Float64Array(4) } })).toThrow(/conv.bias has shape \[4\], expected \[3\]/);
     expect(dec({ ...f.tensors, "fc.weight": { shape: [3, 11], values: new Float64Array(33) } }, { ...f.metadata, readout: "dense" })).toThrow(/expected \[3, 12\] for the dense readout/);
     expect(dec(f.tensors, { height: "9", width: "8" })).toThrow(/does not divide the image/);

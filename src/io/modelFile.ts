@@ -12,6 +12,8 @@ import { layoutOf, patchGeometry } from "../model/shape.js";
 import type { TensorFile } from "./safetensors.js";
 import type { SequentialModel } from "../deep/train.js";
 import { planLayers } from "../deep/sequential.js";
+import { pair } from "../deep/layers/linear.js";
+import { oneHiddenAsSequential } from "../model/asSequential.js";
 
 export const MODEL_FORMAT = "cnn-purify/one-hidden-layer";
 
@@ -47,132 +49,109 @@ export function modelToTensors(spec: ModelSpec, theta: Float64Array): { tensors:
 }
 
 /**
- * Which tensor is which: PyTorch names them after the module's attributes ("conv.weight" in a
- * class with self.conv, "0.weight" in an nn.Sequential), so roles come from the names this
- * package writes when present, else from the shapes: the one 4-D tensor is the convolution, the
- * one 2-D tensor the readout, a 1-D tensor as long as the filter count the convolution's bias.
- * Anything else is refused by name.
+ * A CNN of one hidden layer from named tensors, as PyTorch users write it: a convolution weight
+ * [K, C, ph, pw] applied with stride = kernel, its optional bias [K], an optional BatchNorm2d after it
+ * (weight, bias, running_mean, running_var [K] under one prefix; its integer num_batches_tracked is
+ * left as it is; eps is PyTorch's default 1e-5, which a state_dict does not store), ReLU, and a
+ * readout [O, K k] over the flattened convolution output or [O, K] over its sum over positions (the
+ * metadata's readout, else the shape, says which), with an optional bias [O]. Roles come from the
+ * names this package writes (conv.weight, conv.bias, fc.weight, fc.bias) when present, else from
+ * the shapes: the one 4-D tensor, the one 2-D tensor, biases after their weights in file order
+ * (which settles K = O). The image size comes from the metadata, or from `imageSize` (the data's).
+ * Throws ValueError/ShapeError naming the tensor when the file is not that.
  */
-export function tensorRoles(file: TensorFile, where: string): { convWeight: string; convBias: string | null; readout: string } {
-  const t = file.tensors, names = Object.keys(t);
-  const supported = "a conv layer with stride = kernel (weight [K, C, ph, pw], optional bias [K]), ReLU, and a bias-free linear readout [O, F]";
-  if (t["conv.weight"] && t["fc.weight"]) {
-    for (const name of names) {
-      if (!["conv.weight", "conv.bias", "fc.weight"].includes(name)) throw new ValueError(`${where}: tensor "${name}" is not part of the supported model (${supported})`);
-    }
-    return { convWeight: "conv.weight", convBias: t["conv.bias"] ? "conv.bias" : null, readout: "fc.weight" };
-  }
-  const by = (rank: number) => names.filter((n) => t[n].shape.length === rank);
-  const conv = by(4), dense = by(2), vectors = by(1);
+export function tensorsToSequential(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { model: SequentialModel; theta: Float64Array } {
+  const t = file.tensors, names = Object.keys(t), meta = file.metadata;
+  const supported = "a conv layer with stride = kernel (weight [K, C, ph, pw], optional bias [K]), an optional BatchNorm2d, ReLU, and a linear readout [O, F] with an optional bias [O]";
+  const ours = !!(t["conv.weight"] && t["fc.weight"]);
+  const conv = ours ? ["conv.weight"] : names.filter((n) => t[n].shape.length === 4), dense = ours ? ["fc.weight"] : names.filter((n) => t[n].shape.length === 2);
   if (conv.length > 1) {
     throw new ValueError(`${where}: ${conv.length} convolution weights (${conv.join(", ")}): a multi-layer network, whose layers a file of tensors does not describe; purify its ONNX export (torch.onnx.export) instead`);
   }
   if (conv.length !== 1) throw new ValueError(`${where}: no 4-D convolution weight: the supported model has one (${supported})`);
   if (dense.length !== 1) throw new ValueError(`${where}: ${dense.length ? `${dense.length} 2-D tensors (${dense.join(", ")})` : "no 2-D readout weight"}: the supported model has one (${supported})`);
-  const K = t[conv[0]].shape[0];
-  // state_dicts list a layer's bias right after its weight: that settles K = O (two vectors of length K)
-  const next = names[names.indexOf(conv[0]) + 1];
-  const candidates = vectors.filter((n) => t[n].shape[0] === K);
-  const bias = next !== undefined && candidates.includes(next) ? [next] : candidates;
-  for (const name of names) {
-    if (name === conv[0] || name === dense[0] || (bias.length === 1 && name === bias[0])) continue;
-    const what = t[name].shape.length === 1 && t[name].shape[0] === t[dense[0]].shape[0] ? " (a readout bias)" : "";
-    throw new ValueError(`${where}: tensor "${name}"${what} is not part of the supported model (${supported})`);
-  }
-  return { convWeight: conv[0], convBias: bias[0] ?? null, readout: dense[0] };
-}
-
-/**
- * Reads a model from named tensors. The image size comes from the metadata, or from `imageSize`
- * (e.g. the data's H x W) when the file has none. Throws ValueError/ShapeError naming the tensor.
- */
-export function tensorsToModel(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { spec: ModelSpec; theta: Float64Array } {
-  const t = file.tensors;
-  const roles = tensorRoles(file, where);
-  const cw = t[roles.convWeight], fw = t[roles.readout];
-  if (cw.shape.length !== 4) throw new ShapeError(`${where}: ${roles.convWeight} has shape [${cw.shape.join(", ")}], expected [K, C, ph, pw]`);
-  const [K, C, ph, pw] = cw.shape;
-  if (K < 1 || C < 1 || ph < 1 || pw < 1) throw new ShapeError(`${where}: ${roles.convWeight} has an empty dimension: [${cw.shape.join(", ")}]`);
-  // a convolution without bias: the bias parameters stay 0 and have no place in the file
-  const cb = roles.convBias ? t[roles.convBias] : { shape: [K], values: new Float64Array(K) };
-  if (cb.shape.length !== 1 || cb.shape[0] !== K) throw new ShapeError(`${where}: ${roles.convBias} has shape [${cb.shape.join(", ")}], expected [${K}] (one bias per filter)`);
-  const meta = file.metadata;
+  const cw = t[conv[0]], fw = t[dense[0]];
+  if (cw.shape.length !== 4 || cw.shape.some((d) => d < 1)) throw new ShapeError(`${where}: ${conv[0]} has shape [${cw.shape.join(", ")}], expected [K, C, ph, pw]`);
+  if (fw.shape.length !== 2 || fw.shape[0] < 1) throw new ShapeError(`${where}: ${dense[0]} has shape [${fw.shape.join(", ")}], expected [O, K k] or [O, K]`);
+  const [K, C, ph, pw] = cw.shape, [O, F] = fw.shape;
+  const bn = batchNormTensors(file, where, K);
+  const bnNames = bn ? [bn.weight, bn.bias, bn.mean, bn.variance, ...(bn.counter ? [bn.counter] : [])] : [];
+  const after = (n: string) => names[names.indexOf(n) + 1];
+  const biasOf = (weight: string, len: number, name: string) => {
+    const b = ours ? (t[name] ? name : null) : after(weight);
+    if (!b || bnNames.includes(b) || (!ours && (t[b].shape.length !== 1 || t[b].shape[0] !== len))) return null;
+    if (t[b].shape.length !== 1 || t[b].shape[0] !== len) throw new ShapeError(`${where}: ${b} has shape [${t[b].shape.join(", ")}], expected [${len}] (one bias per ${weight === conv[0] ? "filter" : "output"})`);
+    return b;
+  };
+  const convBias = biasOf(conv[0], K, "conv.bias"), denseBias = biasOf(dense[0], O, "fc.bias");
+  const known = [conv[0], convBias, dense[0], denseBias, ...bnNames];
+  for (const n of names) if (!known.includes(n)) throw new ValueError(`${where}: tensor "${n}" is not part of the supported model (${supported})`);
   const height = meta.height !== undefined ? Number(meta.height) : imageSize?.height;
   const width = meta.width !== undefined ? Number(meta.width) : imageSize?.width;
   if (height === undefined || width === undefined || !Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
     throw new ValueError(`${where}: the image size is unknown (no height/width metadata and no data to take it from)`);
   }
-  const image: ImageShape = { channels: C, height, width, patchHeight: ph, patchWidth: pw };
-  const { patchDim: p, patches: k } = patchGeometry(image);
-  if (fw.shape.length !== 2 || fw.shape[0] < 1) throw new ShapeError(`${where}: ${roles.readout} has shape [${fw.shape.join(", ")}], expected [O, K k] or [O, K]`);
-  const O = fw.shape[0], f = fw.shape[1];
-  let readout: "dense" | "sum";
-  if (meta.readout === "dense" || meta.readout === "sum") readout = meta.readout;
-  else if (meta.readout !== undefined) throw new ValueError(`${where}: unknown readout "${meta.readout}" in the metadata (known: dense, sum)`);
-  else readout = f === K * k ? "dense" : "sum";
-  const want = readout === "dense" ? K * k : K;
-  if (f !== want) throw new ShapeError(`${where}: ${roles.readout} has shape [${O}, ${f}], expected [${O}, ${want}] for the ${readout} readout of ${K} filters over ${k} patches`);
-  const shape: ModelShape = { patchDim: p, patches: k, filters: K, outputs: O, readout };
-  const L = layoutOf(shape);
-  const theta = new Float64Array(L.size);
-  for (let j = 0; j < K; j++) {
-    theta.set(cw.values.subarray(j * p, (j + 1) * p), j * L.row);
-    theta[j * L.row + p] = cb.values[j];
+  const { patches: k } = patchGeometry({ channels: C, height, width, patchHeight: ph, patchWidth: pw });
+  if (meta.readout !== undefined && meta.readout !== "dense" && meta.readout !== "sum") throw new ValueError(`${where}: unknown readout "${meta.readout}" in the metadata (known: dense, sum)`);
+  const readout = meta.readout ?? (F === K * k ? "dense" : "sum"), want = readout === "dense" ? K * k : K;
+  if (F !== want) throw new ShapeError(`${where}: ${dense[0]} has shape [${O}, ${F}], expected [${O}, ${want}] for the ${readout} readout of ${K} filters over ${k} patches`);
+  const kernel: number | [number, number] = ph === pw ? ph : [ph, pw];
+  const model: SequentialModel = { input: { C, H: height, W: width }, layers: [
+    { type: "conv", filters: K, kernel, stride: kernel, padding: 0, ...(convBias ? {} : { bias: false }) },
+    ...(bn ? [{ type: "batchnorm" as const, eps: 1e-5 }] : []),
+    { type: "relu" }, ...(readout === "sum" ? [{ type: "sum" as const }] : []), { type: "flatten" }, { type: "dense", units: O, ...(denseBias ? {} : { bias: false }) },
+  ] };
+  const plan = planLayers(model.input, model.layers);
+  const theta = new Float64Array(plan.size), p = C * ph * pw;
+  const l0 = plan.layers[0], ld = plan.layers[plan.layers.length - 1];
+  for (let f = 0; f < K; f++) {
+    theta.set(cw.values.subarray(f * p, (f + 1) * p), l0.offset + f * l0.rowLength);
+    theta[l0.offset + f * l0.rowLength + p] = convBias ? t[convBias].values[f] : 0;
   }
+  if (bn) [bn.weight, bn.bias, bn.mean, bn.variance].forEach((name, q) => theta.set(t[name].values, plan.layers[1].offset + q * K));
   for (let o = 0; o < O; o++) {
-    if (readout === "dense") for (let j = 0; j < K; j++) for (let i = 0; i < k; i++) theta[L.wSize + (i * K + j) * O + o] = fw.values[o * f + j * k + i];
-    else for (let j = 0; j < K; j++) theta[L.wSize + j * O + o] = fw.values[o * f + j];
+    theta.set(fw.values.subarray(o * F, (o + 1) * F), ld.offset + o * ld.rowLength);
+    theta[ld.offset + o * ld.rowLength + F] = denseBias ? t[denseBias].values[o] : 0;
   }
-  return { spec: { shape, image }, theta };
+  return { model, theta };
+}
+
+/** The one-hidden-layer CNN from named tensors: tensorsToSequential's network, recognized (oneHiddenOf). */
+export function tensorsToModel(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { spec: ModelSpec; theta: Float64Array } {
+  const { model, theta } = tensorsToSequential(file, where, imageSize);
+  return oneHiddenOf(model, theta, where);
 }
 
 /**
- * The one-hidden-layer CNN as PyTorch users write it, from named tensors: one 4-D square
- * convolution weight [K, C, k, k] applied with stride k, its optional bias [K], an optional
- * BatchNorm2d after it (weight, bias, running_mean, running_var [K] under one prefix; its integer
- * num_batches_tracked is left as it is; eps is PyTorch's default 1e-5, which a state_dict does not
- * store), a readout [O, K (H/k)(W/k)] and its bias [O]: the sequential model conv -> (batchnorm ->)
- * relu -> flatten -> dense. Biases are found after their weights in file order (which settles K = O).
- * Throws ValueError/ShapeError naming the tensor when the file is not that.
+ * The one-hidden-layer CNN recognized in a sequential model read from a file (PyTorch's form: conv
+ * over the images with stride = kernel and no padding, relu, a sum or global average over positions
+ * or neither, flatten, a readout without bias or with a zero one), as its spec and parameters; a
+ * global average's 1/k goes into the readout. Throws ValueError saying what differs.
  */
-export function tensorsToSequential(file: TensorFile, where: string, imageSize?: { height: number; width: number }): { model: SequentialModel; theta: Float64Array } {
-  const t = file.tensors, names = Object.keys(t);
-  const conv = names.filter((n) => t[n].shape.length === 4), dense = names.filter((n) => t[n].shape.length === 2);
-  if (conv.length !== 1 || dense.length !== 1) throw new ValueError(`${where}: not a one-hidden-layer CNN with a readout bias (one 4-D convolution, one 2-D readout)`);
-  const [K, C, kh, kw] = t[conv[0]].shape, [O, F] = t[dense[0]].shape;
-  const bn = batchNormTensors(file, where, K);
-  const bnNames = bn ? [bn.weight, bn.bias, bn.mean, bn.variance, ...(bn.counter ? [bn.counter] : [])] : [];
-  const after = (n: string) => names[names.indexOf(n) + 1];
-  const isBias = (n: string | undefined, len: number) => n !== undefined && !bnNames.includes(n) && t[n].shape.length === 1 && t[n].shape[0] === len;
-  const convBias = isBias(after(conv[0]), K) ? after(conv[0]) : null;
-  const denseBias = isBias(after(dense[0]), O) ? after(dense[0]) : null;
-  if (!denseBias) throw new ValueError(`${where}: no readout bias [${O}] after ${dense[0]}`);
-  const known = [conv[0], convBias, dense[0], denseBias, ...bnNames];
-  for (const n of names) if (!known.includes(n)) throw new ValueError(`${where}: tensor "${n}" is not part of a one-hidden-layer CNN with a readout bias (conv, optional BatchNorm2d, relu, flatten, linear)`);
-  if (kh !== kw) throw new ShapeError(`${where}: ${conv[0]} has a ${kh}x${kw} kernel; with a readout bias only square kernels are supported`);
-  const height = file.metadata.height !== undefined ? Number(file.metadata.height) : imageSize?.height;
-  const width = file.metadata.width !== undefined ? Number(file.metadata.width) : imageSize?.width;
-  if (!height || !width || height % kh !== 0 || width % kw !== 0) throw new ShapeError(`${where}: a ${kh}x${kw} kernel does not tile ${height}x${width} images`);
-  const positions = (height / kh) * (width / kw);
-  if (F !== K * positions) throw new ShapeError(`${where}: ${dense[0]} has ${F} inputs, expected ${K} x ${positions} (the flattened convolution output)`);
-  const model: SequentialModel = { input: { C, H: height, W: width }, layers: [
-    { type: "conv", filters: K, kernel: kh, stride: kh, padding: 0, ...(convBias ? {} : { bias: false }) },
-    ...(bn ? [{ type: "batchnorm" as const, eps: 1e-5 }] : []),
-    { type: "relu" }, { type: "flatten" }, { type: "dense", units: O },
-  ] };
-  const plan = planLayers(model.input, model.layers);
-  const theta = new Float64Array(plan.size), p = C * kh * kw;
-  const l0 = plan.layers[0], ld = plan.layers[plan.layers.length - 1];
-  for (let f = 0; f < K; f++) {
-    theta.set(t[conv[0]].values.subarray(f * p, (f + 1) * p), l0.offset + f * l0.rowLength);
-    theta[l0.offset + f * l0.rowLength + p] = convBias ? t[convBias].values[f] : 0;
+export function oneHiddenOf(model: SequentialModel, theta: Float64Array, where: string): { spec: ModelSpec; theta: Float64Array } {
+  const fail = (why: string): never => { throw new ValueError(`${where}: ${why}`); };
+  const [conv, relu, ...rest] = model.layers;
+  if (conv?.type !== "conv") return fail("no Conv layer first");
+  const [ph, pw] = pair(conv.kernel), [sh, sw] = pair(conv.stride ?? 1);
+  if (sh !== ph || sw !== pw) fail(`Conv has strides [${sh}, ${sw}] for a ${ph}x${pw} kernel: only non-overlapping convolutions (stride = kernel) are supported`);
+  if (conv.padding) fail("Conv: padding is not supported");
+  if (relu?.type !== "relu") fail("no Relu after the Conv layer");
+  const pool = rest[0]?.type === "sum" || rest[0]?.type === "avgpool" ? rest.shift()! : null;
+  if (rest[0]?.type === "flatten") rest.shift();
+  const dense = rest.shift();
+  if (dense?.type !== "dense" || rest.length) fail(`layers ${model.layers.map((l) => l.type).join(", ")}: only one hidden layer (conv, relu, [sum], flatten, dense) is supported`);
+  const plan = planLayers(model.input, model.layers), hidden = plan.layers[0].output;
+  if (pool?.type === "avgpool" && (pool.size !== hidden.H || pool.size !== hidden.W)) fail("an average pooling that is not global is not supported");
+  const image: ImageShape = { channels: model.input.C, height: model.input.H, width: model.input.W, patchHeight: ph, patchWidth: pw };
+  const shape: ModelShape = { ...patchGeometry(image), filters: conv.filters, outputs: (dense as { units: number }).units, readout: pool ? "sum" : "dense" };
+  const readout = plan.layers[plan.layers.length - 1];
+  for (let o = 0; o < readout.rows; o++) {
+    if (theta[readout.offset + (o + 1) * readout.rowLength - 1] !== 0) fail("the readout has a nonzero bias: a readout bias is not supported by the one-hidden-layer model");
   }
-  if (bn) [bn.weight, bn.bias, bn.mean, bn.variance].forEach((name, k) => theta.set(t[name].values, plan.layers[1].offset + k * K));
-  for (let o = 0; o < O; o++) {
-    theta.set(t[dense[0]].values.subarray(o * F, (o + 1) * F), ld.offset + o * ld.rowLength);
-    theta[ld.offset + o * ld.rowLength + F] = t[denseBias].values[o];
-  }
-  return { model, theta };
+  // the image plan's parameters are laid out as the one-hidden plan's (rows of W~ in place, the readout's rows)
+  const out = oneHiddenAsSequential(shape).fromSequential(theta);
+  if (pool?.type === "avgpool") for (let i = layoutOf(shape).wSize; i < out.length; i++) out[i] /= shape.patches;
+  return { spec: { shape, image }, theta: out };
 }
 
 /** A BatchNorm2d's tensors (PyTorch's names: <prefix>weight, bias, running_mean, running_var), or null. */

@@ -1,11 +1,10 @@
 // A model file opened for purification, in any runtime (bytes only: no fs). It gives the network
 // (one-hidden-layer or sequential), its parameter vector, and `write(params)`: the user's own file
 // with only the purified tensors' data changed, each in its own dtype (src/io/storedModel.ts).
-import { ShapeError, ValueError } from "../errors.js";
+import { ValueError } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import type { ModelSpec } from "./modelFile.js";
-import { tensorsToModel, tensorsToSequential } from "./modelFile.js";
-import { decodeOnnx } from "./onnx.js";
+import { oneHiddenOf, tensorsToSequential } from "./modelFile.js";
 import { onnx, tensorValues } from "./onnxProto.js";
 import { decodeSequentialOnnx } from "./onnxSequential.js";
 import { ONNX_FLOAT_TYPES, locateInitializers } from "./onnxWire.js";
@@ -63,28 +62,23 @@ export function openModel(bytes: Uint8Array, format: ModelFormat, where: string,
     });
     // a .pt's zip records each entry's CRC-32: refresh those of the blobs that changed
     const finish = "entries" in file ? (out: Uint8Array) => refreshCrcs(bytes, out, (file as TorchFile).entries) : undefined;
-    let one: ReturnType<typeof tensorsToModel> | null = null, first: unknown;
-    try { one = tensorsToModel(file, where, imageSize); } catch (e) { first = e; }
-    if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => tensorsToModel(withValues(v), where, imageSize).theta, format, finish) };
-    // PyTorch's default nn.Linear has a bias: that network is the sequential conv -> relu -> flatten -> dense
-    let seq: ReturnType<typeof tensorsToSequential>;
-    try { seq = tensorsToSequential(file, where, imageSize); } catch (second) { throw bothRefused(first, second, where); }
-    return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => tensorsToSequential(withValues(v), where, imageSize).theta, format, finish) };
+    return opened(bytes, tensors, format, tensorsToSequential(file, where, imageSize), (v) => tensorsToSequential(withValues(v), where, imageSize), where, finish);
   }
   const tensors = onnxTensors(bytes, where);
-  // every ONNX file is read as a sequential CNN; the one-hidden-layer CNN is recognized among them
-  const seq = decodeSequentialOnnx(bytes, where);
-  let one: ReturnType<typeof decodeOnnx> | null = null;
-  try { one = decodeOnnx(bytes, where); } catch { /* another network: the sequential reading */ }
-  if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => decodeOnnx(bytes, where, v).theta, format) };
-  return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => decodeSequentialOnnx(bytes, where, v).theta, format) };
+  return opened(bytes, tensors, format, decodeSequentialOnnx(bytes, where), (v) => decodeSequentialOnnx(bytes, where, v), where);
 }
 
-/** Neither reader took the file: both reasons, so the construct that stopped each is named. */
-function bothRefused(first: unknown, second: unknown, where: string): unknown {
-  if (!(first instanceof ValueError || first instanceof ShapeError) || !(second instanceof ValueError || second instanceof ShapeError)) return first;
-  const strip = (m: string) => (m.startsWith(`${where}: `) ? m.slice(where.length + 2) : m);
-  return new ValueError(`${where}: as the one-hidden-layer CNN: ${strip(first.message)}; as a multi-layer CNN: ${strip(second.message)}`);
+/**
+ * Every file is read as a sequential CNN; the one-hidden-layer CNN is recognized among them
+ * (oneHiddenOf), else the file is the sequential model it reads as. read(values) reads the file with
+ * other tensor values (how stored() finds where each parameter lives).
+ */
+function opened(bytes: Uint8Array, tensors: StoredTensor[], format: ModelFormat, seq: { model: SequentialModel; theta: Float64Array },
+  read: (v: Map<string, Float64Array>) => { model: SequentialModel; theta: Float64Array }, where: string, finish?: (out: Uint8Array) => void): OpenedModel {
+  let one: ReturnType<typeof oneHiddenOf> | null = null;
+  try { one = oneHiddenOf(seq.model, seq.theta, where); } catch { /* another network: the sequential reading */ }
+  if (one) return { kind: "one-hidden-layer", spec: one.spec, ...stored(bytes, tensors, one.theta, (v) => { const r = read(v); return oneHiddenOf(r.model, r.theta, where).theta; }, format, finish) };
+  return { kind: "sequential", model: seq.model, ...stored(bytes, tensors, seq.theta, (v) => read(v).theta, format, finish) };
 }
 
 function stored(bytes: Uint8Array, tensors: StoredTensor[], theta: Float64Array, assemble: (v: Map<string, Float64Array>) => Float64Array,

@@ -46,13 +46,6 @@ export function checkOptionNames(where: string, options: object | undefined, all
   }
 }
 
-/** Throws ShapeError unless `arr.length === expected`. */
-export function checkLength(where: string, name: string, arr: ArrayLike<number>, expected: number, shape: string): void {
-  if (arr.length !== expected) {
-    throw new ShapeError(`${where}: ${name} has length ${arr.length}, expected ${expected} (${shape})`);
-  }
-}
-
 /** Throws ValueError at the first non-finite entry. */
 export function checkFinite(where: string, name: string, arr: ArrayLike<number>): void {
   for (let i = 0; i < arr.length; i++) {

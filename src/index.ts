@@ -31,7 +31,7 @@ export { encodeNpy, decodeNpy } from "./io/npy.js";
 export { encodeNpz, decodeNpz } from "./io/npz.js";
 export { encodeSafetensors, decodeSafetensors } from "./io/safetensors.js";
 export type { Tensor, TensorFile, SafetensorsDtype } from "./io/safetensors.js";
-export { modelToTensors, tensorsToModel, MODEL_FORMAT } from "./io/modelFile.js";
+export { modelToTensors, tensorsToModel, tensorsToSequential, oneHiddenOf, MODEL_FORMAT } from "./io/modelFile.js";
 export type { ModelSpec } from "./io/modelFile.js";
 export { memoryEstimate, sequentialMemoryEstimate, WASM_MEMORY_LIMIT } from "./recover/memory.js";
 export { heatMap, linePlot, scatterPlot, barChart } from "./plot/svg.js";

@@ -31,7 +31,7 @@ self.onmessage = async (e: MessageEvent<PageRequest>) => {
     const cap = problem.maxIter;
     const r = await problem.run({ onProgress: (it, text) => post({ type: "progress", fraction: Math.min(it, cap) / cap, text }) });
     const stem = files.model.name.replace(/\.[^.]+$/, ""), ext = files.model.name.slice(stem.length);
-    const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as object) };
+    const detail = { report: plainReport(r.detail) };
     // the file's tensors before and after, for the plots
     const byTensor = new Map<string, { before: number[]; after: number[] }>();
     for (let i = 0; i < r.params.length; i++) {

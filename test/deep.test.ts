@@ -219,7 +219,7 @@ describe("the memory estimate", () => {
   ];
   for (const [name, input, layers, n] of cases) {
     it(`bounds the peak WebAssembly memory of linearized and re-linearized purification: ${name}`, async () => {
-      const { SequentialLinearizedOperator, purifyLinearizedSequential } = await import("../src/deep/linearized.js");
+      const { createPurifier } = await import("../src/recover/purify.js");
       const { initSequential } = await import("../src/deep/train.js");
       const { sequentialMemoryEstimate } = await import("../src/recover/memory.js");
       const plan = planLayers(input, layers), x = new Rng(1).normals(n * 784);
@@ -230,9 +230,9 @@ describe("the memory estimate", () => {
         const be = await createBackend("wasm");
         be.resetPeak();
         const before = be.peakBytes();
-        const op = new SequentialLinearizedOperator(be, plan, x, n, init);
-        await purifyLinearizedSequential(op, c, init, { relinearize: method === "relinearized", admm: { maxIter: 30 } });
-        op.dispose();
+        const purifier = await createPurifier({ model: { input, layers }, init, data: { samples: n, values: x }, subspace: method, backend: be, admm: { maxIter: 30 } });
+        await purifier.purify(c);
+        purifier.dispose();
         expect(be.peakBytes() - before).toBeLessThanOrEqual(sequentialMemoryEstimate(plan, n, method));
       }
     }, 120_000);
@@ -265,4 +265,51 @@ describe("cnn-purify deep", () => {
     }
     expect(readFileSync(join(dir, "deep-mnist.svg"), "utf8")).toMatch(/^<svg/);
   }, 120_000);
+});
+
+describe("the one Purifier on a sequential model", () => {
+  it("layerwise: the frozen-first-layer CNN recovered exactly, certified, every contaminated entry of the trained layer named", async () => {
+    const { createPurifier } = await import("../src/recover/purify.js");
+    const { frozenFirstLayerCnn } = await import("./helpers.js");
+    const { model, n, x, init, clean, frozen } = await frozenFirstLayerCnn();
+    const l2 = planLayers(model.input, model.layers).layers[2];
+    const c = clean.slice(), hit = [l2.offset + 3, l2.offset + 40, l2.offset + 77];
+    for (const q of hit) c[q] += 1;
+    const p = await createPurifier({ model, init, data: { samples: n, values: x }, frozen, backend: "wasm" });
+    const { params, report } = await p.purify(c, { clean });
+    p.dispose();
+    expect(report.subspace).toBe("layerwise");
+    expect(Math.max(...params.map((v, q) => Math.abs(v - clean[q])))).toBeLessThan(1e-9);
+    expect(report.recovered).toBe(true);
+    expect(Array.from(report.estimatedContaminated)).toEqual(hit);
+    expect(report.layers!.map((l) => [l.layer, l.frozen, l.recovered])).toEqual([[0, true, false], [2, false, true], [5, true, false]]);
+    expect(report.recall).toBe(1);
+  });
+
+  it("linearized: an f32-stored model trained with its conv layers frozen is certified at its own precision (not at f64's), the outliers named", async () => {
+    const { createPurifier } = await import("../src/recover/purify.js");
+    const { initSequential, trainSequential } = await import("../src/deep/train.js");
+    const model = { input: { C: 1, H: 8, W: 8 }, layers: [
+      { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
+      { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
+    ] as LayerSpec[] };
+    const n = 4, x = new Rng(5).normals(n * 64), frozen = [0, 2];
+    // the dense layer's update lies in the linearized span of its own rows at init (its inputs never changed)
+    const init = initSequential(model, 1).map(Math.fround);
+    const clean = (await trainSequential(model, init, x, [0, 1, 1, 0], { epochs: 100, lr: 0.1, frozen })).map(Math.fround);
+    const dense = planLayers(model.input, model.layers).layers[5];
+    const c = clean.slice(), hit = [dense.offset + 2, dense.offset + 30];
+    for (const q of hit) c[q] = Math.fround(c[q] + 1);
+    const run = async (precision: "f32" | "f64") => {
+      const p = await createPurifier({ model, init, data: { samples: n, values: x }, frozen, subspace: "linearized", precision, backend: "wasm" });
+      try { return await p.purify(c); } finally { p.dispose(); }
+    };
+    const f32 = await run("f32"), f64 = await run("f64");
+    expect(f32.report.recovered).toBe(true);
+    expect(f64.report.recovered).toBe(false);
+    expect(Array.from(f32.report.estimatedContaminated)).toEqual(hit);
+    const scale = Math.max(...clean.map(Math.abs));
+    expect(Math.max(...f32.params.map((v, q) => Math.abs(v - clean[q])))).toBeLessThan(1e-6 * scale);
+    for (const l of [0, 2]) { const L = planLayers(model.input, model.layers).layers[l]; for (let q = L.offset; q < L.offset + L.params; q++) expect(f32.params[q]).toBe(init[q]); }
+  });
 });

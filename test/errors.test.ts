@@ -70,6 +70,16 @@ describe("typed errors that name the problem", () => {
     await expect(purify(c, { shape, init: badInit, data })).rejects.toThrow(/init\[2\] is NaN/);
     await purify(c, { shape, init, data });
     expect(Object.is(c[0], NaN) || Number.isNaN(c[0])).toBe(true);
+    // the same purifier on a sequential model: its own spans, data and options, each refused by name
+    const model = { input: { C: 1, H: 4, W: 4 }, layers: [{ type: "conv" as const, filters: 2, kernel: 2, stride: 2 }, { type: "relu" as const }, { type: "flatten" as const }, { type: "dense" as const, units: 2 }] };
+    const seq = { model, init: new Float64Array(28).fill(0.1), data: { samples: 2, values: new Float64Array(32) } };
+    await expect(purify(seq.init, { ...seq, shape })).rejects.toThrow(/one of options.shape \(one-hidden-layer\) or options.model \(sequential\)/);
+    await expect(purify(seq.init, { ...seq, subspace: "patch" })).rejects.toThrow(/unknown subspace "patch" for a sequential model \(known: auto, layerwise, linearized, relinearized\)/);
+    await expect(purify(seq.init, { ...seq, data: { samples: 2, values: new Float64Array(31) } })).rejects.toThrow(/data has 31 values for 2 samples, expected 2 images of 1x4x4/);
+    await expect(purify(seq.init, { ...seq, frozen: [1] })).rejects.toThrow(/frozen 1 is not a layer with parameters/);
+    await expect(purify(seq.init, { ...seq, trainedReadout: false })).rejects.toThrow(/trainedReadout is for the one-hidden-layer model/);
+    await expect(purify(c, { shape, init, data, frozen: [0] })).rejects.toThrow(/frozen layers are for sequential models/);
+    await expect(purify(seq.init.subarray(1), seq)).rejects.toThrow(/contaminated has length 27, expected 28 parameters/);
     expect(Array.from(c.subarray(1))).toEqual(Array.from(before.subarray(1)));
     expect(Array.from(init)).toEqual(Array.from(initCopy));
   });

@@ -144,7 +144,7 @@ export const purifyCommand: Command = {
     for (const w of (r.summary.warnings as string[] | undefined) ?? []) if (!problem.choice.warnings.includes(w)) process.stderr.write(`cnn-purify: warning: ${w}\n`);
     const summary = { out: outPath, ...r.summary };
     if (reportPath !== undefined) {
-      const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as object) };
+      const detail = { report: plainReport(r.detail) };
       // what was purified, by content: the inputs' SHA-256, the tool's version, the options given
       const provenance = { files: await fileDigests({ model: files.model, init: files.init, data: files.data }), version: VERSION, options };
       writeFileAtomic(reportPath, JSON.stringify({ ...summary, ...detail, ...provenance }, null, 2) + "\n");

@@ -31,6 +31,8 @@ export interface LayerReport {
   estimatedContaminated: number;
   /** The exactness certificate of the recovery issue, per filter row (false when covered or frozen). */
   recovered: boolean;
+  /** min over rows of certificateSlack (>= 0 exactly when recovered; -1 when covered, 0 when frozen). */
+  slack: number;
 }
 
 /**
@@ -40,8 +42,8 @@ export interface LayerReport {
  * folded into the conv). `precision`: the model's storage precision (rows fit to its rounding).
  */
 export async function purifyLayerwise(model: SequentialModel, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
-  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision } = {}): Promise<{ params: Float64Array; layers: LayerReport[] }> {
-  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows", "precision"]);
+  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision; solve?: Omit<SolveOptions, "erased" | "floor"> } = {}): Promise<LayerwisePurification> {
+  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows", "precision", "solve"]);
   const plan = planLayers(model.input, model.layers);
   if (contaminated.length !== plan.size || init.length !== plan.size) throw new ShapeError(`purifyLayerwise: parameters must have length ${plan.size}`);
   checkFinite("purifyLayerwise", "init", init);
@@ -52,7 +54,7 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
   const frozen = new Set(o.frozen ?? []);
   const ws = new SequentialWorkspace(be, plan, n);
   const xb = be.upload(be.alloc(x.length), x), theta = be.alloc(plan.size);
-  const reports: LayerReport[] = [];
+  const reports: LayerReport[] = [], flagged: number[] = [], solutions: BatchSolution[] = [];
   try {
     for (let i = 0; i < plan.layers.length; i++) {
       const l = plan.layers[i];
@@ -61,14 +63,15 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
         let restored = 0;
         if (frozen.has(i)) out.set(init.subarray(from, from + l.params), from);
         else for (const part of [from, from + C]) restored += channelOutliers(contaminated, init, part, C, out);
-        reports.push({ layer: i, type: "batchnorm", rows: C, spanDim: 0, iterations: 0, frozen: frozen.has(i), covers: true, estimatedContaminated: restored, recovered: false });
+        for (let q = from; q < from + l.params; q++) if (!Object.is(out[q], contaminated[q])) flagged.push(q);
+        reports.push({ layer: i, type: "batchnorm", rows: C, spanDim: 0, iterations: 0, frozen: frozen.has(i), covers: true, estimatedContaminated: restored, recovered: false, slack: -1 });
         continue;
       }
       if (!l.rows) continue;
       const len = l.rows * l.rowLength;
       if (frozen.has(i)) {
         out.set(init.subarray(l.offset, l.offset + len), l.offset);
-        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: 0, iterations: 0, frozen: true, covers: false, estimatedContaminated: 0, recovered: false });
+        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: 0, iterations: 0, frozen: true, covers: false, estimatedContaminated: 0, recovered: false, slack: 0 });
         continue;
       }
       // the patches of layer i from the purified layers below (forward with out and the statistics
@@ -81,9 +84,8 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       if (m >= l.rowLength) {
         // generic patches then span all of R^(p+1): every row fits exactly, only erasures can be
         // repaired (back to init), and the Gram would be m x m for nothing
-        for (const q of erasures) out[l.offset + q] = init[l.offset + q];
-        const bad = erasures.length;
-        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: bad, recovered: false });
+        for (const q of erasures) { out[l.offset + q] = init[l.offset + q]; flagged.push(l.offset + q); }
+        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: erasures.length, recovered: false, slack: -1 });
         continue;
       }
       const erased = perProblem(erasures, 0, l.rowLength, l.rows);
@@ -91,18 +93,29 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       const floor = floors?.subarray(l.offset, l.offset + len);
       // initRows: each row's span also holds its own init row (weight decay; a BatchNorm folded into
       // the conv rescales a row along it)
-      const { solution: sol, slack } = await solveLayerRows(ws, i, r, erased, { solver: "admm", admm: o.admm, floor, initRows: o.initRows ? init.subarray(l.offset, l.offset + len) : undefined });
+      const { solution: sol, slack } = await solveLayerRows(ws, i, r, erased, { solver: "admm", admm: o.admm, ...o.solve, floor, initRows: o.initRows ? init.subarray(l.offset, l.offset + len) : undefined });
+      solutions.push(sol);
       for (let q = 0; q < len; q++) out[l.offset + q] = init[l.offset + q] + sol.fitted[q];
       const erasedRows = erased.map((e) => new Set(e ?? []));
       // the rule purify() flags by (a fit's rounding, or the model's storage rounding, is no suspect)
-      const R = l.rowLength, estimated = flaggedEntries(sol.residual, l.rows, R, (f, q) => r[f * R + q], floor ? (f, q) => floor[f * R + q] : null, (f, q) => erasedRows[f].has(q)).length;
-      reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: sol.iterations, frozen: false, covers: false, estimatedContaminated: estimated, recovered: slack >= 0 });
+      const R = l.rowLength, found = flaggedEntries(sol.residual, l.rows, R, (f, q) => r[f * R + q], floor ? (f, q) => floor[f * R + q] : null, (f, q) => erasedRows[f].has(q));
+      for (const [f, q] of found) flagged.push(l.offset + f * R + q);
+      reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: sol.iterations, frozen: false, covers: false, estimatedContaminated: found.length, recovered: slack >= 0, slack });
     }
   } finally {
     ws.dispose();
     be.free(xb); be.free(theta);
   }
-  return { params: preciseStatistics(be, plan, out, x, n), layers: reports };
+  return { params: preciseStatistics(be, plan, out, x, n), layers: reports, flagged, solutions };
+}
+
+export interface LayerwisePurification {
+  params: Float64Array;
+  layers: LayerReport[];
+  /** Entries judged contaminated (plan indices): flagged by their layer's fit, erased, or restored. */
+  flagged: number[];
+  /** Each solved layer's solution, bottom-up. */
+  solutions: BatchSolution[];
 }
 
 /**

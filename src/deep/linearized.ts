@@ -3,14 +3,9 @@
 // is composed layer by layer (src/deep/ntk.ts): the P x n O matrix itself is never formed. Forming
 // it column by column as JVP(VJP(e_j)) (gramByPairs) is kept as the reference the tests check against.
 import type { Backend, Buf, Buf32 } from "../backend/types.js";
-import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
-import type { AdmmOptions } from "../recover/admm.js";
 import type { LinearOperator } from "../recover/operator.js";
-import { certificateSlack, splitErasures } from "../recover/purify.js";
-import { relinearizedSolve } from "../recover/relinearize.js";
-import type { Arithmetic } from "../recover/solve.js";
 import type { planLayers } from "./sequential.js";
-import { SequentialWorkspace, preciseStatistics, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp, withStatisticsOf } from "./sequential.js";
+import { SequentialWorkspace, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp } from "./sequential.js";
 import type { LayerNtkChoice, NtkFactors } from "./ntk.js";
 import { f32Sink, ntkBetween, ntkChoices, ntkFactors, ntkInto, ntkWeightedBetween } from "./ntk.js";
 
@@ -140,45 +135,5 @@ export class SequentialLinearizedOperator implements LinearOperator {
     if (this.gramCache) { this.be.free(this.gramCache); this.gramCache = null; }
     this.factorCache?.dispose();
     this.factorCache = null;
-  }
-}
-
-export interface SequentialPurification {
-  params: Float64Array;
-  /** ADMM iterations of the first pass (plus the second when re-linearized). */
-  iterations: number;
-  /** NaN/Inf and gross entries, dropped from the fit and restored from the span. */
-  erasures: number;
-  /** How the re-linearized union's Gram was factored (undefined after one pass: the caller's factor). */
-  unionGram?: GramRecord;
-}
-
-/**
- * Method (b): LAD in the span of op (linearized at init), erasures as in purify(); with
- * relinearize, again in the union with the span at the first-pass result (warm-started), its Gram
- * made of op's cached NTK and VJP/JVP cross products. factor: op's factored NTK, when held.
- */
-export async function purifyLinearizedSequential(op: SequentialLinearizedOperator, contaminated: Float64Array, init: Float64Array,
-  o: { factor?: GramFactor; relinearize?: boolean; admm?: AdmmOptions; arithmetic?: Arithmetic } = {}): Promise<SequentialPurification> {
-  const be = op.be;
-  // statistics are not parameters: never fitted, recomputed at the result
-  const { delta, erasures } = splitErasures(withStatisticsOf(op.plan, contaminated, init), init);
-  const erased = [erasures.length ? Int32Array.from(erasures) : null];
-  // a first pass certified exact (every conv/dense row block fit beyond its margin) stops there
-  const blocks: Array<[number, number]> = op.plan.layers.flatMap((l, i) => op.frozen.includes(i) ? [] : Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]));
-  const erasedSet = new Set(erasures);
-  const two = await relinearizedSolve(op, o.factor, delta, init, {
-    relinearize: o.relinearize === true,
-    spanAt: (theta1) => new SequentialLinearizedOperator(be, op.plan, op.inputs, op.n, theta1, op.frozen),
-    exact: (first) => certificateSlack(first.residual, delta, blocks, op.cols, erasedSet) >= 0,
-    first: { solver: "admm", admm: o.admm, erased, arithmetic: o.arithmetic },
-    second: { solver: "admm", admm: o.admm, erased, arithmetic: o.arithmetic },
-  });
-  try {
-    const params = preciseStatistics(be, op.plan, init.map((v, i) => v + two.solution.fitted[i]), op.inputs, op.n);
-    const iterations = two.first.iterations + (two.solution === two.first ? 0 : two.solution.iterations);
-    return { params, iterations, erasures: erasures.length, unionGram: two.record };
-  } finally {
-    two.dispose();
   }
 }

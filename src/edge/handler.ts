@@ -155,7 +155,7 @@ async function handleFiles(req: Request, maxBody: number, maxMem: number): Promi
   const be = await createBackend("wasm");
   const r = await problem.run({ backend: be });
   if (r.file.unstored.length) throw new Refusal(422, `${r.file.unstored.length} purified parameters have no place in the model file (e.g. a bias it does not store)`);
-  const detail = r.model.kind === "sequential" ? { layers: r.detail } : { report: plainReport(r.detail as object) };
+  const detail = { report: plainReport(r.detail) };
   const out = new FormData();
   const stem = files.model.name.replace(/\.[^.]+$/, ""), ext = files.model.name.slice(stem.length);
   out.append("model", new Blob([r.file.bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }), `${stem}.purified${ext}`);

@@ -3,7 +3,6 @@
 // of DESIGN.md section 4 — (a) layerwise patch spans, (b) the global linearized span, and (b)
 // re-linearized (with the span at the first-pass model) — beside the
 // naive baselines. Time and peak WebAssembly memory per method. Node only (data from npm packages).
-import { factorSpan } from "../recover/solve.js";
 import { spanFit } from "../recover/report.js";
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
@@ -12,7 +11,6 @@ import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName } from "../data/datasets.js";
 import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
 import { purifyLayerwise } from "../deep/layerwise.js";
-import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
 import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
 import { reluFlipRate } from "../deep/patterns.js";
@@ -20,7 +18,7 @@ import type { SequentialModel } from "../deep/train.js";
 import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
 import { Rng } from "../random.js";
-import { spanResidualOf } from "../recover/purify.js";
+import { createPurifier } from "../recover/purify.js";
 import { THRESHOLDS, clipInGroups, zeroAbnormalInGroups } from "../recover/baselines.js";
 import type { ScenarioName } from "./realData.js";
 
@@ -115,12 +113,12 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   step("forming the NTK (composed per layer)");
   be.resetPeak();
   let t1 = performance.now();
-  const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);
-  const { factor } = factorSpan(op, "auto");
+  // prepared for the re-linearized span, so its NTK at init is kept for the union; it runs linearized too
+  const purifier = await createPurifier({ model, init, data: { samples: n, values: set.images }, subspace: "relinearized", backend: be, admm: { maxIter: 150 } });
   const ntkSeconds = (performance.now() - t1) / 1000;
   const ntkPeak = be.peakBytes();
   // the clean update's part outside the span, through the factored Gram
-  const spanResidual = spanResidualOf(be, op, clean, init, 0, op.rows, 1, factor);
+  const spanResidual = purifier.spanResidual(clean);
 
   // the naive baselines with each layer's W~ as one group (layer scales differ)
   const groups = plan.layers.filter((l) => l.rows).map((l) => Int32Array.from({ length: l.rows * l.rowLength }, (_, q) => l.offset + q));
@@ -142,7 +140,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
         params = r.params;
         layerSpans = r.layers.map((l) => ({ layer: l.layer, spanDim: l.spanDim, rowLength: plan.layers[l.layer].rowLength, covers: l.covers }));
       } else {
-        params = (await purifyLinearizedSequential(op, c, init, { factor, relinearize: method === "relinearized", admm: { maxIter: 150 } })).params;
+        params = (await purifier.purify(c, { subspace: method })).params;
       }
       const row: DeepScenario = {
         name, level, method, accContaminated, accPurified: await acc(params), accBaseline, ...extra,
@@ -165,7 +163,7 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
     (params, e) => trainSequential(model, params, poisonedX, poisonedY, { epochs: 1, lr: 0.01, batchSize: 32, seed: seed + 40 + e, updateMask: mask, backend: be }),
     asr);
   await record("backdoor-sparse", top.length / mask.length, backdoored, { asrBefore: success, benignFraction: 1 });
-  factor.dispose(); op.dispose();
+  purifier.dispose();
   o.onProgress?.("done", steps, steps);
   return {
     dataset, quick, seconds: (performance.now() - t0) / 1000,

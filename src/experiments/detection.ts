@@ -5,14 +5,12 @@
 // entries by outliers and by f32 bit flips of the top 24 bits; the sparse and dense backdoors) to
 // measure the detection rate. The span is formed once at init: every model costs one ADMM solve.
 // Node only (the data come from npm packages).
-import { factorSpan } from "../recover/solve.js";
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { addTrigger, backdoorAttack, fineTuneUntil, largestEntries } from "../attack/backdoor.js";
 import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName } from "../data/datasets.js";
 import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
-import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
 import { planLayers } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
 import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
@@ -219,8 +217,7 @@ async function multiLayerRecipe(be: Backend, dataset: DatasetName, quick: boolea
   const model: SequentialModel = { input: { C: 1, H: 28, W: 28 }, layers: DEEP_LAYERS };
   const plan = planLayers(model.input, model.layers);
   const init = initSequential(model, seed + 1);
-  const op = new SequentialLinearizedOperator(be, plan, set.images, n, init);
-  const { factor } = factorSpan(op, "auto");
+  const purifier = await createPurifier({ model, init, data: { samples: n, values: set.images }, subspace: "linearized", backend: be, admm: { maxIter: 150 } });
   // the tensors an ONNX export holds (l<i>.weight, l<i>.bias), found as check finds them
   const groups = groupsOf(encodeSequentialOnnx(model, codes(plan.size), { dtype: "f64" }), "onnx");
   const target = new Rng(seed ^ 0x9e3779b9).int(10);
@@ -233,7 +230,7 @@ async function multiLayerRecipe(be: Backend, dataset: DatasetName, quick: boolea
     describe: `multi-layer CNN (${DEEP_LAYERS.map((l) => l.type).join(" ")}), n ${n}, ${epochs} epochs SGD (lr 0.02, batch 32) from one init; linearized span at init, 150 ADMM iterations`,
     P: plan.size, groups,
     trainClean: (s) => trainSequential(model, init, set.images, set.labels, { epochs, lr: 0.02, batchSize: 32, seed: seed * 7919 + s, backend: be }),
-    fit: async (c) => (await purifyLinearizedSequential(op, c, init, { factor, admm: { maxIter: 150 } })).params,
+    fit: async (c) => (await purifier.purify(c)).params,
     backdoor: async (c, kind, s) => {
       const mask = kind === "sparse" ? largestEntries(await gradientSequential(model, c, poisonedX, poisonedY, be), 0.02).mask : undefined;
       const r = await fineTuneUntil(c, 0.95, 20,
@@ -241,6 +238,6 @@ async function multiLayerRecipe(be: Backend, dataset: DatasetName, quick: boolea
         (params) => evaluateSequential(model, params, triggeredX, targetY, be));
       return { params: r.params, changed: mask ? mask.reduce((a, v) => a + v, 0) : c.length };
     },
-    dispose: () => { factor.dispose(); op.dispose(); },
+    dispose: () => purifier.dispose(),
   };
 }

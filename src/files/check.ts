@@ -147,12 +147,12 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
   const exactRegime = (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") && !problem.choice.covers && !batchNorm;
   const m = r.model, theta = m.theta, params = r.params;
   // suspects: entries the purified model (the span's prediction) does not reproduce
-  const detail = r.detail as { recovered?: boolean; certificateSlack?: number; estimatedContaminated?: Int32Array } | Array<{ recovered: boolean; frozen: boolean; covers: boolean }>;
+  const detail = r.detail;
   let certificate: boolean, statistic: CheckResult["statistic"], flagged: number[];
-  if (Array.isArray(detail)) {
+  if (detail.layers) {
     // layerwise: every trained layer certified; suspects where the file and the span disagree beyond
     // the fit's tolerance (1e-9 of the update's rms, or the storage rounding)
-    const uncertified = detail.filter((l) => !l.frozen && !l.recovered).length;
+    const uncertified = detail.layers.filter((l) => !l.frozen && !l.recovered).length;
     certificate = uncertified === 0;
     statistic = { name: "trained layers whose rows fit their patch span beyond the certificate's margin in no block", value: uncertified, threshold: 0 };
     const floor = r.model.kind === "sequential" ? layerFloors(planLayers(r.model.model.input, r.model.model.layers), r.precision, r.init, theta) : null;
@@ -166,8 +166,8 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
     }
   } else {
     certificate = detail.recovered === true;
-    statistic = { name: "certificate slack (exactly fit rows - span dimension - margin, worst block)", value: detail.certificateSlack ?? 0, threshold: 0 };
-    flagged = Array.from(detail.estimatedContaminated ?? []);
+    statistic = { name: "certificate slack (exactly fit rows - span dimension - margin, worst block)", value: detail.certificateSlack, threshold: 0 };
+    flagged = Array.from(detail.estimatedContaminated);
   }
   let verdict: CheckVerdict, certified: boolean, reason: string, basis: CheckResult["basis"] = exactRegime ? "certificate" : "none";
   if (!exactRegime && cal && !batchNorm && !problem.choice.covers) {

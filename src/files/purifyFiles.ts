@@ -3,11 +3,8 @@
 // the same network in model and init, the data's image size) and sizes the work before anything
 // is allocated; running purifies and writes the result into the user's own file (only the
 // purified tensors' data change, each in its own dtype).
-import { factorSpan } from "../recover/solve.js";
 import { resolveBackend } from "../backend/index.js";
 import type { Backend } from "../backend/types.js";
-import { purifyLayerwise } from "../deep/layerwise.js";
-import { SequentialLinearizedOperator, purifyLinearizedSequential } from "../deep/linearized.js";
 import { planLayers, withStatisticsOf } from "../deep/sequential.js";
 import { evaluateSequential } from "../deep/train.js";
 import { InputFileError, OptionError } from "../errors.js";
@@ -19,7 +16,7 @@ import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
 import type { SpanChoice } from "../recover/chooseSpan.js";
 import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
 import { spanFit } from "../recover/report.js";
-import type { ModelPrecision, SubspaceName } from "../recover/purify.js";
+import type { ModelPrecision, PurifyOptions, PurifyReport, SubspaceName } from "../recover/purify.js";
 import { Purifier, SUBSPACE_NAMES } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
 import type { Arithmetic, SolverName } from "../recover/solve.js";
@@ -73,8 +70,8 @@ export interface FilePurifyResult {
   model: OpenedModel;
   /** One line per quantity (the CLI's summary table). */
   summary: Record<string, unknown>;
-  /** The solver's report (one-hidden-layer) or per-layer reports (multi-layer). */
-  detail: unknown;
+  /** The purifier's report (the layerwise method's per-layer reports in its layers). */
+  detail: PurifyReport;
 }
 
 /** A purification of files, checked and sized, ready to run. */
@@ -166,34 +163,51 @@ const changedCount = (a: Float64Array, b: Float64Array) => a.reduce((c, v, i) =>
 // NaN/Inf parameters would make every output NaN: the "before" accuracy counts them as 0
 const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
 
-/** A model family's part of a run: its purification (with the summary lines only it has) and accuracy. */
+/** A model family's part of a run: what its purifier is built from, the summary lines only it has, and accuracy. */
 interface FamilyRun {
   model: OpenedModel; family: string; choice: SpanChoice; maxIter: number; memoryBytes: number; precision: ModelPrecision;
-  purify(be: Backend, r: Parameters<FileProblem["run"]>[0] & object): Promise<{ params: Float64Array; detail: unknown; lines: Record<string, unknown>; ntk?: string }>;
+  /** The purifier's model, data and family options (the backend's patches for the one-hidden-layer model). */
+  create(be: Backend): Pick<PurifyOptions, "shape" | "model" | "data" | "trainedReadout" | "frozen">;
+  /** What besides the common options the prepared span depends on (SpanCache's key). */
+  key: unknown[];
+  lines?(params: Float64Array): Record<string, unknown>;
   accuracy(be: Backend, images: Float64Array, n: number, labels: Float64Array, theta: Float64Array): Promise<number | null>;
   /** The change and init the span's fit is judged on (default the file's and init's parameters). */
   fitted?(params: Float64Array): [Float64Array, Float64Array];
 }
 
-/** One run and one summary for both model families. */
+/** One run and one summary for both model families: the one Purifier, prepared once per span (SpanCache). */
 function fileProblem(p: Parts<OpenedModel>, f: FamilyRun): FileProblem {
-  const { model, choice, maxIter, memoryBytes } = f;
+  const { model, choice, maxIter, memoryBytes, precision } = f, o = p.options, subspace = choice.subspace as SubspaceName;
   return {
     model, choice, maxIter, memoryBytes,
     async run(r = {}) {
       const be = await resolveBackend(r.backend), t0 = performance.now();
-      const { params, detail, lines, ntk } = await f.purify(be, r);
+      const prepare = () => Purifier.create({
+        ...f.create(be), init: p.init, subspace, solver: o.solver, arithmetic: o.arithmetic, backend: be, admm: { maxIter }, precision, weightDecay: o.initRows,
+      });
+      const key = JSON.stringify([f.family, be.name, subspace, o.solver, o.arithmetic, maxIter, precision, o.initRows, ...f.key]);
+      const purifier = r.spans ? await r.spans.get(key, prepare, (q) => q.dispose()) : await prepare();
+      let result;
+      try {
+        result = await purifier.purify(model.theta, { onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)) });
+      } finally {
+        if (!r.spans) purifier.dispose();
+      }
+      const { params, report } = result;
       const file = model.write(params);
       const summary: Record<string, unknown> = {
-        model: f.family, subspace: choice.subspace, span: choice.reason, admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
-        seconds: (performance.now() - t0) / 1000, ...lines, binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
+        model: f.family, subspace, span: choice.reason, ...f.lines?.(params), admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
+        estimatedContaminated: report.estimatedContaminated.length, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
+        spanDim: report.spanDim, iterations: report.iterations, seconds: (performance.now() - t0) / 1000, certifiedExact: report.recovered, precision,
+        binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
-      if (ntk) summary.ntk = ntk;
+      if (report.gram) summary.ntk = report.gram.reason;
       if (file.unstored.length) summary.unstored = file.unstored.length;
       const [contaminated, init] = f.fitted?.(params) ?? [model.theta, p.init];
-      addSpanFit(summary, contaminated, init, params, choice.subspace, choice.warnings);
+      addSpanFit(summary, contaminated, init, params, subspace, choice.warnings);
       await accuracies(summary, p, (images, n, labels, t) => f.accuracy(be, images, n, labels, t), params);
-      return { params, init: p.init, precision: f.precision, file, model, summary, detail };
+      return { params, init: p.init, precision, file, model, summary, detail: report };
     },
   };
 }
@@ -208,35 +222,15 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   const readout = o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, layoutOf(shape).wSize)
     : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
   const choice = chooseSpan(shape, p.n, { requested, trainedReadout: readout.trained, weightDecay: o.initRows, memoryLimit: p.memoryLimit, rowTensors: model.tensorNames(0, layoutOf(shape).wSize) });
-  const subspace = choice.subspace as SubspaceName;
-  if (o.initRows && subspace !== "patch") throw new OptionError(`init rows extend the patch span; this purification uses the ${subspace} span (${choice.reason})`);
-  const maxIter = o.maxIter ?? (subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
-  const precision = storagePrecision(model.dtypes);
+  if (o.initRows && choice.subspace !== "patch") throw new OptionError(`init rows extend the patch span; this purification uses the ${choice.subspace} span (${choice.reason})`);
   return fileProblem(p, {
-    model, family: "one-hidden-layer", choice, maxIter, precision,
-    memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, subspace),
-    async purify(be, r) {
-      const prepare = () => Purifier.create({
-        shape, init: p.init, data: patchesFromImages(be, p.data, p.n, image), subspace, solver: o.solver, arithmetic: o.arithmetic, backend: be,
-        trainedReadout: readout.trained, admm: { maxIter }, precision, weightDecay: o.initRows,
-      });
-      const key = JSON.stringify(["one-hidden-layer", be.name, subspace, o.solver, o.arithmetic, readout.trained, maxIter, precision, o.initRows]);
-      const purifier = r.spans ? await r.spans.get(key, prepare, (q) => q.dispose()) : await prepare();
-      let result;
-      try {
-        result = await purifier.purify(model.theta, { onProgress: r.onProgress && ((q) => r.onProgress!(q.iteration, `${q.stage} iteration ${q.iteration}`)) });
-      } finally {
-        if (!r.spans) purifier.dispose();
-      }
-      const { params, report } = result;
-      const lines = {
-        readout: readout.reason, estimatedContaminated: report.estimatedContaminated.length, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
-        spanDim: report.spanDim, iterations: report.iterations, seconds: report.seconds, certifiedExact: report.recovered, precision,
-      };
-      return { params, detail: report, lines, ntk: report.gram?.reason };
-    },
+    model, family: "one-hidden-layer", choice, precision: storagePrecision(model.dtypes),
+    maxIter: o.maxIter ?? (choice.subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter),
+    memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, choice.subspace),
+    create: (be) => ({ shape, data: patchesFromImages(be, p.data, p.n, image), trainedReadout: readout.trained }),
+    key: [readout.trained],
+    lines: () => ({ readout: readout.reason }),
     accuracy: async (be, images, n, labels, t) => (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy,
-    fitted: () => [model.theta, p.init],
   });
 }
 
@@ -255,33 +249,16 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
     requested, frozen, memoryLimit: p.memoryLimit,
     layerTensors: (i) => { const l = plan.layers[i]; return model.tensorNames(l.offset, l.offset + l.params); },
   });
-  const method = choice.subspace;
-  if (o.initRows && method !== "layerwise") throw new OptionError(`init rows extend the layerwise span; this purification uses the ${method} span (${choice.reason})`);
-  const maxIter = o.maxIter ?? (method === "layerwise" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
-  const precision = storagePrecision(model.dtypes), admm = { maxIter }, init = p.init;
+  if (o.initRows && choice.subspace !== "layerwise") throw new OptionError(`init rows extend the layerwise span; this purification uses the ${choice.subspace} span (${choice.reason})`);
   return fileProblem(p, {
-    model, family: "multi-layer", choice, maxIter, precision,
-    memoryBytes: sequentialMemoryEstimate(plan, p.n, method),
-    async purify(be, r) {
-      if (method === "layerwise") {
-        const res = await purifyLayerwise(model.model, model.theta, init, p.data, p.n, { backend: be, frozen, admm, initRows: o.initRows, precision });
-        return { params: res.params, detail: res.layers, lines: statisticsReport(plan, model.theta, res.params, model.tensorNames) };
-      }
-      const prepare = async () => {
-        const op = new SequentialLinearizedOperator(be, plan, p.data, p.n, init);
-        return { op, ...factorSpan(op, o.arithmetic) };
-      };
-      const span = r.spans ? await r.spans.get(JSON.stringify(["sequential", be.name, o.arithmetic]), prepare, (q) => { q.factor.dispose(); q.op.dispose(); }) : await prepare();
-      try {
-        const res = await purifyLinearizedSequential(span.op, model.theta, init, { factor: span.factor, relinearize: method === "relinearized", admm, arithmetic: o.arithmetic });
-        const gram = res.unionGram ?? span.record;
-        return { params: res.params, detail: { spanDim: span.op.cols, iterations: res.iterations, erasures: res.erasures, gram }, lines: statisticsReport(plan, model.theta, res.params, model.tensorNames), ntk: gram.reason };
-      } finally {
-        if (!r.spans) { span.factor.dispose(); span.op.dispose(); }
-      }
-    },
+    model, family: "multi-layer", choice, precision: storagePrecision(model.dtypes),
+    maxIter: o.maxIter ?? (choice.subspace === "layerwise" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter),
+    memoryBytes: sequentialMemoryEstimate(plan, p.n, choice.subspace),
+    create: () => ({ model: model.model, data: { samples: p.n, values: p.data }, frozen }),
+    key: [frozen],
+    lines: (params) => statisticsReport(plan, model.theta, params, model.tensorNames),
     accuracy: (be, images, _n, labels, t) => evaluateSequential(model.model, t, images, labels, be),
-    fitted: (params) => [withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, init, params)],
+    fitted: (params) => [withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params)],
   });
 }
 

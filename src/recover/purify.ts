@@ -1,25 +1,27 @@
-// purify(): robust recovery of a contaminated one-hidden-layer CNN (DESIGN.md sections 2-3).
-//   "patch":        each filter row [w_j ; b_j] is recovered in the span of the augmented training
-//                   patches (exact for any SGD trajectory), all K rows as one batched problem;
-//                   beta is then recovered in the span of the hidden features at the recovered filters.
+// purify(): robust recovery of a contaminated CNN (DESIGN.md sections 2-4), the one-hidden-layer
+// model (options.shape) or a sequential one (options.model), both solved on the model's plan.
+//   "patch":        (one-hidden) each filter row [w_j ; b_j] is recovered in the span of the augmented
+//                   training patches (exact for any SGD trajectory), all K rows as one batched
+//                   problem; beta then in the span of the hidden features at the recovered filters.
+//   "layerwise":    (sequential) the same, layer by layer bottom-up (src/deep/layerwise.ts).
 //   "linearized":   all parameters jointly in the span of the Jacobian at init (exact while masks
-//                   stay fixed; for n k >= p + 1).
+//                   stay fixed).
 //   "relinearized": the union of the linearized spans at init and at a first-pass purified model.
 import type { Backend, Buf } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { checkPatchData } from "../model/data.js";
-import type { OneHiddenAsSequential } from "../model/asSequential.js";
-import { oneHiddenAsSequential } from "../model/asSequential.js";
-import { SequentialWorkspace, sequentialForward } from "../deep/sequential.js";
+import { SequentialWorkspace, preciseStatistics, sequentialForward, withStatisticsOf } from "../deep/sequential.js";
 import { SequentialLinearizedOperator } from "../deep/linearized.js";
+import type { SequentialModel } from "../deep/train.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
 import type { AdmmOptions } from "./admm.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
-import { layerCertificate, solveLayerRows } from "../deep/layerwise.js";
+import type { LayerReport } from "../deep/layerwise.js";
+import { layerCertificate, layerFloors, purifyLayerwise, solveLayerRows } from "../deep/layerwise.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES, arithmeticFor, factorSpan, solveBatch } from "./solve.js";
 import { detectionScores, flaggedEntries, recoveryErrors, spanFit } from "./report.js";
@@ -27,26 +29,34 @@ import type { RecoveryErrors } from "./report.js";
 import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
-import { chooseSpan, spanHoldWarning } from "./chooseSpan.js";
+import { chooseSequentialSpan, chooseSpan, spanHoldWarning } from "./chooseSpan.js";
+import { planOf } from "./planView.js";
+import type { PlanView } from "./planView.js";
 import { hasWorkers, solveFiltersInWorkers } from "../parallel/pool.js";
 import { relinearizedSolve } from "./relinearize.js";
 
-export type SubspaceName = "patch" | "linearized" | "relinearized";
+export type SubspaceName = "patch" | "layerwise" | "linearized" | "relinearized";
+/** The spans of the one-hidden-layer model, and of a sequential one. */
 export const SUBSPACE_NAMES: readonly SubspaceName[] = ["patch", "linearized", "relinearized"];
+export const SEQUENTIAL_SUBSPACES: readonly SubspaceName[] = ["layerwise", "linearized", "relinearized"];
 
 export interface PurifyProgress {
-  stage: "filters" | "readout" | "linearized" | "relinearized";
+  stage: "filters" | "readout" | "layerwise" | "linearized" | "relinearized";
   iteration: number;
   primal: number;
   dual: number;
 }
 
 export interface PurifyOptions {
-  shape: ModelShape;
+  /** The one-hidden-layer model; or `model`, a sequential one (parameters in its plan's layout). */
+  shape?: ModelShape;
+  model?: SequentialModel;
   /** theta0: the parameters training started from (or a trusted reference). */
   init: Float64Array;
-  /** The training inputs (patch vectors). */
-  data: PatchData;
+  /** The training inputs: patch vectors (one-hidden), or n images (C x H x W each, sequential). */
+  data: PatchData | { samples: number; values: Float64Array };
+  /** Sequential: the layers training left at init (restored; no span column of theirs). */
+  frozen?: number[];
   /** The span (default "auto": chosen by chooseSpan's rule, named with its reason in the report). */
   subspace?: SubspaceName | "auto";
   solver?: SolverName;
@@ -58,7 +68,7 @@ export interface PurifyOptions {
    */
   arithmetic?: Arithmetic;
   backend?: Backend | string;
-  /** Patch span: add each filter's init row as one more column (training used weight decay). */
+  /** Patch and layerwise spans: add each row's init as one more column (weight decay; a folded BatchNorm). */
   weightDecay?: boolean;
   /** The clean model, when known: adds recovery errors and detection precision/recall. */
   clean?: Float64Array;
@@ -95,7 +105,7 @@ export interface PurifyOptions {
 /** Filters per worker below which a share costs more to send than to solve: smaller splits stay in the calling thread. */
 export const MIN_FILTERS_PER_WORKER = 32;
 
-const PURIFY_OPTIONS = ["shape", "init", "data", "subspace", "solver", "arithmetic", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers", "precision"];
+const PURIFY_OPTIONS = ["shape", "model", "frozen", "init", "data", "subspace", "solver", "arithmetic", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers", "precision"];
 
 export type ModelPrecision = "f64" | "f32" | "f16" | "bf16";
 /** Unit roundoff of each storage precision (f64's is far below every tolerance: no floor). */
@@ -169,7 +179,9 @@ export interface PurifyReport {
   erasures: Int32Array;
   /** Finite indices erased for being gross (see grossFactor), restored the same way. */
   grossOutliers: Int32Array;
-  /** Present when options.clean was given. */
+  /** The layerwise span: each layer's span, iterations and certificate. */
+  layers?: LayerReport[];
+  /** Present when options.clean was given (one-hidden-layer model). */
   errors?: RecoveryErrors;
   /** Residual of the clean update outside the span, relative (options.clean given). */
   cleanSpanResidual?: number;
@@ -189,9 +201,11 @@ export interface PurifyResult {
 
 /** One answer of a purification, before its report: parameters, solutions, certificate and the entries its residuals flag. */
 interface Answer {
-  out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number;
+  out: Float64Array; solutions: BatchSolution[]; slack: number; betaRecovered: boolean | null; spanDim: number; problems: number; layers?: LayerReport[];
   estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number;
 }
+
+const isLinearized = (s: string | undefined) => s === "linearized" || s === "relinearized";
 
 /** The exactness margin: how many more exactly fit rows than unknowns certify a block. */
 export function certificateMargin(rows: number, m: number): number {
@@ -221,7 +235,7 @@ export interface PurifyRunOptions {
   clean?: Float64Array;
   /**
    * A purifier prepared for "linearized" or "relinearized" can run either on each call (both start
-   * from the span at init, which is formed once); a "patch" purifier only runs "patch".
+   * from the span at init, which is formed once); a "patch" or "layerwise" one only that.
    */
   subspace?: SubspaceName;
   onProgress?: (p: PurifyProgress) => void;
@@ -238,18 +252,18 @@ export class Purifier {
   private factor0: GramFactor | null = null;
   private record0: GramRecord | null = null;
 
-  /** The model as the plan every span is solved on: the linearized spans work in its coordinates. */
-  private readonly map: OneHiddenAsSequential;
+  /** The model as the plan every span is solved on (the linearized spans work in its coordinates). */
+  private readonly view: PlanView;
 
-  private constructor(readonly be: Backend, readonly shape: ModelShape, private readonly o: PurifyOptions & { subspace: SubspaceName },
+  private constructor(readonly be: Backend, readonly shape: ModelShape | undefined, private readonly o: PurifyOptions & { subspace: SubspaceName },
     readonly choice: SpanChoice) {
-    this.map = oneHiddenAsSequential(shape);
+    this.view = planOf(o);
   }
 
-  /** The plan's linearized span at theta (the plan's coordinates); an untrained readout is a frozen layer. */
+  /** The plan's linearized span at theta (the plan's coordinates); frozen layers (an untrained readout) have no rows. */
   private spanAt(theta: Float64Array): SequentialLinearizedOperator {
-    const { data, trainedReadout } = this.o, m = this.map;
-    return new SequentialLinearizedOperator(this.be, m.plan, data.values, data.samples, theta, trainedReadout === false ? [m.readoutLayer] : []);
+    const { data } = this.o, v = this.view;
+    return new SequentialLinearizedOperator(this.be, v.plan, data.values, data.samples, theta, v.frozen);
   }
 
   /**
@@ -258,14 +272,14 @@ export class Purifier {
    * the filters' span (the conv layer's patch rows).
    */
   private patchWorkspace() {
-    const { be, map } = this, { data, init } = this.o, L = layoutOf(this.shape);
-    const ws = new SequentialWorkspace(be, map.plan, data.samples), x = be.upload(be.alloc(data.values.length), data.values), theta = be.alloc(map.plan.size);
+    const { be, view } = this, { init } = this.o, data = this.o.data as PatchData, shape = this.shape!, L = layoutOf(shape);
+    const ws = new SequentialWorkspace(be, view.plan, data.samples), x = be.upload(be.alloc(data.values.length), data.values), theta = be.alloc(view.plan.size);
     return {
       ws,
-      forward: (t: Float64Array) => { sequentialForward(ws, be.upload(theta, map.toSequential(t)), x); },
+      forward: (t: Float64Array) => { sequentialForward(ws, be.upload(theta, view.toPlan(t)), x); },
       filterSpanResidual: (clean: Float64Array) => {
-        const base = new PatchSpanOperator(be, ws.cols(0), data.samples * data.patches, L.row, this.shape.filters);
-        try { return spanResidualOf(be, base, clean, init, 0, L.row, this.shape.filters); } finally { base.dispose(); }
+        const base = new PatchSpanOperator(be, ws.cols(0), data.samples * data.patches, L.row, shape.filters);
+        try { return spanResidualOf(be, base, clean, init, 0, L.row, shape.filters); } finally { base.dispose(); }
       },
       dispose: () => { ws.dispose(); be.free(x); be.free(theta); },
     };
@@ -275,21 +289,33 @@ export class Purifier {
   static async create(options: PurifyOptions): Promise<Purifier> {
     const where = "purify";
     checkOptionNames(where, options, PURIFY_OPTIONS);
-    const { shape, init, data } = options;
-    if (!shape || !init || !data) throw new OptionError(`${where}: options.shape, options.init and options.data are required`);
-    const L = layoutOf(shape);
-    checkPatchData(where, data);
-    if (data.patches !== shape.patches || data.patchDim !== shape.patchDim) {
-      throw new ShapeError(`${where}: data has ${data.patches} patches of dim ${data.patchDim}, the model expects ${shape.patches} of dim ${shape.patchDim}`);
+    const { shape, model, init, data } = options;
+    if (!init || !data || !shape === !model) throw new OptionError(`${where}: options.init, options.data and one of options.shape (one-hidden-layer) or options.model (sequential) are required`);
+    if (shape ? options.frozen?.length : options.trainedReadout !== undefined) throw new OptionError(`${where}: ${shape ? "frozen layers are for sequential models (options.model)" : "trainedReadout is for the one-hidden-layer model; a sequential model's untrained layers are options.frozen"}`);
+    const requested = options.subspace ?? "auto", names = shape ? SUBSPACE_NAMES : SEQUENTIAL_SUBSPACES;
+    if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" for ${shape ? "the one-hidden-layer" : "a sequential"} model (known: auto, ${names.join(", ")})`);
+    let size: number, what = "", choice: SpanChoice;
+    if (shape) {
+      const L = layoutOf(shape), d = data as PatchData;
+      checkPatchData(where, d);
+      if (d.patches !== shape.patches || d.patchDim !== shape.patchDim) {
+        throw new ShapeError(`${where}: data has ${d.patches} patches of dim ${d.patchDim}, the model expects ${shape.patches} of dim ${shape.patchDim}`);
+      }
+      size = L.size; what = ` (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`;
+      choice = chooseSpan(shape, d.samples, { requested, trainedReadout: options.trainedReadout, weightDecay: options.weightDecay });
+    } else {
+      const plan = planOf(options).plan, d = model!.input, n = data.samples;
+      if (!Number.isInteger(n) || n < 1 || data.values?.length !== n * d.C * d.H * d.W) throw new ShapeError(`${where}: data has ${data.values?.length} values for ${n} samples, expected ${n} images of ${d.C}x${d.H}x${d.W}`);
+      checkFinite(where, "data", data.values);
+      for (const f of options.frozen ?? []) if (!plan.layers[f]?.params) throw new OptionError(`${where}: frozen ${f} is not a layer with parameters (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
+      size = plan.size;
+      choice = chooseSequentialSpan(plan, n, { requested, frozen: options.frozen });
     }
     for (const [name, v] of [["init", init], ["clean", options.clean]] as const) {
-      if (v && v.length !== L.size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${L.size} parameters (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`);
+      if (v && v.length !== size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${size} parameters${what}`);
     }
     checkFinite(where, "init", init);
     if (options.clean) checkFinite(where, "clean", options.clean);
-    const requested = options.subspace ?? "auto";
-    if (requested !== "auto" && !SUBSPACE_NAMES.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" (known: auto, ${SUBSPACE_NAMES.join(", ")})`);
-    const choice = chooseSpan(shape, data.samples, { requested, trainedReadout: options.trainedReadout, weightDecay: options.weightDecay });
     const subspace = choice.subspace as SubspaceName;
     if ((options.workers ?? 1) > 1 && subspace !== "patch") choice.warnings.push(`workers split the patch span's filter problems; the ${subspace} span runs on one thread`);
     if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
@@ -304,14 +330,14 @@ export class Purifier {
     if (options.arithmetic !== undefined && !ARITHMETIC_NAMES.includes(options.arithmetic)) throw new OptionError(`${where}: unknown arithmetic "${options.arithmetic}" (known: ${ARITHMETIC_NAMES.join(", ")})`);
     const be = await resolveBackend(options.backend);
     const p = new Purifier(be, shape, { ...options, subspace, solver }, choice);
-    if (subspace !== "patch") p.linearized();
+    if (isLinearized(subspace)) p.linearized();
     return p;
   }
 
   /** The linearized span at init and its factored NTK, built on first use. */
   private linearized(): { op: SequentialLinearizedOperator; factor: GramFactor; record: GramRecord } {
     if (!this.lin0) {
-      this.lin0 = this.spanAt(this.map.toSequential(this.o.init));
+      this.lin0 = this.spanAt(this.view.toPlan(this.o.init));
       // only the re-linearized union asks for the NTK again: elsewhere its factor is all that is used
       this.lin0.keepGram = this.o.subspace === "relinearized";
       const { factor, record } = factorSpan(this.lin0, this.o.arithmetic);
@@ -325,40 +351,41 @@ export class Purifier {
    * first span (the patch span's filter rows, or the linearized span at init); 0 when it is exact.
    */
   spanResidual(clean: Float64Array): number {
-    const { shape, init } = this.o, L = layoutOf(shape);
-    if (clean.length !== L.size) throw new ShapeError(`purify: clean has length ${clean.length}, expected ${L.size} parameters`);
+    const { init } = this.o, size = this.view.index.length;
+    if (clean.length !== size) throw new ShapeError(`purify: clean has length ${clean.length}, expected ${size} parameters`);
     checkFinite("purify", "clean", clean);
+    if (this.o.subspace === "layerwise") throw new OptionError("purify: spanResidual measures one span; the layerwise method has one per layer");
     if (this.o.subspace === "patch") {
       const at = this.patchWorkspace();
       try { at.forward(init); return at.filterSpanResidual(clean); } finally { at.dispose(); }
     }
-    const { op, factor } = this.linearized(), seq = this.map.toSequential;
-    return spanResidualOf(this.be, op, seq(clean), seq(init), 0, op.rows, 1, factor);
+    const { op, factor } = this.linearized(), toPlan = this.view.toPlan;
+    return spanResidualOf(this.be, op, toPlan(clean), toPlan(init), 0, op.rows, 1, factor);
   }
 
   /** Recovers one contaminated parameter vector (not modified); NaN/Inf entries are erasures. */
   async purify(contaminated: Float64Array, run: PurifyRunOptions = {}): Promise<PurifyResult> {
     const where = "purify";
     checkOptionNames(where, run, ["clean", "onProgress", "subspace"]);
-    const { shape, init, data } = this.o;
-    const be = this.be, L = layoutOf(shape);
+    const { shape, model, init, data } = this.o, { plan, toPlan, fromPlan: back, index, blocks } = this.view;
+    const be = this.be, size = index.length, precision = this.o.precision ?? "f64";
     const clean = run.clean ?? this.o.clean;
     const onProgress = run.onProgress ?? this.o.onProgress;
     for (const [name, v] of [["contaminated", contaminated], ["clean", clean]] as const) {
-      if (v && v.length !== L.size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${L.size} parameters (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`);
+      if (v && v.length !== size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${size} parameters`);
     }
     if (clean) checkFinite(where, "clean", clean);
-    const subspace = run.subspace ?? this.o.subspace!, solver = this.o.solver!;
-    if (!SUBSPACE_NAMES.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${SUBSPACE_NAMES.join(", ")})`);
-    if ((subspace === "patch") !== (this.o.subspace === "patch")) {
+    const subspace = run.subspace ?? this.o.subspace!, solver = this.o.solver!, names = shape ? SUBSPACE_NAMES : SEQUENTIAL_SUBSPACES;
+    if (!names.includes(subspace)) throw new OptionError(`${where}: unknown subspace "${subspace}" (known: ${names.join(", ")})`);
+    if (subspace !== this.o.subspace && !(isLinearized(subspace) && isLinearized(this.o.subspace))) {
       throw new OptionError(`${where}: this purifier was prepared for the "${this.o.subspace}" span and cannot run "${subspace}"`);
     }
     const t0 = performance.now();
-    const n = data.samples, k = data.patches, K = shape.filters, O = shape.outputs;
-    const trainedReadout = this.o.trainedReadout ?? true;
+    // a sequential model's statistics (BatchNorm's running ones) are not parameters: never fitted, recomputed at the result
+    if (model) contaminated = withStatisticsOf(plan, contaminated, init);
     const { delta, nonFinite, gross, erasures } = splitErasures(contaminated, init, this.o.grossFactor);
     // what a model stored in f32 (or coarser) may keep as residual while fitting its span exactly
-    const floor = precisionFloor(this.o.precision ?? "f64", init, contaminated);
+    const floor = shape ? precisionFloor(precision, init, contaminated) : layerFloors(plan, precision, init, contaminated);
     const solveOpts = (stage: PurifyProgress["stage"]) => ({
       solver, arithmetic: this.o.arithmetic, admm: this.o.admm, polish: this.o.polish,
       onIteration: onProgress ? (it: number, primal: number, dual: number) => onProgress({ stage, iteration: it, primal, dual }) : undefined,
@@ -379,7 +406,7 @@ export class Purifier {
         // the plan's two linear layers bottom-up, as the layerwise method solves them: the filters
         // (W~'s rows are the conv layer's, in place) in the span of the patches, then the readout in
         // the span of its inputs at the recovered filters
-        const { plan, readoutLayer, index, toSequential: seq } = this.map;
+        const d = data as PatchData, n = d.samples, k = d.patches, K = shape!.filters, O = shape!.outputs, L = layoutOf(shape!), readoutLayer = plan.layers.length - 1;
         const at = this.patchWorkspace();
         disposeAfter.push(at.dispose);
         at.forward(init);
@@ -390,7 +417,7 @@ export class Purifier {
         // workers take shares of at least MIN_FILTERS_PER_WORKER filters (fewer: this thread)
         const shares = Math.min(this.o.workers ?? 1, Math.floor(K / MIN_FILTERS_PER_WORKER));
         const filters = shares > 1 && !this.o.weightDecay
-          ? await solveFiltersInWorkers({ backend: be.name, data, r, filters: K, rowLength: L.row, erased, solver, arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
+          ? await solveFiltersInWorkers({ backend: be.name, data: d, r, filters: K, rowLength: L.row, erased, solver, arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
             // functions cannot cross to a worker
             admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined }, shares).then((solution) => ({ solution, slack: layerCertificate(plan.layers[0], m, solution.residual, r, erased, opts.floor) }))
           : await solveLayerRows(at.ws, 0, r, erased, { ...opts, initRows: this.o.weightDecay ? init.subarray(0, L.wSize) : undefined });
@@ -401,7 +428,7 @@ export class Purifier {
         detect(a, sol, L.row, K, (b, i) => b * L.row + i);
         if (clean) a.cleanSpanResidual = at.filterSpanResidual(clean);
 
-        if (!trainedReadout) {
+        if (this.o.trainedReadout === false) {
           for (let i = L.wSize; i < L.size; i++) { a.out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) a.estimated.push(i); }
           a.betaRecovered = true;
         } else {
@@ -409,8 +436,8 @@ export class Purifier {
           // beta's entry j sits at at[j] of the readout layer's rows (one row per output)
           const l = plan.layers[readoutLayer], len = l.rows * l.rowLength, fdim = L.betaSize / O;
           const pos = Int32Array.from({ length: L.betaSize }, (_, j) => index[L.wSize + j] - l.offset);
-          const { solution, slack } = await solveLayerRows(at.ws, readoutLayer, seq(delta).subarray(l.offset, l.offset + len),
-            perProblem(erasures.map((i) => index[i]), l.offset, l.rowLength, O), { ...solveOpts("readout"), floor: floor ? seq(floor).subarray(l.offset, l.offset + len) : undefined });
+          const { solution, slack } = await solveLayerRows(at.ws, readoutLayer, toPlan(delta).subarray(l.offset, l.offset + len),
+            perProblem(erasures.map((i) => index[i]), l.offset, l.rowLength, O), { ...solveOpts("readout"), floor: floor ? toPlan(floor).subarray(l.offset, l.offset + len) : undefined });
           a.solutions.push(solution);
           a.betaRecovered = slack >= 0;
           for (let j = 0; j < L.betaSize; j++) a.out[L.wSize + j] = init[L.wSize + j] + solution.fitted[pos[j]];
@@ -419,17 +446,23 @@ export class Purifier {
           detect(a, { ...solution, residual }, fdim, O, (o, f) => L.wSize + f * O + o);
         }
         a.seconds = (performance.now() - t0) / 1000;
+      } else if (subspace === "layerwise") {
+        const a = newAnswer(subspace);
+        answers.push(a);
+        const r = await purifyLayerwise(model!, contaminated, init, data.values, data.samples,
+          { frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, solve: solveOpts("layerwise") });
+        const solved = r.layers.filter((l) => !l.frozen && l.type !== "batchnorm");
+        Object.assign(a, { out: r.params, layers: r.layers, estimated: r.flagged, solutions: r.solutions, problems: solved.length, seconds: (performance.now() - t0) / 1000 });
+        a.slack = Math.min(...solved.map((l) => l.slack)); a.spanDim = Math.max(0, ...solved.map((l) => l.spanDim));
       } else {
-        // solved in the plan's coordinates (the readout's bias-free entries are rows of A that are 0,
-        // with 0 change), read back in the one-hidden layout for certificate, detection and report
-        const { op: lin0, factor, record } = this.linearized(), { toSequential: seq, fromSequential: back, index } = this.map;
-        const initS = seq(init), floorS = floor ? seq(floor) : undefined;
+        // solved in the plan's coordinates (the one-hidden readout's bias-free entries are rows of A
+        // that are 0, with 0 change), read back in the caller's layout for certificate, detection and report
+        const { op: lin0, factor, record } = this.linearized();
+        const initS = toPlan(init), floorS = floor ? toPlan(floor) : undefined;
         const erased = [erasures.length ? Int32Array.from(erasures, (i) => index[i]).sort() : null];
-        const blocks: Array<[number, number]> = Array.from({ length: K }, (_, j) => [j * L.row, L.row] as [number, number]);
-        if (trainedReadout) blocks.push([L.wSize, L.betaSize]);
         const erasedSet = new Set(erasures);
         let firstSeconds = 0;
-        const two = await relinearizedSolve(lin0, factor, seq(delta), initS, {
+        const two = await relinearizedSolve(lin0, factor, toPlan(delta), initS, {
           relinearize: subspace === "relinearized",
           spanAt: (theta1) => { firstSeconds = (performance.now() - t0) / 1000; return this.spanAt(theta1); },
           exact: (first) => certificateSlack(back(first.residual), delta, blocks, lin0.cols, erasedSet, floor) >= 0,
@@ -445,9 +478,10 @@ export class Purifier {
           answers.push(a);
           a.solutions = p.solutions; a.gram = p.gram; a.spanDim = p.op.cols; a.problems = 1;
           a.slack = certificateSlack(sol.residual, delta, blocks, a.spanDim, erasedSet, floor);
-          for (let i = 0; i < L.size; i++) a.out[i] = init[i] + sol.fitted[i];
-          detect(a, sol, L.size, 1, (_b, i) => i);
-          if (clean) a.cleanSpanResidual = spanResidualOf(be, p.op, seq(clean), initS, 0, p.op.rows, 1, p.f);
+          for (let i = 0; i < size; i++) a.out[i] = init[i] + sol.fitted[i];
+          if (model) a.out = preciseStatistics(be, plan, a.out, data.values, data.samples);
+          detect(a, sol, size, 1, (_b, i) => i);
+          if (clean) a.cleanSpanResidual = spanResidualOf(be, p.op, toPlan(clean), initS, 0, p.op.rows, 1, p.f);
           a.seconds = p.sub === subspace ? (performance.now() - t0) / 1000 : firstSeconds;
         }
       }
@@ -462,25 +496,26 @@ export class Purifier {
 
   /** The report of one answer (see purify()). */
   private result(a: Answer, contaminated: Float64Array, clean: Float64Array | undefined, o: { nonFinite: number[]; gross: number[]; solver: SolverName }): PurifyResult {
-    const { shape } = this.o, L = layoutOf(shape), ss = a.solutions;
+    const { shape, model, init } = this.o, ss = a.solutions, plan = this.view.plan;
     const est = Int32Array.from(new Set(a.estimated)).sort();
-    const { unexplained } = spanFit(contaminated, this.o.init, a.out);
+    // recomputed statistics are no change of the model's: judged at the result's
+    const { unexplained } = model ? spanFit(withStatisticsOf(plan, contaminated, a.out), withStatisticsOf(plan, init, a.out), a.out) : spanFit(contaminated, init, a.out);
     const hold = spanHoldWarning(unexplained, a.subspace);
     const report: PurifyReport = {
       backend: this.be.name, binary: this.be.binary, subspace: a.subspace,
       spanReason: a.subspace === this.o.subspace ? this.choice.reason : `${a.subspace} span as asked`,
       warnings: hold ? [...this.choice.warnings, hold] : this.choice.warnings, unexplained, solver: o.solver, spanDim: a.spanDim, problems: a.problems,
       iterations: ss.reduce((t, s) => t + s.iterations, 0), f32Iterations: ss.reduce((t, s) => t + s.f32Iterations, 0),
-      primalResidual: Math.max(...ss.map((s) => s.primal)), dualResidual: Math.max(...ss.map((s) => s.dual)), objective: ss.reduce((t, s) => t + s.objective, 0),
-      seconds: a.seconds, converged: ss.every((s) => s.converged), ridge: Math.max(...ss.map((s) => s.ridge)), gram: a.gram,
+      primalResidual: Math.max(0, ...ss.map((s) => s.primal)), dualResidual: Math.max(0, ...ss.map((s) => s.dual)), objective: ss.reduce((t, s) => t + s.objective, 0),
+      seconds: a.seconds, converged: ss.every((s) => s.converged), ridge: Math.max(0, ...ss.map((s) => s.ridge)), gram: a.gram,
       recovered: a.slack >= 0, betaRecovered: a.betaRecovered, certificateSlack: a.slack,
       estimatedContaminated: est, erasures: Int32Array.from(o.nonFinite), grossOutliers: Int32Array.from(o.gross),
     };
+    if (a.layers) report.layers = a.layers;
     if (clean) {
-      report.errors = recoveryErrors(a.out, clean, shape);
+      if (shape) report.errors = recoveryErrors(a.out, clean, shape);
       report.cleanSpanResidual = a.cleanSpanResidual;
-      const truth = new Uint8Array(L.size);
-      for (let i = 0; i < L.size; i++) truth[i] = Object.is(contaminated[i], clean[i]) ? 0 : 1;
+      const truth = Uint8Array.from(a.out, (_, i) => (Object.is(contaminated[i], clean[i]) ? 0 : 1));
       Object.assign(report, detectionScores(est, truth));
     }
     return { params: a.out, report };

@@ -12,8 +12,6 @@ import type { Backend } from "../backend/types.js";
 import { InputFileError, OptionError } from "../errors.js";
 import type { Calibration, ParameterGroup } from "../recover/detection.js";
 import { calibrate, residualScores, statisticalVerdict } from "../recover/detection.js";
-import { layerFloors } from "../deep/layerwise.js";
-import { planLayers } from "../deep/sequential.js";
 import { VERSION } from "../version.js";
 import type { NamedFile } from "./inputs.js";
 import { labelOf } from "./inputs.js";
@@ -145,30 +143,14 @@ export async function checkModel(files: ModelFiles, options: FilePurifyOptions =
   // over batches at earlier parameters: nothing there fits exactly, so such a model is not certified
   const batchNorm = hasBatchNorm(problem.model);
   const exactRegime = (problem.choice.subspace === "patch" || problem.choice.subspace === "layerwise") && !problem.choice.covers && !batchNorm;
-  const m = r.model, theta = m.theta, params = r.params;
-  // suspects: entries the purified model (the span's prediction) does not reproduce
-  const detail = r.detail;
-  let certificate: boolean, statistic: CheckResult["statistic"], flagged: number[];
-  if (detail.layers) {
-    // layerwise: every trained layer certified; suspects where the file and the span disagree beyond
-    // the fit's tolerance (1e-9 of the update's rms, or the storage rounding)
-    const uncertified = detail.layers.filter((l) => !l.frozen && !l.recovered).length;
-    certificate = uncertified === 0;
-    statistic = { name: "trained layers whose rows fit their patch span beyond the certificate's margin in no block", value: uncertified, threshold: 0 };
-    const floor = r.model.kind === "sequential" ? layerFloors(planLayers(r.model.model.input, r.model.model.layers), r.precision, r.init, theta) : null;
-    let ss = 0, count = 0;
-    for (let i = 0; i < theta.length; i++) if (Number.isFinite(theta[i])) { ss += (theta[i] - r.init[i]) ** 2; count++; }
-    const tol = 1e-9 * Math.sqrt(ss / Math.max(count, 1));
-    flagged = [];
-    for (let i = 0; i < theta.length; i++) {
-      const d = Math.abs(theta[i] - params[i]);
-      if (!(d <= Math.max(tol, floor ? floor[i] : 0))) flagged.push(i);
-    }
-  } else {
-    certificate = detail.recovered === true;
-    statistic = { name: "certificate slack (exactly fit rows - span dimension - margin, worst block)", value: detail.certificateSlack, threshold: 0 };
-    flagged = Array.from(detail.estimatedContaminated);
-  }
+  const m = r.model, params = r.params, detail = r.detail;
+  // suspects: the entries the purifier flags (flaggedEntries, the rule of every span); certified when
+  // every block (layerwise: every trained layer's rows) fits beyond the certificate's margin
+  const uncertified = detail.layers?.filter((l) => !l.frozen && !l.recovered).length ?? 0;
+  const certificate = detail.recovered, flagged = Array.from(detail.estimatedContaminated);
+  const statistic: CheckResult["statistic"] = detail.layers
+    ? { name: "trained layers whose rows fit their patch span beyond the certificate's margin in no block", value: uncertified, threshold: 0 }
+    : { name: "certificate slack (exactly fit rows - span dimension - margin, worst block)", value: detail.certificateSlack, threshold: 0 };
   let verdict: CheckVerdict, certified: boolean, reason: string, basis: CheckResult["basis"] = exactRegime ? "certificate" : "none";
   if (!exactRegime && cal && !batchNorm && !problem.choice.covers) {
     return statistical(problem.choice, r, cal, digests, options, o.top ?? 10);

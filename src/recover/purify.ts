@@ -7,7 +7,7 @@
 //   "linearized":   all parameters jointly in the span of the Jacobian at init (exact while masks
 //                   stay fixed).
 //   "relinearized": the union of the linearized spans at init and at a first-pass purified model.
-import type { Backend, Buf } from "../backend/types.js";
+import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";

@@ -194,3 +194,21 @@ describe("resources and progress", () => {
     expect(seen.length).toBeGreaterThan(0);
   });
 });
+
+describe("the memory estimate (one-hidden-layer model)", () => {
+  it("bounds purify's peak WebAssembly memory on the patch, linearized and re-linearized spans", async () => {
+    const { memoryEstimate } = await import("../src/recover/memory.js");
+    const shape: ModelShape = { patchDim: 49, patches: 16, filters: 16, outputs: 10, readout: "dense" };
+    const n = 60, data: PatchData = { samples: n, patches: 16, patchDim: 49, values: randn(n * 16 * 49, 3) };
+    const init = initParams(shape, { seed: 4 }), c = sparseOutliers(init.map((v, i) => v + 0.01 * Math.sin(i)), { rho: 0.05, seed: 5 }).params;
+    for (const subspace of ["patch", "linearized", "relinearized"] as const) {
+      const be = await createBackend("wasm");
+      be.resetPeak();
+      const before = be.peakBytes();
+      await purify(c, { shape, init, data, subspace, backend: be, admm: { maxIter: 30 } });
+      const estimate = memoryEstimate(shape, data, subspace);
+      expect(be.peakBytes() - before, subspace).toBeLessThanOrEqual(estimate);
+      expect(be.peakBytes() - before, subspace).toBeGreaterThan(estimate / 20);
+    }
+  }, 60_000);
+});

@@ -13,19 +13,13 @@ type Plan = ReturnType<typeof planLayers>;
 
 /**
  * Bytes purify needs for this problem (an upper estimate: Grams, factors, ADMM state, data; for the
- * linearized spans, per linearization point the plan's workspace and NTK factors, src/deep/ntk.ts).
+ * linearized spans those of its plan, sequentialMemoryEstimate).
  */
 export function memoryEstimate(shape: ModelShape, data: Pick<PatchData, "samples" | "patches">, subspace: string): number {
-  const L = layoutOf(shape);
-  const rows = data.samples * data.patches;
-  const m = subspace === "patch" ? rows : data.samples * shape.outputs * (subspace === "relinearized" ? 2 : 1);
-  // m x m: the Gram and its factor, and polish's weighted Gram; the linearized span keeps no NTK
-  // beside its factor (src/recover/purify.ts sets keepGram only for the re-linearized union)
-  const base = 12 * L.size + 3 * rows * L.row + (subspace === "linearized" ? 2 : 3) * m * m;
-  if (subspace === "patch") return 8 * (base + 3 * rows * shape.filters + 2 * m * L.row);
-  const plan = oneHiddenAsSequential(shape).plan, ntk = ntkEntries(plan, data.samples);
-  const perPoint = ntk.factors + workspaceEntries(plan, data.samples) + 3 * plan.size + rows * shape.patchDim;
-  return 8 * (base + (subspace === "relinearized" ? 2 : 1) * perPoint + ntk.extra);
+  const L = layoutOf(shape), rows = data.samples * data.patches, plan = oneHiddenAsSequential(shape).plan;
+  if (subspace !== "patch") return sequentialMemoryEstimate(plan, data.samples, subspace);
+  // m x m: the Gram and its factor, and polish's weighted Gram; the plan's workspace gives the patch rows
+  return 8 * (12 * L.size + 3 * rows * L.row + 3 * rows * rows + 3 * rows * shape.filters + 2 * rows * L.row + workspaceEntries(plan, data.samples));
 }
 
 /**
@@ -54,10 +48,11 @@ function ntkEntries(plan: Plan, samples: number, frozen: readonly number[] = [])
 }
 
 /**
- * Bytes a multi-layer purification needs: the span's Gram and factor (m x m), parameter-sized
- * vectors, and the data; for the linearized spans also, per linearization point (two when
- * re-linearized), the operator's workspace and scratch, its kept NTK and its NTK factors. m is n O
- * (linearized; 2 n O re-linearized) or the largest thin layer's patch count (layerwise).
+ * Bytes a purification on a plan needs: the span's Gram and factor and polish's weighted Gram (m x m;
+ * the linearized span keeps no NTK beside its factor, src/recover/purify.ts keeps it only for the
+ * re-linearized union), parameter-sized vectors, and the data; for the linearized spans also, per
+ * linearization point (two when re-linearized), the operator's workspace and scratch and its NTK
+ * factors. m is n O (linearized; 2 n O re-linearized) or the largest thin layer's patch count (layerwise).
  */
 export function sequentialMemoryEstimate(plan: Plan, samples: number, method: string): number {
   const O = plan.output.C, nO = samples * O;
@@ -66,11 +61,10 @@ export function sequentialMemoryEstimate(plan: Plan, samples: number, method: st
   const d = plan.layers[0].input, input = samples * d.C * d.H * d.W;
   let points = 0;
   if (method !== "layerwise") {
-    // per point: the structured NTK's factors and work buffers, the operator's workspace and kept NTK
     const ntk = ntkEntries(plan, samples);
-    points = (method === "relinearized" ? 2 : 1) * (ntk.factors + workspaceEntries(plan, samples) + nO * nO + 3 * plan.size + input + nO) + ntk.extra;
+    points = (method === "relinearized" ? 2 : 1) * (ntk.factors + workspaceEntries(plan, samples) + 3 * plan.size + input) + ntk.extra;
   }
-  return 8 * (3 * m * m + 12 * plan.size + 4 * input + points);
+  return 8 * ((method === "linearized" ? 2 : 3) * m * m + 12 * plan.size + 3 * input + points);
 }
 
 /** WebAssembly (32-bit) memory cannot exceed 4 GiB; keep a margin for the allocator and the data. */

@@ -165,7 +165,7 @@ const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
 
 /** A model family's part of a run: what its purifier is built from, the summary lines only it has, and accuracy. */
 interface FamilyRun {
-  model: OpenedModel; family: string; choice: SpanChoice; maxIter: number; memoryBytes: number; precision: ModelPrecision;
+  model: OpenedModel; family: string; choice: SpanChoice; memoryBytes: number;
   /** The purifier's model, data and family options (the backend's patches for the one-hidden-layer model). */
   create(be: Backend): Pick<PurifyOptions, "shape" | "model" | "data" | "trainedReadout" | "frozen">;
   /** What besides the common options the prepared span depends on (SpanCache's key). */
@@ -178,7 +178,11 @@ interface FamilyRun {
 
 /** One run and one summary for both model families: the one Purifier, prepared once per span (SpanCache). */
 function fileProblem(p: Parts<OpenedModel>, f: FamilyRun): FileProblem {
-  const { model, choice, maxIter, memoryBytes, precision } = f, o = p.options, subspace = choice.subspace as SubspaceName;
+  const { model, choice, memoryBytes } = f, o = p.options, subspace = choice.subspace as SubspaceName, precision = storagePrecision(model.dtypes);
+  // the exact spans: each row's own span, which init rows extend
+  const exact = model.kind === "sequential" ? "layerwise" : "patch";
+  if (o.initRows && subspace !== exact) throw new OptionError(`init rows extend the ${exact} span; this purification uses the ${subspace} span (${choice.reason})`);
+  const maxIter = o.maxIter ?? (subspace === exact ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   return {
     model, choice, maxIter, memoryBytes,
     async run(r = {}) {
@@ -222,10 +226,8 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
   const readout = o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, layoutOf(shape).wSize)
     : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
   const choice = chooseSpan(shape, p.n, { requested, trainedReadout: readout.trained, weightDecay: o.initRows, memoryLimit: p.memoryLimit, rowTensors: model.tensorNames(0, layoutOf(shape).wSize) });
-  if (o.initRows && choice.subspace !== "patch") throw new OptionError(`init rows extend the patch span; this purification uses the ${choice.subspace} span (${choice.reason})`);
   return fileProblem(p, {
-    model, family: "one-hidden-layer", choice, precision: storagePrecision(model.dtypes),
-    maxIter: o.maxIter ?? (choice.subspace === "patch" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter),
+    model, family: "one-hidden-layer", choice,
     memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, choice.subspace),
     create: (be) => ({ shape, data: patchesFromImages(be, p.data, p.n, image), trainedReadout: readout.trained }),
     key: [readout.trained],
@@ -249,10 +251,8 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
     requested, frozen, memoryLimit: p.memoryLimit,
     layerTensors: (i) => { const l = plan.layers[i]; return model.tensorNames(l.offset, l.offset + l.params); },
   });
-  if (o.initRows && choice.subspace !== "layerwise") throw new OptionError(`init rows extend the layerwise span; this purification uses the ${choice.subspace} span (${choice.reason})`);
   return fileProblem(p, {
-    model, family: "multi-layer", choice, precision: storagePrecision(model.dtypes),
-    maxIter: o.maxIter ?? (choice.subspace === "layerwise" ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter),
+    model, family: "multi-layer", choice,
     memoryBytes: sequentialMemoryEstimate(plan, p.n, choice.subspace),
     create: () => ({ model: model.model, data: { samples: p.n, values: p.data }, frozen }),
     key: [frozen],

@@ -22,6 +22,25 @@ describe("workers", () => {
     api.closeWorkers();
   });
 
+  it("a sequential model's layerwise span splits a wide layer's rows the same way: bit-identical parameters and report", async () => {
+    const api = await import("../dist/node.js");
+    // 64 filters of 4x4 on 8x8 images (2 samples: 8 patches for rows of 17, thin), then a dense layer
+    const model = { input: { C: 1, H: 8, W: 8 }, layers: [{ type: "conv", filters: 64, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 }] } as const;
+    const m = { input: model.input, layers: [...model.layers] } as Parameters<typeof api.initSequential>[0];
+    const x = new api.Rng(2).normals(2 * 64), init = api.initSequential(m, 3);
+    const clean = await api.trainSequential(m, init, x, [0, 1], { epochs: 20, lr: 0.05 });
+    // one outlier in each of three filter rows (a row of 17 entries over 8 patches certifies with one), and one in the readout
+    const c = clean.slice();
+    for (const q of [3, 10 * 17 + 5, 40 * 17 + 16, 64 * 17 + 7]) c[q] += 1;
+    const o = { model: m, init, data: { samples: 2, values: x }, subspace: "layerwise" as const, backend: "wasm" };
+    const one = await api.purify(c, o), two = await api.purify(c, { ...o, workers: 2 });
+    expect(Array.from(two.params)).toEqual(Array.from(one.params));
+    expect(Array.from(two.report.estimatedContaminated)).toEqual(Array.from(one.report.estimatedContaminated));
+    expect(two.report.layers!.map((l) => l.recovered)).toEqual(one.report.layers!.map((l) => l.recovered));
+    expect(one.report.layers![0].recovered).toBe(true);
+    api.closeWorkers();
+  });
+
   it("the core entry (no worker support) says so instead of silently running one thread", async () => {
     const core = await import("../src/index.js");
     core.setWorkerFactory(null);

@@ -17,7 +17,8 @@ import type { ModelPrecision } from "../recover/purify.js";
 import { certificateSlack, perProblem, precisionFloor, solveEach, splitErasures } from "../recover/purify.js";
 import { flaggedEntries } from "../recover/report.js";
 import type { BatchSolution, SolveOptions } from "../recover/solve.js";
-import { solveBatch } from "../recover/solve.js";
+import { arithmeticFor, solveBatch } from "../recover/solve.js";
+import { solveFiltersInWorkers } from "../parallel/pool.js";
 import type { PlannedLayer } from "./layers/layer.js";
 import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward, withStatisticsOf } from "./sequential.js";
 import { SPAN_RULE } from "../recover/chooseSpan.js";
@@ -42,7 +43,7 @@ export interface LayerReport {
  * folded into the conv). `precision`: the model's storage precision (rows fit to its rounding).
  */
 export async function purifyLayerwise(model: SequentialModel, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
-  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision; solve?: Omit<SolveOptions, "erased" | "floor"> } = {}): Promise<LayerwisePurification> {
+  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision; solve?: Omit<SolveOptions, "erased" | "floor"> & { workers?: number } } = {}): Promise<LayerwisePurification> {
   checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows", "precision", "solve"]);
   const plan = planLayers(model.input, model.layers);
   if (contaminated.length !== plan.size || init.length !== plan.size) throw new ShapeError(`purifyLayerwise: parameters must have length ${plan.size}`);
@@ -127,16 +128,29 @@ export interface LayerwisePurification {
  * row); a bias-free layer's bias entry, which every fit matches, does not count as a fit row.
  */
 export async function solveLayerRows(ws: SequentialWorkspace, i: number, r: Float64Array, erased: Array<Int32Array | null>,
-  o: Omit<SolveOptions, "erased"> & { initRows?: Float64Array }): Promise<{ solution: BatchSolution; slack: number }> {
-  const l = ws.plan.layers[i], R = l.rowLength, m = ws.n * l.output.H * l.output.W;
-  const op = new PatchSpanOperator(ws.be, ws.cols(i), m, R, l.rows);
+  o: Omit<SolveOptions, "erased"> & { initRows?: Float64Array; workers?: number }): Promise<{ solution: BatchSolution; slack: number }> {
+  const be = ws.be, l = ws.plan.layers[i], R = l.rowLength, m = ws.n * l.output.H * l.output.W;
+  const slackOf = (solution: BatchSolution) => ({ solution, slack: layerCertificate(l, m + (o.initRows ? 1 : 0), solution.residual, r, erased, o.floor) });
+  // decided once for all rows, so that a split over workers solves each the same way
+  const arithmetic = o.initRows ? o.arithmetic : arithmeticFor(o.arithmetic, be, m, R, l.rows);
+  // workers take shares of at least MIN_ROWS_PER_WORKER rows (fewer: this thread)
+  const shares = o.initRows ? 1 : Math.min(o.workers ?? 1, Math.floor(l.rows / MIN_ROWS_PER_WORKER));
+  if (shares > 1) {
+    const { solver = "admm", polish, floor, admm } = o;
+    return slackOf(await solveFiltersInWorkers({ backend: be.name, cols: be.download(ws.cols(i)), patches: m, r, filters: l.rows, rowLength: R, erased, solver, arithmetic, polish, floor: floor?.slice(),
+      // functions cannot cross to a worker
+      admm: admm && (({ onIteration: _i, warmStart: _w, erased: _e, ...plain }) => plain)(admm) }, shares));
+  }
+  const op = new PatchSpanOperator(be, ws.cols(i), m, R, l.rows);
   try {
-    const solution = o.initRows ? await solveEach(ws.be, op, r, l.rows, R, o.initRows, erased, o) : await solveBatch(op, r, l.rows, { ...o, erased });
-    return { solution, slack: layerCertificate(l, m + (o.initRows ? 1 : 0), solution.residual, r, erased, o.floor) };
+    return slackOf(o.initRows ? await solveEach(be, op, r, l.rows, R, o.initRows, erased, o) : await solveBatch(op, r, l.rows, { ...o, arithmetic, erased }));
   } finally {
     op.dispose();
   }
 }
+
+/** Rows per worker below which a share costs more to send than to solve: smaller splits stay in the calling thread. */
+export const MIN_ROWS_PER_WORKER = 32;
 
 /** min over a linear layer's rows of certificateSlack (span dimension m); see solveLayerRows. */
 export function layerCertificate(l: PlannedLayer, m: number, residual: Float64Array, r: Float64Array, erased: Array<Int32Array | null>, floor?: Float64Array | null): number {

@@ -1,9 +1,8 @@
-// The message a worker receives to solve a share of the patch-span filter problems, and what it
-// sends back. Plain data (typed arrays), so it crosses worker_threads and Web Worker boundaries.
+// The message a worker receives to solve a share of a layer's row problems in its patch span (the
+// one-hidden-layer filters, or any layer of the layerwise method), and what it sends back. Plain
+// data (typed arrays), so it crosses worker_threads and Web Worker boundaries.
 import type { BackendName } from "../backend/types.js";
 import { createBackend } from "../backend/index.js";
-import { uploadAugmented } from "../model/data.js";
-import type { PatchData } from "../model/data.js";
 import type { AdmmOptions } from "../recover/admm.js";
 import { PatchSpanOperator } from "../recover/operator.js";
 import type { Arithmetic, BatchSolution, SolverName } from "../recover/solve.js";
@@ -12,7 +11,9 @@ import { mergeShares } from "./merge.js";
 
 export interface FilterShareRequest {
   backend: BackendName;
-  data: PatchData;
+  /** The layer's augmented patch rows (patches x rowLength), which span each row's update. */
+  cols: Float64Array;
+  patches: number;
   /** rows x filters of this share: theta~ - theta0, one filter row after another. */
   r: Float64Array;
   filters: number;
@@ -36,8 +37,8 @@ export const WORKER_CHUNK = 64;
 /** Solves one share in the calling thread (what every worker runs), WORKER_CHUNK filters at a time. */
 export async function solveFilterShare(req: FilterShareRequest): Promise<BatchSolution> {
   const be = await createBackend(req.backend);
-  const xa = uploadAugmented(be, req.data);
-  const N = req.rowLength, m = req.data.samples * req.data.patches;
+  const xa = be.upload(be.alloc(req.cols.length), req.cols);
+  const N = req.rowLength, m = req.patches;
   const parts: BatchSolution[] = [];
   const ranges: Array<[number, number]> = [];
   try {

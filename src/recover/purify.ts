@@ -21,9 +21,9 @@ import type { AdmmOptions } from "./admm.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { LayerReport } from "../deep/layerwise.js";
-import { layerCertificate, layerFloors, purifyLayerwise, solveLayerRows } from "../deep/layerwise.js";
+import { layerFloors, purifyLayerwise, solveLayerRows } from "../deep/layerwise.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
-import { ARITHMETIC_NAMES, SOLVER_NAMES, arithmeticFor, factorSpan, solveBatch } from "./solve.js";
+import { ARITHMETIC_NAMES, SOLVER_NAMES, factorSpan, solveBatch } from "./solve.js";
 import { detectionScores, flaggedEntries, recoveryErrors, spanFit } from "./report.js";
 import type { RecoveryErrors } from "./report.js";
 import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
@@ -32,7 +32,7 @@ import type { SpanChoice } from "./chooseSpan.js";
 import { chooseSequentialSpan, chooseSpan, spanHoldWarning } from "./chooseSpan.js";
 import { planOf } from "./planView.js";
 import type { PlanView } from "./planView.js";
-import { hasWorkers, solveFiltersInWorkers } from "../parallel/pool.js";
+import { hasWorkers } from "../parallel/pool.js";
 import { relinearizedSolve } from "./relinearize.js";
 
 export type SubspaceName = "patch" | "layerwise" | "linearized" | "relinearized";
@@ -85,8 +85,8 @@ export interface PurifyOptions {
    */
   grossFactor?: number;
   /**
-   * Patch span: split the K filter problems over up to this many workers (each with its own WASM
-   * instance), at least MIN_FILTERS_PER_WORKER (32) filters each: smaller shares cost more to send
+   * Patch and layerwise spans: split a layer's row problems over up to this many workers (each with
+   * its own WASM instance), at least MIN_ROWS_PER_WORKER (32) rows each: smaller shares cost more to send
    * than to solve, and run in the calling thread. Results are bit-identical to one thread. Needs the
    * Node or browser entry point. Progress callbacks are not forwarded from workers. Default 1.
    */
@@ -101,9 +101,6 @@ export interface PurifyOptions {
   precision?: ModelPrecision;
   onProgress?: (p: PurifyProgress) => void;
 }
-
-/** Filters per worker below which a share costs more to send than to solve: smaller splits stay in the calling thread. */
-export const MIN_FILTERS_PER_WORKER = 32;
 
 const PURIFY_OPTIONS = ["shape", "model", "frozen", "init", "data", "subspace", "solver", "arithmetic", "backend", "weightDecay", "clean", "admm", "polish", "onProgress", "trainedReadout", "grossFactor", "workers", "precision"];
 
@@ -317,12 +314,12 @@ export class Purifier {
     checkFinite(where, "init", init);
     if (options.clean) checkFinite(where, "clean", options.clean);
     const subspace = choice.subspace as SubspaceName;
-    if ((options.workers ?? 1) > 1 && subspace !== "patch") choice.warnings.push(`workers split the patch span's filter problems; the ${subspace} span runs on one thread`);
+    if ((options.workers ?? 1) > 1 && isLinearized(subspace)) choice.warnings.push(`workers split the patch and layerwise spans' row problems; the ${subspace} span runs on one thread`);
     if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
       throw new OptionError(`${where}: workers must be an integer >= 1, got ${options.workers}`);
     }
     // asked for workers where none can start: said at once, whether or not this problem would split
-    if ((options.workers ?? 1) > 1 && subspace === "patch" && !hasWorkers()) {
+    if ((options.workers ?? 1) > 1 && !isLinearized(subspace) && !hasWorkers()) {
       throw new OptionError(`${where}: workers > 1 needs worker support, which this runtime's entry point does not provide (use the Node or browser build)`);
     }
     const solver = options.solver ?? "admm";
@@ -406,21 +403,14 @@ export class Purifier {
         // the plan's two linear layers bottom-up, as the layerwise method solves them: the filters
         // (W~'s rows are the conv layer's, in place) in the span of the patches, then the readout in
         // the span of its inputs at the recovered filters
-        const d = data as PatchData, n = d.samples, k = d.patches, K = shape!.filters, O = shape!.outputs, L = layoutOf(shape!), readoutLayer = plan.layers.length - 1;
+        const K = shape!.filters, O = shape!.outputs, L = layoutOf(shape!), readoutLayer = plan.layers.length - 1;
         const at = this.patchWorkspace();
         disposeAfter.push(at.dispose);
         at.forward(init);
-        const m = n * k, r = delta.slice(0, L.wSize), erased = perProblem(erasures, 0, L.row, K);
-        // decided once for all K problems, so that a split over workers solves each the same way
-        const arithmetic = this.o.weightDecay ? this.o.arithmetic : arithmeticFor(this.o.arithmetic, be, m, L.row, K);
-        const opts = { ...solveOpts("filters"), arithmetic, floor: floor?.subarray(0, L.wSize) };
-        // workers take shares of at least MIN_FILTERS_PER_WORKER filters (fewer: this thread)
-        const shares = Math.min(this.o.workers ?? 1, Math.floor(K / MIN_FILTERS_PER_WORKER));
-        const filters = shares > 1 && !this.o.weightDecay
-          ? await solveFiltersInWorkers({ backend: be.name, data: d, r, filters: K, rowLength: L.row, erased, solver, arithmetic, polish: this.o.polish, floor: floor?.slice(0, L.wSize),
-            // functions cannot cross to a worker
-            admm: this.o.admm ? withoutCallbacks(this.o.admm) : undefined }, shares).then((solution) => ({ solution, slack: layerCertificate(plan.layers[0], m, solution.residual, r, erased, opts.floor) }))
-          : await solveLayerRows(at.ws, 0, r, erased, { ...opts, initRows: this.o.weightDecay ? init.subarray(0, L.wSize) : undefined });
+        const r = delta.slice(0, L.wSize), erased = perProblem(erasures, 0, L.row, K);
+        const filters = await solveLayerRows(at.ws, 0, r, erased, {
+          ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize), workers: this.o.workers, initRows: this.o.weightDecay ? init.subarray(0, L.wSize) : undefined,
+        });
         const sol = filters.solution;
         a.solutions.push(sol);
         a.spanDim = sol.u.length / K; a.problems = K; a.slack = filters.slack;
@@ -450,7 +440,7 @@ export class Purifier {
         const a = newAnswer(subspace);
         answers.push(a);
         const r = await purifyLayerwise(model!, contaminated, init, data.values, data.samples,
-          { frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, solve: solveOpts("layerwise") });
+          { frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, solve: { ...solveOpts("layerwise"), workers: this.o.workers } });
         const solved = r.layers.filter((l) => !l.frozen && l.type !== "batchnorm");
         Object.assign(a, { out: r.params, layers: r.layers, estimated: r.flagged, solutions: r.solutions, problems: solved.length, seconds: (performance.now() - t0) / 1000 });
         a.slack = Math.min(...solved.map((l) => l.slack)); a.spanDim = Math.max(0, ...solved.map((l) => l.spanDim));
@@ -544,12 +534,6 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
   } finally {
     p.dispose();
   }
-}
-
-/** AdmmOptions minus what cannot be sent to a worker (functions, per-call state). */
-function withoutCallbacks(o: AdmmOptions): Omit<AdmmOptions, "onIteration" | "warmStart" | "erased"> {
-  const { onIteration: _cb, warmStart: _w, erased: _e, ...rest } = o;
-  return rest;
 }
 
 /**

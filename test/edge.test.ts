@@ -78,3 +78,31 @@ describe("edge bundle", () => {
     expect((await mem.json()).error).toMatch(/needs about \d+ bytes of working memory; the limit is 1000/);
   });
 });
+
+describe("edge JSON: a sequential CNN", () => {
+  it("purifies { model, init, contaminated, data } as the Node API does, bit for bit; a bad model or option is a 400", async () => {
+    const { createPurifyHandler } = await import(EDGE.href);
+    const { frozenFirstLayerCnn } = await import("./helpers.js");
+    const { model, n, x, init, clean, frozen } = await frozenFirstLayerCnn();
+    const c = clean.slice(); c[200] += 1;
+    const body = { model, init: Array.from(init), contaminated: Array.from(c), data: { samples: n, values: Array.from(x) }, options: { frozen } };
+    const res: Response = await createPurifyHandler()(post(body));
+    expect(res.status).toBe(200);
+    const out = await res.json();
+    const { purify } = await import("../src/recover/purify.js");
+    const local = await purify(c, { model, init, data: { samples: n, values: x }, frozen });
+    expect(out.params).toEqual(Array.from(local.params));
+    expect(out.report.subspace).toBe("layerwise");
+    expect(out.report.recovered).toBe(true);
+    expect(out.report.estimatedContaminated).toEqual([200]);
+    for (const [b, msg] of [
+      [{ ...body, model: { layers: [] } }, /"model" must be \{ input/],
+      [{ ...body, options: { trainedReadout: false } }, /unknown option "trainedReadout" \(known: .*frozen\)/],
+      [{ ...body, data: { samples: n, values: body.data.values.slice(1) } }, /data has \d+ values for 4 samples/],
+    ] as Array<[unknown, RegExp]>) {
+      const r: Response = await createPurifyHandler()(post(b));
+      expect(r.status).toBe(400);
+      expect((await r.json()).error).toMatch(msg);
+    }
+  });
+});

@@ -12,6 +12,8 @@
 //    { shape: ModelShape, init: number[], contaminated: (number | null)[],   // null = NaN/Inf: erased
 //      data: { samples, patches, patchDim, values: number[] },
 //      options?: { subspace?, solver?, arithmetic?, trainedReadout?, weightDecay?, backend? } }
+//    or, for a sequential CNN, { model: { input, layers }, init, contaminated, data: { samples, values
+//    (images) }, options? (frozen instead of trainedReadout) }: the same purify().
 //    200 answer: { params: (number | null)[], report: { ...PurifyReport, index arrays as plain arrays }, memory }
 import { createBackend } from "../backend/index.js";
 import type { Backend } from "../backend/types.js";
@@ -19,11 +21,12 @@ import { CnnPurifyError, OptionError, ShapeError } from "../errors.js";
 import type { NamedFile } from "../files/inputs.js";
 import type { FilePurifyOptions } from "../files/purifyFiles.js";
 import { FILE_OPTION_NAMES, openFileProblem } from "../files/purifyFiles.js";
-import type { PatchData } from "../model/data.js";
+import type { SequentialModel } from "../deep/train.js";
+import { planLayers } from "../deep/sequential.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
-import { chooseSpan } from "../recover/chooseSpan.js";
-import { memoryEstimate } from "../recover/memory.js";
+import { chooseSequentialSpan, chooseSpan } from "../recover/chooseSpan.js";
+import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
 import { purify } from "../recover/purify.js";
 import type { PurifyOptions } from "../recover/purify.js";
 import { plainReport } from "../recover/report.js";
@@ -96,25 +99,38 @@ async function handleJson(req: Request, maxBody: number, maxMem: number): Promis
   let body: Record<string, unknown>;
   try { body = JSON.parse(text); } catch (e) { return fail(400, `malformed JSON: ${(e as Error).message}`); }
   if (!body || typeof body !== "object" || Array.isArray(body)) return fail(400, "body must be a JSON object");
-  for (const key of ["shape", "init", "contaminated", "data"]) if (!(key in body)) return fail(400, `missing field "${key}"`);
-  const shape = body.shape as ModelShape;
+  // the one-hidden-layer model (shape, patch data) or a sequential one (model, images; the same purify)
+  const family = "model" in body ? "model" : "shape";
+  for (const key of [family, "init", "contaminated", "data"]) if (!(key in body)) return fail(400, `missing field "${key}"`);
   const d = body.data as Record<string, unknown>;
-  if (!d || typeof d !== "object") return fail(400, `"data" must be an object { samples, patches, patchDim, values }`);
+  if (!d || typeof d !== "object") return fail(400, `"data" must be an object { samples, ${family === "shape" ? "patches, patchDim, " : ""}values }`);
   const opts = (body.options ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(opts)) if (!(JSON_OPTIONS as readonly string[]).includes(k)) return fail(400, `unknown option "${k}" (known: ${JSON_OPTIONS.join(", ")})`);
-  layoutOf(shape); // validates the shape before sizing anything by it
-  const samples = d.samples as number, patches = d.patches as number;
+  const known: string[] = family === "shape" ? [...JSON_OPTIONS] : [...JSON_OPTIONS.filter((k) => k !== "trainedReadout"), "frozen"];
+  for (const k of Object.keys(opts)) if (!known.includes(k)) return fail(400, `unknown option "${k}" (known: ${known.join(", ")})`);
+  const samples = d.samples as number, patches = d.patches as number, requested = opts.subspace === undefined ? "auto" : String(opts.subspace);
   if (!Number.isInteger(samples) || samples < 1) return fail(400, `data.samples must be an integer >= 1, got ${JSON.stringify(d.samples)}`);
-  const choice = chooseSpan(shape, samples, {
-    requested: opts.subspace === undefined ? "auto" : String(opts.subspace), trainedReadout: opts.trainedReadout as boolean | undefined,
-    weightDecay: opts.weightDecay as boolean | undefined, memoryLimit: maxMem - BODY_FACTOR * text.length,
-  });
-  const estimate = admit(memoryEstimate(shape, { samples, patches }, choice.subspace), text.length, maxMem);
-  const data: PatchData = { samples, patches, patchDim: d.patchDim as number, values: numbers("data.values", d.values, false) };
+  const memoryLimit = maxMem - BODY_FACTOR * text.length;
+  let choice, need: number, model: Pick<PurifyOptions, "shape" | "model" | "frozen" | "data">;
+  const values = numbers("data.values", d.values, false);
+  if (family === "shape") {
+    const shape = body.shape as ModelShape;
+    layoutOf(shape); // validates the shape before sizing anything by it
+    choice = chooseSpan(shape, samples, { requested, trainedReadout: opts.trainedReadout as boolean | undefined, weightDecay: opts.weightDecay as boolean | undefined, memoryLimit });
+    need = memoryEstimate(shape, { samples, patches }, choice.subspace);
+    model = { shape, data: { samples, patches, patchDim: d.patchDim as number, values } };
+  } else {
+    const m = body.model as SequentialModel;
+    if (!m || typeof m !== "object" || !m.input || !Array.isArray(m.layers)) return fail(400, `"model" must be { input: { C, H, W }, layers: [...] }`);
+    const plan = planLayers(m.input, m.layers), frozen = opts.frozen as number[] | undefined;
+    choice = chooseSequentialSpan(plan, samples, { requested, frozen, memoryLimit });
+    need = sequentialMemoryEstimate(plan, samples, choice.subspace);
+    model = { model: m, frozen, data: { samples, values } };
+  }
+  const estimate = admit(need, text.length, maxMem);
   const be = await createBackend(String(opts.backend ?? "wasm"));
-  const { backend: _, ...rest } = opts;
+  const { backend: _, frozen: _f, ...rest } = opts;
   const { params, report } = await purify(numbers("contaminated", body.contaminated, true), {
-    shape, data, init: numbers("init", body.init, false), ...(rest as Partial<PurifyOptions>), subspace: choice.subspace as PurifyOptions["subspace"], backend: be,
+    ...model, init: numbers("init", body.init, false), ...(rest as Partial<PurifyOptions>), subspace: choice.subspace as PurifyOptions["subspace"], backend: be,
   });
   return json(200, {
     params: Array.from(params, (v) => (Number.isFinite(v) ? v : null)),

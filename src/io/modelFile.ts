@@ -11,7 +11,9 @@ import type { ImageShape, ModelShape } from "../model/shape.js";
 import { layoutOf, patchGeometry } from "../model/shape.js";
 import type { TensorFile } from "./safetensors.js";
 import type { SequentialModel } from "../deep/train.js";
+import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
+import type { PlannedLayer } from "../deep/layers/layer.js";
 import { pair } from "../deep/layers/linear.js";
 import { oneHiddenAsSequential } from "../model/asSequential.js";
 
@@ -19,31 +21,42 @@ export const MODEL_FORMAT = "cnn-purify/one-hidden-layer";
 
 export interface ModelSpec { shape: ModelShape; image: ImageShape }
 
+/**
+ * A linear layer's rows [w ; b] of theta as PyTorch's tensors: weight [rows, C, kh, kw] (conv) or
+ * [rows, F] (dense), and bias [rows].
+ */
+export function linearTensors(l: PlannedLayer, theta: Float64Array): { weight: { shape: number[]; values: Float64Array }; bias: Float64Array } {
+  const p = l.rowLength - 1, w = new Float64Array(l.rows * p), b = new Float64Array(l.rows), g = l.geometry;
+  for (let r = 0; r < l.rows; r++) { w.set(theta.subarray(l.offset + r * l.rowLength, l.offset + r * l.rowLength + p), r * p); b[r] = theta[l.offset + r * l.rowLength + p]; }
+  return { weight: { shape: g ? [l.rows, l.input.C, g.kh, g.kw] : [l.rows, p], values: w }, bias: b };
+}
+
+/** The inverse of linearTensors: weight (rows x p, row-major) and bias (absent: 0) into the layer's rows of theta. */
+export function setLinearRows(l: PlannedLayer, theta: Float64Array, w: Float64Array, b: ArrayLike<number> | null): void {
+  const p = l.rowLength - 1;
+  for (let r = 0; r < l.rows; r++) { theta.set(w.subarray(r * p, (r + 1) * p), l.offset + r * l.rowLength); theta[l.offset + r * l.rowLength + p] = b ? b[r] : 0; }
+}
+
+/**
+ * The one-hidden-layer CNN as PyTorch writes it: a conv over the images with kernel = stride = patch,
+ * then the rest of its plan (src/model/asSequential.ts), whose parameters are laid out as that plan's.
+ */
+export function imageModelOf(spec: ModelSpec, theta: Float64Array): { model: SequentialModel; theta: Float64Array } {
+  const { shape, image } = spec, patch: [number, number] = [image.patchHeight, image.patchWidth];
+  const { patchDim: p, patches: k } = patchGeometry(image);
+  if (p !== shape.patchDim || k !== shape.patches) throw new ShapeError(`the image geometry gives ${k} patches of dim ${p}, the model has ${shape.patches} of dim ${shape.patchDim}`);
+  const map = oneHiddenAsSequential(shape);
+  const layers: LayerSpec[] = [{ type: "conv", filters: shape.filters, kernel: patch, stride: patch }, ...map.model.layers.slice(1)];
+  return { model: { input: { C: image.channels, H: image.height, W: image.width }, layers }, theta: map.toSequential(theta) };
+}
+
 /** Named tensors (values f64) and metadata of a model. */
 export function modelToTensors(spec: ModelSpec, theta: Float64Array): { tensors: Record<string, { shape: number[]; values: Float64Array }>; metadata: Record<string, string> } {
+  const { model, theta: t } = imageModelOf(spec, theta), plan = planLayers(model.input, model.layers);
+  const conv = linearTensors(plan.layers[0], t), fc = linearTensors(plan.layers[plan.layers.length - 1], t);
   const { shape, image } = spec;
-  const L = layoutOf(shape);
-  const { patchDim: p, patches: k } = patchGeometry(image);
-  if (p !== shape.patchDim || k !== shape.patches) throw new ShapeError(`modelToTensors: the image geometry gives ${k} patches of dim ${p}, the model has ${shape.patches} of dim ${shape.patchDim}`);
-  if (theta.length !== L.size) throw new ShapeError(`modelToTensors: params has length ${theta.length}, expected ${L.size}`);
-  const K = shape.filters, O = shape.outputs;
-  const w = new Float64Array(K * p), b = new Float64Array(K);
-  for (let j = 0; j < K; j++) {
-    w.set(theta.subarray(j * L.row, j * L.row + p), j * p);
-    b[j] = theta[j * L.row + p];
-  }
-  const dense = shape.readout === "dense", f = dense ? K * k : K;
-  const fc = new Float64Array(O * f);
-  for (let o = 0; o < O; o++) {
-    if (dense) for (let j = 0; j < K; j++) for (let i = 0; i < k; i++) fc[o * f + j * k + i] = theta[L.wSize + (i * K + j) * O + o];
-    else for (let j = 0; j < K; j++) fc[o * f + j] = theta[L.wSize + j * O + o];
-  }
   return {
-    tensors: {
-      "conv.weight": { shape: [K, image.channels, image.patchHeight, image.patchWidth], values: w },
-      "conv.bias": { shape: [K], values: b },
-      "fc.weight": { shape: [O, f], values: fc },
-    },
+    tensors: { "conv.weight": conv.weight, "conv.bias": { shape: [shape.filters], values: conv.bias }, "fc.weight": fc.weight },
     metadata: { format: MODEL_FORMAT, readout: shape.readout, height: String(image.height), width: String(image.width) },
   };
 }
@@ -102,17 +115,10 @@ export function tensorsToSequential(file: TensorFile, where: string, imageSize?:
     { type: "relu" }, ...(readout === "sum" ? [{ type: "sum" as const }] : []), { type: "flatten" }, { type: "dense", units: O, ...(denseBias ? {} : { bias: false }) },
   ] };
   const plan = planLayers(model.input, model.layers);
-  const theta = new Float64Array(plan.size), p = C * ph * pw;
-  const l0 = plan.layers[0], ld = plan.layers[plan.layers.length - 1];
-  for (let f = 0; f < K; f++) {
-    theta.set(cw.values.subarray(f * p, (f + 1) * p), l0.offset + f * l0.rowLength);
-    theta[l0.offset + f * l0.rowLength + p] = convBias ? t[convBias].values[f] : 0;
-  }
+  const theta = new Float64Array(plan.size);
+  setLinearRows(plan.layers[0], theta, cw.values, convBias ? t[convBias].values : null);
   if (bn) [bn.weight, bn.bias, bn.mean, bn.variance].forEach((name, q) => theta.set(t[name].values, plan.layers[1].offset + q * K));
-  for (let o = 0; o < O; o++) {
-    theta.set(fw.values.subarray(o * F, (o + 1) * F), ld.offset + o * ld.rowLength);
-    theta[ld.offset + o * ld.rowLength + F] = denseBias ? t[denseBias].values[o] : 0;
-  }
+  setLinearRows(plan.layers[plan.layers.length - 1], theta, fw.values, denseBias ? t[denseBias].values : null);
   return { model, theta };
 }
 

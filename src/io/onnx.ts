@@ -4,11 +4,8 @@
 // Reading takes every spelling the sequential reader takes (Reshape / view for Flatten, MatMul (+ a
 // zero Add) for Gemm, GlobalAveragePool folded into the readout as 1/k) and recognizes that network;
 // anything else is refused with what differs.
-import type { LayerSpec } from "../deep/sequential.js";
-import { oneHiddenAsSequential } from "../model/asSequential.js";
-import { patchGeometry } from "../model/shape.js";
 import type { ModelSpec } from "./modelFile.js";
-import { oneHiddenOf } from "./modelFile.js";
+import { imageModelOf, oneHiddenOf } from "./modelFile.js";
 import { decodeSequentialOnnx, encodeSequentialOnnx } from "./onnxSequential.js";
 
 /**
@@ -16,13 +13,10 @@ import { decodeSequentialOnnx, encodeSequentialOnnx } from "./onnxSequential.js"
  * every bit (a lossless archive; onnxruntime's CPU Conv has no double kernel).
  */
 export function encodeOnnx(spec: ModelSpec, theta: Float64Array, options: { dtype?: "f32" | "f64" } = {}): Uint8Array {
-  const { shape, image } = spec, patch: [number, number] = [image.patchHeight, image.patchWidth];
-  patchGeometry(image);
-  const map = oneHiddenAsSequential(shape);
-  const layers: LayerSpec[] = [{ type: "conv", filters: shape.filters, kernel: patch, stride: patch }, ...map.model.layers.slice(1)];
+  const { model, theta: t } = imageModelOf(spec, theta), last = model.layers.length - 1;
   // PyTorch's names (those modelToTensors writes too)
-  const names = (i: number, part: string) => (i === 0 ? `conv.${part}` : i === layers.length - 1 ? `fc.${part}` : part === "axes" ? "sum_axes" : undefined);
-  return encodeSequentialOnnx({ input: { C: image.channels, H: image.height, W: image.width }, layers }, map.toSequential(theta), { ...options, names });
+  const names = (i: number, part: string) => (i === 0 ? `conv.${part}` : i === last ? `fc.${part}` : part === "axes" ? "sum_axes" : undefined);
+  return encodeSequentialOnnx(model, t, { ...options, names });
 }
 
 /** Reads a model from ONNX bytes; throws ValueError naming an unsupported op, or what differs from the one-hidden-layer CNN. */

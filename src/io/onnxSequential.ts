@@ -8,6 +8,7 @@ import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
 import type { SequentialModel } from "../deep/train.js";
 import { DOUBLE, FLOAT, INT64, int, ints, num, onnx, tensor, readInitializers, tensorValues } from "./onnxProto.js";
+import { linearTensors, setLinearRows } from "./modelFile.js";
 
 /**
  * Encodes a sequential model; weights W~ rows [w ; b] split into ONNX weight and bias tensors, named
@@ -23,12 +24,9 @@ export function encodeSequentialOnnx(model: SequentialModel, theta: Float64Array
   plan.layers.forEach((l, i) => {
     const y = i === plan.layers.length - 1 ? "output" : `t${i}`, s = l.spec;
     if (l.rows) {
-      const p = l.rowLength - 1, w = new Float64Array(l.rows * p), b = new Float64Array(l.rows);
-      for (let r = 0; r < l.rows; r++) { w.set(theta.subarray(l.offset + r * l.rowLength, l.offset + r * l.rowLength + p), r * p); b[r] = theta[l.offset + r * l.rowLength + p]; }
-      const biased = (s as { bias?: boolean }).bias !== false;
-      const g = l.geometry;
-      inits.push(tensor(name(i, "weight"), g ? [l.rows, l.input.C, g.kh, g.kw] : [l.rows, p], w, dtype));
-      if (biased) inits.push(tensor(name(i, "bias"), [l.rows], b, dtype));
+      const { weight, bias } = linearTensors(l, theta), biased = (s as { bias?: boolean }).bias !== false, g = l.geometry;
+      inits.push(tensor(name(i, "weight"), weight.shape, weight.values, dtype));
+      if (biased) inits.push(tensor(name(i, "bias"), [l.rows], bias, dtype));
       const input = [x, name(i, "weight"), ...(biased ? [name(i, "bias")] : [])];
       if (g) {
         const pad = g.padH;
@@ -187,7 +185,7 @@ export function decodeSequentialOnnx(bytes: Uint8Array, where = "onnx", override
     }
     const p = l.rowLength - 1;
     if (wb.w.length !== l.rows * p || wb.b.length !== l.rows) throw new ValueError(`${where}: layer ${i} (${l.spec.type}): weights have ${wb.w.length} values, expected ${l.rows} x ${p}`);
-    for (let r = 0; r < l.rows; r++) { theta.set(wb.w.subarray(r * p, (r + 1) * p), l.offset + r * l.rowLength); theta[l.offset + r * l.rowLength + p] = wb.b[r]; }
+    setLinearRows(l, theta, wb.w, wb.b);
   });
   return { model: { input, layers }, theta };
 }

@@ -124,6 +124,27 @@ describe("linearized spans", () => {
     expect(r.summary.recovered).toBe(true);
   });
 
+  it("a patch purifier run on several models (its workspace kept between runs) gives each what a fresh purify() gives, bit for bit", async () => {
+    const be = await createBackend("wasm");
+    const inst = await trainInstance({ seed: 2, trainReadout: true, lr: 0.002 }, be);
+    const o = { shape: inst.shape, init: inst.init, data: inst.data, subspace: "patch" as const, backend: be };
+    const p = await createPurifier(o);
+    try {
+      const residual = p.spanResidual(inst.trained);
+      for (const seed of [5, 6, 7]) {
+        const c = sparseOutliers(inst.trained, { rho: 0.1, scale: 10, seed }).params;
+        const [kept, fresh] = [await p.purify(c), await purify(c, o)];
+        expect(Array.from(kept.params)).toEqual(Array.from(fresh.params));
+        expect(Array.from(kept.report.estimatedContaminated)).toEqual(Array.from(fresh.report.estimatedContaminated));
+        expect(kept.report.recovered).toBe(true);
+      }
+      expect(p.spanResidual(inst.trained)).toBe(residual);
+      expect(residual).toBeLessThan(1e-12);
+    } finally {
+      p.dispose();
+    }
+  });
+
   it("a re-linearized run returns its first pass: bit for bit the linearized run's answer, with its own report", async () => {
     const be = await createBackend("wasm");
     const inst = await trainInstance({ rho: 0.1, lr: 1e-5, epochs: 100, seed: 1 }, be);

@@ -202,6 +202,9 @@ interface Answer {
   estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number;
 }
 
+/** The patch span's plan workspace (see Purifier.patchWorkspace). */
+interface PatchWorkspace { ws: SequentialWorkspace; forward(theta: Float64Array): void; filterSpanResidual(clean: Float64Array): number; dispose(): void }
+
 const isLinearized = (s: string | undefined) => s === "linearized" || s === "relinearized";
 
 /** The exactness margin: how many more exactly fit rows than unknowns certify a block. */
@@ -249,13 +252,9 @@ export class Purifier {
   private factor0: GramFactor | null = null;
   private record0: GramRecord | null = null;
 
-  /** The model as the plan every span is solved on (the linearized spans work in its coordinates). */
-  private readonly view: PlanView;
-
+  /** view: the model as the plan every span is solved on (the linearized spans work in its coordinates). */
   private constructor(readonly be: Backend, readonly shape: ModelShape | undefined, private readonly o: PurifyOptions & { subspace: SubspaceName },
-    readonly choice: SpanChoice) {
-    this.view = planOf(o);
-  }
+    readonly choice: SpanChoice, private readonly view: PlanView) {}
 
   /** The plan's linearized span at theta (the plan's coordinates); frozen layers (an untrained readout) have no rows. */
   private spanAt(theta: Float64Array): SequentialLinearizedOperator {
@@ -263,15 +262,18 @@ export class Purifier {
     return new SequentialLinearizedOperator(this.be, v.plan, data.values, data.samples, theta, v.frozen);
   }
 
+  private patchSpans: PatchWorkspace | null = null;
   /**
-   * The plan's workspace over the training data, for the patch span: forward(theta) puts each linear
-   * layer's patch rows at theta in ws.cols(i); filterSpanResidual measures the clean update against
-   * the filters' span (the conv layer's patch rows).
+   * The plan's workspace over the training data for the patch span, made on first use and kept:
+   * forward(theta) puts each linear layer's patch rows at theta in ws.cols(i) (the conv layer's, the
+   * filters' span, depend on the data only); filterSpanResidual measures the clean update against it.
    */
-  private patchWorkspace() {
+  private patchWorkspace(): PatchWorkspace {
+    if (this.patchSpans) return this.patchSpans;
     const { be, view } = this, { init } = this.o, data = this.o.data as PatchData, shape = this.shape!, L = layoutOf(shape);
     const ws = new SequentialWorkspace(be, view.plan, data.samples), x = be.upload(be.alloc(data.values.length), data.values), theta = be.alloc(view.plan.size);
-    return {
+    sequentialForward(ws, be.upload(theta, view.toPlan(init)), x);
+    return this.patchSpans = {
       ws,
       forward: (t: Float64Array) => { sequentialForward(ws, be.upload(theta, view.toPlan(t)), x); },
       filterSpanResidual: (clean: Float64Array) => {
@@ -292,6 +294,7 @@ export class Purifier {
     const requested = options.subspace ?? "auto", names = shape ? SUBSPACE_NAMES : SEQUENTIAL_SUBSPACES;
     if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" for ${shape ? "the one-hidden-layer" : "a sequential"} model (known: auto, ${names.join(", ")})`);
     let size: number, what = "", choice: SpanChoice;
+    const view = planOf(options);
     if (shape) {
       const L = layoutOf(shape), d = data as PatchData;
       checkPatchData(where, d);
@@ -301,7 +304,7 @@ export class Purifier {
       size = L.size; what = ` (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`;
       choice = chooseSpan(shape, d.samples, { requested, trainedReadout: options.trainedReadout, weightDecay: options.weightDecay });
     } else {
-      const plan = planOf(options).plan, d = model!.input, n = data.samples;
+      const plan = view.plan, d = model!.input, n = data.samples;
       if (!Number.isInteger(n) || n < 1 || data.values?.length !== n * d.C * d.H * d.W) throw new ShapeError(`${where}: data has ${data.values?.length} values for ${n} samples, expected ${n} images of ${d.C}x${d.H}x${d.W}`);
       checkFinite(where, "data", data.values);
       for (const f of options.frozen ?? []) if (!plan.layers[f]?.params) throw new OptionError(`${where}: frozen ${f} is not a layer with parameters (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
@@ -326,7 +329,7 @@ export class Purifier {
     if (!SOLVER_NAMES.includes(solver)) throw new OptionError(`${where}: unknown solver "${solver}" (known: ${SOLVER_NAMES.join(", ")})`);
     if (options.arithmetic !== undefined && !ARITHMETIC_NAMES.includes(options.arithmetic)) throw new OptionError(`${where}: unknown arithmetic "${options.arithmetic}" (known: ${ARITHMETIC_NAMES.join(", ")})`);
     const be = await resolveBackend(options.backend);
-    const p = new Purifier(be, shape, { ...options, subspace, solver }, choice);
+    const p = new Purifier(be, shape, { ...options, subspace, solver }, choice, view);
     if (isLinearized(subspace)) p.linearized();
     return p;
   }
@@ -353,8 +356,7 @@ export class Purifier {
     checkFinite("purify", "clean", clean);
     if (this.o.subspace === "layerwise") throw new OptionError("purify: spanResidual measures one span; the layerwise method has one per layer");
     if (this.o.subspace === "patch") {
-      const at = this.patchWorkspace();
-      try { at.forward(init); return at.filterSpanResidual(clean); } finally { at.dispose(); }
+      return this.patchWorkspace().filterSpanResidual(clean);
     }
     const { op, factor } = this.linearized(), toPlan = this.view.toPlan;
     return spanResidualOf(this.be, op, toPlan(clean), toPlan(init), 0, op.rows, 1, factor);
@@ -394,7 +396,6 @@ export class Purifier {
         (b, i) => !Number.isFinite(contaminated[offsetOf(b, i)]))) a.estimated.push(offsetOf(b, i));
     };
     const answers: Answer[] = [];
-    const owned: LinearOperator[] = [];
     const disposeAfter: Array<() => void> = [];
     try {
       if (subspace === "patch") {
@@ -405,8 +406,6 @@ export class Purifier {
         // the span of its inputs at the recovered filters
         const K = shape!.filters, O = shape!.outputs, L = layoutOf(shape!), readoutLayer = plan.layers.length - 1;
         const at = this.patchWorkspace();
-        disposeAfter.push(at.dispose);
-        at.forward(init);
         const r = delta.slice(0, L.wSize), erased = perProblem(erasures, 0, L.row, K);
         const filters = await solveLayerRows(at.ws, 0, r, erased, {
           ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize), workers: this.o.workers, initRows: this.o.weightDecay ? init.subarray(0, L.wSize) : undefined,
@@ -476,7 +475,6 @@ export class Purifier {
         }
       }
     } finally {
-      for (const op of owned) op.dispose();
       for (const d of disposeAfter) d();
     }
     const results = answers.map((a) => this.result(a, contaminated, clean, { nonFinite, gross, solver }));
@@ -514,7 +512,8 @@ export class Purifier {
   dispose(): void {
     this.lin0?.dispose();
     this.factor0?.dispose();
-    this.lin0 = null; this.factor0 = null; this.record0 = null;
+    this.patchSpans?.dispose();
+    this.lin0 = null; this.factor0 = null; this.record0 = null; this.patchSpans = null;
   }
 }
 

@@ -33,7 +33,7 @@ import type { Served } from "./runtimes/serve.js";
 import { freePort, serve } from "./runtimes/serve.js";
 import { largestRequest as largest, LARGEST_SAMPLES, REFUSED_SAMPLES } from "./runtimes/requests.js";
 import { edgeScript, vercelBindings } from "./runtimes/vercel.js";
-import { relDiff } from "./helpers.js";
+import { frozenFirstLayerCnn, relDiff } from "./helpers.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
@@ -49,6 +49,15 @@ async function jsonCase() {
     options: { trainedReadout: false },
   };
   const local = await purify(c, { shape: run.shape, init: run.init, data: run.data, trainedReadout: false });
+  return { body: JSON.stringify(body), params: Array.from(local.params) };
+}
+
+/** A multi-layer CNN (first conv layer frozen: layerwise, exact) as a JSON request, and Node's answer. */
+async function sequentialJsonCase() {
+  const { model, n, x, init, clean, frozen } = await frozenFirstLayerCnn();
+  const c = clean.slice(); c[100] += 1; c[150] = NaN;
+  const body = { model, init: Array.from(init), contaminated: Array.from(c, (v) => (Number.isFinite(v) ? v : null)), data: { samples: n, values: Array.from(x) }, options: { frozen } };
+  const local = await purify(c, { model, init, data: { samples: n, values: x }, frozen });
   return { body: JSON.stringify(body), params: Array.from(local.params) };
 }
 
@@ -98,11 +107,12 @@ async function torchCase() {
   return { form, expected: local.file.bytes, summary: local.summary, name: "model.purified.pt", data: files.data.bytes };
 }
 
-let json: Awaited<ReturnType<typeof jsonCase>>;
+let json: Awaited<ReturnType<typeof jsonCase>>, sequentialJson: Awaited<ReturnType<typeof sequentialJsonCase>>;
 let files: Record<"safetensors" | "onnx" | "pt", Awaited<ReturnType<typeof fileCase>>>;
 let nodeBinary: string;
 beforeAll(async () => {
   json = await jsonCase();
+  sequentialJson = await sequentialJsonCase();
   files = { safetensors: await fileCase("safetensors"), onnx: await fileCase("onnx"), pt: await torchCase() };
   nodeBinary = (await createBackend("wasm")).binary;
 });
@@ -179,6 +189,17 @@ function sameAsNode(target: () => string, limits: { maxBodyBytes: number }) {
       sameAsOtherRuntimes(out.report.binary, "json", out.params);
     }
     expect(out.report.erasures).toEqual([7]);
+  });
+
+  it("purifies a multi-layer CNN sent as JSON like Node (layerwise, certified; the relaxed-SIMD binary within 1e-12)", async () => {
+    const res = await post(target(), sequentialJson.body, "application/json");
+    const out = await res.json();
+    expect(res.status, JSON.stringify(out).slice(0, 300)).toBe(200);
+    expect(out.report.subspace).toBe("layerwise");
+    expect(out.report.recovered).toBe(true);
+    expect(out.report.erasures).toEqual([150]);
+    if (out.report.binary === nodeBinary) expect(out.params).toEqual(sequentialJson.params);
+    else expect(relDiff(out.params, sequentialJson.params)).toBeLessThanOrEqual(1e-12);
   });
 
   it.each(["safetensors", "onnx", "pt"] as const)("purifies %s files and answers the user's file: Node's bytes with Node's binary, within one f32 unit with the relaxed-SIMD one", async (format) => {

@@ -102,7 +102,7 @@ describe("sequential multi-layer CNN", () => {
 describe("layerwise purification (method a)", () => {
   it("a two-conv-layer CNN with a frozen first layer (fine-tuning the top) is recovered exactly for rho <= 0.2", async () => {
     const { purifyLayerwise } = await import("../src/deep/layerwise.js");
-    const { initSequential, trainSequential } = await import("../src/deep/train.js");
+    const { initSequential, trainSequential } = await import("../src/index.js");
     const { sparseOutliers } = await import("../src/contaminate.js");
     const model = {
       input: { C: 1, H: 8, W: 8 },
@@ -155,7 +155,7 @@ describe("layerwise purification (method a)", () => {
 describe("global linearized span (method b)", () => {
   it("the NTK formed by VJP/JVP pairs equals J J^T from an explicit Jacobian; a lazily trained model is recovered in its span", async () => {
     const { SequentialLinearizedOperator } = await import("../src/deep/linearized.js");
-    const { initSequential, trainSequential } = await import("../src/deep/train.js");
+    const { initSequential, trainSequential } = await import("../src/index.js");
     const { solveBatch } = await import("../src/recover/solve.js");
     const { materialize } = await import("../src/recover/operator.js");
     const { sparseOutliers } = await import("../src/contaminate.js");
@@ -288,7 +288,7 @@ describe("the one Purifier on a sequential model", () => {
 
   it("linearized: an f32-stored model trained with its conv layers frozen is certified at its own precision (not at f64's), the outliers named", async () => {
     const { createPurifier } = await import("../src/recover/purify.js");
-    const { initSequential, trainSequential } = await import("../src/deep/train.js");
+    const { initSequential, trainSequential } = await import("../src/index.js");
     const model = { input: { C: 1, H: 8, W: 8 }, layers: [
       { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
       { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },

@@ -65,7 +65,7 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
  * was trained: the multi-layer case the layerwise span recovers exactly (4 samples of 1 x 8 x 8).
  */
 export async function frozenFirstLayerCnn(seed = 0) {
-  const { initSequential, trainSequential } = await import("../src/deep/train.js");
+  const { initSequential, trainSequential } = await import("../src/index.js");
   const model = { input: { C: 1, H: 8, W: 8 }, layers: [
     { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
     { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },

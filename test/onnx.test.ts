@@ -121,7 +121,7 @@ describe("ONNX: sequential multi-layer CNNs", () => {
   it("conv (stride, padding) / ReLU / max and average pooling / flatten / dense: bit-exact f64 round trip, onnxruntime agrees", async () => {
     const { encodeSequentialOnnx, decodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
     const { initSequential } = await import("../src/deep/train.js");
-    const { evaluateSequential } = await import("../src/deep/train.js");
+    const { evaluateSequential } = await import("../src/train/train.js");
     const { SequentialWorkspace, planLayers, sequentialForward } = await import("../src/deep/sequential.js");
     const model = { input: { C: 2, H: 12, W: 12 }, layers: [
       { type: "conv", filters: 4, kernel: 3, stride: 1, padding: 1 }, { type: "relu" }, { type: "maxpool", size: 2 },

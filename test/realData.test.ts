@@ -63,19 +63,21 @@ describe("attacker's training", () => {
     }
   });
 
-  it("updateMask leaves masked entries bit-identical and rejects weight decay", async () => {
+  it("updateMask leaves masked entries bit-identical (with weight decay and Adam too) and moves the others", async () => {
     const data = patchData(20, 4), labels = labelsOf(20, 2);
     const init = initParams(shape, { seed: 5 });
     const mask = Float64Array.from(init, (_, i) => (i % 3 === 0 ? 1 : 0));
-    const r = await train(shape, init, data, labels, { epochs: 3, batchSize: 5, updateMask: mask });
-    let moved = 0;
-    for (let i = 0; i < init.length; i++) {
-      if (mask[i] === 0) expect(r.params[i]).toBe(init[i]);
-      else if (r.params[i] !== init[i]) moved++;
+    for (const extra of [{}, { weightDecay: 1e-2 }, { optimizer: "adam" as const, lr: 1e-3 }]) {
+      const r = await train(shape, init, data, labels, { epochs: 3, batchSize: 5, updateMask: mask, ...extra });
+      let moved = 0;
+      for (let i = 0; i < init.length; i++) {
+        if (mask[i] === 0) expect(r.params[i]).toBe(init[i]);
+        else if (r.params[i] !== init[i]) moved++;
+      }
+      expect(moved).toBeGreaterThan(init.length / 6);
     }
-    expect(moved).toBeGreaterThan(init.length / 6);
-    await expect(train(shape, init, data, labels, { updateMask: mask, weightDecay: 1e-3 })).rejects.toThrow(/cannot be combined with weightDecay/);
     await expect(train(shape, init, data, labels, { updateMask: mask.subarray(1) })).rejects.toThrow(/updateMask has length/);
+    await expect(train(shape, init, data, labels, { updateMask: mask.map((v, i) => (i === 7 ? 0.5 : v)) })).rejects.toThrow(/updateMask\[7\] = 0.5, expected 0 or 1/);
   });
 
   it("addTrigger stamps the square and nothing else; a sparse attack changes only its chosen entries", async () => {

@@ -4,10 +4,10 @@
 // contamination robust recovery is built for) or all of them (dense fine-tuning).
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { OptionError, ShapeError, ValueError, checkOptionNames } from "../errors.js";
-import type { PatchData } from "../model/data.js";
-import type { ModelShape } from "../model/shape.js";
-import { evaluate, gradient, train } from "../train/train.js";
+import { evaluatePlan, planGradient, planOutputs, planTraining, trainPlan } from "../deep/train.js";
+import { OptionError, ShapeError, ValueError, checkFinite, checkOptionNames } from "../errors.js";
+import type { Network, NetworkInputs } from "../model/planView.js";
+import { checkInputs, viewOf } from "../model/planView.js";
 
 export interface TriggerSpec {
   /** Side of the square in pixels (default 4). */
@@ -35,13 +35,16 @@ export function addTrigger(images: Float64Array, n: number, img: { channels: num
 
 /**
  * Fraction of triggered inputs whose true label is not the target that the model assigns to the
- * target class (the attack success rate).
+ * target class (the attack success rate). net: the one-hidden-layer CNN's shape (triggered: patch
+ * data) or a sequential model (triggered: images); params in the caller's layout.
  */
-export async function attackSuccessRate(shape: ModelShape, params: Float64Array, triggered: PatchData, labels: ArrayLike<number>, target: number, backend?: Backend | string): Promise<number> {
-  const { outputs } = await evaluate(shape, params, triggered, labels, { backend });
-  const O = shape.outputs;
+export async function attackSuccessRate(net: Network, params: Float64Array, triggered: NetworkInputs, labels: ArrayLike<number>, target: number, backend?: Backend | string): Promise<number> {
+  checkInputs("attackSuccessRate", net, triggered, "triggered");
+  const view = viewOf(net), O = view.plan.output.C, n = triggered.samples;
+  if (labels.length !== n) throw new ShapeError(`attackSuccessRate: ${labels.length} labels for ${n} triggered inputs`);
+  const outputs = planOutputs(await resolveBackend(backend), view.plan, view.toPlan(params), triggered.values, n);
   let hit = 0, count = 0;
-  for (let s = 0; s < triggered.samples; s++) {
+  for (let s = 0; s < n; s++) {
     if (labels[s] === target) continue;
     let best = 0;
     for (let o = 1; o < O; o++) if (outputs[s * O + o] > outputs[s * O + best]) best = o;
@@ -79,44 +82,53 @@ export interface BackdoorResult {
 
 /**
  * Fine-tunes `clean` on the attacker's data: every clean sample with its label, plus triggered
- * copies of the first poisonFraction of them labelled `target`. data and triggered hold the same
- * n samples.
+ * copies of the first poisonFraction of them labelled `target` (SGD, momentum 0.9, one seeded
+ * shuffle per epoch). net: the one-hidden-layer CNN's shape (data, triggered: patch data) or a
+ * sequential model (images); data and triggered hold the same n samples. One attack for the family:
+ * it runs on the model's plan, parameters in the caller's layout.
  */
-export async function backdoorAttack(shape: ModelShape, clean: Float64Array, data: PatchData, labels: ArrayLike<number>, triggered: PatchData, o: BackdoorOptions): Promise<BackdoorResult> {
+export async function backdoorAttack(net: Network, clean: Float64Array, data: NetworkInputs, labels: ArrayLike<number>, triggered: NetworkInputs, o: BackdoorOptions): Promise<BackdoorResult> {
   const where = "backdoorAttack";
   checkOptionNames(where, o, ["kind", "target", "fraction", "poisonFraction", "goal", "maxEpochs", "lr", "batchSize", "seed", "backend"]);
   if (o.kind !== "sparse" && o.kind !== "dense") throw new OptionError(`${where}: unknown kind "${o.kind}" (known: sparse, dense)`);
-  if (!Number.isInteger(o.target) || o.target < 0 || o.target >= shape.outputs) throw new ValueError(`${where}: target ${o.target} is not a class in [0, ${shape.outputs})`);
-  if (triggered.samples !== data.samples || triggered.values.length !== data.values.length) throw new ShapeError(`${where}: triggered must hold the same ${data.samples} samples as data`);
+  const view = viewOf(net), { plan } = view, O = plan.output.C;
+  if (O < 2) throw new ValueError(`${where}: the model has ${O} output; a backdoor needs a classifier (2 or more classes)`);
+  if (!Number.isInteger(o.target) || o.target < 0 || o.target >= O) throw new ValueError(`${where}: target ${o.target} is not a class in [0, ${O})`);
+  checkInputs(where, net, data);
+  checkInputs(where, net, triggered, "triggered");
+  if (triggered.samples !== data.samples) throw new ShapeError(`${where}: triggered must hold the same ${data.samples} samples as data`);
+  if (clean.length !== view.index.length) throw new ShapeError(`${where}: clean has length ${clean.length}, expected ${view.index.length} parameters`);
+  checkFinite(where, "clean", clean);
   const fraction = o.fraction ?? 0.02;
   if (!(fraction > 0 && fraction <= 1)) throw new ValueError(`${where}: fraction must be in (0, 1], got ${fraction}`);
   const poisonFraction = o.poisonFraction ?? 0.2;
   if (!(poisonFraction > 0 && poisonFraction <= 1)) throw new ValueError(`${where}: poisonFraction must be in (0, 1], got ${poisonFraction}`);
   const be = await resolveBackend(o.backend);
-  const n = data.samples, np = Math.max(1, Math.round(poisonFraction * n)), per = data.patches * data.patchDim;
-  const poisoned: PatchData = { samples: n + np, patches: data.patches, patchDim: data.patchDim, values: new Float64Array((n + np) * per) };
-  poisoned.values.set(data.values);
-  poisoned.values.set(triggered.values.subarray(0, np * per), n * per);
+  const n = data.samples, np = Math.max(1, Math.round(poisonFraction * n)), per = data.values.length / n;
+  const poisoned = new Float64Array((n + np) * per);
+  poisoned.set(data.values);
+  poisoned.set(triggered.values.subarray(0, np * per), n * per);
   const poisonedLabels = new Float64Array(n + np);
   for (let s = 0; s < n; s++) poisonedLabels[s] = labels[s];
   poisonedLabels.fill(o.target, n);
-  const triggeredTest: PatchData = { ...triggered, samples: np, values: triggered.values.subarray(0, np * per) };
-  const targetLabels = new Float64Array(np).fill(o.target);
+  const triggeredTest = triggered.values.subarray(0, np * per), targetLabels = new Float64Array(np).fill(o.target);
 
-  let mask: Float64Array | undefined;
+  // the attacker's choice is made in the caller's layout (a one-hidden model's plan has absent readout biases)
+  let mask: Float64Array | null = null;
   let changed: Int32Array;
   if (o.kind === "sparse") {
-    ({ changed, mask } = largestEntries(await gradient(shape, clean, poisoned, poisonedLabels, { backend: be }), fraction));
+    const g = view.fromPlan(planGradient(be, plan, view.toPlan(clean), poisoned, n + np, poisonedLabels, "cross-entropy"));
+    ({ changed, mask } = largestEntries(g, fraction));
+    mask = view.toPlan(mask);
   } else {
     changed = Int32Array.from({ length: clean.length }, (_, i) => i);
   }
-  const r = await fineTuneUntil(clean, o.goal ?? 0.97, o.maxEpochs ?? 40,
-    async (params, epoch) => (await train(shape, params, poisoned, poisonedLabels, {
-      epochs: 1, lr: o.lr ?? 0.02, momentum: 0.9, batchSize: o.batchSize ?? 32, seed: (o.seed ?? 0) + epoch, backend: be, updateMask: mask,
-    })).params,
+  const step = (seed: number) => planTraining(where, plan, n + np, poisonedLabels, { epochs: 1, lr: o.lr ?? 0.02, momentum: 0.9, batchSize: o.batchSize ?? 32, seed }, mask, { epochs: 1, loss: "cross-entropy" });
+  const r = await fineTuneUntil(view.toPlan(clean), o.goal ?? 0.97, o.maxEpochs ?? 40,
+    async (params, epoch) => trainPlan(be, plan, params, poisoned, n + np, poisonedLabels, step((o.seed ?? 0) + epoch)).params,
     // the triggered copies are all labelled target, so accuracy on them is the success rate
-    async (params) => (await evaluate(shape, params, triggeredTest, targetLabels, { backend: be })).accuracy!);
-  return { params: r.params, changed, epochs: r.epochs, trainSuccess: r.success };
+    async (params) => evaluatePlan(be, plan, params, triggeredTest, np, targetLabels, "cross-entropy").accuracy!);
+  return { params: view.fromPlan(r.params), changed, epochs: r.epochs, trainSuccess: r.success };
 }
 
 /** The sparse attacker's choice: the `fraction` of entries with the largest |gradient|, sorted, and their 0/1 mask. */

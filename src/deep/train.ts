@@ -7,8 +7,7 @@
 // row [w ; b] moves only inside the span of its layer's augmented input patches at the iterates;
 // weight decay adds the init row. Adam divides coordinates by different scales and breaks this.
 import type { Backend, Buf } from "../backend/types.js";
-import { resolveBackend } from "../backend/index.js";
-import { OptionError, ShapeError, ValueError, checkFinite, checkInt, checkOptionNames } from "../errors.js";
+import { OptionError, ValueError, checkInt } from "../errors.js";
 import type { LossName } from "../model/loss.js";
 import { LOSS_NAMES, accuracy, checkTargets, lossOf } from "../model/loss.js";
 import { Rng } from "../random.js";
@@ -175,8 +174,6 @@ export interface SequentialTrainOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
-const SEQUENTIAL_TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "lr", "momentum", "weightDecay", "batchSize", "seed", "frozen", "updateMask", "backend", "onProgress"];
-
 /**
  * Validates what every trainer entry point shares (loss, optimizer, step sizes, batch, mask) and
  * returns the trainer's settings; `mask` is already in the plan's layout (null: none).
@@ -199,42 +196,16 @@ export function planTraining(where: string, plan: Plan, n: number, targets: Arra
   return { loss, optimizer, epochs, batchSize, lr, momentum, weightDecay, seed: o.seed ?? 0, mask, onProgress: o.onProgress };
 }
 
-/** The 0/1 mask of an update mask (length P) combined with frozen layers; null when nothing is held. */
-export function updateMaskOf(where: string, plan: Plan, updateMask?: ArrayLike<number>, frozen?: number[]): Float64Array | null {
+/** The 0/1 mask (plan layout) of an update mask combined with frozen layers; null when nothing is held. */
+export function updateMaskOf(where: string, plan: Plan, updateMask?: Float64Array, frozen?: number[]): Float64Array | null {
   if (!updateMask && !frozen?.length) return null;
-  if (updateMask && updateMask.length !== plan.size) throw new ShapeError(`${where}: updateMask has length ${updateMask.length}, expected ${plan.size}`);
-  const mask = new Float64Array(plan.size).fill(1);
-  if (updateMask) {
-    for (let i = 0; i < plan.size; i++) {
-      const v = updateMask[i];
-      if (v !== 0 && v !== 1) throw new ValueError(`${where}: updateMask[${i}] = ${v}, expected 0 or 1`);
-      mask[i] = v;
-    }
-  }
+  const mask = updateMask ? updateMask.slice() : new Float64Array(plan.size).fill(1);
   for (const i of frozen ?? []) {
     const l = plan.layers[i];
     if (!l) throw new ValueError(`${where}: frozen layer ${i} does not exist (${plan.layers.length} layers)`);
     mask.fill(0, l.offset, l.offset + l.params + l.stats);
   }
   return mask;
-}
-
-/** Minibatch training from init (SGD with momentum by default, softmax cross-entropy); x: n x C x H x W, targets: n labels (or n x O for mse). */
-export async function trainSequential(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: SequentialTrainOptions = {}): Promise<Float64Array> {
-  const where = "trainSequential";
-  checkOptionNames(where, o, SEQUENTIAL_TRAIN_OPTIONS);
-  const plan = plan_(model.input, model.layers);
-  const per = model.input.C * model.input.H * model.input.W;
-  const loss = o.loss ?? "cross-entropy", n = loss === "mse" ? targets.length / plan.output.C : targets.length;
-  if (init.length !== plan.size) throw new ShapeError(`${where}: init has length ${init.length}, expected ${plan.size}`);
-  checkFinite(where, "init", init);
-  if (!Number.isInteger(n) || x.length !== n * per) throw new ShapeError(`${where}: x has length ${x.length}, expected ${n * per} (${n} samples of ${per})`);
-  checkFinite(where, "x", x);
-  const bn = plan.layers.findIndex((l) => l.spec.type === "batchnorm");
-  if (bn >= 0) throw new ValueError(`${where}: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
-  const mask = updateMaskOf(where, plan, o.updateMask, o.frozen);
-  const settings = planTraining(where, plan, n, targets, o, mask, { epochs: 20, loss: "cross-entropy" });
-  return trainPlan(await resolveBackend(o.backend), plan, init, x, n, targets, settings).params;
 }
 
 export interface Evaluation { loss: number; accuracy: number | null; outputs: Float64Array }
@@ -255,12 +226,6 @@ export function planOutputs(be: Backend, plan: Plan, theta: Float64Array, x: Flo
 export function evaluatePlan(be: Backend, plan: Plan, theta: Float64Array, x: Float64Array, n: number, targets: ArrayLike<number>, loss: LossName): Evaluation {
   const O = plan.output.C, outputs = planOutputs(be, plan, theta, x, n);
   return { loss: lossOf(loss, outputs, targets, null, n, O), accuracy: loss === "cross-entropy" ? accuracy(outputs, targets, n, O) : null, outputs };
-}
-
-/** Test accuracy of theta on n inputs (n x C x H x W) with labels. */
-export async function evaluateSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<number> {
-  const plan = plan_(model.input, model.layers), n = labels.length, O = plan.output.C;
-  return accuracy(planOutputs(await resolveBackend(backend), plan, theta, x, n), labels, n, O);
 }
 
 /** Gradient of the mean loss over n inputs (chunked), length P. */
@@ -289,10 +254,4 @@ export function planGradient(be: Backend, plan: Plan, theta: Float64Array, x: Fl
   } finally {
     be.free(t); be.free(grad); be.free(xs);
   }
-}
-
-/** Gradient of the mean cross-entropy over n inputs (chunked), length P. */
-export async function gradientSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<Float64Array> {
-  const plan = plan_(model.input, model.layers);
-  return planGradient(await resolveBackend(backend), plan, theta, x, labels.length, labels, "cross-entropy");
 }

@@ -6,21 +6,20 @@
 import { spanFit } from "../recover/report.js";
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { addTrigger, fineTuneUntil, largestEntries } from "../attack/backdoor.js";
+import { backdoorAttack } from "../attack/backdoor.js";
 import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName } from "../data/datasets.js";
-import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
-import { purifyLayerwise } from "../deep/layerwise.js";
 import type { LayerSpec } from "../deep/sequential.js";
 import { planLayers } from "../deep/sequential.js";
 import { reluFlipRate } from "../deep/patterns.js";
 import type { SequentialModel } from "../deep/train.js";
-import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
-import { OptionError, checkOptionNames } from "../errors.js";
-import { Rng } from "../random.js";
-import { createPurifier } from "../recover/purify.js";
-import { THRESHOLDS, clipInGroups, zeroAbnormalInGroups } from "../recover/baselines.js";
+import { initSequential } from "../deep/train.js";
+import { checkOptionNames } from "../errors.js";
+import { createPurifier, purify } from "../recover/purify.js";
+import { bestBaseline } from "../recover/baselines.js";
+import { train } from "../train/train.js";
 import type { ScenarioName } from "./realData.js";
+import { attackerImages, experimentSplit, samplesOf, testScores } from "./setup.js";
 
 export type DeepMethod = "layerwise" | "linearized" | "relinearized";
 
@@ -57,8 +56,6 @@ export interface DeepResult {
   seconds: number;
 }
 
-const IMAGE = { channels: 1, height: 28, width: 28 };
-
 /** 28x28 -> conv 16@4x4 stride 2 (13x13) -> ReLU -> conv 32@3x3 stride 2 (6x6) -> ReLU -> dense 10. */
 export const DEEP_LAYERS: LayerSpec[] = [
   { type: "conv", filters: 16, kernel: 4, stride: 2 }, { type: "relu" },
@@ -81,15 +78,12 @@ export interface DeepOptions {
 /** Runs the experiment (one regime: n samples); every random choice follows from seed. */
 export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   checkOptionNames("runDeep", o, ["dataset", "quick", "seed", "backend", "samples", "epochs", "test", "onProgress"]);
-  const dataset = o.dataset ?? "mnist";
-  if (!DATASET_NAMES.includes(dataset)) throw new OptionError(`runDeep: unknown dataset "${dataset}" (known: ${DATASET_NAMES.join(", ")})`);
-  const quick = o.quick ?? false, seed = o.seed ?? 1;
+  const dataset = o.dataset ?? "mnist", quick = o.quick ?? false, seed = o.seed ?? 1;
+  const { pool, test, target } = experimentSplit("runDeep", dataset, seed, o.test ?? 2000);
   const be = await resolveBackend(o.backend);
   const t0 = performance.now();
-  const nTest = o.test ?? 2000;
-  const { train: pool, test } = split(dataset, { seed, train: loadAll(dataset).samples - nTest, test: nTest });
   const n = o.samples ?? (quick ? 100 : 200);
-  const set = subset(pool, Int32Array.from({ length: n }, (_, i) => i));
+  const set = samplesOf(pool, 0, n), data = { samples: n, values: set.images };
   const model: SequentialModel = { input: { C: 1, H: 28, W: 28 }, layers: DEEP_LAYERS };
   const plan = planLayers(model.input, model.layers);
   const levels = { outliers: quick ? [0.01, 0.05] : [0.01, 0.05, 0.1], flips: quick ? [1e-3] : [1e-4, 1e-3] };
@@ -99,14 +93,8 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
 
   step("training");
   const init = initSequential(model, seed + 1);
-  const clean = await trainSequential(model, init, set.images, set.labels, { epochs: o.epochs ?? 30, lr: 0.02, batchSize: 32, seed: seed + 2, backend: be });
-  const acc = (t: Float64Array) => evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), test.images, test.labels, be);
-  const target = new Rng(seed ^ 0x9e3779b9).int(10);
-  const triggered = addTrigger(test.images, test.samples, IMAGE);
-  // triggered test images whose true class is not the target, cut once
-  const keep = Int32Array.from([...test.labels.keys()].filter((i) => test.labels[i] !== target));
-  const triggeredOthers = subset({ ...test, images: triggered }, keep).images, targetLabels = new Float64Array(keep.length).fill(target);
-  const asr = (t: Float64Array) => evaluateSequential(model, t.map((v) => (Number.isFinite(v) ? v : 0)), triggeredOthers, targetLabels, be);
+  const clean = (await train(model, init, data, set.labels, { epochs: o.epochs ?? 30, lr: 0.02, batchSize: 32, seed: seed + 2, backend: be })).params;
+  const { acc, asr } = testScores(be, model, test, target);
   const accClean = await acc(clean), accInit = await acc(init);
   const flipRate = reluFlipRate(be, plan, set.images, n, init, clean);
 
@@ -114,55 +102,37 @@ export async function runDeep(o: DeepOptions = {}): Promise<DeepResult> {
   be.resetPeak();
   let t1 = performance.now();
   // prepared for the re-linearized span, so its NTK at init is kept for the union; it runs linearized too
-  const purifier = await createPurifier({ model, init, data: { samples: n, values: set.images }, subspace: "relinearized", backend: be, admm: { maxIter: 150 } });
+  const purifier = await createPurifier({ model, init, data, subspace: "relinearized", backend: be, admm: { maxIter: 150 } });
   const ntkSeconds = (performance.now() - t1) / 1000;
   const ntkPeak = be.peakBytes();
   // the clean update's part outside the span, through the factored Gram
   const spanResidual = purifier.spanResidual(clean);
 
-  // the naive baselines with each layer's W~ as one group (layer scales differ)
-  const groups = plan.layers.filter((l) => l.rows).map((l) => Int32Array.from({ length: l.rows * l.rowLength }, (_, q) => l.offset + q));
-  const baseline = async (c: Float64Array) => {
-    let best = await acc(init);
-    for (const th of THRESHOLDS) best = Math.max(best, await acc(zeroAbnormalInGroups(c, groups, th)));
-    return Math.max(best, await acc(clipInGroups(c, init, groups)));
-  };
   const scenarios: DeepScenario[] = [];
   let layerSpans: DeepResult["regimes"][0]["layerSpans"] = [];
   const record = async (name: ScenarioName, level: number, c: Float64Array, extra: Partial<DeepScenario> = {}) => {
-    const accContaminated = await acc(c), accBaseline = await baseline(c);
+    const accContaminated = await acc(c), accBaseline = (await bestBaseline(model, c, init, acc)).best;
     for (const method of ["layerwise", "linearized", "relinearized"] as const) {
       be.resetPeak();
       t1 = performance.now();
-      let params: Float64Array;
-      if (method === "layerwise") {
-        const r = await purifyLayerwise(model, c, init, set.images, n, { backend: be });
-        params = r.params;
-        layerSpans = r.layers.map((l) => ({ layer: l.layer, spanDim: l.spanDim, rowLength: plan.layers[l.layer].rowLength, covers: l.covers }));
-      } else {
-        params = (await purifier.purify(c, { subspace: method })).params;
-      }
+      const r = method === "layerwise" ? await purify(c, { model, init, data, subspace: method, backend: be }) : await purifier.purify(c, { subspace: method });
+      if (method === "layerwise") layerSpans = r.report.layers!.map((l) => ({ layer: l.layer, spanDim: l.spanDim, rowLength: plan.layers[l.layer].rowLength, covers: l.covers }));
       const row: DeepScenario = {
-        name, level, method, accContaminated, accPurified: await acc(params), accBaseline, ...extra,
+        name, level, method, accContaminated, accPurified: await acc(r.params), accBaseline, ...extra,
         seconds: (performance.now() - t1) / 1000, peakBytes: Math.max(be.peakBytes(), method === "linearized" ? ntkPeak : 0),
-        unexplained: spanFit(c, init, params).unexplained,
+        unexplained: spanFit(c, init, r.params).unexplained,
       };
-      if (extra.asrBefore !== undefined) row.asrAfter = await asr(params);
+      if (extra.asrBefore !== undefined) row.asrAfter = await asr(r.params);
       scenarios.push(row);
     }
   };
   for (const rho of levels.outliers) { step(`outliers rho=${rho}`); await record("outliers", rho, sparseOutliers(clean, { rho, scale: 10, seed: seed + 10 }).params); }
   for (const rate of levels.flips) { step(`bit flips ${rate}`); await record("bitflips", rate, bitFlips(clean, { rate, seed: seed + 20 }).params); }
   step("backdoor (sparse)");
-  const nA = 1000, attack = subset(pool, Int32Array.from({ length: nA }, (_, i) => pool.samples - nA + i));
-  const np = nA / 5, poisonedX = new Float64Array((nA + np) * 784), poisonedY = new Float64Array(nA + np);
-  poisonedX.set(attack.images); poisonedX.set(addTrigger(attack.images.subarray(0, np * 784), np, IMAGE), nA * 784);
-  poisonedY.set(attack.labels); poisonedY.fill(target, nA);
-  const { changed: top, mask } = largestEntries(await gradientSequential(model, clean, poisonedX, poisonedY, be), 0.02);
-  const { params: backdoored, success } = await fineTuneUntil(clean, 0.95, 20,
-    (params, e) => trainSequential(model, params, poisonedX, poisonedY, { epochs: 1, lr: 0.01, batchSize: 32, seed: seed + 40 + e, updateMask: mask, backend: be }),
-    asr);
-  await record("backdoor-sparse", top.length / mask.length, backdoored, { asrBefore: success, benignFraction: 1 });
+  const attacker = attackerImages(pool), nA = attacker.set.samples;
+  const atk = await backdoorAttack(model, clean, { samples: nA, values: attacker.set.images }, attacker.set.labels, { samples: nA, values: attacker.triggered },
+    { kind: "sparse", target, fraction: 0.02, lr: 0.01, seed: seed + 40, backend: be });
+  await record("backdoor-sparse", atk.changed.length / plan.size, atk.params, { asrBefore: await asr(atk.params), benignFraction: 1 });
   purifier.dispose();
   o.onProgress?.("done", steps, steps);
   return {

@@ -7,19 +7,17 @@
 // Node only (the data come from npm packages).
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { addTrigger, backdoorAttack, fineTuneUntil, largestEntries } from "../attack/backdoor.js";
+import { backdoorAttack } from "../attack/backdoor.js";
 import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName } from "../data/datasets.js";
-import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
-import { planLayers } from "../deep/sequential.js";
+import { DATASET_NAMES } from "../data/datasets.js";
 import type { SequentialModel } from "../deep/train.js";
-import { evaluateSequential, gradientSequential, initSequential, trainSequential } from "../deep/train.js";
+import { initSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
-import { patchesFromImages } from "../model/data.js";
 import { initParams } from "../model/init.js";
-import { layoutOf } from "../model/shape.js";
+import type { Network } from "../model/planView.js";
 import type { ModelShape } from "../model/shape.js";
-import { Rng } from "../random.js";
+import { patchGeometry } from "../model/shape.js";
 import type { ParameterGroup } from "../recover/detection.js";
 import { CALIBRATION_MARGIN, calibrate, residualScores, statisticalVerdict } from "../recover/detection.js";
 import { createPurifier } from "../recover/purify.js";
@@ -32,6 +30,7 @@ import { encodeSafetensors } from "../io/safetensors.js";
 import { encodeSequentialOnnx } from "../io/onnxSequential.js";
 import { DEEP_LAYERS } from "./deep.js";
 import { imageShapeOf } from "./realData.js";
+import { attackerImages, experimentSplit, inputsOf, samplesOf } from "./setup.js";
 
 export type DetectionModel = "one-hidden" | "multi-layer";
 export const DETECTION_MODELS: readonly DetectionModel[] = ["one-hidden", "multi-layer"];
@@ -92,7 +91,6 @@ interface Recipe {
   dispose(): void;
 }
 
-const range = (from: number, count: number, step = 1) => Int32Array.from({ length: count }, (_, i) => from + i * step);
 /** Parameters 1..P: every entry nonzero, so the file's parameter map finds them all. */
 const codes = (P: number) => Float64Array.from({ length: P }, (_, i) => i + 1);
 /** The parameter groups check uses for a model file: its tensors (tensorGroups on the opened file). */
@@ -109,7 +107,7 @@ export async function runDetection(o: DetectionOptions = {}): Promise<DetectionR
   if (seeds > nClean) throw new OptionError(`runDetection: seeds (${seeds}) are changed copies of held-out clean models: at most clean (${nClean})`);
   const be = await resolveBackend(o.backend);
   const t0 = performance.now();
-  const recipe = model === "one-hidden" ? await oneHiddenRecipe(be, dataset, quick, seed) : await multiLayerRecipe(be, dataset, quick, seed);
+  const recipe = await recipeOf(be, dataset, model, quick, seed);
   const counts = [1, 3, 10, 30, 100, Math.round(0.01 * recipe.P)].filter((c, i, a) => a.indexOf(c) === i && c <= recipe.P);
   const total = nCal + nClean + seeds * (2 * counts.length + 2);
   let done = 0;
@@ -173,70 +171,36 @@ export async function runDetection(o: DetectionOptions = {}): Promise<DetectionR
   }
 }
 
-/** The attacker's set (the last 1,000 images of the pool) with triggered copies of a fifth, labelled target. */
-function attackerSet(pool: ReturnType<typeof split>["train"], target: number) {
-  const nA = Math.min(1000, pool.samples), attack = subset(pool, range(pool.samples - nA, nA));
-  const np = Math.round(nA / 5), image = { channels: 1, height: 28, width: 28 };
-  return { attack, np, triggered: addTrigger(attack.images, nA, image), target };
-}
-
-/** The thin real-data regime of the one-hidden-layer CNN (n 250, K 128, 7x7 patches; quick: n 40, K 8). */
-async function oneHiddenRecipe(be: Backend, dataset: DatasetName, quick: boolean, seed: number): Promise<Recipe> {
-  const { train: pool } = split(dataset, { seed, train: loadAll(dataset).samples - 2000, test: 2000 });
-  const n = quick ? 40 : 250, K = quick ? 8 : 128, epochs = quick ? 10 : 60, image = imageShapeOf(7);
-  const set = subset(pool, range(0, n));
-  const data = patchesFromImages(be, set.images, n, image);
-  const shape: ModelShape = { patchDim: data.patchDim, patches: data.patches, filters: K, outputs: 10, readout: "dense" };
-  const init = initParams(shape, { seed: seed + 1 });
-  const purifier = await createPurifier({ shape, init, data, subspace: "linearized", backend: be, admm: { maxIter: 150 } });
-  const L = layoutOf(shape);
-  // the tensors a file holds, found as check finds them (conv.weight, conv.bias, fc.weight)
-  const t = modelToTensors({ shape, image }, codes(L.size));
-  const groups = groupsOf(encodeSafetensors(t.tensors, t.metadata), "safetensors");
-  const target = new Rng(seed ^ 0x9e3779b9).int(10);
-  const atk = attackerSet(pool, target);
-  const attackData = patchesFromImages(be, atk.attack.images, atk.attack.samples, image), attackTriggered = patchesFromImages(be, atk.triggered, atk.attack.samples, image);
-  return {
-    describe: `one-hidden-layer CNN, n ${n}, K ${K}, 7x7 patches, ${epochs} epochs SGD (momentum 0.9, lr 0.05, batch 32) from one init; linearized span at init, 150 ADMM iterations`,
-    P: L.size, groups,
-    trainClean: async (s) => (await train(shape, init, data, set.labels, { epochs, lr: 0.05, momentum: 0.9, batchSize: 32, seed: seed * 7919 + s, backend: be })).params,
-    fit: async (c) => (await purifier.purify(c, {})).params,
-    backdoor: async (c, kind, s) => {
-      const r = await backdoorAttack(shape, c, attackData, atk.attack.labels, attackTriggered, { kind, target, fraction: 0.02, lr: 0.01, seed: s, backend: be });
-      return { params: r.params, changed: r.changed.length };
-    },
-    dispose: () => purifier.dispose(),
-  };
-}
-
-/** The multi-layer experiment's network (conv 16@4x4/2, conv 32@3x3/2, dense 10) on n 100 images (quick: 20). */
-async function multiLayerRecipe(be: Backend, dataset: DatasetName, quick: boolean, seed: number): Promise<Recipe> {
-  const { train: pool } = split(dataset, { seed, train: loadAll(dataset).samples - 2000, test: 2000 });
-  const n = quick ? 20 : 100, epochs = quick ? 5 : 30;
-  const set = subset(pool, range(0, n));
+/**
+ * One recipe for either network: the thin real-data regime of the one-hidden-layer CNN (n 250, K 128,
+ * 7x7 patches, lr 0.05; quick: n 40, K 8) or the multi-layer experiment's network (conv 16@4x4/2,
+ * conv 32@3x3/2, dense 10; n 100, lr 0.02; quick: n 20); the groups are the tensors its file holds
+ * (a safetensors or ONNX export), found as check finds them.
+ */
+async function recipeOf(be: Backend, dataset: DatasetName, kind: DetectionModel, quick: boolean, seed: number): Promise<Recipe> {
+  const { pool, target } = experimentSplit("runDetection", dataset, seed, 2000);
+  const oneHidden = kind === "one-hidden", image = oneHidden ? imageShapeOf(7) : undefined;
+  const n = oneHidden ? (quick ? 40 : 250) : (quick ? 20 : 100), K = quick ? 8 : 128;
+  const epochs = oneHidden ? (quick ? 10 : 60) : (quick ? 5 : 30), lr = oneHidden ? 0.05 : 0.02;
+  const set = samplesOf(pool, 0, n), data = inputsOf(be, set.images, n, image);
+  const { patchDim, patches } = patchGeometry(imageShapeOf(7)), shape: ModelShape = { patchDim, patches, filters: K, outputs: 10, readout: "dense" };
   const model: SequentialModel = { input: { C: 1, H: 28, W: 28 }, layers: DEEP_LAYERS };
-  const plan = planLayers(model.input, model.layers);
-  const init = initSequential(model, seed + 1);
-  const purifier = await createPurifier({ model, init, data: { samples: n, values: set.images }, subspace: "linearized", backend: be, admm: { maxIter: 150 } });
-  // the tensors an ONNX export holds (l<i>.weight, l<i>.bias), found as check finds them
-  const groups = groupsOf(encodeSequentialOnnx(model, codes(plan.size), { dtype: "f64" }), "onnx");
-  const target = new Rng(seed ^ 0x9e3779b9).int(10);
-  const atk = attackerSet(pool, target), nA = atk.attack.samples;
-  const poisonedX = new Float64Array((nA + atk.np) * 784), poisonedY = new Float64Array(nA + atk.np);
-  poisonedX.set(atk.attack.images); poisonedX.set(atk.triggered.subarray(0, atk.np * 784), nA * 784);
-  poisonedY.set(atk.attack.labels); poisonedY.fill(target, nA);
-  const triggeredX = atk.triggered.subarray(0, atk.np * 784), targetY = new Float64Array(atk.np).fill(target);
+  const net: Network = oneHidden ? shape : model;
+  const init = oneHidden ? initParams(shape, { seed: seed + 1 }) : initSequential(model, seed + 1), P = init.length;
+  const purifier = await createPurifier({ ...(oneHidden ? { shape } : { model }), init, data, subspace: "linearized", backend: be, admm: { maxIter: 150 } });
+  const file = image && modelToTensors({ shape, image }, codes(P));
+  const groups = file ? groupsOf(encodeSafetensors(file.tensors, file.metadata), "safetensors") : groupsOf(encodeSequentialOnnx(model, codes(P), { dtype: "f64" }), "onnx");
+  const attacker = attackerImages(pool), nA = attacker.set.samples;
+  const attackData = inputsOf(be, attacker.set.images, nA, image), attackTriggered = inputsOf(be, attacker.triggered, nA, image);
   return {
-    describe: `multi-layer CNN (${DEEP_LAYERS.map((l) => l.type).join(" ")}), n ${n}, ${epochs} epochs SGD (lr 0.02, batch 32) from one init; linearized span at init, 150 ADMM iterations`,
-    P: plan.size, groups,
-    trainClean: (s) => trainSequential(model, init, set.images, set.labels, { epochs, lr: 0.02, batchSize: 32, seed: seed * 7919 + s, backend: be }),
+    describe: `${oneHidden ? `one-hidden-layer CNN, n ${n}, K ${K}, 7x7 patches` : `multi-layer CNN (${DEEP_LAYERS.map((l) => l.type).join(" ")}), n ${n}`}, ` +
+      `${epochs} epochs SGD (momentum 0.9, lr ${lr}, batch 32) from one init; linearized span at init, 150 ADMM iterations`,
+    P, groups,
+    trainClean: async (s) => (await train(net, init, data, set.labels, { epochs, lr, momentum: 0.9, batchSize: 32, seed: seed * 7919 + s, backend: be })).params,
     fit: async (c) => (await purifier.purify(c)).params,
     backdoor: async (c, kind, s) => {
-      const mask = kind === "sparse" ? largestEntries(await gradientSequential(model, c, poisonedX, poisonedY, be), 0.02).mask : undefined;
-      const r = await fineTuneUntil(c, 0.95, 20,
-        (params, e) => trainSequential(model, params, poisonedX, poisonedY, { epochs: 1, lr: 0.01, batchSize: 32, seed: s + e, updateMask: mask, backend: be }),
-        (params) => evaluateSequential(model, params, triggeredX, targetY, be));
-      return { params: r.params, changed: mask ? mask.reduce((a, v) => a + v, 0) : c.length };
+      const r = await backdoorAttack(net, c, attackData, attacker.set.labels, attackTriggered, { kind, target, fraction: 0.02, lr: 0.01, seed: s, backend: be });
+      return { params: r.params, changed: r.changed.length };
     },
     dispose: () => purifier.dispose(),
   };

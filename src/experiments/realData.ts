@@ -4,23 +4,22 @@
 // the naive baselines beside it. Node only (the data come from npm packages).
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { addTrigger, attackSuccessRate, backdoorAttack } from "../attack/backdoor.js";
+import { backdoorAttack } from "../attack/backdoor.js";
 import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName, ImageSet } from "../data/datasets.js";
-import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
-import { OptionError, checkOptionNames } from "../errors.js";
+import { checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { patchesFromImages } from "../model/data.js";
 import { initParams } from "../model/init.js";
 import { reluFlipRate } from "../deep/patterns.js";
 import { oneHiddenAsSequential } from "../model/asSequential.js";
 import type { ImageShape, ModelShape } from "../model/shape.js";
-import { Rng } from "../random.js";
 import type { AdmmOptions } from "../recover/admm.js";
-import { THRESHOLDS, clipToInitRange, zeroAbnormal } from "../recover/baselines.js";
+import { bestBaseline } from "../recover/baselines.js";
 import type { Purifier, PurifyResult, SubspaceName } from "../recover/purify.js";
 import { createPurifier } from "../recover/purify.js";
-import { evaluate, train } from "../train/train.js";
+import { train } from "../train/train.js";
+import { attackerImages, experimentSplit, inputsOf, samplesOf, testScores } from "./setup.js";
 
 export type ScenarioName = "outliers" | "bitflips" | "bitflips-mantissa" | "backdoor-sparse" | "backdoor-dense";
 export const SCENARIO_NAMES: readonly ScenarioName[] = ["outliers", "bitflips", "bitflips-mantissa", "backdoor-sparse", "backdoor-dense"];
@@ -154,16 +153,11 @@ export function defaultRegimes(dataset: DatasetName, quick: boolean): RegimeSpec
 /** Runs the experiment; every random choice follows from `seed`. */
 export async function runRealData(options: RealDataOptions = {}): Promise<RealDataResult> {
   checkOptionNames("runRealData", options, OPTIONS);
-  const dataset = options.dataset ?? "mnist";
-  if (!DATASET_NAMES.includes(dataset)) throw new OptionError(`runRealData: unknown dataset "${dataset}" (known: ${DATASET_NAMES.join(", ")})`);
-  const quick = options.quick ?? false, seed = options.seed ?? 1;
+  const dataset = options.dataset ?? "mnist", quick = options.quick ?? false, seed = options.seed ?? 1;
+  const nTest = options.test ?? (dataset === "mnist" ? 2000 : 10000);
+  const { pool, test, target } = experimentSplit("runRealData", dataset, seed, nTest);
   const be = await resolveBackend(options.backend);
   const t0 = performance.now();
-  const total = loadAll(dataset).samples;
-  const nTest = options.test ?? (dataset === "mnist" ? 2000 : 10000);
-  const { train: pool, test } = split(dataset, { seed, train: total - nTest, test: nTest });
-  const target = new Rng(seed ^ 0x9e3779b9).int(10);
-  const triggeredImages = addTrigger(test.images, test.samples, imageShapeOf(7));
   const specs = options.regimes ?? defaultRegimes(dataset, quick);
   const levels = {
     outliers: options.outlierLevels ?? (quick ? [0.01, 0.1] : [0.01, 0.05, 0.1, 0.2]),
@@ -174,27 +168,22 @@ export async function runRealData(options: RealDataOptions = {}): Promise<RealDa
   const regimes: RegimeResult[] = [];
   for (let ri = 0; ri < specs.length; ri++) {
     const progress = (step: string, done: number, totalSteps: number) => options.onProgress?.({ regime: ri + 1, regimes: specs.length, step, done, total: totalSteps });
-    regimes.push(await runRegime(be, specs[ri], pool, { images: test.images, triggered: triggeredImages, labels: test.labels, samples: test.samples }, target, seed, levels, relinearize, options.admm, progress));
+    regimes.push(await runRegime(be, specs[ri], pool, test, target, seed, levels, relinearize, options.admm, progress));
   }
   return { dataset, quick, seed, backend: be.name, test: nTest, target, regimes, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** The test images, plain and with the trigger, before they are cut into a regime's patches. */
-interface TestImages { images: Float64Array; triggered: Float64Array; labels: Float64Array; samples: number }
-
-async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestImages, target: number, seed: number,
+async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, test: ImageSet, target: number, seed: number,
   levels: { outliers: number[]; bitflips: number[]; benign: number[] }, relinearize: Set<string>, admm: AdmmOptions | undefined,
   progress: (step: string, done: number, total: number) => void): Promise<RegimeResult> {
   const IMAGE = imageShapeOf(spec.patch ?? 7);
-  const testData = patchesFromImages(be, t.images, t.samples, IMAGE), testTriggered = patchesFromImages(be, t.triggered, t.samples, IMAGE);
   const steps = 4 + levels.outliers.length + 2 * levels.bitflips.length + levels.benign.length + 1;
   let done = 0;
   const step = (what: string) => progress(what, done++, steps);
   step(`training n=${spec.samples || pool.samples} K=${spec.filters}`);
   const { n, data, shape, init, clean, trainSeconds } = await trainRegimeModel(be, spec, pool, seed, (epoch, epochs) => progress(`training epoch ${epoch}/${epochs}`, done, steps));
   const P = init.length;
-  const acc = async (theta: Float64Array) => (await evaluate(shape, theta, testData, t.labels, { backend: be })).accuracy!;
-  const asr = (theta: Float64Array) => attackSuccessRate(shape, theta, testTriggered, t.labels, target, be);
+  const { acc, asr } = testScores(be, shape, test, target, IMAGE);
   const accClean = await acc(clean), accInit = await acc(init), asrClean = await asr(clean);
   const flipSample = Math.min(n, 2000), { plan, toSequential: seq } = oneHiddenAsSequential(shape);
   const flips = reluFlipRate(be, plan, spanData(data, flipSample).values, flipSample, seq(init), seq(clean));
@@ -218,14 +207,6 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
   const spanResidual = full.spanResidual(clean);
 
   const scenarios: ScenarioResult[] = [];
-  const baselinesOf = async (c: Float64Array) => {
-    let best = -1, bestC = THRESHOLDS[0];
-    for (const c0 of THRESHOLDS) { const a = await acc(zeroAbnormal(shape, c, c0)); if (a > best) { best = a; bestC = c0; } }
-    const b = { reset: accInit, zeroAbnormal: best, zeroThreshold: bestC, clip: await acc(clipToInitRange(shape, c, init)) };
-    const bestName = b.zeroAbnormal >= b.clip && b.zeroAbnormal >= b.reset ? "zero" : b.clip >= b.reset ? "clip" : "reset";
-    const bestParams = bestName === "zero" ? zeroAbnormal(shape, c, bestC) : bestName === "clip" ? clipToInitRange(shape, c, init) : init;
-    return { b, best: Math.max(b.reset, b.zeroAbnormal, b.clip), bestParams };
-  };
   const errorOf = (x: Float64Array) => {
     let num = 0, den = 0;
     for (let i = 0; i < P; i++) { const d = x[i] - clean[i]; num += Number.isFinite(d) ? d * d : Infinity; den += clean[i] ** 2; }
@@ -234,7 +215,7 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
   /** Purifies c with the purifier of `fraction` (and re-linearized when asked), records the rows. */
   const record = async (name: ScenarioName, level: number, c: Float64Array, extra: Partial<ScenarioResult> = {}, fraction = 1) => {
     const accContaminated = await acc(c);
-    const base = await baselinesOf(c);
+    const base = await bestBaseline(shape, c, init, acc);
     // the re-linearized span doubles m: past 3,000 its Gram would cost minutes and gigabytes
     const dim = Math.max(1, Math.round(fraction * spanN)) * shape.outputs;
     const both = relinearize.has(name) && dim <= RELINEARIZE_MAX_DIM;
@@ -262,15 +243,12 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
     step(`sign/mantissa flips ${rate}`);
     await record("bitflips-mantissa", rate, bitFlips(clean, { rate, bits: "sign-mantissa", seed: seed + 30 }).params);
   }
-  // The attacker fine-tunes on its own 1,000 images (the last of the training pool: disjoint from
-  // the defender's n unless n is the whole pool) plus triggered copies of a fifth of them.
-  const nAttack = Math.min(1000, pool.samples);
-  const attackSet = subset(pool, Int32Array.from({ length: nAttack }, (_, i) => pool.samples - nAttack + i));
-  const attackData = patchesFromImages(be, attackSet.images, nAttack, IMAGE);
-  const attackTriggered = patchesFromImages(be, addTrigger(attackSet.images, nAttack, IMAGE), nAttack, IMAGE);
+  // The attacker fine-tunes on its own images plus triggered copies of a fifth of them.
+  const attacker = attackerImages(pool), nAttack = attacker.set.samples;
+  const attackData = inputsOf(be, attacker.set.images, nAttack, IMAGE), attackTriggered = inputsOf(be, attacker.triggered, nAttack, IMAGE);
   for (const kind of ["sparse", "dense"] as const) {
     step(`backdoor (${kind})`);
-    const atk = await backdoorAttack(shape, clean, attackData, attackSet.labels, attackTriggered, { kind, target, fraction: 0.02, lr: 0.01, seed: seed + 40, backend: be });
+    const atk = await backdoorAttack(shape, clean, attackData, attacker.set.labels, attackTriggered, { kind, target, fraction: 0.02, lr: 0.01, seed: seed + 40, backend: be });
     const asrBefore = await asr(atk.params);
     const fractions = kind === "sparse" ? levels.benign : [1];
     for (const f of fractions) {
@@ -290,7 +268,7 @@ async function runRegime(be: Backend, spec: RegimeSpec, pool: ImageSet, t: TestI
 async function trainRegimeModel(be: Backend, spec: RegimeSpec, pool: ImageSet, seed: number, onEpoch?: (epoch: number, epochs: number) => void) {
   const n = spec.samples > 0 ? Math.min(spec.samples, pool.samples) : pool.samples;
   const image = imageShapeOf(spec.patch ?? 7);
-  const set = subset(pool, Int32Array.from({ length: n }, (_, i) => i));
+  const set = samplesOf(pool, 0, n);
   const data = patchesFromImages(be, set.images, n, image);
   const shape: ModelShape = { patchDim: data.patchDim, patches: data.patches, filters: spec.filters, outputs: 10, readout: "dense" };
   const init = initParams(shape, { seed: seed + 1 });
@@ -319,11 +297,8 @@ export interface RealDataExample {
 export async function realDataExample(o: { dataset?: DatasetName; seed?: number; rho?: number; backend?: Backend | string } = {}): Promise<RealDataExample> {
   checkOptionNames("realDataExample", o, ["dataset", "seed", "rho", "backend"]);
   const dataset = o.dataset ?? "mnist", seed = o.seed ?? 1, rho = o.rho ?? 0.1;
-  if (!DATASET_NAMES.includes(dataset)) throw new OptionError(`realDataExample: unknown dataset "${dataset}" (known: ${DATASET_NAMES.join(", ")})`);
+  const { pool, test } = experimentSplit("realDataExample", dataset, seed, dataset === "mnist" ? 2000 : 10000);
   const be = await resolveBackend(o.backend);
-  const total = loadAll(dataset).samples;
-  const nTest = dataset === "mnist" ? 2000 : 10000;
-  const { train: pool, test } = split(dataset, { seed, train: total - nTest, test: nTest });
   const spec = defaultRegimes(dataset, true)[0];
   const m = await trainRegimeModel(be, spec, pool, seed);
   const contaminated = sparseOutliers(m.clean, { rho, scale: 10, seed: seed + 10 }).params;

@@ -6,7 +6,6 @@
 import { resolveBackend } from "../backend/index.js";
 import type { Backend } from "../backend/types.js";
 import { planLayers, withStatisticsOf } from "../deep/sequential.js";
-import { evaluateSequential } from "../deep/train.js";
 import { InputFileError, OptionError } from "../errors.js";
 import type { ModelFormat, OpenedModel } from "../io/modelSource.js";
 import { MODEL_EXTENSIONS, formatOfName, openModel } from "../io/modelSource.js";
@@ -20,7 +19,7 @@ import type { ModelPrecision, PurifyOptions, PurifyReport, SubspaceName } from "
 import { Purifier, SUBSPACE_NAMES } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
 import type { Arithmetic, SolverName } from "../recover/solve.js";
-import { evaluate } from "../train/train.js";
+import { evaluate, evaluateSequential } from "../train/train.js";
 import type { NamedFile } from "./inputs.js";
 import { decodeImages, decodeLabels, labelOf, parseInput } from "./inputs.js";
 

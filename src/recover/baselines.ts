@@ -1,32 +1,42 @@
 // The naive repairs every recovery result is reported beside (DESIGN.md section 2), so a reader sees
-// what robust recovery adds. Each works per parameter group (filter weights, biases, readout), whose
-// scales differ by an order of magnitude, and returns a new vector.
+// what robust recovery adds. Each works per parameter group (a layer's weights, its biases), whose
+// scales differ by an order of magnitude, and returns a new vector; for any model of the family.
 import { ShapeError, ValueError } from "../errors.js";
-import type { ModelShape } from "../model/shape.js";
-import { layoutOf } from "../model/shape.js";
+import type { Network } from "../model/planView.js";
+import { viewOf } from "../model/planView.js";
 
 export type BaselineName = "reset" | "zeroAbnormal" | "clip";
 export const BASELINE_NAMES: readonly BaselineName[] = ["reset", "zeroAbnormal", "clip"];
 
-/** Index lists of the groups: filter weights w, biases b, readout beta. */
-export function parameterGroups(shape: ModelShape): Int32Array[] {
-  const L = layoutOf(shape), p = shape.patchDim;
-  const w: number[] = [], b: number[] = [];
-  for (let j = 0; j < shape.filters; j++) {
-    for (let q = 0; q < p; q++) w.push(j * L.row + q);
-    b.push(j * L.row + p);
+/**
+ * Index lists (ascending, in the caller's layout) of the groups: per layer with rows, its weights and
+ * (if it has biases) its biases. The one-hidden-layer CNN's are filter weights w, biases b, readout beta.
+ */
+export function parameterGroups(net: Network): Int32Array[] {
+  const view = viewOf(net), caller = new Int32Array(view.plan.size).fill(-1);
+  view.index.forEach((j, i) => { caller[j] = i; });
+  const groups: number[][] = [];
+  for (const l of view.plan.layers) {
+    if (!l.rows) continue;
+    const w: number[] = [], b: number[] = [], hasBias = (l.spec as { bias?: boolean }).bias !== false;
+    for (let q = 0; q < l.rows * l.rowLength; q++) {
+      const i = caller[l.offset + q];
+      if (i >= 0) ((q + 1) % l.rowLength ? w : b).push(i);
+    }
+    groups.push(w);
+    if (hasBias) groups.push(b);
   }
-  return [Int32Array.from(w), Int32Array.from(b), Int32Array.from({ length: L.betaSize }, (_, i) => L.wSize + i)];
+  return groups.map((g) => Int32Array.from(g).sort());
 }
 
-function checkLengths(where: string, shape: ModelShape, ...vs: Float64Array[]): void {
-  const size = layoutOf(shape).size;
+function checkLengths(where: string, net: Network, ...vs: Float64Array[]): void {
+  const size = viewOf(net).index.length;
   for (const v of vs) if (v.length !== size) throw new ShapeError(`${where}: vector has length ${v.length}, expected ${size} parameters`);
 }
 
 /** Reset: discard everything training did (theta0). */
-export function resetToInit(shape: ModelShape, init: Float64Array): Float64Array {
-  checkLengths("resetToInit", shape, init);
+export function resetToInit(net: Network, init: Float64Array): Float64Array {
+  checkLengths("resetToInit", net, init);
   return init.slice();
 }
 
@@ -43,9 +53,9 @@ function robustCenterScale(v: Float64Array): [number, number] {
  * Zeroes entries of abnormal magnitude: per group, |theta_i - median| > c x robust std (and every
  * NaN/Inf). c is the threshold; callers pick the best c in hindsight over a grid (THRESHOLDS).
  */
-export function zeroAbnormal(shape: ModelShape, theta: Float64Array, c: number): Float64Array {
-  checkLengths("zeroAbnormal", shape, theta);
-  return zeroAbnormalInGroups(theta, parameterGroups(shape), c);
+export function zeroAbnormal(net: Network, theta: Float64Array, c: number): Float64Array {
+  checkLengths("zeroAbnormal", net, theta);
+  return zeroAbnormalInGroups(theta, parameterGroups(net), c);
 }
 
 /** zeroAbnormal over any partition of the parameters into groups (e.g. the layers of a deep model). */
@@ -64,9 +74,9 @@ export function zeroAbnormalInGroups(theta: Float64Array, groups: Int32Array[], 
 export const THRESHOLDS: readonly number[] = [2, 3, 4, 5, 6, 8, 10, 15, 20, 30];
 
 /** Clips each entry into the range its group had at init; NaN becomes 0 (inside any init range). */
-export function clipToInitRange(shape: ModelShape, theta: Float64Array, init: Float64Array): Float64Array {
-  checkLengths("clipToInitRange", shape, theta, init);
-  return clipInGroups(theta, init, parameterGroups(shape));
+export function clipToInitRange(net: Network, theta: Float64Array, init: Float64Array): Float64Array {
+  checkLengths("clipToInitRange", net, theta, init);
+  return clipInGroups(theta, init, parameterGroups(net));
 }
 
 /** clipToInitRange over any partition of the parameters into groups. */
@@ -78,4 +88,17 @@ export function clipInGroups(theta: Float64Array, init: Float64Array, groups: In
     for (const i of g) out[i] = Number.isNaN(theta[i]) ? Math.min(Math.max(0, lo), hi) : Math.min(Math.max(theta[i], lo), hi);
   }
   return out;
+}
+
+/**
+ * The best of the baselines in hindsight by `score` (higher is better): reset, zeroAbnormal at its
+ * best threshold, clip. Returns each one's score, the best score and the best repaired model.
+ */
+export async function bestBaseline(net: Network, c: Float64Array, init: Float64Array, score: (theta: Float64Array) => Promise<number>) {
+  let zero = -Infinity, zeroThreshold = THRESHOLDS[0];
+  for (const t of THRESHOLDS) { const a = await score(zeroAbnormal(net, c, t)); if (a > zero) { zero = a; zeroThreshold = t; } }
+  const clipped = clipToInitRange(net, c, init);
+  const b = { reset: await score(init), zeroAbnormal: zero, zeroThreshold, clip: await score(clipped) };
+  const bestParams = b.zeroAbnormal >= b.clip && b.zeroAbnormal >= b.reset ? zeroAbnormal(net, c, zeroThreshold) : b.clip >= b.reset ? clipped : init;
+  return { b, best: Math.max(b.reset, b.zeroAbnormal, b.clip), bestParams };
 }

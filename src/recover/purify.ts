@@ -11,7 +11,6 @@ import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
-import { checkPatchData } from "../model/data.js";
 import { SequentialWorkspace, preciseStatistics, sequentialForward, withStatisticsOf } from "../deep/sequential.js";
 import { SequentialLinearizedOperator } from "../deep/linearized.js";
 import type { SequentialModel } from "../deep/train.js";
@@ -30,8 +29,9 @@ import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
 import { chooseSequentialSpan, chooseSpan, spanHoldWarning } from "./chooseSpan.js";
-import { planOf } from "./planView.js";
-import type { PlanView } from "./planView.js";
+import { checkInputs, planOf } from "../model/planView.js";
+import type { NetworkInputs } from "../model/planView.js";
+import type { PlanView } from "../model/planView.js";
 import { hasWorkers } from "../parallel/pool.js";
 import { relinearizedSolve } from "./relinearize.js";
 
@@ -54,7 +54,7 @@ export interface PurifyOptions {
   /** theta0: the parameters training started from (or a trusted reference). */
   init: Float64Array;
   /** The training inputs: patch vectors (one-hidden), or n images (C x H x W each, sequential). */
-  data: PatchData | { samples: number; values: Float64Array };
+  data: PatchData | NetworkInputs;
   /** Sequential: the layers training left at init (restored; no span column of theirs). */
   frozen?: number[];
   /** The span (default "auto": chosen by chooseSpan's rule, named with its reason in the report). */
@@ -295,18 +295,13 @@ export class Purifier {
     if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" for ${shape ? "the one-hidden-layer" : "a sequential"} model (known: auto, ${names.join(", ")})`);
     let size: number, what = "", choice: SpanChoice;
     const view = planOf(options);
+    checkInputs(where, (shape ?? model)!, data);
     if (shape) {
-      const L = layoutOf(shape), d = data as PatchData;
-      checkPatchData(where, d);
-      if (d.patches !== shape.patches || d.patchDim !== shape.patchDim) {
-        throw new ShapeError(`${where}: data has ${d.patches} patches of dim ${d.patchDim}, the model expects ${shape.patches} of dim ${shape.patchDim}`);
-      }
+      const L = layoutOf(shape);
       size = L.size; what = ` (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`;
-      choice = chooseSpan(shape, d.samples, { requested, trainedReadout: options.trainedReadout, weightDecay: options.weightDecay });
+      choice = chooseSpan(shape, data.samples, { requested, trainedReadout: options.trainedReadout, weightDecay: options.weightDecay });
     } else {
-      const plan = view.plan, d = model!.input, n = data.samples;
-      if (!Number.isInteger(n) || n < 1 || data.values?.length !== n * d.C * d.H * d.W) throw new ShapeError(`${where}: data has ${data.values?.length} values for ${n} samples, expected ${n} images of ${d.C}x${d.H}x${d.W}`);
-      checkFinite(where, "data", data.values);
+      const plan = view.plan, n = data.samples;
       for (const f of options.frozen ?? []) if (!plan.layers[f]?.params) throw new OptionError(`${where}: frozen ${f} is not a layer with parameters (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
       size = plan.size;
       choice = chooseSequentialSpan(plan, n, { requested, frozen: options.frozen });

@@ -1,90 +1,101 @@
-// Training, evaluation and the full-data gradient of the one-hidden-layer CNN: its boundary checks,
-// then the one trainer of src/deep/train.ts on its plan (src/model/asSequential.ts). Parameters and
-// masks go through the plan's layout and back, so callers keep [W~ ; beta].
+// Training, evaluation and the full-data gradient of any CNN of the one model family (the
+// one-hidden-layer CNN's shape or a sequential model): their boundary checks, then the one trainer of
+// src/deep/train.ts on the model's plan (src/model/planView.ts). Parameters and masks go through the
+// plan's layout and back, so callers keep theirs ([W~ ; beta] for the one-hidden-layer CNN).
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, ValueError, checkFinite, checkOptionNames } from "../errors.js";
-import type { Evaluation, OptimizerName, SequentialTrainOptions, TrainProgress, TrainResult } from "../deep/train.js";
+import type { Evaluation, OptimizerName, SequentialModel, SequentialTrainOptions, TrainProgress, TrainResult } from "../deep/train.js";
 import { evaluatePlan, planGradient, planTraining, trainPlan, updateMaskOf } from "../deep/train.js";
-import type { PatchData } from "../model/data.js";
-import { checkPatchData } from "../model/data.js";
 import type { LossName } from "../model/loss.js";
 import { LOSS_NAMES, checkTargets } from "../model/loss.js";
-import { oneHiddenAsSequential } from "../model/asSequential.js";
-import type { ModelShape } from "../model/shape.js";
-import { layoutOf } from "../model/shape.js";
+import type { Network, NetworkInputs, PlanView } from "../model/planView.js";
+import { checkInputs, isSequential, planOf, viewOf } from "../model/planView.js";
 
 export type { Evaluation, OptimizerName, TrainProgress, TrainResult };
 
-export interface TrainOptions extends Omit<SequentialTrainOptions, "frozen"> {
-  /** Train beta too (default true); false keeps the readout at init, the theory's usual setting. */
+export interface TrainOptions extends SequentialTrainOptions {
+  /** One-hidden-layer CNN: train beta too (default true); false keeps the readout at init, the theory's usual setting. */
   trainReadout?: boolean;
-  /**
-   * Per-parameter 0/1 mask (length P): only entries with 1 are updated (e.g. an attacker who touches a
-   * few parameters). Not combined with weightDecay, which would move the masked entries too.
-   */
-  updateMask?: ArrayLike<number>;
 }
 
-const TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "batchSize", "lr", "momentum", "weightDecay", "seed", "backend", "trainReadout", "updateMask", "onProgress"];
+const TRAIN_OPTIONS = ["loss", "optimizer", "epochs", "batchSize", "lr", "momentum", "weightDecay", "seed", "backend", "frozen", "trainReadout", "updateMask", "onProgress"];
 
-/** Checks data against the shape and params' length; returns the layout. */
-function checkShapeAndData(where: string, shape: ModelShape, params: Float64Array, name: string, data: PatchData) {
-  const layout = layoutOf(shape);
-  checkPatchData(where, data);
-  if (data.patches !== shape.patches || data.patchDim !== shape.patchDim) {
-    throw new ShapeError(`${where}: data has ${data.patches} patches of dim ${data.patchDim}, the model expects ${shape.patches} of dim ${shape.patchDim}`);
-  }
-  if (params.length !== layout.size) throw new ShapeError(`${where}: ${name} has length ${params.length}, expected ${layout.size} parameters`);
-  return layout;
+/** Checks inputs against the network and params' length; returns n. */
+function checkNetwork(where: string, net: Network, view: PlanView, params: Float64Array, name: string, data: NetworkInputs): number {
+  checkInputs(where, net, data);
+  if (params.length !== view.index.length) throw new ShapeError(`${where}: ${name} has length ${params.length}, expected ${view.index.length} parameters`);
+  return data.samples;
 }
 
-const defaultLoss = (shape: ModelShape): LossName => (shape.outputs === 1 ? "mse" : "cross-entropy");
+const defaultLoss = (view: PlanView): LossName => (view.plan.output.C === 1 ? "mse" : "cross-entropy");
 
-/** Trains from `init`; returns new parameters (init is not modified). */
-export async function train(shape: ModelShape, init: Float64Array, data: PatchData, targets: ArrayLike<number>, options: TrainOptions = {}): Promise<TrainResult> {
+/**
+ * Trains from `init` (not modified) on n inputs: patch data for the one-hidden-layer CNN, images
+ * (n x C x H x W) for a sequential model; targets are n labels (or n x O reals for mse). Defaults:
+ * SGD with momentum 0.9, lr 0.05, full batches, cross-entropy (mse for one output), 100 epochs for
+ * the one-hidden-layer CNN and 20 for a sequential model.
+ */
+export async function train(net: Network, init: Float64Array, data: NetworkInputs, targets: ArrayLike<number>, options: TrainOptions = {}): Promise<TrainResult> {
   const where = "train";
   checkOptionNames(where, options, TRAIN_OPTIONS);
-  const layout = checkShapeAndData(where, shape, init, "init", data);
+  const seq = isSequential(net);
+  if (seq ? options.trainReadout !== undefined : options.frozen?.length) throw new OptionError(`${where}: ${seq ? "trainReadout is for the one-hidden-layer model; a sequential model's untrained layers are options.frozen" : "frozen layers are for sequential models; the one-hidden-layer model's is options.trainReadout"}`);
+  const view = seq ? planOf({ model: net }) : planOf({ shape: net, trainedReadout: options.trainReadout });
+  const n = checkNetwork(where, net, view, init, "init", data);
   checkFinite(where, "init", init);
-  const map = oneHiddenAsSequential(shape);
-  if (options.updateMask !== undefined) {
-    if (options.updateMask.length !== layout.size) throw new ShapeError(`${where}: updateMask has length ${options.updateMask.length}, expected ${layout.size} parameters`);
-    if ((options.weightDecay ?? 0) > 0) throw new OptionError(`${where}: updateMask cannot be combined with weightDecay (decay would move the masked entries)`);
-    if ((options.optimizer ?? "sgd") !== "sgd") throw new OptionError(`${where}: updateMask needs optimizer "sgd"`);
-    for (let i = 0; i < layout.size; i++) {
-      const v = options.updateMask[i];
-      if (v !== 0 && v !== 1) throw new ValueError(`${where}: updateMask[${i}] = ${v}, expected 0 or 1`);
-    }
+  const bn = view.plan.layers.findIndex((l) => l.spec.type === "batchnorm");
+  if (bn >= 0) throw new ValueError(`${where}: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
+  const { updateMask } = options;
+  if (updateMask) {
+    if (updateMask.length !== init.length) throw new ShapeError(`${where}: updateMask has length ${updateMask.length}, expected ${init.length} parameters`);
+    for (let i = 0; i < init.length; i++) if (updateMask[i] !== 0 && updateMask[i] !== 1) throw new ValueError(`${where}: updateMask[${i}] = ${updateMask[i]}, expected 0 or 1`);
   }
-  const frozen = options.trainReadout === false ? [map.readoutLayer] : [];
-  const seqMask = updateMaskOf(where, map.plan, options.updateMask && map.toSequential(options.updateMask), frozen);
-  const settings = planTraining(where, map.plan, data.samples, targets, options, seqMask, { epochs: 100, loss: defaultLoss(shape) });
-  const be = await resolveBackend(options.backend);
-  const r = trainPlan(be, map.plan, map.toSequential(init), data.values, data.samples, targets, settings);
-  return { ...r, params: map.fromSequential(r.params) };
+  const mask = updateMaskOf(where, view.plan, updateMask && view.toPlan(updateMask), seq ? options.frozen : view.frozen);
+  const settings = planTraining(where, view.plan, n, targets, options, mask, { epochs: seq ? 20 : 100, loss: defaultLoss(view) });
+  const r = trainPlan(await resolveBackend(options.backend), view.plan, view.toPlan(init), data.values, n, targets, settings);
+  return { ...r, params: view.fromPlan(r.params) };
 }
 
 /** The boundary checks evaluate() and gradient() share; returns what they derive from the inputs. */
-function checkModelInputs(where: string, shape: ModelShape, params: Float64Array, data: PatchData, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string }) {
+function checkModelInputs(where: string, net: Network, params: Float64Array, data: NetworkInputs, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string }) {
   checkOptionNames(where, options, ["loss", "backend"]);
-  checkShapeAndData(where, shape, params, "params", data);
-  const loss: LossName = options.loss ?? defaultLoss(shape);
+  const view = viewOf(net);
+  checkNetwork(where, net, view, params, "params", data);
+  const loss: LossName = options.loss ?? defaultLoss(view);
   if (!LOSS_NAMES.includes(loss)) throw new OptionError(`${where}: unknown loss "${loss}" (known: ${LOSS_NAMES.join(", ")})`);
-  checkTargets(where, loss, targets, data.samples, shape.outputs);
-  return { loss, map: oneHiddenAsSequential(shape) };
+  checkTargets(where, loss, targets, data.samples, view.plan.output.C);
+  return { loss, view };
 }
 
-/** Loss (and accuracy for classifiers) of params on data. */
-export async function evaluate(shape: ModelShape, params: Float64Array, data: PatchData, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string } = {}): Promise<Evaluation> {
-  const { loss, map } = checkModelInputs("evaluate", shape, params, data, targets, options);
-  return evaluatePlan(await resolveBackend(options.backend), map.plan, map.toSequential(params), data.values, data.samples, targets, loss);
+/** Loss (and accuracy for classifiers) and outputs of params on n inputs. */
+export async function evaluate(net: Network, params: Float64Array, data: NetworkInputs, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string } = {}): Promise<Evaluation> {
+  const { loss, view } = checkModelInputs("evaluate", net, params, data, targets, options);
+  return evaluatePlan(await resolveBackend(options.backend), view.plan, view.toPlan(params), data.values, data.samples, targets, loss);
 }
 
 /** Full-data gradient of the mean loss at params (length P), computed in chunks. */
-export async function gradient(shape: ModelShape, params: Float64Array, data: PatchData, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string } = {}): Promise<Float64Array> {
-  const { loss, map } = checkModelInputs("gradient", shape, params, data, targets, options);
+export async function gradient(net: Network, params: Float64Array, data: NetworkInputs, targets: ArrayLike<number>, options: { loss?: LossName; backend?: Backend | string } = {}): Promise<Float64Array> {
+  const { loss, view } = checkModelInputs("gradient", net, params, data, targets, options);
   checkFinite("gradient", "params", params);
-  const g = planGradient(await resolveBackend(options.backend), map.plan, map.toSequential(params), data.values, data.samples, targets, loss);
-  return map.fromSequential(g);
+  const g = planGradient(await resolveBackend(options.backend), view.plan, view.toPlan(params), data.values, data.samples, targets, loss);
+  return view.fromPlan(g);
+}
+
+// The sequential model's earlier entry points, kept for callers: images and labels as arrays.
+
+/** train() on n images x (labels, or n x O targets for mse); returns the parameters. */
+export async function trainSequential(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: TrainOptions = {}): Promise<Float64Array> {
+  const O = planOf({ model }).plan.output.C, n = (o.loss ?? defaultLoss(viewOf(model))) === "mse" ? targets.length / O : targets.length;
+  return (await train(model, init, { samples: n, values: x }, targets, o)).params;
+}
+
+/** Test accuracy of theta on n images x with labels. */
+export async function evaluateSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<number> {
+  return (await evaluate(model, theta, { samples: labels.length, values: x }, labels, { loss: "cross-entropy", backend })).accuracy!;
+}
+
+/** Gradient of the mean cross-entropy over n images x with labels, length P. */
+export function gradientSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<Float64Array> {
+  return gradient(model, theta, { samples: labels.length, values: x }, labels, { loss: "cross-entropy", backend });
 }

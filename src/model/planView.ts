@@ -1,0 +1,66 @@
+// A model of the one family seen as its plan, the layout every trainer, attack and span works in:
+// the one-hidden-layer CNN through its parameter permutation (src/model/asSequential.ts), its inputs
+// the samples' patch matrices; a sequential model as it is, its inputs images.
+import { ShapeError, checkFinite } from "../errors.js";
+import type { SequentialModel } from "../deep/train.js";
+import { planLayers } from "../deep/sequential.js";
+import { oneHiddenAsSequential } from "./asSequential.js";
+import type { PatchData } from "./data.js";
+import { checkPatchData } from "./data.js";
+import type { ModelShape } from "./shape.js";
+import { layoutOf } from "./shape.js";
+
+/** A CNN of the one family: the one-hidden-layer CNN's shape or a sequential model. */
+export type Network = ModelShape | SequentialModel;
+
+/** n inputs in the plan's input layout: patch data for the one-hidden-layer CNN, images for a sequential one. */
+export interface NetworkInputs { readonly samples: number; readonly values: Float64Array }
+
+export const isSequential = (net: Network): net is SequentialModel => "layers" in net;
+
+/** planOf for a network given as its shape or its sequential model. */
+export const viewOf = (net: Network): PlanView => (isSequential(net) ? planOf({ model: net }) : planOf({ shape: net }));
+
+/** Checks n inputs against the network once (the one-hidden CNN's patch geometry, a sequential model's image size; finite). */
+export function checkInputs(where: string, net: Network, data: NetworkInputs, name = "data"): void {
+  if (!isSequential(net)) {
+    const d = data as PatchData;
+    checkPatchData(where, d);
+    if (d.patches !== net.patches || d.patchDim !== net.patchDim) throw new ShapeError(`${where}: ${name} has ${d.patches} patches of dim ${d.patchDim}, the model expects ${net.patches} of dim ${net.patchDim}`);
+    return;
+  }
+  const d = net.input, n = data.samples;
+  if (!Number.isInteger(n) || n < 1 || data.values?.length !== n * d.C * d.H * d.W) throw new ShapeError(`${where}: ${name} has ${data.values?.length} values for ${n} samples, expected ${n} images of ${d.C}x${d.H}x${d.W}`);
+  checkFinite(where, name, data.values);
+}
+
+export interface PlanView {
+  plan: ReturnType<typeof planLayers>;
+  /** The layers training left at init: their rows of the linearized spans are 0. */
+  frozen: number[];
+  /** Parameters from the caller's layout to the plan's and back (the identity for a sequential model). */
+  toPlan(theta: ArrayLike<number>): Float64Array;
+  fromPlan(theta: Float64Array): Float64Array;
+  /** index[i]: where the caller's entry i sits in the plan's layout. */
+  index: Int32Array;
+  /**
+   * The linearized spans' certificate blocks in the caller's layout: each filter row, and the
+   * readout as one block (one-hidden; its rows are short) or each layer row (sequential).
+   */
+  blocks: Array<[number, number]>;
+}
+
+/** The plan view of the one-hidden-layer model (shape; readout frozen unless trainedReadout) or of a sequential model. */
+export function planOf(o: { shape?: ModelShape; model?: SequentialModel; trainedReadout?: boolean; frozen?: number[] }): PlanView {
+  if (o.shape) {
+    const m = oneHiddenAsSequential(o.shape), L = layoutOf(o.shape), trained = o.trainedReadout !== false;
+    const blocks = Array.from({ length: o.shape.filters }, (_, j) => [j * L.row, L.row] as [number, number]);
+    if (trained) blocks.push([L.wSize, L.betaSize]);
+    return { plan: m.plan, frozen: trained ? [] : [m.readoutLayer], toPlan: m.toSequential, fromPlan: m.fromSequential, index: m.index, blocks };
+  }
+  const plan = planLayers(o.model!.input, o.model!.layers), frozen = o.frozen ?? [];
+  return {
+    plan, frozen, toPlan: (t) => Float64Array.from(t), fromPlan: (t) => t, index: Int32Array.from({ length: plan.size }, (_, i) => i),
+    blocks: plan.layers.flatMap((l, i) => (frozen.includes(i) ? [] : Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]))),
+  };
+}

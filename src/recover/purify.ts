@@ -379,7 +379,7 @@ export class Purifier {
     if (model) contaminated = withStatisticsOf(plan, contaminated, init);
     const { delta, nonFinite, gross, erasures } = splitErasures(contaminated, init, this.o.grossFactor);
     // what a model stored in f32 (or coarser) may keep as residual while fitting its span exactly
-    const floor = shape ? precisionFloor(precision, init, contaminated) : layerFloors(plan, precision, init, contaminated);
+    const floorS = layerFloors(plan, precision, toPlan(init), toPlan(contaminated)), floor = floorS && back(floorS);
     const solveOpts = (stage: PurifyProgress["stage"]) => ({
       solver, arithmetic: this.o.arithmetic, admm: this.o.admm, polish: this.o.polish,
       onIteration: onProgress ? (it: number, primal: number, dual: number) => onProgress({ stage, iteration: it, primal, dual }) : undefined,
@@ -421,7 +421,7 @@ export class Purifier {
           const l = plan.layers[readoutLayer], len = l.rows * l.rowLength, fdim = L.betaSize / O;
           const pos = Int32Array.from({ length: L.betaSize }, (_, j) => index[L.wSize + j] - l.offset);
           const { solution, slack } = await solveLayerRows(at.ws, readoutLayer, toPlan(delta).subarray(l.offset, l.offset + len),
-            perProblem(erasures.map((i) => index[i]), l.offset, l.rowLength, O), { ...solveOpts("readout"), floor: floor ? toPlan(floor).subarray(l.offset, l.offset + len) : undefined });
+            perProblem(erasures.map((i) => index[i]), l.offset, l.rowLength, O), { ...solveOpts("readout"), floor: floorS?.subarray(l.offset, l.offset + len) });
           a.solutions.push(solution);
           a.betaRecovered = slack >= 0;
           for (let j = 0; j < L.betaSize; j++) a.out[L.wSize + j] = init[L.wSize + j] + solution.fitted[pos[j]];
@@ -442,7 +442,7 @@ export class Purifier {
         // solved in the plan's coordinates (the one-hidden readout's bias-free entries are rows of A
         // that are 0, with 0 change), read back in the caller's layout for certificate, detection and report
         const { op: lin0, factor, record } = this.linearized();
-        const initS = toPlan(init), floorS = floor ? toPlan(floor) : undefined;
+        const initS = toPlan(init);
         const erased = [erasures.length ? Int32Array.from(erasures, (i) => index[i]).sort() : null];
         const erasedSet = new Set(erasures);
         let firstSeconds = 0;
@@ -450,8 +450,8 @@ export class Purifier {
           relinearize: subspace === "relinearized",
           spanAt: (theta1) => { firstSeconds = (performance.now() - t0) / 1000; return this.spanAt(theta1); },
           exact: (first) => certificateSlack(back(first.residual), delta, blocks, lin0.cols, erasedSet, floor) >= 0,
-          first: { ...solveOpts("linearized"), erased, floor: floorS },
-          second: { ...solveOpts("relinearized"), erased, floor: floorS },
+          first: { ...solveOpts("linearized"), erased, floor: floorS ?? undefined },
+          second: { ...solveOpts("relinearized"), erased, floor: floorS ?? undefined },
         });
         disposeAfter.push(two.dispose);
         // the answer; after a second pass, the first pass's answer too (the linearized span's)

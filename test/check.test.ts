@@ -89,6 +89,20 @@ describe("check on a multi-layer CNN whose lower layer training left frozen (lay
   }
 });
 
+describe("check on a change to a layer training left frozen", () => {
+  it("is named as changed (any difference from init), and the purified file has the layer back at init", async () => {
+    const { encodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
+    const { model, n, x, init, clean } = await frozenFirstLayerCnn(3);
+    const f = (name: string, theta: Float64Array) => ({ name, bytes: encodeSequentialOnnx(model, theta, { dtype: "f32" }) });
+    const files = { init: f("i.onnx", init.map(Math.fround)), data: { name: "x.npy", bytes: encodeNpy(x, [n, 1, 8, 8]) } };
+    const stored = clean.map(Math.fround);
+    stored[12] += 0.05;
+    const bad = await checkModel({ model: f("m.onnx", stored), ...files }, { frozen: [0, 5] });
+    expect([bad.verdict, bad.certified, bad.suspects.total]).toEqual(["changed", true, 1]);
+    expect([bad.suspects.top[0].tensor, bad.suspects.top[0].index, bad.suspects.top[0].predicted]).toEqual(["l0.weight", 11, Math.fround(init[12])]);
+  });
+});
+
 describe("cnn-purify check", () => {
   const dir = mkdtempSync(join(tmpdir(), "cnnp-check-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

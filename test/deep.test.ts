@@ -268,12 +268,12 @@ describe("cnn-purify deep", () => {
 });
 
 describe("the one Purifier on a sequential model", () => {
-  it("layerwise: the frozen-first-layer CNN recovered exactly, certified, every contaminated entry of the trained layer named", async () => {
+  it("layerwise: the frozen-first-layer CNN recovered exactly, certified, every contaminated entry named (the trained layer's by its fit, a frozen layer's as any change from init)", async () => {
     const { createPurifier } = await import("../src/recover/purify.js");
     const { frozenFirstLayerCnn } = await import("./helpers.js");
     const { model, n, x, init, clean, frozen } = await frozenFirstLayerCnn();
     const l2 = planLayers(model.input, model.layers).layers[2];
-    const c = clean.slice(), hit = [l2.offset + 3, l2.offset + 40, l2.offset + 77];
+    const c = clean.slice(), hit = [5, l2.offset + 3, l2.offset + 40, l2.offset + 77];
     for (const q of hit) c[q] += 1;
     const p = await createPurifier({ model, init, data: { samples: n, values: x }, frozen, backend: "wasm" });
     const { params, report } = await p.purify(c, { clean });

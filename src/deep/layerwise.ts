@@ -71,8 +71,11 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       if (!l.rows) continue;
       const len = l.rows * l.rowLength;
       if (frozen.has(i)) {
+        // training left it at init: every entry that differs was changed after training
+        let changed = 0;
+        for (let q = l.offset; q < l.offset + len; q++) if (!Object.is(contaminated[q], init[q])) { flagged.push(q); changed++; }
         out.set(init.subarray(l.offset, l.offset + len), l.offset);
-        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: 0, iterations: 0, frozen: true, covers: false, estimatedContaminated: 0, recovered: false, slack: 0 });
+        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: 0, iterations: 0, frozen: true, covers: false, estimatedContaminated: changed, recovered: false, slack: 0 });
         continue;
       }
       // the patches of layer i from the purified layers below (forward with out and the statistics

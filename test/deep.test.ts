@@ -286,6 +286,25 @@ describe("the one Purifier on a sequential model", () => {
     expect(report.recall).toBe(1);
   });
 
+  it("layerwise: a gross value (an exponent flip's 1e20) is an erasure by the rule every span uses (the caller's grossFactor), else located by the fit", async () => {
+    const { purify } = await import("../src/recover/purify.js");
+    const { frozenFirstLayerCnn } = await import("./helpers.js");
+    const { model, n, x, init, clean, frozen } = await frozenFirstLayerCnn();
+    const l2 = planLayers(model.input, model.layers).layers[2], at = l2.offset + 40;
+    const c = clean.slice();
+    c[at] = 1e20;
+    const opts = { model, init, data: { samples: n, values: x }, frozen, subspace: "layerwise" as const, backend: "wasm" };
+    const erased = await purify(c, opts);
+    expect(Array.from(erased.report.grossOutliers)).toEqual([at]);
+    expect(Math.max(...erased.params.map((v, q) => Math.abs(v - clean[q])))).toBeLessThan(1e-9);
+    expect(erased.report.recovered).toBe(true);
+    // a factor above the change: not erased, located by the fit instead (its residual), still exact
+    const kept = await purify(c, { ...opts, grossFactor: 1e40 });
+    expect(Array.from(kept.report.grossOutliers)).toEqual([]);
+    expect(Array.from(kept.report.estimatedContaminated)).toEqual([at]);
+    expect(Math.abs(kept.params[at] - clean[at])).toBeLessThan(1e-9);
+  });
+
   it("linearized: an f32-stored model trained with its conv layers frozen is certified at its own precision (not at f64's), the outliers named", async () => {
     const { createPurifier } = await import("../src/recover/purify.js");
     const { initSequential, trainSequential } = await import("../src/index.js");

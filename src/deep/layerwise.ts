@@ -43,13 +43,15 @@ export interface LayerReport {
  * folded into the conv). `precision`: the model's storage precision (rows fit to its rounding).
  */
 export async function purifyLayerwise(model: SequentialModel, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
-  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision; solve?: Omit<SolveOptions, "erased" | "floor"> & { workers?: number } } = {}): Promise<LayerwisePurification> {
-  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows", "precision", "solve"]);
+  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision; grossFactor?: number; solve?: Omit<SolveOptions, "erased" | "floor"> & { workers?: number } } = {}): Promise<LayerwisePurification> {
+  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows", "precision", "grossFactor", "solve"]);
   const plan = planLayers(model.input, model.layers);
   if (contaminated.length !== plan.size || init.length !== plan.size) throw new ShapeError(`purifyLayerwise: parameters must have length ${plan.size}`);
   checkFinite("purifyLayerwise", "init", init);
   const be = await resolveBackend(o.backend);
   contaminated = withStatisticsOf(plan, contaminated, init);
+  // NaN/Inf and gross values (1e38 from an exponent flip) are erasures, split over the whole model as purify() does
+  const { delta, erasures } = splitErasures(contaminated, init, o.grossFactor);
   const floors = layerFloors(plan, o.precision ?? "f64", init, contaminated);
   const out = contaminated.slice();
   const frozen = new Set(o.frozen ?? []);
@@ -83,16 +85,16 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
       be.upload(theta, out.map((v) => (Number.isFinite(v) ? v : 0)));
       sequentialForward(ws, theta, xb, true);
       const m = n * l.output.H * l.output.W;
-      // NaN/Inf and gross values (1e38 from an exponent flip) are erasures, the rule purify() uses
-      const { delta: r, erasures } = splitErasures(contaminated.subarray(l.offset, l.offset + len), init.subarray(l.offset, l.offset + len));
+      const r = delta.slice(l.offset, l.offset + len);
       if (m >= l.rowLength) {
         // generic patches then span all of R^(p+1): every row fits exactly, only erasures can be
         // repaired (back to init), and the Gram would be m x m for nothing
-        for (const q of erasures) { out[l.offset + q] = init[l.offset + q]; flagged.push(l.offset + q); }
-        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: erasures.length, recovered: false, slack: -1 });
+        const here = erasures.filter((q) => q >= l.offset && q < l.offset + len);
+        for (const q of here) { out[q] = init[q]; flagged.push(q); }
+        reports.push({ layer: i, type: l.spec.type, rows: l.rows, spanDim: m, iterations: 0, frozen: false, covers: true, estimatedContaminated: here.length, recovered: false, slack: -1 });
         continue;
       }
-      const erased = perProblem(erasures, 0, l.rowLength, l.rows);
+      const erased = perProblem(erasures, l.offset, l.rowLength, l.rows);
       // a model stored in f32 (or coarser) fits its span only to that rounding: rows count as fit within it
       const floor = floors?.subarray(l.offset, l.offset + len);
       // initRows: each row's span also holds its own init row (weight decay; a BatchNorm folded into

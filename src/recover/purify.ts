@@ -434,7 +434,7 @@ export class Purifier {
         const a = newAnswer(subspace);
         answers.push(a);
         const r = await purifyLayerwise(model!, contaminated, init, data.values, data.samples,
-          { frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, solve: { ...solveOpts("layerwise"), workers: this.o.workers } });
+          { frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, grossFactor: this.o.grossFactor, solve: { ...solveOpts("layerwise"), workers: this.o.workers } });
         const solved = r.layers.filter((l) => !l.frozen && l.type !== "batchnorm");
         Object.assign(a, { out: r.params, layers: r.layers, estimated: r.flagged, solutions: r.solutions, problems: solved.length, seconds: (performance.now() - t0) / 1000 });
         a.slack = Math.min(...solved.map((l) => l.slack)); a.spanDim = Math.max(0, ...solved.map((l) => l.spanDim));

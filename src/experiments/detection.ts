@@ -16,6 +16,7 @@ import { initSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
 import { initParams } from "../model/init.js";
 import type { Network } from "../model/planView.js";
+import { inputsOf } from "../model/planView.js";
 import type { ModelShape } from "../model/shape.js";
 import { patchGeometry } from "../model/shape.js";
 import type { ParameterGroup } from "../recover/detection.js";
@@ -30,7 +31,7 @@ import { encodeSafetensors } from "../io/safetensors.js";
 import { encodeSequentialOnnx } from "../io/onnxSequential.js";
 import { DEEP_LAYERS } from "./deep.js";
 import { imageShapeOf } from "./realData.js";
-import { attackerImages, experimentSplit, inputsOf, samplesOf } from "./setup.js";
+import { attackerImages, experimentSplit, samplesOf } from "./setup.js";
 
 export type DetectionModel = "one-hidden" | "multi-layer";
 export const DETECTION_MODELS: readonly DetectionModel[] = ["one-hidden", "multi-layer"];

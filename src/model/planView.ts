@@ -41,6 +41,8 @@ export function checkInputs(where: string, net: Network, data: NetworkInputs, na
 }
 
 export interface PlanView {
+  /** The network as a sequential model (the one-hidden-layer CNN's: src/model/asSequential.ts) and its plan. */
+  model: SequentialModel;
   plan: ReturnType<typeof planLayers>;
   /** The layers training left at init: their rows of the linearized spans are 0. */
   frozen: number[];
@@ -62,11 +64,11 @@ export function planOf(o: { shape?: ModelShape; model?: SequentialModel; trained
     const m = oneHiddenAsSequential(o.shape), L = layoutOf(o.shape), trained = o.trainedReadout !== false;
     const blocks = Array.from({ length: o.shape.filters }, (_, j) => [j * L.row, L.row] as [number, number]);
     if (trained) blocks.push([L.wSize, L.betaSize]);
-    return { plan: m.plan, frozen: trained ? [] : [m.readoutLayer], toPlan: m.toSequential, fromPlan: m.fromSequential, index: m.index, blocks };
+    return { model: m.model, plan: m.plan, frozen: trained ? [] : [m.readoutLayer], toPlan: m.toSequential, fromPlan: m.fromSequential, index: m.index, blocks };
   }
   const plan = planLayers(o.model!.input, o.model!.layers), frozen = o.frozen ?? [];
   return {
-    plan, frozen, toPlan: (t) => Float64Array.from(t), fromPlan: (t) => t, index: Int32Array.from({ length: plan.size }, (_, i) => i),
+    model: o.model!, plan, frozen, toPlan: (t) => Float64Array.from(t), fromPlan: (t) => t, index: Int32Array.from({ length: plan.size }, (_, i) => i),
     blocks: plan.layers.flatMap((l, i) => (frozen.includes(i) ? [] : Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]))),
   };
 }

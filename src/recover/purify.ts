@@ -11,7 +11,8 @@ import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
-import { SequentialWorkspace, preciseStatistics, sequentialForward, withStatisticsOf } from "../deep/sequential.js";
+import { uploadAugmented } from "../model/data.js";
+import { preciseStatistics, withStatisticsOf } from "../deep/sequential.js";
 import { SequentialLinearizedOperator } from "../deep/linearized.js";
 import type { SequentialModel } from "../deep/train.js";
 import type { ModelShape } from "../model/shape.js";
@@ -20,7 +21,7 @@ import type { AdmmOptions } from "./admm.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { LayerReport } from "../deep/layerwise.js";
-import { layerFloors, purifyLayerwise, solveLayerRows } from "../deep/layerwise.js";
+import { layerFloors, purifyLayerwise } from "../deep/layerwise.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES, factorSpan, solveBatch } from "./solve.js";
 import { detectionScores, flaggedEntries, recoveryErrors, spanFit } from "./report.js";
@@ -41,7 +42,8 @@ export const SUBSPACE_NAMES: readonly SubspaceName[] = ["patch", "linearized", "
 export const SEQUENTIAL_SUBSPACES: readonly SubspaceName[] = ["layerwise", "linearized", "relinearized"];
 
 export interface PurifyProgress {
-  stage: "filters" | "readout" | "layerwise" | "linearized" | "relinearized";
+  /** "filters": the patch span's layers (the filters, then the readout); "layerwise": a multi-layer model's. */
+  stage: "filters" | "layerwise" | "linearized" | "relinearized";
   iteration: number;
   primal: number;
   dual: number;
@@ -202,8 +204,6 @@ interface Answer {
   estimated: number[]; cleanSpanResidual?: number; gram: GramRecord | null; subspace: SubspaceName; seconds: number;
 }
 
-/** The patch span's plan workspace (see Purifier.patchWorkspace). */
-interface PatchWorkspace { ws: SequentialWorkspace; forward(theta: Float64Array): void; filterSpanResidual(clean: Float64Array): number; dispose(): void }
 
 const isLinearized = (s: string | undefined) => s === "linearized" || s === "relinearized";
 
@@ -262,26 +262,11 @@ export class Purifier {
     return new SequentialLinearizedOperator(this.be, v.plan, data.values, data.samples, theta, v.frozen);
   }
 
-  private patchSpans: PatchWorkspace | null = null;
-  /**
-   * The plan's workspace over the training data for the patch span, made on first use and kept:
-   * forward(theta) puts each linear layer's patch rows at theta in ws.cols(i) (the conv layer's, the
-   * filters' span, depend on the data only); filterSpanResidual measures the clean update against it.
-   */
-  private patchWorkspace(): PatchWorkspace {
-    if (this.patchSpans) return this.patchSpans;
-    const { be, view } = this, { init } = this.o, data = this.o.data as PatchData, shape = this.shape!, L = layoutOf(shape);
-    const ws = new SequentialWorkspace(be, view.plan, data.samples), x = be.upload(be.alloc(data.values.length), data.values), theta = be.alloc(view.plan.size);
-    sequentialForward(ws, be.upload(theta, view.toPlan(init)), x);
-    return this.patchSpans = {
-      ws,
-      forward: (t: Float64Array) => { sequentialForward(ws, be.upload(theta, view.toPlan(t)), x); },
-      filterSpanResidual: (clean: Float64Array) => {
-        const base = new PatchSpanOperator(be, ws.cols(0), data.samples * data.patches, L.row, shape.filters);
-        try { return spanResidualOf(be, base, clean, init, 0, L.row, shape.filters); } finally { base.dispose(); }
-      },
-      dispose: () => { ws.dispose(); be.free(x); be.free(theta); },
-    };
+  /** || (I - Proj)(clean - init) || / || clean - init || over the one-hidden filters' rows: the span of the data's augmented patches. */
+  private filterSpanResidual(clean: Float64Array): number {
+    const { be } = this, data = this.o.data as PatchData, shape = this.shape!, L = layoutOf(shape), cols = uploadAugmented(be, data);
+    const base = new PatchSpanOperator(be, cols, data.samples * data.patches, L.row, shape.filters);
+    try { return spanResidualOf(be, base, clean, this.o.init, 0, L.row, shape.filters); } finally { base.dispose(); be.free(cols); }
   }
 
   /** Validates the options once and prepares the span; throws the errors listed on purify(). */
@@ -351,7 +336,7 @@ export class Purifier {
     checkFinite("purify", "clean", clean);
     if (this.o.subspace === "layerwise") throw new OptionError("purify: spanResidual measures one span; the layerwise method has one per layer");
     if (this.o.subspace === "patch") {
-      return this.patchWorkspace().filterSpanResidual(clean);
+      return this.filterSpanResidual(clean);
     }
     const { op, factor } = this.linearized(), toPlan = this.view.toPlan;
     return spanResidualOf(this.be, op, toPlan(clean), toPlan(init), 0, op.rows, 1, factor);
@@ -393,51 +378,28 @@ export class Purifier {
     const answers: Answer[] = [];
     const disposeAfter: Array<() => void> = [];
     try {
-      if (subspace === "patch") {
+      if (subspace === "patch" || subspace === "layerwise") {
+        // each linear layer's rows in the span of its input patches, bottom-up through the purified
+        // layers below (src/deep/layerwise.ts); the one-hidden-layer patch span is its plan's two
+        // layers: the filters in the span of the data's patches, the readout in that of their features
         const a = newAnswer(subspace);
         answers.push(a);
-        // the plan's two linear layers bottom-up, as the layerwise method solves them: the filters
-        // (W~'s rows are the conv layer's, in place) in the span of the patches, then the readout in
-        // the span of its inputs at the recovered filters
-        const K = shape!.filters, O = shape!.outputs, L = layoutOf(shape!), readoutLayer = plan.layers.length - 1;
-        const at = this.patchWorkspace();
-        const r = delta.slice(0, L.wSize), erased = perProblem(erasures, 0, L.row, K);
-        const filters = await solveLayerRows(at.ws, 0, r, erased, {
-          ...solveOpts("filters"), floor: floor?.subarray(0, L.wSize), workers: this.o.workers, initRows: this.o.weightDecay ? init.subarray(0, L.wSize) : undefined,
+        const r = await purifyLayerwise(this.view.model, toPlan(contaminated), toPlan(init), data.values, data.samples, {
+          frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, grossFactor: this.o.grossFactor,
+          solve: { ...solveOpts(shape ? "filters" : "layerwise"), workers: this.o.workers },
         });
-        const sol = filters.solution;
-        a.solutions.push(sol);
-        a.spanDim = sol.u.length / K; a.problems = K; a.slack = filters.slack;
-        for (let i = 0; i < L.wSize; i++) a.out[i] = init[i] + sol.fitted[i];
-        detect(a, sol, L.row, K, (b, i) => b * L.row + i);
-        if (clean) a.cleanSpanResidual = at.filterSpanResidual(clean);
-
-        if (this.o.trainedReadout === false) {
-          for (let i = L.wSize; i < L.size; i++) { a.out[i] = init[i]; if (!Object.is(contaminated[i], init[i])) a.estimated.push(i); }
-          a.betaRecovered = true;
-        } else {
-          at.forward(a.out.map((v, i) => (i >= L.wSize ? init[i] : v)));
-          // beta's entry j sits at at[j] of the readout layer's rows (one row per output)
-          const l = plan.layers[readoutLayer], len = l.rows * l.rowLength, fdim = L.betaSize / O;
-          const pos = Int32Array.from({ length: L.betaSize }, (_, j) => index[L.wSize + j] - l.offset);
-          const { solution, slack } = await solveLayerRows(at.ws, readoutLayer, toPlan(delta).subarray(l.offset, l.offset + len),
-            perProblem(erasures.map((i) => index[i]), l.offset, l.rowLength, O), { ...solveOpts("readout"), floor: floorS?.subarray(l.offset, l.offset + len) });
-          a.solutions.push(solution);
-          a.betaRecovered = slack >= 0;
-          for (let j = 0; j < L.betaSize; j++) a.out[L.wSize + j] = init[L.wSize + j] + solution.fitted[pos[j]];
-          // per output o, its features f (beta's entry f O + o)
-          const residual = Float64Array.from({ length: L.betaSize }, (_, q) => solution.residual[pos[(q % fdim) * O + Math.floor(q / fdim)]]);
-          detect(a, { ...solution, residual }, fdim, O, (o, f) => L.wSize + f * O + o);
-        }
-        a.seconds = (performance.now() - t0) / 1000;
-      } else if (subspace === "layerwise") {
-        const a = newAnswer(subspace);
-        answers.push(a);
-        const r = await purifyLayerwise(model!, contaminated, init, data.values, data.samples,
-          { frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, grossFactor: this.o.grossFactor, solve: { ...solveOpts("layerwise"), workers: this.o.workers } });
-        const solved = r.layers.filter((l) => !l.frozen && l.type !== "batchnorm");
-        Object.assign(a, { out: r.params, layers: r.layers, estimated: r.flagged, solutions: r.solutions, problems: solved.length, seconds: (performance.now() - t0) / 1000 });
+        const solved = r.layers.filter((l) => !l.frozen && l.type !== "batchnorm"), caller = new Int32Array(plan.size).fill(-1);
+        index.forEach((j, i) => { caller[j] = i; });
+        Object.assign(a, { out: back(r.params), estimated: r.flagged.map((j) => caller[j]).filter((i) => i >= 0), solutions: r.solutions, problems: solved.length, seconds: (performance.now() - t0) / 1000 });
         a.slack = Math.min(...solved.map((l) => l.slack)); a.spanDim = Math.max(0, ...solved.map((l) => l.spanDim));
+        if (shape) {
+          // the one-hidden report: the filters' certificate and span; the readout's fit as betaRecovered
+          const [filters, readout] = r.layers;
+          Object.assign(a, { slack: filters.slack, spanDim: filters.spanDim, problems: shape.filters, betaRecovered: readout.frozen || readout.slack >= 0 });
+          if (clean) a.cleanSpanResidual = this.filterSpanResidual(clean);
+        } else {
+          a.layers = r.layers;
+        }
       } else {
         // solved in the plan's coordinates (the one-hidden readout's bias-free entries are rows of A
         // that are 0, with 0 change), read back in the caller's layout for certificate, detection and report
@@ -507,8 +469,7 @@ export class Purifier {
   dispose(): void {
     this.lin0?.dispose();
     this.factor0?.dispose();
-    this.patchSpans?.dispose();
-    this.lin0 = null; this.factor0 = null; this.record0 = null; this.patchSpans = null;
+    this.lin0 = null; this.factor0 = null; this.record0 = null;
   }
 }
 
@@ -549,8 +510,10 @@ export function splitErasures(contaminated: Float64Array, init: Float64Array, gr
 
 /** Median of |delta| over finite entries (1 if that is 0): the unit of "gross". */
 function robustScale(delta: Float64Array, skip: number[]): number {
-  const s = new Set(skip);
-  const a = Float64Array.from(Array.from(delta).filter((_, i) => !s.has(i)).map(Math.abs)).sort();
+  const s = new Set(skip), a = new Float64Array(delta.length - s.size);
+  let k = 0;
+  for (let i = 0; i < delta.length; i++) if (!s.has(i)) a[k++] = Math.abs(delta[i]);
+  a.sort();
   const med = a.length ? a[a.length >> 1] : 0;
   return med > 0 ? med : Math.max(a.length ? a[a.length - 1] : 1, 1e-300);
 }

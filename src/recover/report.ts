@@ -43,7 +43,9 @@ export function recoveryErrors(got: Float64Array, truth: Float64Array, shape: Mo
  * exact (most residuals are 0), else 3 robust standard deviations (1.4826 MAD) of the residual.
  */
 export function residualThreshold(res: ArrayLike<number>): number {
-  const a = Float64Array.from(res, (v) => (Number.isFinite(v) ? Math.abs(v) : 0)).sort();
+  const a = new Float64Array(res.length);
+  for (let i = 0; i < a.length; i++) a[i] = Number.isFinite(res[i]) ? Math.abs(res[i]) : 0;
+  a.sort();
   let ss = 0;
   for (const v of a) ss += v * v;
   const rms = Math.sqrt(ss / Math.max(a.length, 1));

@@ -231,5 +231,15 @@ describe("the memory estimate (one-hidden-layer model)", () => {
       expect(be.peakBytes() - before, subspace).toBeLessThanOrEqual(estimate);
       expect(be.peakBytes() - before, subspace).toBeGreaterThan(estimate / 20);
     }
+    // thin patch spans (the filters' 160 patches for rows of 257; the readout's 40 samples for rows of 257): both layers solved
+    const thin: ModelShape = { patchDim: 256, patches: 4, filters: 64, outputs: 10, readout: "dense" }, m = 40;
+    const thinData: PatchData = { samples: m, patches: 4, patchDim: 256, values: randn(m * 4 * 256, 6) };
+    const thinInit = initParams(thin, { seed: 7 }), be = await createBackend("wasm");
+    be.resetPeak();
+    const before = be.peakBytes(), estimate = memoryEstimate(thin, thinData, "patch");
+    const r = await purify(sparseOutliers(thinInit.map((v, i) => v + 0.01 * Math.sin(i)), { rho: 0.05, seed: 8 }).params, { shape: thin, init: thinInit, data: thinData, subspace: "patch", backend: be, admm: { maxIter: 30 } });
+    expect(r.report.spanDim).toBe(160);
+    expect(be.peakBytes() - before).toBeLessThanOrEqual(estimate);
+    expect(be.peakBytes() - before).toBeGreaterThan(estimate / 4);
   }, 60_000);
 });

@@ -102,11 +102,14 @@ export class SequentialWorkspace {
   dispose(): void { this.release(); for (const b of this.owned) this.be.free(b); }
 }
 
-/** Entries a workspace of n samples holds (outputs, the kinds' buffers, what hold() adds) plus the VJP/JVP scratch: for memory estimates. */
-export function workspaceEntries(plan: ReturnType<typeof planLayers>, n: number): number {
-  let total = scratchSizes(plan, n).reduce((a, b) => a + b, 0);
+/**
+ * Entries a workspace of n samples holds (outputs, the kinds' buffers) plus, unless forwardOnly,
+ * what hold() adds and the VJP/JVP scratch: for memory estimates.
+ */
+export function workspaceEntries(plan: ReturnType<typeof planLayers>, n: number, forwardOnly = false): number {
+  let total = forwardOnly ? 0 : scratchSizes(plan, n).reduce((a, b) => a + b, 0);
   const count = (len: number) => { total += len; return null as unknown as Buf; };
-  for (const l of plan.layers) { total += n * volume(l.output) + (kindOf(l.spec).heldEntries?.(l, n) ?? 0); kindOf(l.spec).buffers?.(l, n, count); }
+  for (const l of plan.layers) { total += n * volume(l.output) + (forwardOnly ? 0 : kindOf(l.spec).heldEntries?.(l, n) ?? 0); kindOf(l.spec).buffers?.(l, n, count); }
   return total;
 }
 

@@ -3,7 +3,6 @@
 // midway when WebAssembly memory cannot grow.
 import type { PatchData } from "../model/data.js";
 import type { ModelShape } from "../model/shape.js";
-import { layoutOf } from "../model/shape.js";
 import type { planLayers } from "../deep/sequential.js";
 import { workspaceEntries } from "../deep/sequential.js";
 import { GROUP_ENTRIES, ntkChoices } from "../deep/ntk.js";
@@ -12,14 +11,11 @@ import { oneHiddenAsSequential } from "../model/asSequential.js";
 type Plan = ReturnType<typeof planLayers>;
 
 /**
- * Bytes purify needs for this problem (an upper estimate: Grams, factors, ADMM state, data; for the
- * linearized spans those of its plan, sequentialMemoryEstimate).
+ * Bytes purify needs for this problem (an upper estimate: Grams, factors, ADMM state, data): those of
+ * its plan (sequentialMemoryEstimate; the patch span is the layerwise method on the plan).
  */
 export function memoryEstimate(shape: ModelShape, data: Pick<PatchData, "samples" | "patches">, subspace: string): number {
-  const L = layoutOf(shape), rows = data.samples * data.patches, plan = oneHiddenAsSequential(shape).plan;
-  if (subspace !== "patch") return sequentialMemoryEstimate(plan, data.samples, subspace);
-  // m x m: the Gram and its factor, and polish's weighted Gram; the plan's workspace gives the patch rows
-  return 8 * (12 * L.size + 3 * rows * L.row + 3 * rows * rows + 3 * rows * shape.filters + 2 * rows * L.row + workspaceEntries(plan, data.samples));
+  return sequentialMemoryEstimate(oneHiddenAsSequential(shape).plan, data.samples, subspace === "patch" ? "layerwise" : subspace);
 }
 
 /**
@@ -52,18 +48,20 @@ function ntkEntries(plan: Plan, samples: number, frozen: readonly number[] = [])
  * the linearized span keeps no NTK beside its factor, src/recover/purify.ts keeps it only for the
  * re-linearized union), parameter-sized vectors, and the data; for the linearized spans also, per
  * linearization point (two when re-linearized), the operator's workspace and scratch and its NTK
- * factors. m is n O (linearized; 2 n O re-linearized) or the largest thin layer's patch count (layerwise).
+ * factors. m is n O (linearized; 2 n O re-linearized). Layerwise: see below.
  */
 export function sequentialMemoryEstimate(plan: Plan, samples: number, method: string): number {
   const O = plan.output.C, nO = samples * O;
-  const thin = plan.layers.filter((l) => l.rows).map((l) => { const k = samples * l.output.H * l.output.W; return k < l.rowLength ? k : 0; });
-  const m = method !== "layerwise" ? nO * (method === "relinearized" ? 2 : 1) : Math.max(0, ...thin);
   const d = plan.layers[0].input, input = samples * d.C * d.H * d.W;
-  let points = 0;
-  if (method !== "layerwise") {
-    const ntk = ntkEntries(plan, samples);
-    points = (method === "relinearized" ? 2 : 1) * (ntk.factors + workspaceEntries(plan, samples) + 3 * plan.size + input) + ntk.extra;
+  if (method === "layerwise") {
+    // the plan's workspace (every layer's outputs and patch rows) and the data, held throughout; per
+    // thin layer, solved one at a time: its Gram, factor and weighted Gram (m x m), the rows' ADMM
+    // vectors (m per row) and copies of its patch rows (polish's scaled ones, a worker's share)
+    const solve = plan.layers.filter((l) => l.rows).map((l) => { const m = samples * l.output.H * l.output.W; return m < l.rowLength ? 3 * m * m + 3 * m * l.rows + 5 * m * l.rowLength : 0; });
+    return 8 * (Math.max(0, ...solve) + 12 * plan.size + input + workspaceEntries(plan, samples, true));
   }
+  const m = nO * (method === "relinearized" ? 2 : 1), ntk = ntkEntries(plan, samples);
+  const points = (method === "relinearized" ? 2 : 1) * (ntk.factors + workspaceEntries(plan, samples) + 3 * plan.size + input) + ntk.extra;
   return 8 * ((method === "linearized" ? 2 : 3) * m * m + 12 * plan.size + 3 * input + points);
 }
 

@@ -124,7 +124,7 @@ describe("linearized spans", () => {
     expect(r.summary.recovered).toBe(true);
   });
 
-  it("a patch purifier run on several models (its workspace kept between runs) gives each what a fresh purify() gives, bit for bit", async () => {
+  it("a patch purifier run on several models gives each what a fresh purify() gives, bit for bit (nothing of one run leaks into the next)", async () => {
     const be = await createBackend("wasm");
     const inst = await trainInstance({ seed: 2, trainReadout: true, lr: 0.002 }, be);
     const o = { shape: inst.shape, init: inst.init, data: inst.data, subspace: "patch" as const, backend: be };

@@ -72,6 +72,9 @@ describe("one model family at the API", () => {
     expect(await attackSuccessRate(model, atk.params, triggered, labels, target)).toBe(hit / others);
     await expect(backdoorAttack(model, clean, data, labels, images(n - 1, 4), { kind: "dense", target })).rejects.toThrow(/triggered must hold the same 30 samples/);
     await expect(backdoorAttack(model, clean, data, labels, triggered, { kind: "dense", target: 3 })).rejects.toThrow(/target 3 is not a class in \[0, 3\)/);
+    // the trainer keeps no batch statistics: a BatchNorm model is refused, as train() refuses it
+    const bn: SequentialModel = { input: model.input, layers: [{ type: "conv", filters: 2, kernel: 3 }, { type: "batchnorm" }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 3 }] };
+    await expect(backdoorAttack(bn, initSequential(bn, 1), data, labels, triggered, { kind: "dense", target })).rejects.toThrow(/layer 1 is a BatchNorm/);
   });
 
   it("the baselines' groups are each layer's weights and its biases (none for a bias-free layer), in the caller's layout", () => {

@@ -4,7 +4,7 @@
 // contamination robust recovery is built for) or all of them (dense fine-tuning).
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { evaluatePlan, planGradient, planOutputs, planTraining, trainPlan } from "../deep/train.js";
+import { checkTrainable, evaluatePlan, planGradient, planOutputs, planTraining, trainPlan } from "../deep/train.js";
 import { OptionError, ShapeError, ValueError, checkFinite, checkOptionNames } from "../errors.js";
 import type { Network, NetworkInputs } from "../model/planView.js";
 import { checkInputs, viewOf } from "../model/planView.js";
@@ -92,6 +92,7 @@ export async function backdoorAttack(net: Network, clean: Float64Array, data: Ne
   checkOptionNames(where, o, ["kind", "target", "fraction", "poisonFraction", "goal", "maxEpochs", "lr", "batchSize", "seed", "backend"]);
   if (o.kind !== "sparse" && o.kind !== "dense") throw new OptionError(`${where}: unknown kind "${o.kind}" (known: sparse, dense)`);
   const view = viewOf(net), { plan } = view, O = plan.output.C;
+  checkTrainable(where, plan);
   if (O < 2) throw new ValueError(`${where}: the model has ${O} output; a backdoor needs a classifier (2 or more classes)`);
   if (!Number.isInteger(o.target) || o.target < 0 || o.target >= O) throw new ValueError(`${where}: target ${o.target} is not a class in [0, ${O})`);
   checkInputs(where, net, data);

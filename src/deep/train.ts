@@ -196,6 +196,12 @@ export function planTraining(where: string, plan: Plan, n: number, targets: Arra
   return { loss, optimizer, epochs, batchSize, lr, momentum, weightDecay, seed: o.seed ?? 0, mask, onProgress: o.onProgress };
 }
 
+/** Refuses a plan this trainer cannot train: BatchNorm's batch statistics are not trained here. */
+export function checkTrainable(where: string, plan: Plan): void {
+  const bn = plan.layers.findIndex((l) => l.spec.type === "batchnorm");
+  if (bn >= 0) throw new ValueError(`${where}: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
+}
+
 /** The 0/1 mask (plan layout) of an update mask combined with frozen layers; null when nothing is held. */
 export function updateMaskOf(where: string, plan: Plan, updateMask?: Float64Array, frozen?: number[]): Float64Array | null {
   if (!updateMask && !frozen?.length) return null;

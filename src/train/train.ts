@@ -6,7 +6,7 @@ import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, ValueError, checkFinite, checkOptionNames } from "../errors.js";
 import type { Evaluation, OptimizerName, SequentialModel, SequentialTrainOptions, TrainProgress, TrainResult } from "../deep/train.js";
-import { evaluatePlan, planGradient, planTraining, trainPlan, updateMaskOf } from "../deep/train.js";
+import { checkTrainable, evaluatePlan, planGradient, planTraining, trainPlan, updateMaskOf } from "../deep/train.js";
 import type { LossName } from "../model/loss.js";
 import { LOSS_NAMES, checkTargets } from "../model/loss.js";
 import type { Network, NetworkInputs, PlanView } from "../model/planView.js";
@@ -44,8 +44,7 @@ export async function train(net: Network, init: Float64Array, data: NetworkInput
   const view = seq ? planOf({ model: net }) : planOf({ shape: net, trainedReadout: options.trainReadout });
   const n = checkNetwork(where, net, view, init, "init", data);
   checkFinite(where, "init", init);
-  const bn = view.plan.layers.findIndex((l) => l.spec.type === "batchnorm");
-  if (bn >= 0) throw new ValueError(`${where}: layer ${bn} is a BatchNorm, which this trainer does not train (batch statistics); purification of BatchNorm models trained elsewhere (PyTorch) is supported`);
+  checkTrainable(where, view.plan);
   const { updateMask } = options;
   if (updateMask) {
     if (updateMask.length !== init.length) throw new ShapeError(`${where}: updateMask has length ${updateMask.length}, expected ${init.length} parameters`);

@@ -52,7 +52,18 @@ export async function purifyLayerwise(model: SequentialModel, contaminated: Floa
   contaminated = withStatisticsOf(plan, contaminated, init);
   // NaN/Inf and gross values (1e38 from an exponent flip) are erasures, split over the whole model as purify() does
   const { delta, erasures } = splitErasures(contaminated, init, o.grossFactor);
-  const floors = layerFloors(plan, o.precision ?? "f64", init, contaminated);
+  return layerwiseOnPlan(be, plan, contaminated, init, x, n, { delta, erasures, floors: layerFloors(plan, o.precision ?? "f64", init, contaminated) }, o);
+}
+
+/**
+ * purifyLayerwise past its checks, on the model's plan: contaminated with its statistics at init's,
+ * its change split into delta and erasures (plan indices, sorted) and the storage floors given, so
+ * that purify() solves with the very split and floors it reports.
+ */
+export async function layerwiseOnPlan(be: Backend, plan: ReturnType<typeof planLayers>, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
+  split: { delta: Float64Array; erasures: number[]; floors: Float64Array | null },
+  o: { frozen?: number[]; admm?: AdmmOptions; initRows?: boolean; solve?: Omit<SolveOptions, "erased" | "floor"> & { workers?: number } }): Promise<LayerwisePurification> {
+  const { delta, erasures, floors } = split;
   const out = contaminated.slice();
   const frozen = new Set(o.frozen ?? []);
   const ws = new SequentialWorkspace(be, plan, n);

@@ -51,6 +51,8 @@ export interface PlanView {
   fromPlan(theta: Float64Array): Float64Array;
   /** index[i]: where the caller's entry i sits in the plan's layout. */
   index: Int32Array;
+  /** Its inverse: caller[j], the caller's entry at plan entry j (-1: the plan's own, a bias-free readout's bias entries). */
+  caller: Int32Array;
   /**
    * The linearized spans' certificate blocks in the caller's layout: each filter row, and the
    * readout as one block (one-hidden; its rows are short) or each layer row (sequential).
@@ -64,11 +66,13 @@ export function planOf(o: { shape?: ModelShape; model?: SequentialModel; trained
     const m = oneHiddenAsSequential(o.shape), L = layoutOf(o.shape), trained = o.trainedReadout !== false;
     const blocks = Array.from({ length: o.shape.filters }, (_, j) => [j * L.row, L.row] as [number, number]);
     if (trained) blocks.push([L.wSize, L.betaSize]);
-    return { model: m.model, plan: m.plan, frozen: trained ? [] : [m.readoutLayer], toPlan: m.toSequential, fromPlan: m.fromSequential, index: m.index, blocks };
+    const caller = new Int32Array(m.plan.size).fill(-1);
+    m.index.forEach((j, i) => { caller[j] = i; });
+    return { model: m.model, plan: m.plan, frozen: trained ? [] : [m.readoutLayer], toPlan: m.toSequential, fromPlan: m.fromSequential, index: m.index, caller, blocks };
   }
-  const plan = planLayers(o.model!.input, o.model!.layers), frozen = o.frozen ?? [];
+  const plan = planLayers(o.model!.input, o.model!.layers), frozen = o.frozen ?? [], identity = Int32Array.from({ length: plan.size }, (_, i) => i);
   return {
-    model: o.model!, plan, frozen, toPlan: (t) => Float64Array.from(t), fromPlan: (t) => t, index: Int32Array.from({ length: plan.size }, (_, i) => i),
+    model: o.model!, plan, frozen, toPlan: (t) => Float64Array.from(t), fromPlan: (t) => t, index: identity, caller: identity,
     blocks: plan.layers.flatMap((l, i) => (frozen.includes(i) ? [] : Array.from({ length: l.rows }, (_, r) => [l.offset + r * l.rowLength, l.rowLength] as [number, number]))),
   };
 }

@@ -13,8 +13,7 @@ export const BASELINE_NAMES: readonly BaselineName[] = ["reset", "zeroAbnormal",
  * (if it has biases) its biases. The one-hidden-layer CNN's are filter weights w, biases b, readout beta.
  */
 export function parameterGroups(net: Network): Int32Array[] {
-  const view = viewOf(net), caller = new Int32Array(view.plan.size).fill(-1);
-  view.index.forEach((j, i) => { caller[j] = i; });
+  const view = viewOf(net), caller = view.caller;
   const groups: number[][] = [];
   for (const l of view.plan.layers) {
     if (!l.rows) continue;

@@ -21,7 +21,7 @@ import type { AdmmOptions } from "./admm.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { LayerReport } from "../deep/layerwise.js";
-import { layerFloors, purifyLayerwise } from "../deep/layerwise.js";
+import { layerFloors, layerwiseOnPlan } from "../deep/layerwise.js";
 import type { Arithmetic, BatchSolution, SolverName } from "./solve.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES, factorSpan, solveBatch } from "./solve.js";
 import { detectionScores, flaggedEntries, recoveryErrors, spanFit } from "./report.js";
@@ -384,12 +384,11 @@ export class Purifier {
         // layers: the filters in the span of the data's patches, the readout in that of their features
         const a = newAnswer(subspace);
         answers.push(a);
-        const r = await purifyLayerwise(this.view.model, toPlan(contaminated), toPlan(init), data.values, data.samples, {
-          frozen: this.view.frozen, backend: be, admm: this.o.admm, initRows: this.o.weightDecay, precision, grossFactor: this.o.grossFactor,
-          solve: { ...solveOpts(shape ? "filters" : "layerwise"), workers: this.o.workers },
+        const split = { delta: toPlan(delta), erasures: erasures.map((i) => index[i]).sort((x, y) => x - y), floors: floorS };
+        const r = await layerwiseOnPlan(be, plan, toPlan(contaminated), toPlan(init), data.values, data.samples, split, {
+          frozen: this.view.frozen, admm: this.o.admm, initRows: this.o.weightDecay, solve: { ...solveOpts(shape ? "filters" : "layerwise"), workers: this.o.workers },
         });
-        const solved = r.layers.filter((l) => !l.frozen && l.type !== "batchnorm"), caller = new Int32Array(plan.size).fill(-1);
-        index.forEach((j, i) => { caller[j] = i; });
+        const solved = r.layers.filter((l) => !l.frozen && l.type !== "batchnorm"), caller = this.view.caller;
         Object.assign(a, { out: back(r.params), estimated: r.flagged.map((j) => caller[j]).filter((i) => i >= 0), solutions: r.solutions, problems: solved.length, seconds: (performance.now() - t0) / 1000 });
         a.slack = Math.min(...solved.map((l) => l.slack)); a.spanDim = Math.max(0, ...solved.map((l) => l.spanDim));
         if (shape) {

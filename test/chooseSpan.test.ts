@@ -8,7 +8,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { cli } from "./helpers.js";
 import { createBackend } from "../src/backend/index.js";
 import { sparseOutliers } from "../src/contaminate.js";
-import { planLayers } from "../src/deep/sequential.js";
 import { modelToTensors } from "../src/io/modelFile.js";
 import type { ModelSpec } from "../src/io/modelFile.js";
 import { encodeNpy } from "../src/io/npy.js";
@@ -17,7 +16,7 @@ import { patchesFromImages } from "../src/model/data.js";
 import { initParams } from "../src/model/init.js";
 import { layoutOf } from "../src/model/shape.js";
 import { Rng } from "../src/random.js";
-import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan } from "../src/recover/chooseSpan.js";
+import { SPAN_RULE, chooseReadout, chooseSpan } from "../src/recover/chooseSpan.js";
 import { purify } from "../src/recover/purify.js";
 import { train } from "../src/train/train.js";
 
@@ -43,25 +42,35 @@ describe("the rule", () => {
   });
 
   it("explicit spans are kept; one that covers the whole space is warned about by its tensors", () => {
-    const p = chooseSpan(shape(49, 16), 100, { requested: "patch", rowTensors: ["0.weight", "0.bias"] });
+    const p = chooseSpan(shape(49, 16), 100, { requested: "patch", layerTensors: (i) => [`${i}.weight`, `${i}.bias`] });
     expect(p.subspace).toBe("patch");
-    expect(p.warnings).toEqual(["the patch span covers R^50 (1,600 patches >= 50): every filter row [w_j ; b_j] (0.weight, 0.bias) is in it, nothing can be removed there"]);
+    // the readout's 100 samples for rows of 65 cover it too, but its span is approximate anyway: no certificate is lost there
+    expect(p.warnings).toEqual(["the patch span covers R^50 for filter rows of p + 1 = 50 (1,600 patches >= 50; 0.weight, 0.bias): nothing can be removed there"]);
     expect(chooseSpan(shape(256, 4), 8, { requested: "patch" }).warnings).toEqual([]);
     const P = layoutOf(shape(49, 16, 2)).size; // 2 * 50 + 16 * 2 * 10 = 420
     expect(chooseSpan(shape(49, 16, 2), 42, { requested: "linearized" }).warnings[0]).toBe(`the linearized span has n O = 420 columns for ${P} parameters: it covers them all, nothing can be removed; use fewer samples`);
     expect(chooseSpan(shape(49, 16, 2), 41, { requested: "linearized" }).warnings).toEqual([]);
   });
 
-  it("multi-layer: layerwise when every trained layer is thin or frozen, else linearized", () => {
-    const input = { C: 1, H: 8, W: 8 };
-    const plan = planLayers(input, [{ type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" }, { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 }]);
+  it("multi-layer: layerwise when every trained layer below the readout is thin or frozen, else linearized", () => {
+    const model = { input: { C: 1, H: 8, W: 8 }, layers: [{ type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" }, { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 }] as const };
+    const net = { input: model.input, layers: [...model.layers] } as Parameters<typeof chooseSpan>[0];
     // layer 0: 64 positions per sample for rows of 10: thick; layer 2: 4 positions for rows of 129: thin; layer 5: 1 for 25
-    expect(chooseSequentialSpan(plan, 4, { frozen: [0] }).subspace).toBe("layerwise");
-    const thick = chooseSequentialSpan(plan, 4);
+    expect(chooseSpan(net, 4, { frozen: [0] }).subspace).toBe("layerwise");
+    const thick = chooseSpan(net, 4);
     expect(thick.subspace).toBe("relinearized");
-    expect(thick.reason).toMatch(/^layer 0 \(conv\) has 256 patches for rows of 10/);
-    expect(chooseSequentialSpan(plan, 4, { requested: "layerwise", layerTensors: () => ["w0", "b0"] }).warnings).toEqual([
-      "layer 0 (conv: w0, b0): its patch span covers R^10 (256 patches >= 10), nothing can be removed there layerwise"]);
+    expect(thick.reason).toMatch(/^layerwise span: 256 patches for layer 0 \(conv\) rows of 10 entries \(ratio 25\.60\) > 0\.5, it covers R\^10: using relinearized \(n O = 8 <= 3,000\)$/);
+    expect(chooseSpan(net, 4, { requested: "layerwise", layerTensors: (i) => [`w${i}`, `b${i}`] }).warnings).toEqual([
+      "the layerwise span covers R^10 for layer 0 (conv) rows of 10 (256 patches >= 10; w0, b0): nothing can be removed there"]);
+    // the readout decides nothing: 30 samples for its rows of 25 (thick, covering) above frozen layers keep layerwise, warned
+    const top = chooseSpan(net, 30, { frozen: [0, 2] });
+    expect(top.subspace).toBe("layerwise");
+    expect(top.reason).toBe("layerwise span: only the readout is trained; frozen: 0, 2");
+    expect(top.warnings).toEqual(["the layerwise span covers R^25 for layer 5 (dense) rows of 25 (30 patches >= 25; layer 5): nothing can be removed there"]);
+    // layer 2 thin below a thick readout (14 samples: 56 patches for rows of 129, 0.43; the readout 14 for 25, 0.56): layerwise
+    const thin = chooseSpan(net, 14, { frozen: [0] });
+    expect([thin.subspace, thin.reason, thin.warnings]).toEqual(["layerwise", "layerwise span: 56 patches for layer 2 (conv) rows of 129 entries (ratio 0.43) <= 0.5; frozen: 0: each layer in its patch span", []]);
+    expect(chooseSpan(net, 17, { frozen: [0] }).subspace).toBe("relinearized"); // 68 / 129 = 0.53
   });
 
   it("the readout: frozen when at least half its entries equal init", () => {
@@ -121,7 +130,7 @@ describe("purify with its defaults", () => {
     expect(readFileSync(join(dir, "auto.pt")).equals(readFileSync(join(dir, "rel.pt")))).toBe(true);
     const patch = await cli([...base, "--subspace", "patch", "--out", join(dir, "patch.pt")]);
     expect(patch.code).toBe(0);
-    expect(patch.err).toMatch(/cnn-purify: warning: the patch span covers R\^50 \(1,600 patches >= 50\): every filter row \[w_j ; b_j\] \(0\.weight, 0\.bias\) is in it, nothing can be removed there/);
+    expect(patch.err).toMatch(/cnn-purify: warning: the patch span covers R\^50 for filter rows of p \+ 1 = 50 \(1,600 patches >= 50; 0\.weight, 0\.bias\): nothing can be removed there/);
     expect(JSON.parse(patch.out).warnings).toHaveLength(1);
   });
 });

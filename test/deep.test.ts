@@ -221,8 +221,8 @@ describe("the memory estimate", () => {
     it(`bounds the peak WebAssembly memory of layerwise, linearized and re-linearized purification: ${name}`, async () => {
       const { createPurifier } = await import("../src/recover/purify.js");
       const { initSequential } = await import("../src/deep/train.js");
-      const { sequentialMemoryEstimate } = await import("../src/recover/memory.js");
-      const plan = planLayers(input, layers), x = new Rng(1).normals(n * 784);
+      const { memoryEstimate } = await import("../src/recover/memory.js");
+      const x = new Rng(1).normals(n * 784);
       const init = initSequential({ input, layers }, 1);
       // a change that no span holds exactly, so polishing and the second linearization both run
       const c = init.map((v, i) => v + 0.01 * Math.sin(i) + (i % 97 === 0 ? 1 : 0));
@@ -233,7 +233,7 @@ describe("the memory estimate", () => {
         const purifier = await createPurifier({ model: { input, layers }, init, data: { samples: n, values: x }, subspace: method, backend: be, admm: { maxIter: 30 } });
         await purifier.purify(c);
         purifier.dispose();
-        const estimate = sequentialMemoryEstimate(plan, n, method);
+        const estimate = memoryEstimate({ input, layers }, n, method);
         expect(be.peakBytes() - before, method).toBeLessThanOrEqual(estimate);
         expect(be.peakBytes() - before, method).toBeGreaterThan(estimate / 4);
       }

@@ -178,7 +178,7 @@ describe("purify on a multi-layer .onnx", () => {
     expect(await main([...base, "--frozen", "0,5", "--out", join(dir, "p.onnx"), "--json"], (s) => { out += s; })).toBe(0);
     const summary = JSON.parse(out);
     expect(summary.subspace).toBe("layerwise");
-    expect(summary.span).toMatch(/every trained layer's patch span is thin \(ratio <= 0\.5; frozen: 0, 5\): layerwise/);
+    expect(summary.span).toMatch(/^layerwise span: \d+ patches for layer 2 \(conv\) rows of \d+ entries \(ratio 0\.\d\d\) <= 0\.5; frozen: 0, 5: each layer in its patch span$/);
     // the span holds this training's update: nothing unexplained, no warning
     expect(summary.unexplained).toBeLessThan(1e-9);
     expect(summary.warnings).toBeUndefined();

@@ -227,7 +227,7 @@ describe("the memory estimate (one-hidden-layer model)", () => {
       be.resetPeak();
       const before = be.peakBytes();
       await purify(c, { shape, init, data, subspace, backend: be, admm: { maxIter: 30 } });
-      const estimate = memoryEstimate(shape, data, subspace);
+      const estimate = memoryEstimate(shape, n, subspace);
       expect(be.peakBytes() - before, subspace).toBeLessThanOrEqual(estimate);
       expect(be.peakBytes() - before, subspace).toBeGreaterThan(estimate / 20);
     }
@@ -236,7 +236,7 @@ describe("the memory estimate (one-hidden-layer model)", () => {
     const thinData: PatchData = { samples: m, patches: 4, patchDim: 256, values: randn(m * 4 * 256, 6) };
     const thinInit = initParams(thin, { seed: 7 }), be = await createBackend("wasm");
     be.resetPeak();
-    const before = be.peakBytes(), estimate = memoryEstimate(thin, thinData, "patch");
+    const before = be.peakBytes(), estimate = memoryEstimate(thin, m, "patch");
     const r = await purify(sparseOutliers(thinInit.map((v, i) => v + 0.01 * Math.sin(i)), { rho: 0.05, seed: 8 }).params, { shape: thin, init: thinInit, data: thinData, subspace: "patch", backend: be, admm: { maxIter: 30 } });
     expect(r.report.spanDim).toBe(160);
     expect(be.peakBytes() - before).toBeLessThanOrEqual(estimate);

@@ -22,11 +22,10 @@ import type { NamedFile } from "../files/inputs.js";
 import type { FilePurifyOptions } from "../files/purifyFiles.js";
 import { FILE_OPTION_NAMES, openFileProblem } from "../files/purifyFiles.js";
 import type { SequentialModel } from "../deep/train.js";
-import { planLayers } from "../deep/sequential.js";
 import type { ModelShape } from "../model/shape.js";
-import { layoutOf } from "../model/shape.js";
-import { chooseSequentialSpan, chooseSpan } from "../recover/chooseSpan.js";
-import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
+import type { Network } from "../model/planView.js";
+import { chooseSpan } from "../recover/chooseSpan.js";
+import { memoryEstimate } from "../recover/memory.js";
 import { purify } from "../recover/purify.js";
 import type { PurifyOptions } from "../recover/purify.js";
 import { plainReport } from "../recover/report.js";
@@ -107,25 +106,18 @@ async function handleJson(req: Request, maxBody: number, maxMem: number): Promis
   const opts = (body.options ?? {}) as Record<string, unknown>;
   const known: string[] = family === "shape" ? [...JSON_OPTIONS] : [...JSON_OPTIONS.filter((k) => k !== "trainedReadout"), "frozen"];
   for (const k of Object.keys(opts)) if (!known.includes(k)) return fail(400, `unknown option "${k}" (known: ${known.join(", ")})`);
-  const samples = d.samples as number, patches = d.patches as number, requested = opts.subspace === undefined ? "auto" : String(opts.subspace);
+  const samples = d.samples as number, requested = opts.subspace === undefined ? "auto" : String(opts.subspace);
   if (!Number.isInteger(samples) || samples < 1) return fail(400, `data.samples must be an integer >= 1, got ${JSON.stringify(d.samples)}`);
   const memoryLimit = maxMem - BODY_FACTOR * text.length;
-  let choice, need: number, model: Pick<PurifyOptions, "shape" | "model" | "frozen" | "data">;
-  const values = numbers("data.values", d.values, false);
-  if (family === "shape") {
-    const shape = body.shape as ModelShape;
-    layoutOf(shape); // validates the shape before sizing anything by it
-    choice = chooseSpan(shape, samples, { requested, trainedReadout: opts.trainedReadout as boolean | undefined, weightDecay: opts.weightDecay as boolean | undefined, memoryLimit });
-    need = memoryEstimate(shape, { samples, patches }, choice.subspace);
-    model = { shape, data: { samples, patches, patchDim: d.patchDim as number, values } };
-  } else {
-    const m = body.model as SequentialModel;
-    if (!m || typeof m !== "object" || !m.input || !Array.isArray(m.layers)) return fail(400, `"model" must be { input: { C, H, W }, layers: [...] }`);
-    const plan = planLayers(m.input, m.layers), frozen = opts.frozen as number[] | undefined;
-    choice = chooseSequentialSpan(plan, samples, { requested, frozen, memoryLimit });
-    need = sequentialMemoryEstimate(plan, samples, choice.subspace);
-    model = { model: m, frozen, data: { samples, values } };
-  }
+  const values = numbers("data.values", d.values, false), frozen = opts.frozen as number[] | undefined;
+  const m = body.model as SequentialModel;
+  if (family === "model" && (!m || typeof m !== "object" || !m.input || !Array.isArray(m.layers))) return fail(400, `"model" must be { input: { C, H, W }, layers: [...] }`);
+  // validated (planOf in chooseSpan) and sized before anything is allocated
+  const net: Network = family === "shape" ? (body.shape as ModelShape) : m;
+  const choice = chooseSpan(net, samples, { requested, trainedReadout: opts.trainedReadout as boolean | undefined, frozen, weightDecay: opts.weightDecay as boolean | undefined, memoryLimit });
+  const need = memoryEstimate(net, samples, choice.subspace);
+  const model: Pick<PurifyOptions, "shape" | "model" | "frozen" | "data"> = family === "shape"
+    ? { shape: net as ModelShape, data: { samples, patches: d.patches as number, patchDim: d.patchDim as number, values } } : { model: m, frozen, data: { samples, values } };
   const estimate = admit(need, text.length, maxMem);
   const be = await createBackend(String(opts.backend ?? "wasm"));
   const { backend: _, frozen: _f, ...rest } = opts;

@@ -11,16 +11,16 @@ import type { ModelFormat, OpenedModel } from "../io/modelSource.js";
 import { MODEL_EXTENSIONS, formatOfName, openModel } from "../io/modelSource.js";
 import type { WriteBack } from "../io/storedModel.js";
 import { patchesFromImages } from "../model/data.js";
-import { memoryEstimate, sequentialMemoryEstimate } from "../recover/memory.js";
+import { memoryEstimate } from "../recover/memory.js";
 import type { SpanChoice } from "../recover/chooseSpan.js";
-import { SPAN_RULE, chooseReadout, chooseSequentialSpan, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
+import { SPAN_RULE, chooseReadout, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
 import { spanFit } from "../recover/report.js";
 import type { ModelPrecision, PurifyOptions, PurifyReport, SubspaceName } from "../recover/purify.js";
-import { Purifier, SUBSPACE_NAMES } from "../recover/purify.js";
+import { Purifier } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
-import type { ImageShape } from "../model/shape.js";
+import type { ModelShape } from "../model/shape.js";
 import type { Network } from "../model/planView.js";
-import { inputsOf } from "../model/planView.js";
+import { inputsOf, viewOf } from "../model/planView.js";
 import type { Arithmetic, SolverName } from "../recover/solve.js";
 import { evaluate } from "../train/train.js";
 import type { NamedFile } from "./inputs.js";
@@ -150,50 +150,48 @@ export function openFileProblem(files: ModelFiles, options: FilePurifyOptions = 
     evalSet = { images: e.values, n: e.dims[0], labels: decodeLabels(files.evalLabels!, e.dims[0], outputs) };
   }
   const common = { init: init.theta, data: data.values, n, labels, evalSet, options, memoryLimit: context.memoryLimit };
-  return model.kind === "sequential" ? sequentialProblem({ ...common, model }) : oneHiddenLayerProblem({ ...common, model });
+  return fileProblem({ ...common, model });
 }
 
-interface Parts<M extends OpenedModel> {
-  model: M; init: Float64Array; data: Float64Array; n: number; labels?: Float64Array;
+interface Parts {
+  model: OpenedModel; init: Float64Array; data: Float64Array; n: number; labels?: Float64Array;
   evalSet?: { images: Float64Array; n: number; labels: Float64Array }; options: FilePurifyOptions; memoryLimit?: number;
 }
-
-type OneHidden = Extract<OpenedModel, { kind: "one-hidden-layer" }>;
-type Sequential = Extract<OpenedModel, { kind: "sequential" }>;
 
 const changedCount = (a: Float64Array, b: Float64Array) => a.reduce((c, v, i) => c + (Object.is(v, b[i]) ? 0 : 1), 0);
 // NaN/Inf parameters would make every output NaN: the "before" accuracy counts them as 0
 const finite = (t: Float64Array) => t.map((x) => (Number.isFinite(x) ? x : 0));
 
-/** A model family's part of a run: what its purifier is built from, the summary lines only it has, and accuracy. */
-interface FamilyRun {
-  model: OpenedModel; family: string; choice: SpanChoice; memoryBytes: number;
-  /** The purifier's model, data and family options (the backend's patches for the one-hidden-layer model). */
-  create(be: Backend): Pick<PurifyOptions, "shape" | "model" | "data" | "trainedReadout" | "frozen">;
-  /** What besides the common options the prepared span depends on (SpanCache's key). */
-  key: unknown[];
-  lines?(params: Float64Array): Record<string, unknown>;
-  /** The network accuracies are measured on, and its patches' image shape (one-hidden-layer CNN). */
-  net: Network; image?: ImageShape;
-  /** The change and init the span's fit is judged on (default the file's and init's parameters). */
-  fitted?(params: Float64Array): [Float64Array, Float64Array];
-}
-
 /** One run and one summary for both model families: the one Purifier, prepared once per span (SpanCache). */
-function fileProblem(p: Parts<OpenedModel>, f: FamilyRun): FileProblem {
-  const { model, choice, memoryBytes } = f, o = p.options, subspace = choice.subspace as SubspaceName, precision = storagePrecision(model.dtypes);
+function fileProblem(p: Parts): FileProblem {
+  const { model, options: o } = p, seq = model.kind === "sequential";
+  const net: Network = seq ? model.model : model.spec.shape, image = seq ? undefined : model.spec.image, { plan } = viewOf(net);
   // the exact spans: each row's own span, which init rows extend
-  const exact = model.kind === "sequential" ? "layerwise" : "patch";
+  const exact = seq ? "layerwise" : "patch", names = [exact, "linearized", "relinearized"], requested = o.subspace ?? "auto";
+  if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`subspace ${requested} is not a span of ${seq ? "a multi-layer CNN" : "the one-hidden-layer model"}: auto, ${names.join(", ")}`);
+  if (!seq && o.frozen?.length) throw new OptionError("frozen layers are for multi-layer models; the one-hidden-layer model's readout is --trained-readout");
+  const frozen = o.frozen ?? [];
+  for (const f of frozen) {
+    if (!plan.layers[f]?.params) throw new OptionError(`frozen ${f} is not a conv, dense or batchnorm layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
+  }
+  const wSize = seq ? 0 : layoutOf(model.spec.shape).wSize;
+  const readout = seq ? null : o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, wSize)
+    : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
+  // a layer's tensors in the file (the one-hidden model's entries by the caller's index)
+  const layerTensors = (i: number) => { const l = plan.layers[i]; return seq ? model.tensorNames(l.offset, l.offset + l.params) : i ? model.tensorNames(wSize, model.theta.length) : model.tensorNames(0, wSize); };
+  const choice = chooseSpan(net, p.n, { requested, trainedReadout: readout?.trained, frozen, weightDecay: o.initRows, memoryLimit: p.memoryLimit, layerTensors });
+  const subspace = choice.subspace as SubspaceName, precision = storagePrecision(model.dtypes);
   if (o.initRows && subspace !== exact) throw new OptionError(`init rows extend the ${exact} span; this purification uses the ${subspace} span (${choice.reason})`);
   const maxIter = o.maxIter ?? (subspace === exact ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);
   return {
-    model, choice, maxIter, memoryBytes,
+    model, choice, maxIter, memoryBytes: memoryEstimate(net, p.n, subspace),
     async run(r = {}) {
       const be = await resolveBackend(r.backend), t0 = performance.now();
       const prepare = () => Purifier.create({
-        ...f.create(be), init: p.init, subspace, solver: o.solver, arithmetic: o.arithmetic, backend: be, admm: { maxIter }, precision, weightDecay: o.initRows,
+        ...(seq ? { model: model.model, data: { samples: p.n, values: p.data }, frozen } : { shape: net as ModelShape, data: patchesFromImages(be, p.data, p.n, image!), trainedReadout: readout!.trained }),
+        init: p.init, subspace, solver: o.solver, arithmetic: o.arithmetic, backend: be, admm: { maxIter }, precision, weightDecay: o.initRows,
       });
-      const key = JSON.stringify([f.family, be.name, subspace, o.solver, o.arithmetic, maxIter, precision, o.initRows, ...f.key]);
+      const key = JSON.stringify([model.kind, be.name, subspace, o.solver, o.arithmetic, maxIter, precision, o.initRows, frozen, readout?.trained]);
       const purifier = r.spans ? await r.spans.get(key, prepare, (q) => q.dispose()) : await prepare();
       let result;
       try {
@@ -204,65 +202,20 @@ function fileProblem(p: Parts<OpenedModel>, f: FamilyRun): FileProblem {
       const { params, report } = result;
       const file = model.write(params);
       const summary: Record<string, unknown> = {
-        model: f.family, subspace, span: choice.reason, ...f.lines?.(params), admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
+        model: seq ? "multi-layer" : "one-hidden-layer", subspace, span: choice.reason, ...(readout ? { readout: readout.reason } : statisticsReport(plan, model.theta, params, model.tensorNames)),
+        admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
         estimatedContaminated: report.estimatedContaminated.length, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
         spanDim: report.spanDim, iterations: report.iterations, seconds: (performance.now() - t0) / 1000, certifiedExact: report.recovered, precision,
         binary: be.binary, storedAs: model.dtypes.join(", "), elementsWritten: file.changedElements,
       };
       if (report.gram) summary.ntk = report.gram.reason;
       if (file.unstored.length) summary.unstored = file.unstored.length;
-      const [contaminated, init] = f.fitted?.(params) ?? [model.theta, p.init];
-      addSpanFit(summary, contaminated, init, params, subspace, choice.warnings);
-      await accuracies(summary, p, async (images, n, labels, t) => (await evaluate(f.net, t, inputsOf(be, images, n, f.image), labels, { backend: be })).accuracy, params);
+      // recomputed statistics are no change of the file's: the fit is judged without them
+      addSpanFit(summary, withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params), params, subspace, choice.warnings);
+      await accuracies(summary, p, async (images, n, labels, t) => (await evaluate(net, t, inputsOf(be, images, n, image), labels, { backend: be })).accuracy, params);
       return { params, init: p.init, precision, file, model, summary, detail: report };
     },
   };
-}
-
-function oneHiddenLayerProblem(p: Parts<OneHidden>): FileProblem {
-  const { model, options: o } = p;
-  const requested = o.subspace ?? "auto";
-  if (requested === "layerwise") throw new OptionError("subspace layerwise is for multi-layer models; this is the one-hidden-layer model (auto, patch, linearized, relinearized)");
-  if (requested !== "auto" && !(SUBSPACE_NAMES as readonly string[]).includes(requested)) throw new OptionError(`subspace must be one of auto, ${SUBSPACE_NAMES.join(", ")}, got "${requested}"`);
-  if (o.frozen !== undefined && o.frozen.length) throw new OptionError("frozen layers are for multi-layer models");
-  const { shape, image } = model.spec;
-  const readout = o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, layoutOf(shape).wSize)
-    : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
-  const choice = chooseSpan(shape, p.n, { requested, trainedReadout: readout.trained, weightDecay: o.initRows, memoryLimit: p.memoryLimit, rowTensors: model.tensorNames(0, layoutOf(shape).wSize) });
-  return fileProblem(p, {
-    model, family: "one-hidden-layer", choice,
-    memoryBytes: memoryEstimate(shape, { samples: p.n, patches: shape.patches }, choice.subspace),
-    create: (be) => ({ shape, data: patchesFromImages(be, p.data, p.n, image), trainedReadout: readout.trained }),
-    key: [readout.trained],
-    lines: () => ({ readout: readout.reason }),
-    net: shape, image,
-  });
-}
-
-function sequentialProblem(p: Parts<Sequential>): FileProblem {
-  const { model, options: o } = p;
-  const requested = o.subspace ?? "auto";
-  if (!["auto", "layerwise", "linearized", "relinearized"].includes(requested)) {
-    throw new OptionError(`subspace ${requested} is for the one-hidden-layer model; a multi-layer CNN takes auto, layerwise, linearized or relinearized`);
-  }
-  const plan = planLayers(model.model.input, model.model.layers);
-  const frozen = o.frozen ?? [];
-  for (const f of frozen) {
-    if (!plan.layers[f]?.params) throw new OptionError(`frozen ${f} is not a conv, dense or batchnorm layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
-  }
-  const choice = chooseSequentialSpan(plan, p.n, {
-    requested, frozen, memoryLimit: p.memoryLimit,
-    layerTensors: (i) => { const l = plan.layers[i]; return model.tensorNames(l.offset, l.offset + l.params); },
-  });
-  return fileProblem(p, {
-    model, family: "multi-layer", choice,
-    memoryBytes: sequentialMemoryEstimate(plan, p.n, choice.subspace),
-    create: () => ({ model: model.model, data: { samples: p.n, values: p.data }, frozen }),
-    key: [frozen],
-    lines: (params) => statisticsReport(plan, model.theta, params, model.tensorNames),
-    net: model.model,
-    fitted: (params) => [withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params)],
-  });
 }
 
 /** What recomputing BatchNorm statistics did: which tensors, from what, and how far the file's values were. */
@@ -299,7 +252,7 @@ function addSpanFit(summary: Record<string, unknown>, contaminated: Float64Array
   if (all.length) summary.warnings = all;
 }
 
-async function accuracies(summary: Record<string, unknown>, p: Parts<OpenedModel>,
+async function accuracies(summary: Record<string, unknown>, p: Parts,
   acc: (images: Float64Array, n: number, labels: Float64Array, theta: Float64Array) => Promise<number | null>, params: Float64Array): Promise<void> {
   if (p.labels) {
     summary.accuracyBefore = await acc(p.data, p.n, p.labels, finite(p.model.theta));

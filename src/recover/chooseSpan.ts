@@ -1,10 +1,9 @@
 // The defaults that choose the method, in one place: which span `auto` purifies in, whether the
 // readout was trained, how long ADMM runs, and the warnings an explicit choice earns when its span
 // cannot remove anything. Every threshold is here, with the measurement it comes from.
-import type { ModelShape } from "../model/shape.js";
-import { layoutOf } from "../model/shape.js";
-import { memoryEstimate, sequentialMemoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
-import type { planLayers } from "../deep/sequential.js";
+import type { Network } from "../model/planView.js";
+import { isSequential, planOf } from "../model/planView.js";
+import { memoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
 
 export type SpanName = "patch" | "linearized" | "relinearized" | "layerwise";
 
@@ -70,57 +69,44 @@ function linearizedChoice(nO: number, P: number, why: string, fits: (s: string) 
 }
 
 /**
- * The span for the one-hidden-layer model. `requested` "auto" (or undefined) applies the rule;
- * an explicit span is kept, with warnings when it covers the whole space.
+ * The span for a network of the one family. `requested` "auto" (or undefined) applies the rule:
+ * each layer's own patch span (the one-hidden model's "patch" span, a multi-layer model's
+ * "layerwise") while every trained layer below the readout is thin, else the linearized family. The
+ * readout, solved last, is judged by its own span without deciding: it feeds no layer, and giving
+ * up the lower layers' exactness for it would lose what the thin spans hold. An explicit span is
+ * kept, with warnings naming the layers it covers (`layerTensors`: the file's tensor names).
  */
-export function chooseSpan(shape: ModelShape, samples: number,
-  o: { requested?: string; trainedReadout?: boolean; weightDecay?: boolean; memoryLimit?: number; rowTensors?: string[] } = {}): SpanChoice {
-  const L = layoutOf(shape);
-  // the weight-decay column (init row) is one more column of the span, not more data: the ratio is the data's
-  const cols = samples * shape.patches + (o.weightDecay ? 1 : 0), ratio = samples * shape.patches / L.row;
-  const P = o.trainedReadout === false ? L.wSize : L.size, nO = samples * shape.outputs;
-  const patchWhy = `patch span: ${fmt(cols)} patches for filter rows of p + 1 = ${fmt(L.row)} entries (ratio ${ratio.toFixed(2)})`;
-  const covers = cols >= L.row ? [`the patch span covers R^${L.row} (${fmt(cols)} patches >= ${fmt(L.row)}): every filter row [w_j ; b_j] (${o.rowTensors?.join(", ") || "the convolution's weight and bias"}) is in it, nothing can be removed there`] : [];
-  const requested = o.requested ?? "auto";
-  if (requested === "patch") return { subspace: "patch", reason: `patch span as asked (${fmt(cols)} patches, rows of ${fmt(L.row)})`, warnings: covers, covers: covers.length > 0 };
-  const limit = o.memoryLimit ?? WASM_MEMORY_LIMIT;
-  const fits = (s: string) => memoryEstimate(shape, { samples, patches: shape.patches }, s) <= limit;
+export function chooseSpan(net: Network, samples: number,
+  o: { requested?: string; trainedReadout?: boolean; frozen?: number[]; weightDecay?: boolean; memoryLimit?: number; layerTensors?: (layer: number) => string[] } = {}): SpanChoice {
+  const seq = isSequential(net), view = seq ? planOf({ model: net, frozen: o.frozen }) : planOf({ shape: net, trainedReadout: o.trainedReadout });
+  const { plan, frozen, caller } = view, exact: SpanName = seq ? "layerwise" : "patch";
+  const readout = plan.layers.reduce((k, l, i) => (l.rows ? i : k), -1);
+  // the weight-decay column (init row) is one more column of a layer's span, not more data: the ratio is the data's
+  const trained = plan.layers.flatMap((l, i) => (l.rows && !frozen.includes(i) ? [{ i, type: l.spec.type, data: samples * l.output.H * l.output.W, row: l.rowLength }] : []))
+    .map((r) => ({ ...r, cols: r.data + (o.weightDecay ? 1 : 0), ratio: r.data / r.row }));
+  // the one-hidden model's certificate is its filters' (the readout's span is approximate: betaRecovered)
+  const certified = trained.filter((r) => seq || r.i !== readout);
+  const rowsOf = (r: { i: number; type: string; row: number }) => (seq ? `layer ${r.i} (${r.type}) rows of ${fmt(r.row)}` : `filter rows of p + 1 = ${fmt(r.row)}`);
+  const tensors = (i: number) => o.layerTensors?.(i).join(", ") || (seq ? "" : "the convolution's weight and bias");
+  const coverWarnings = certified.filter((r) => r.cols >= r.row)
+    .map((r) => `the ${exact} span covers R^${r.row} for ${rowsOf(r)} (${fmt(r.cols)} patches >= ${fmt(r.row)}; ${tensors(r.i) || `layer ${r.i}`}): nothing can be removed there`);
+  let P = 0;
+  for (const [i, l] of plan.layers.entries()) if (!frozen.includes(i)) for (let j = l.offset; j < l.offset + l.params; j++) if (caller[j] >= 0) P++;
+  const O = plan.output.C, nO = samples * O, requested = o.requested ?? "auto";
+  if (requested === exact) return { subspace: exact, reason: `${exact} span as asked`, warnings: coverWarnings, covers: coverWarnings.length > 0 };
   if (requested === "linearized" || requested === "relinearized") {
     const warnings = linearizedWarnings(nO, P);
     return { subspace: requested, reason: `${requested} span as asked (n O = ${fmt(nO)} columns, P = ${fmt(P)})`, warnings, covers: warnings.length > 0 };
   }
-  if (ratio <= SPAN_RULE.patchRatio) return { subspace: "patch", reason: `${patchWhy} <= ${SPAN_RULE.patchRatio}: exact recovery`, warnings: [], covers: false };
-  return linearizedChoice(nO, P, `${patchWhy} > ${SPAN_RULE.patchRatio}${cols >= L.row ? ", it covers R^" + L.row : ""}`, fits);
-}
-
-type Plan = ReturnType<typeof planLayers>;
-
-/**
- * The span for a sequential (multi-layer) model: layerwise when every trained conv/dense layer's
- * own patch span is thin (or the layer is frozen), else the linearized family.
- */
-export function chooseSequentialSpan(plan: Plan, samples: number,
-  o: { requested?: string; frozen?: number[]; memoryLimit?: number; layerTensors?: (layer: number) => string[] } = {}): SpanChoice {
-  const frozen = new Set(o.frozen ?? []);
-  const layers = plan.layers.map((l, i) => ({ i, l })).filter(({ i, l }) => l.rows && !frozen.has(i));
-  const ratios = layers.map(({ i, l }) => ({ i, type: l.spec.type, cols: samples * l.output.H * l.output.W, row: l.rowLength }));
-  const wide = ratios.filter((r) => r.cols >= r.row);
-  const covers = wide.map((r) => `layer ${r.i} (${r.type}${o.layerTensors ? ": " + o.layerTensors(r.i).join(", ") : ""}): its patch span covers R^${r.row} (${fmt(r.cols)} patches >= ${fmt(r.row)}), nothing can be removed there layerwise`);
-  const O = plan.output.C, nO = samples * O;
-  const requested = o.requested ?? "auto";
-  if (requested === "layerwise") return { subspace: "layerwise", reason: "layerwise as asked", warnings: covers, covers: covers.length > 0 };
+  // the layer that decides: the thickest trained one below the readout
+  const judged = trained.filter((r) => r.i !== readout).sort((a, b) => b.ratio - a.ratio)[0];
+  const frozenNote = seq && frozen.length ? `; frozen: ${frozen.join(", ")}` : "";
+  if (!judged) return { subspace: exact, reason: `${exact} span: only the readout is trained${frozenNote}`, warnings: coverWarnings, covers: coverWarnings.length > 0 };
+  const why = `${exact} span: ${fmt(judged.data)} patches for ${rowsOf(judged)} entries (ratio ${judged.ratio.toFixed(2)})`;
+  if (judged.ratio <= SPAN_RULE.patchRatio) return { subspace: exact, reason: `${why} <= ${SPAN_RULE.patchRatio}${frozenNote}: ${seq ? "each layer in its patch span" : "exact recovery"}`, warnings: coverWarnings, covers: coverWarnings.length > 0 };
   const limit = o.memoryLimit ?? WASM_MEMORY_LIMIT;
-  const fits = (s: string) => sequentialMemoryEstimate(plan, samples, s) <= limit;
-  if (requested === "linearized" || requested === "relinearized") {
-    const warnings = linearizedWarnings(nO, plan.size);
-    return { subspace: requested, reason: `${requested} span as asked (n O = ${fmt(nO)} columns, P = ${fmt(plan.size)})`, warnings, covers: warnings.length > 0 };
-  }
-  const thick = ratios.filter((r) => r.cols / r.row > SPAN_RULE.patchRatio);
-  if (!thick.length) {
-    return { subspace: "layerwise", reason: `every trained layer's patch span is thin (ratio <= ${SPAN_RULE.patchRatio}${frozen.size ? `; frozen: ${[...frozen].join(", ")}` : ""}): layerwise`, warnings: [], covers: false };
-  }
-  const t = thick[0];
-  return linearizedChoice(nO, plan.size, `layer ${t.i} (${t.type}) has ${fmt(t.cols)} patches for rows of ${fmt(t.row)}`, fits);
+  const fits = (s: string) => memoryEstimate(net, samples, s) <= limit;
+  return linearizedChoice(nO, P, `${why} > ${SPAN_RULE.patchRatio}${judged.data >= judged.row ? ", it covers R^" + judged.row : ""}`, fits);
 }
 
 /**

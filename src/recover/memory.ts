@@ -1,21 +1,21 @@
 // How much working memory purify() needs, from the problem's dimensions alone, so that callers
 // (the CLI, the edge handler) can refuse a request up front with the number instead of failing
 // midway when WebAssembly memory cannot grow.
-import type { PatchData } from "../model/data.js";
-import type { ModelShape } from "../model/shape.js";
+import type { Network } from "../model/planView.js";
+import { viewOf } from "../model/planView.js";
 import type { planLayers } from "../deep/sequential.js";
 import { workspaceEntries } from "../deep/sequential.js";
 import { GROUP_ENTRIES, ntkChoices } from "../deep/ntk.js";
-import { oneHiddenAsSequential } from "../model/asSequential.js";
 
 type Plan = ReturnType<typeof planLayers>;
 
 /**
- * Bytes purify needs for this problem (an upper estimate: Grams, factors, ADMM state, data): those of
- * its plan (sequentialMemoryEstimate; the patch span is the layerwise method on the plan).
+ * Bytes purify needs for a network of the one family on n samples in this span (an upper estimate:
+ * Grams, factors, ADMM state, data), counted on its plan (planMemoryEstimate; the one-hidden
+ * model's patch span is the layerwise method on its plan).
  */
-export function memoryEstimate(shape: ModelShape, data: Pick<PatchData, "samples" | "patches">, subspace: string): number {
-  return sequentialMemoryEstimate(oneHiddenAsSequential(shape).plan, data.samples, subspace === "patch" ? "layerwise" : subspace);
+export function memoryEstimate(net: Network, samples: number, subspace: string): number {
+  return planMemoryEstimate(viewOf(net).plan, samples, subspace === "patch" ? "layerwise" : subspace);
 }
 
 /**
@@ -50,7 +50,7 @@ function ntkEntries(plan: Plan, samples: number, frozen: readonly number[] = [])
  * linearization point (two when re-linearized), the operator's workspace and scratch and its NTK
  * factors. m is n O (linearized; 2 n O re-linearized). Layerwise: see below.
  */
-export function sequentialMemoryEstimate(plan: Plan, samples: number, method: string): number {
+export function planMemoryEstimate(plan: Plan, samples: number, method: string): number {
   const O = plan.output.C, nO = samples * O;
   const d = plan.layers[0].input, input = samples * d.C * d.H * d.W;
   if (method === "layerwise") {

@@ -29,7 +29,7 @@ import type { RecoveryErrors } from "./report.js";
 import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
-import { chooseSequentialSpan, chooseSpan, spanHoldWarning } from "./chooseSpan.js";
+import { chooseSpan, spanHoldWarning } from "./chooseSpan.js";
 import { checkInputs, planOf } from "../model/planView.js";
 import type { NetworkInputs } from "../model/planView.js";
 import type { PlanView } from "../model/planView.js";
@@ -278,19 +278,11 @@ export class Purifier {
     if (shape ? options.frozen?.length : options.trainedReadout !== undefined) throw new OptionError(`${where}: ${shape ? "frozen layers are for sequential models (options.model)" : "trainedReadout is for the one-hidden-layer model; a sequential model's untrained layers are options.frozen"}`);
     const requested = options.subspace ?? "auto", names = shape ? SUBSPACE_NAMES : SEQUENTIAL_SUBSPACES;
     if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" for ${shape ? "the one-hidden-layer" : "a sequential"} model (known: auto, ${names.join(", ")})`);
-    let size: number, what = "", choice: SpanChoice;
-    const view = planOf(options);
-    checkInputs(where, (shape ?? model)!, data);
-    if (shape) {
-      const L = layoutOf(shape);
-      size = L.size; what = ` (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${L.betaSize})`;
-      choice = chooseSpan(shape, data.samples, { requested, trainedReadout: options.trainedReadout, weightDecay: options.weightDecay });
-    } else {
-      const plan = view.plan, n = data.samples;
-      for (const f of options.frozen ?? []) if (!plan.layers[f]?.params) throw new OptionError(`${where}: frozen ${f} is not a layer with parameters (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
-      size = plan.size;
-      choice = chooseSequentialSpan(plan, n, { requested, frozen: options.frozen });
-    }
+    const view = planOf(options), net = (shape ?? model)!, size = view.index.length;
+    checkInputs(where, net, data);
+    for (const f of options.frozen ?? []) if (!view.plan.layers[f]?.params) throw new OptionError(`${where}: frozen ${f} is not a layer with parameters (layers: ${view.plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
+    const what = shape ? ` (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${layoutOf(shape).betaSize})` : "";
+    const choice = chooseSpan(net, data.samples, { requested, trainedReadout: options.trainedReadout, frozen: options.frozen, weightDecay: options.weightDecay });
     for (const [name, v] of [["init", init], ["clean", options.clean]] as const) {
       if (v && v.length !== size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${size} parameters${what}`);
     }

@@ -21,5 +21,5 @@ export function largestRequest(n: number): { body: string; estimate: number } {
     shape, init: Array.from(init), contaminated: c, options: { subspace: "linearized" },
     data: { samples: n, patches: 16, patchDim: 49, values: Array.from(rng.normals(n * 16 * 49), (v) => Math.round(v * 1e4) / 1e4) },
   });
-  return { body, estimate: memoryEstimate(shape, { samples: n, patches: 16 }, "linearized") };
+  return { body, estimate: memoryEstimate(shape, n, "linearized") };
 }

@@ -242,30 +242,43 @@ describe("the memory estimate", () => {
 });
 
 describe("cnn-purify deep", () => {
-  it("a tiny run: both methods per scenario, JSON with a method field, an SVG", async () => {
+  it("a tiny run: every span per scenario (layerwise too), the JSON of mnist --network multi-layer, the figures", async () => {
     const { main } = await import("../src/cli/run.js");
-    const { mkdtempSync, readFileSync } = await import("node:fs");
+    const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
     const dir = mkdtempSync(join(tmpdir(), "cnnp-deep-"));
     let out = "";
+    try {
     expect(await main(["deep", "--quick", "--samples", "12", "--epochs", "2", "--test", "200", "--out", dir, "--json"], (s) => { out += s; })).toBe(0);
     const r = JSON.parse(out);
-    const names = r.regimes[0].scenarios.map((s: { name: string; method: string }) => `${s.name}/${s.method}`);
+    expect(r.network).toBe("multi-layer");
+    const names = r.regimes[0].scenarios.map((s: { name: string; span: string }) => `${s.name}/${s.span}`);
     expect(names).toContain("outliers/layerwise");
     expect(names).toContain("outliers/linearized");
     expect(names).toContain("backdoor-sparse/linearized");
-    for (const k of ["n", "K", "params", "ratio", "accClean", "flipRate", "spanResidual", "scenarios"]) expect(r.regimes[0]).toHaveProperty(k);
+    for (const k of ["n", "K", "params", "ratio", "accClean", "flipRate", "spanResidual", "layerSpans", "scenarios"]) expect(r.regimes[0]).toHaveProperty(k);
     expect(r.regimes[0].flipRate).toBeGreaterThan(0);
     expect(names).toContain("outliers/relinearized");
     // the linearized methods hold the n O x n O NTK (n = 12, O = 10), so their peak memory is at least that;
     // accuracies are counts over the 200 test images
     const nO = 12 * 10;
     for (const sc of r.regimes[0].scenarios) {
-      if (sc.method !== "layerwise") expect(sc.peakBytes).toBeGreaterThanOrEqual(8 * nO * nO);
+      if (sc.span !== "layerwise") expect(sc.peakBytes).toBeGreaterThanOrEqual(8 * nO * nO);
+      expect(sc.peakBytes).toBeGreaterThan(0);
+      expect(sc.unexplained).toBeGreaterThanOrEqual(0);
       for (const k of ["accPurified", "accContaminated"]) expect(Math.abs(sc[k] * 200 - Math.round(sc[k] * 200))).toBeLessThan(1e-9);
     }
-    expect(readFileSync(join(dir, "deep-mnist.svg"), "utf8")).toMatch(/^<svg/);
+    for (const f of ["deep-mnist.json", "deep-mnist-n12-K16-accuracy.svg", "deep-mnist-n12-K16-backdoor.svg"]) expect(readFileSync(join(dir, f), "utf8")).toMatch(/^[<{]/);
+    // `mnist --network multi-layer` is the same experiment
+    let same = "";
+    expect(await main(["mnist", "--network", "multi-layer", "--quick", "--regimes", "12:16:2", "--test", "200", "--json"], (s) => { same += s; })).toBe(0);
+    const strip = (x: { seconds: number; regimes: Array<{ trainSeconds: number; spanSeconds: number; scenarios: Array<{ seconds: number; peakBytes: number }> }> }) =>
+      x.regimes.map((g) => g.scenarios.map((sc) => ({ ...sc, seconds: 0, peakBytes: 0 })));
+    expect(strip(JSON.parse(same))).toEqual(strip(r));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
 

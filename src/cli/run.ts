@@ -4,13 +4,12 @@
 import { CnnPurifyError, OptionError } from "../errors.js";
 import type { Command } from "./commands.js";
 import { demo, phase, synthetic } from "./commands.js";
-import { deep } from "./deepCommand.js";
 import { InputFileError } from "./files.js";
 import { purifyCommand } from "./purifyCommand.js";
 import { VerdictExit, checkCommand } from "./checkCommand.js";
 import { checkCalibrateCommand } from "./checkCalibrateCommand.js";
 import { detection } from "./detectionCommand.js";
-import { realData } from "./realDataCommand.js";
+import { deep, realData } from "./realDataCommand.js";
 
 const commands: Record<string, Command> = { demo, synthetic, phase, mnist: realData, deep, purify: purifyCommand, check: checkCommand, "check-calibrate": checkCalibrateCommand, detection };
 

@@ -12,13 +12,9 @@ import { bitFlips, sparseOutliers } from "../contaminate.js";
 import type { DatasetName } from "../data/datasets.js";
 import { DATASET_NAMES } from "../data/datasets.js";
 import type { SequentialModel } from "../deep/train.js";
-import { initSequential } from "../deep/train.js";
 import { OptionError, checkOptionNames } from "../errors.js";
-import { initParams } from "../model/init.js";
-import type { Network } from "../model/planView.js";
-import { inputsOf } from "../model/planView.js";
+import { inputsOf, isSequential } from "../model/planView.js";
 import type { ModelShape } from "../model/shape.js";
-import { patchGeometry } from "../model/shape.js";
 import type { ParameterGroup } from "../recover/detection.js";
 import { CALIBRATION_MARGIN, calibrate, residualScores, statisticalVerdict } from "../recover/detection.js";
 import { createPurifier } from "../recover/purify.js";
@@ -29,12 +25,12 @@ import { openModel } from "../io/modelSource.js";
 import { modelToTensors } from "../io/modelFile.js";
 import { encodeSafetensors } from "../io/safetensors.js";
 import { encodeSequentialOnnx } from "../io/onnxSequential.js";
-import { DEEP_LAYERS } from "./deep.js";
-import { imageShapeOf } from "./realData.js";
-import { attackerImages, experimentSplit, samplesOf } from "./setup.js";
+import type { NetworkName } from "./setup.js";
+import { DEEP_LAYERS, NETWORK_NAMES, attackerImages, experimentNetwork, experimentSplit, samplesOf } from "./setup.js";
 
-export type DetectionModel = "one-hidden" | "multi-layer";
-export const DETECTION_MODELS: readonly DetectionModel[] = ["one-hidden", "multi-layer"];
+/** The experiments' two networks (setup.ts). */
+export type DetectionModel = NetworkName;
+export const DETECTION_MODELS = NETWORK_NAMES;
 
 export interface DetectionOptions {
   dataset?: DatasetName;
@@ -180,17 +176,13 @@ export async function runDetection(o: DetectionOptions = {}): Promise<DetectionR
  */
 async function recipeOf(be: Backend, dataset: DatasetName, kind: DetectionModel, quick: boolean, seed: number): Promise<Recipe> {
   const { pool, target } = experimentSplit("runDetection", dataset, seed, 2000);
-  const oneHidden = kind === "one-hidden", image = oneHidden ? imageShapeOf(7) : undefined;
+  const oneHidden = kind === "one-hidden";
   const n = oneHidden ? (quick ? 40 : 250) : (quick ? 20 : 100), K = quick ? 8 : 128;
   const epochs = oneHidden ? (quick ? 10 : 60) : (quick ? 5 : 30), lr = oneHidden ? 0.05 : 0.02;
-  const set = samplesOf(pool, 0, n), data = inputsOf(be, set.images, n, image);
-  const { patchDim, patches } = patchGeometry(imageShapeOf(7)), shape: ModelShape = { patchDim, patches, filters: K, outputs: 10, readout: "dense" };
-  const model: SequentialModel = { input: { C: 1, H: 28, W: 28 }, layers: DEEP_LAYERS };
-  const net: Network = oneHidden ? shape : model;
-  const init = oneHidden ? initParams(shape, { seed: seed + 1 }) : initSequential(model, seed + 1), P = init.length;
-  const purifier = await createPurifier({ ...(oneHidden ? { shape } : { model }), init, data, subspace: "linearized", backend: be, admm: { maxIter: 150 } });
-  const file = image && modelToTensors({ shape, image }, codes(P));
-  const groups = file ? groupsOf(encodeSafetensors(file.tensors, file.metadata), "safetensors") : groupsOf(encodeSequentialOnnx(model, codes(P), { dtype: "f64" }), "onnx");
+  const set = samplesOf(pool, 0, n), { net, image, data, init } = experimentNetwork(be, kind, set, { filters: K, seed }), P = init.length;
+  const purifier = await createPurifier({ ...(isSequential(net) ? { model: net } : { shape: net }), init, data, subspace: "linearized", backend: be, admm: { maxIter: 150 } });
+  const file = image && modelToTensors({ shape: net as ModelShape, image }, codes(P));
+  const groups = file ? groupsOf(encodeSafetensors(file.tensors, file.metadata), "safetensors") : groupsOf(encodeSequentialOnnx(net as SequentialModel, codes(P), { dtype: "f64" }), "onnx");
   const attacker = attackerImages(pool), nA = attacker.set.samples;
   const attackData = inputsOf(be, attacker.set.images, nA, image), attackTriggered = inputsOf(be, attacker.triggered, nA, image);
   return {

@@ -62,12 +62,12 @@ describe("the rule", () => {
     expect(thick.reason).toMatch(/^layerwise span: 256 patches for layer 0 \(conv\) rows of 10 entries \(ratio 25\.60\) > 0\.5, it covers R\^10: using relinearized \(n O = 8 <= 3,000\)$/);
     expect(chooseSpan(net, 4, { requested: "layerwise", layerTensors: (i) => [`w${i}`, `b${i}`] }).warnings).toEqual([
       "the layerwise span covers R^10 for layer 0 (conv) rows of 10 (256 patches >= 10; w0, b0): nothing can be removed there"]);
-    // the readout decides nothing: 30 samples for its rows of 25 (thick, covering) above frozen layers keep layerwise, warned
+    // only the readout trained: layerwise while its span does not cover it (20 samples for rows of 25), else linearized (30)
+    expect(chooseSpan(net, 20, { frozen: [0, 2] })).toEqual({ subspace: "layerwise", reason: "layerwise span: only the readout is trained; frozen: 0, 2: each layer in its patch span", warnings: [], covers: false });
     const top = chooseSpan(net, 30, { frozen: [0, 2] });
-    expect(top.subspace).toBe("layerwise");
-    expect(top.reason).toBe("layerwise span: only the readout is trained; frozen: 0, 2");
-    expect(top.warnings).toEqual(["the layerwise span covers R^25 for layer 5 (dense) rows of 25 (30 patches >= 25; layer 5): nothing can be removed there"]);
-    // layer 2 thin below a thick readout (14 samples: 56 patches for rows of 129, 0.43; the readout 14 for 25, 0.56): layerwise
+    expect([top.subspace, top.reason]).toEqual(["relinearized", "layerwise span: only the readout is trained; frozen: 0, 2, but it covers R^25 for layer 5 (dense) rows of 25: using relinearized (n O = 60 <= 3,000)"]);
+    expect(chooseSpan(net, 30, { frozen: [0, 2], requested: "layerwise" }).warnings).toEqual(["the layerwise span covers R^25 for layer 5 (dense) rows of 25 (30 patches >= 25; layer 5): nothing can be removed there"]);
+    // layer 2 thin below a thick readout its span does not cover (14 samples: 56 patches for rows of 129, 0.43; the readout 14 for 25, 0.56): layerwise
     const thin = chooseSpan(net, 14, { frozen: [0] });
     expect([thin.subspace, thin.reason, thin.warnings]).toEqual(["layerwise", "layerwise span: 56 patches for layer 2 (conv) rows of 129 entries (ratio 0.43) <= 0.5; frozen: 0: each layer in its patch span", []]);
     expect(chooseSpan(net, 17, { frozen: [0] }).subspace).toBe("relinearized"); // 68 / 129 = 0.53

@@ -71,10 +71,12 @@ function linearizedChoice(nO: number, P: number, why: string, fits: (s: string) 
 /**
  * The span for a network of the one family. `requested` "auto" (or undefined) applies the rule:
  * each layer's own patch span (the one-hidden model's "patch" span, a multi-layer model's
- * "layerwise") while every trained layer below the readout is thin, else the linearized family. The
- * readout, solved last, is judged by its own span without deciding: it feeds no layer, and giving
- * up the lower layers' exactness for it would lose what the thin spans hold. An explicit span is
- * kept, with warnings naming the layers it covers (`layerTensors`: the file's tensor names).
+ * "layerwise") while every trained layer below the readout is thin and no layer the certificate
+ * covers is covered by its span, else the linearized family. A thick readout that its span does not
+ * cover decides nothing: it is solved last and feeds no layer, and giving up the lower layers'
+ * exactness for it would lose what their thin spans hold. The one-hidden model's certificate is its
+ * filters' (its readout's fit is betaRecovered), a multi-layer model's every trained layer's. An
+ * explicit span is kept, with warnings naming the layers it covers (`layerTensors`: tensor names).
  */
 export function chooseSpan(net: Network, samples: number,
   o: { requested?: string; trainedReadout?: boolean; frozen?: number[]; weightDecay?: boolean; memoryLimit?: number; layerTensors?: (layer: number) => string[] } = {}): SpanChoice {
@@ -98,15 +100,15 @@ export function chooseSpan(net: Network, samples: number,
     const warnings = linearizedWarnings(nO, P);
     return { subspace: requested, reason: `${requested} span as asked (n O = ${fmt(nO)} columns, P = ${fmt(P)})`, warnings, covers: warnings.length > 0 };
   }
-  // the layer that decides: the thickest trained one below the readout
+  // what decides: the thickest trained layer below the readout, and whether the span covers a layer it certifies
   const judged = trained.filter((r) => r.i !== readout).sort((a, b) => b.ratio - a.ratio)[0];
   const frozenNote = seq && frozen.length ? `; frozen: ${frozen.join(", ")}` : "";
-  if (!judged) return { subspace: exact, reason: `${exact} span: only the readout is trained${frozenNote}`, warnings: coverWarnings, covers: coverWarnings.length > 0 };
-  const why = `${exact} span: ${fmt(judged.data)} patches for ${rowsOf(judged)} entries (ratio ${judged.ratio.toFixed(2)})`;
-  if (judged.ratio <= SPAN_RULE.patchRatio) return { subspace: exact, reason: `${why} <= ${SPAN_RULE.patchRatio}${frozenNote}: ${seq ? "each layer in its patch span" : "exact recovery"}`, warnings: coverWarnings, covers: coverWarnings.length > 0 };
+  const why = judged ? `${exact} span: ${fmt(judged.data)} patches for ${rowsOf(judged)} entries (ratio ${judged.ratio.toFixed(2)})` : `${exact} span: only the readout is trained`;
+  const thin = !judged || judged.ratio <= SPAN_RULE.patchRatio, covered = certified.find((r) => r.cols >= r.row);
+  if (thin && !covered) return { subspace: exact, reason: `${why}${judged ? ` <= ${SPAN_RULE.patchRatio}` : ""}${frozenNote}: ${seq ? "each layer in its patch span" : "exact recovery"}`, warnings: [], covers: false };
   const limit = o.memoryLimit ?? WASM_MEMORY_LIMIT;
   const fits = (s: string) => memoryEstimate(net, samples, s) <= limit;
-  return linearizedChoice(nO, P, `${why} > ${SPAN_RULE.patchRatio}${judged.data >= judged.row ? ", it covers R^" + judged.row : ""}`, fits);
+  return linearizedChoice(nO, P, thin ? `${why}${frozenNote}, but it covers R^${covered!.row} for ${rowsOf(covered!)}` : `${why} > ${SPAN_RULE.patchRatio}${judged.data >= judged.row ? ", it covers R^" + judged.row : ""}`, fits);
 }
 
 /**

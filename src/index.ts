@@ -34,6 +34,8 @@ export type { Tensor, TensorFile, SafetensorsDtype } from "./io/safetensors.js";
 export { modelToTensors, tensorsToModel, tensorsToSequential, oneHiddenOf, MODEL_FORMAT } from "./io/modelFile.js";
 export type { ModelSpec } from "./io/modelFile.js";
 export { memoryEstimate, WASM_MEMORY_LIMIT } from "./recover/memory.js";
+export { chooseSpan, SPAN_RULE } from "./recover/chooseSpan.js";
+export type { SpanChoice } from "./recover/chooseSpan.js";
 export { heatMap, linePlot, scatterPlot, barChart } from "./plot/svg.js";
 export { setWorkerFactory, closeWorkers } from "./parallel/pool.js";
 export type { WorkerFactory, PoolWorker } from "./parallel/pool.js";

@@ -97,6 +97,9 @@ describe("edge JSON: a sequential CNN", () => {
     expect(out.report.estimatedContaminated).toEqual([200]);
     for (const [b, msg] of [
       [{ ...body, model: { layers: [] } }, /"model" must be \{ input/],
+      // the one-hidden form's shape is checked as well before anything is sized by it (was a 500: TypeError)
+      [{ shape: null, init: body.init, contaminated: body.contaminated, data: body.data }, /"shape" must be \{ patchDim/],
+      [{ shape: { patchDim: 4 }, init: body.init, contaminated: body.contaminated, data: body.data }, /shape/],
       [{ ...body, options: { trainedReadout: false } }, /unknown option "trainedReadout" \(known: .*frozen\)/],
       [{ ...body, data: { samples: n, values: body.data.values.slice(1) } }, /data has \d+ values for 4 samples/],
     ] as Array<[unknown, RegExp]>) {

@@ -110,10 +110,11 @@ async function handleJson(req: Request, maxBody: number, maxMem: number): Promis
   if (!Number.isInteger(samples) || samples < 1) return fail(400, `data.samples must be an integer >= 1, got ${JSON.stringify(d.samples)}`);
   const memoryLimit = maxMem - BODY_FACTOR * text.length;
   const values = numbers("data.values", d.values, false), frozen = opts.frozen as number[] | undefined;
-  const m = body.model as SequentialModel;
-  if (family === "model" && (!m || typeof m !== "object" || !m.input || !Array.isArray(m.layers))) return fail(400, `"model" must be { input: { C, H, W }, layers: [...] }`);
+  const net = body[family] as Network, m = net as SequentialModel;
+  if (!net || typeof net !== "object" || (family === "model" && (!m.input || !Array.isArray(m.layers)))) {
+    return fail(400, family === "model" ? `"model" must be { input: { C, H, W }, layers: [...] }` : `"shape" must be { patchDim, patches, filters, outputs, readout }`);
+  }
   // validated (planOf in chooseSpan) and sized before anything is allocated
-  const net: Network = family === "shape" ? (body.shape as ModelShape) : m;
   const choice = chooseSpan(net, samples, { requested, trainedReadout: opts.trainedReadout as boolean | undefined, frozen, weightDecay: opts.weightDecay as boolean | undefined, memoryLimit });
   const need = memoryEstimate(net, samples, choice.subspace);
   const model: Pick<PurifyOptions, "shape" | "model" | "frozen" | "data"> = family === "shape"

@@ -35,6 +35,9 @@ describe("one model family at the API", () => {
     // each family's own switches, refused on the other
     await expect(train(shape, init, data, labels, { frozen: [0] })).rejects.toThrow(/frozen layers are for sequential models/);
     await expect(train(m.model, m.toSequential(init), data, labels, { trainReadout: false })).rejects.toThrow(/trainReadout is for the one-hidden-layer model/);
+    // frozen layers are checked where purify checks them: a layer without parameters (the relu) was silently ignored by train()
+    await expect(train(m.model, m.toSequential(init), data, labels, { frozen: [1] })).rejects.toThrow(/frozen 1 is not a layer with parameters \(layers: 0 conv, 1 relu/);
+    await expect(train(m.model, m.toSequential(init), data, labels, { frozen: [7] })).rejects.toThrow(/frozen 7 is not a layer with parameters/);
     // a frozen readout stays at init
     const frozen = await train(shape, init, data, labels, { ...opts, trainReadout: false }), L = layoutOf(shape);
     expect(frozen.params.subarray(L.wSize)).toEqual(init.subarray(L.wSize));

@@ -203,14 +203,10 @@ export function checkTrainable(where: string, plan: Plan): void {
 }
 
 /** The 0/1 mask (plan layout) of an update mask combined with frozen layers; null when nothing is held. */
-export function updateMaskOf(where: string, plan: Plan, updateMask?: Float64Array, frozen?: number[]): Float64Array | null {
+export function updateMaskOf(plan: Plan, updateMask?: Float64Array, frozen?: number[]): Float64Array | null {
   if (!updateMask && !frozen?.length) return null;
   const mask = updateMask ? updateMask.slice() : new Float64Array(plan.size).fill(1);
-  for (const i of frozen ?? []) {
-    const l = plan.layers[i];
-    if (!l) throw new ValueError(`${where}: frozen layer ${i} does not exist (${plan.layers.length} layers)`);
-    mask.fill(0, l.offset, l.offset + l.params + l.stats);
-  }
+  for (const i of frozen ?? []) mask.fill(0, plan.layers[i].offset, plan.layers[i].offset + plan.layers[i].params + plan.layers[i].stats);
   return mask;
 }
 

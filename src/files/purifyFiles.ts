@@ -169,11 +169,7 @@ function fileProblem(p: Parts): FileProblem {
   // the exact spans: each row's own span, which init rows extend
   const exact = seq ? "layerwise" : "patch", names = [exact, "linearized", "relinearized"], requested = o.subspace ?? "auto";
   if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`subspace ${requested} is not a span of ${seq ? "a multi-layer CNN" : "the one-hidden-layer model"}: auto, ${names.join(", ")}`);
-  if (!seq && o.frozen?.length) throw new OptionError("frozen layers are for multi-layer models; the one-hidden-layer model's readout is --trained-readout");
-  const frozen = o.frozen ?? [];
-  for (const f of frozen) {
-    if (!plan.layers[f]?.params) throw new OptionError(`frozen ${f} is not a conv, dense or batchnorm layer of this model (layers: ${plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
-  }
+  const frozen = viewOf(net, { frozen: o.frozen }, "", "--trained-readout").frozen;
   const wSize = seq ? 0 : layoutOf(model.spec.shape).wSize;
   const readout = seq ? null : o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, wSize)
     : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };

@@ -1,7 +1,7 @@
 // A model of the one family seen as its plan, the layout every trainer, attack and span works in:
 // the one-hidden-layer CNN through its parameter permutation (src/model/asSequential.ts), its inputs
 // the samples' patch matrices; a sequential model as it is, its inputs images.
-import { ShapeError, checkFinite } from "../errors.js";
+import { OptionError, ShapeError, checkFinite } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import { planLayers } from "../deep/sequential.js";
 import { oneHiddenAsSequential } from "./asSequential.js";
@@ -19,8 +19,23 @@ export interface NetworkInputs { readonly samples: number; readonly values: Floa
 
 export const isSequential = (net: Network): net is SequentialModel => "layers" in net;
 
-/** planOf for a network given as its shape or its sequential model. */
-export const viewOf = (net: Network): PlanView => (isSequential(net) ? planOf({ model: net }) : planOf({ shape: net }));
+/**
+ * The plan view of a network with the layers training left at init: a sequential model's `frozen`
+ * (each a layer with parameters), the one-hidden CNN's readout when `trainedReadout` is false. Given
+ * `where` (a boundary's name, prefixed to messages; "" for none) each option is checked once, refused
+ * on the other family; `readout` names the one-hidden option as the caller's users know it.
+ */
+export function viewOf(net: Network, trained: { trainedReadout?: boolean; frozen?: number[] } = {}, where?: string, readout = "trainedReadout"): PlanView {
+  const seq = isSequential(net), at = where ? `${where}: ` : "";
+  if (where !== undefined && (seq ? trained.trainedReadout !== undefined : trained.frozen?.length)) {
+    throw new OptionError(`${at}${seq ? `${readout} is for the one-hidden-layer model; a sequential model's untrained layers are frozen` : `frozen layers are for sequential models; the one-hidden-layer model's untrained readout is ${readout}`}`);
+  }
+  const view = seq ? planOf({ model: net, frozen: trained.frozen }) : planOf({ shape: net, trainedReadout: trained.trainedReadout });
+  for (const f of where !== undefined ? view.frozen : []) {
+    if (!view.plan.layers[f]?.params) throw new OptionError(`${at}frozen ${f} is not a layer with parameters (layers: ${view.plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
+  }
+  return view;
+}
 
 /** A network's inputs from n images: their patches (the one-hidden-layer CNN, `patches` its image shape) or the images themselves. */
 export function inputsOf(be: Backend, images: Float64Array, n: number, patches?: ImageShape): NetworkInputs {
@@ -61,7 +76,7 @@ export interface PlanView {
 }
 
 /** The plan view of the one-hidden-layer model (shape; readout frozen unless trainedReadout) or of a sequential model. */
-export function planOf(o: { shape?: ModelShape; model?: SequentialModel; trainedReadout?: boolean; frozen?: number[] }): PlanView {
+function planOf(o: { shape?: ModelShape; model?: SequentialModel; trainedReadout?: boolean; frozen?: number[] }): PlanView {
   if (o.shape) {
     const m = oneHiddenAsSequential(o.shape), L = layoutOf(o.shape), trained = o.trainedReadout !== false;
     const blocks = Array.from({ length: o.shape.filters }, (_, j) => [j * L.row, L.row] as [number, number]);

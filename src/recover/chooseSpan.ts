@@ -2,7 +2,7 @@
 // readout was trained, how long ADMM runs, and the warnings an explicit choice earns when its span
 // cannot remove anything. Every threshold is here, with the measurement it comes from.
 import type { Network } from "../model/planView.js";
-import { isSequential, planOf } from "../model/planView.js";
+import { isSequential, viewOf } from "../model/planView.js";
 import { memoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
 
 export type SpanName = "patch" | "linearized" | "relinearized" | "layerwise";
@@ -80,7 +80,7 @@ function linearizedChoice(nO: number, P: number, why: string, fits: (s: string) 
  */
 export function chooseSpan(net: Network, samples: number,
   o: { requested?: string; trainedReadout?: boolean; frozen?: number[]; weightDecay?: boolean; memoryLimit?: number; layerTensors?: (layer: number) => string[] } = {}): SpanChoice {
-  const seq = isSequential(net), view = seq ? planOf({ model: net, frozen: o.frozen }) : planOf({ shape: net, trainedReadout: o.trainedReadout });
+  const seq = isSequential(net), view = viewOf(net, o);
   const { plan, frozen, caller } = view, exact: SpanName = seq ? "layerwise" : "patch";
   const readout = plan.layers.reduce((k, l, i) => (l.rows ? i : k), -1);
   // the weight-decay column (init row) is one more column of a layer's span, not more data: the ratio is the data's

@@ -30,7 +30,7 @@ import type { GramFactor, GramRecord } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { SpanChoice } from "./chooseSpan.js";
 import { chooseSpan, spanHoldWarning } from "./chooseSpan.js";
-import { checkInputs, planOf } from "../model/planView.js";
+import { checkInputs, viewOf } from "../model/planView.js";
 import type { NetworkInputs } from "../model/planView.js";
 import type { PlanView } from "../model/planView.js";
 import { hasWorkers } from "../parallel/pool.js";
@@ -275,12 +275,10 @@ export class Purifier {
     checkOptionNames(where, options, PURIFY_OPTIONS);
     const { shape, model, init, data } = options;
     if (!init || !data || !shape === !model) throw new OptionError(`${where}: options.init, options.data and one of options.shape (one-hidden-layer) or options.model (sequential) are required`);
-    if (shape ? options.frozen?.length : options.trainedReadout !== undefined) throw new OptionError(`${where}: ${shape ? "frozen layers are for sequential models (options.model)" : "trainedReadout is for the one-hidden-layer model; a sequential model's untrained layers are options.frozen"}`);
     const requested = options.subspace ?? "auto", names = shape ? SUBSPACE_NAMES : SEQUENTIAL_SUBSPACES;
     if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" for ${shape ? "the one-hidden-layer" : "a sequential"} model (known: auto, ${names.join(", ")})`);
-    const view = planOf(options), net = (shape ?? model)!, size = view.index.length;
+    const net = (shape ?? model)!, view = viewOf(net, options, where), size = view.index.length;
     checkInputs(where, net, data);
-    for (const f of options.frozen ?? []) if (!view.plan.layers[f]?.params) throw new OptionError(`${where}: frozen ${f} is not a layer with parameters (layers: ${view.plan.layers.map((l, i) => `${i} ${l.spec.type}`).join(", ")})`);
     const what = shape ? ` (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${layoutOf(shape).betaSize})` : "";
     const choice = chooseSpan(net, data.samples, { requested, trainedReadout: options.trainedReadout, frozen: options.frozen, weightDecay: options.weightDecay });
     for (const [name, v] of [["init", init], ["clean", options.clean]] as const) {

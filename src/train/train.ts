@@ -10,7 +10,7 @@ import { checkTrainable, evaluatePlan, planGradient, planTraining, trainPlan, up
 import type { LossName } from "../model/loss.js";
 import { LOSS_NAMES, checkTargets } from "../model/loss.js";
 import type { Network, NetworkInputs, PlanView } from "../model/planView.js";
-import { checkInputs, isSequential, planOf, viewOf } from "../model/planView.js";
+import { checkInputs, isSequential, viewOf } from "../model/planView.js";
 
 export type { Evaluation, OptimizerName, TrainProgress, TrainResult };
 
@@ -39,9 +39,7 @@ const defaultLoss = (view: PlanView): LossName => (view.plan.output.C === 1 ? "m
 export async function train(net: Network, init: Float64Array, data: NetworkInputs, targets: ArrayLike<number>, options: TrainOptions = {}): Promise<TrainResult> {
   const where = "train";
   checkOptionNames(where, options, TRAIN_OPTIONS);
-  const seq = isSequential(net);
-  if (seq ? options.trainReadout !== undefined : options.frozen?.length) throw new OptionError(`${where}: ${seq ? "trainReadout is for the one-hidden-layer model; a sequential model's untrained layers are options.frozen" : "frozen layers are for sequential models; the one-hidden-layer model's is options.trainReadout"}`);
-  const view = seq ? planOf({ model: net }) : planOf({ shape: net, trainedReadout: options.trainReadout });
+  const view = viewOf(net, { trainedReadout: options.trainReadout, frozen: options.frozen }, where, "trainReadout");
   const n = checkNetwork(where, net, view, init, "init", data);
   checkFinite(where, "init", init);
   checkTrainable(where, view.plan);
@@ -50,8 +48,8 @@ export async function train(net: Network, init: Float64Array, data: NetworkInput
     if (updateMask.length !== init.length) throw new ShapeError(`${where}: updateMask has length ${updateMask.length}, expected ${init.length} parameters`);
     for (let i = 0; i < init.length; i++) if (updateMask[i] !== 0 && updateMask[i] !== 1) throw new ValueError(`${where}: updateMask[${i}] = ${updateMask[i]}, expected 0 or 1`);
   }
-  const mask = updateMaskOf(where, view.plan, updateMask && view.toPlan(updateMask), seq ? options.frozen : view.frozen);
-  const settings = planTraining(where, view.plan, n, targets, options, mask, { epochs: seq ? 20 : 100, loss: defaultLoss(view) });
+  const mask = updateMaskOf(view.plan, updateMask && view.toPlan(updateMask), view.frozen);
+  const settings = planTraining(where, view.plan, n, targets, options, mask, { epochs: isSequential(net) ? 20 : 100, loss: defaultLoss(view) });
   const r = trainPlan(await resolveBackend(options.backend), view.plan, view.toPlan(init), data.values, n, targets, settings);
   return { ...r, params: view.fromPlan(r.params) };
 }
@@ -85,7 +83,7 @@ export async function gradient(net: Network, params: Float64Array, data: Network
 
 /** train() on n images x (labels, or n x O targets for mse); returns the parameters. */
 export async function trainSequential(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: TrainOptions = {}): Promise<Float64Array> {
-  const O = planOf({ model }).plan.output.C, n = (o.loss ?? defaultLoss(viewOf(model))) === "mse" ? targets.length / O : targets.length;
+  const view = viewOf(model), n = (o.loss ?? defaultLoss(view)) === "mse" ? targets.length / view.plan.output.C : targets.length;
   return (await train(model, init, { samples: n, values: x }, targets, o)).params;
 }
 

@@ -1,9 +1,17 @@
 // Argument parsing for every command: node's parseArgs in strict mode, with errors that name the
 // bad option, and numeric options checked once here.
 import { parseArgs } from "node:util";
+import { BACKEND_NAMES } from "../backend/types.js";
 import { OptionError } from "../errors.js";
 
 export type OptionSpec = Record<string, { type: "string" | "boolean"; default?: string | boolean; help: string; multiple?: boolean }>;
+
+/** The options every command has. */
+export const COMMON: OptionSpec = {
+  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
+  json: { type: "boolean", help: "print JSON instead of the table" },
+  help: { type: "boolean", help: "show this help" },
+};
 
 /** Parsed values; an option with `multiple` gives a string[] (read it with `many`). */
 export function parse(command: string, argv: string[], spec: OptionSpec): Record<string, string | boolean | undefined> {

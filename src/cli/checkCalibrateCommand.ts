@@ -6,27 +6,19 @@ import { OptionError } from "../errors.js";
 import { checkCalibrate } from "../files/check.js";
 import { CALIBRATION_MARGIN } from "../recover/detection.js";
 import type { OptionSpec } from "./args.js";
-import { choice, helpText, many, num, parse } from "./args.js";
-import { checkOptions } from "./checkCommand.js";
+import { COMMON, choice, helpText, many, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
-import { readInput, sameFile } from "./purifyInputs.js";
+import { FILE_SPEC, fileOptions, readInput, sameFile } from "./purifyInputs.js";
 
 const spec: OptionSpec = {
   model: { type: "string", multiple: true, help: "a clean model of the recipe (.onnx, .safetensors, .pt); repeat: 20 or more" },
-  init: { type: "string", help: "the parameters every one of them started from" },
-  data: { type: "string", help: "the training inputs, .npy/.npz" },
+  ...FILE_SPEC,
   out: { type: "string", help: "where to write the calibration (JSON)" },
   holdout: { type: "string", help: "the last N models are not used for the cutoffs: they measure the false-alarm rate (recorded; check reports it)" },
   margin: { type: "string", help: `cutoff = margin x the largest clean residual z per tensor (default ${CALIBRATION_MARGIN})` },
-  subspace: { type: "string", help: "the span check will use (auto, linearized, relinearized); the calibration records it" },
-  "trained-readout": { type: "string", default: "auto", help: "yes, no or auto" },
-  frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init" },
-  "max-iter": { type: "string", help: "ADMM iteration cap (recorded: check must use the same)" },
-  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
-  json: { type: "boolean", help: "print the calibration as JSON" },
-  help: { type: "boolean", help: "show this help" },
+  ...COMMON,
 };
 
 export const checkCalibrateCommand: Command = {
@@ -43,16 +35,10 @@ export const checkCalibrateCommand: Command = {
     const margin = v.margin === undefined ? undefined : num("check-calibrate", "margin", v.margin, { min: 1 });
     const holdout = v.holdout === undefined ? undefined : num("check-calibrate", "holdout", v.holdout, { int: true, min: 0 });
     const backend = choice("check-calibrate", "backend", v.backend, BACKEND_NAMES);
-    const options = checkOptions("check-calibrate", v);
+    const options = fileOptions("check-calibrate", v);
     const bar = new ProgressBar("check-calibrate", !v.json);
-    let calibration;
-    try {
-      calibration = await checkCalibrate({ models: models.map((m) => readInput(m, "model")), init: readInput(v.init as string, "init"), data: readInput(v.data as string, "data") },
-        options, { backend, margin, holdout, onModel: (done, total) => bar.update(done, total, `model ${Math.min(done + 1, total)}/${total}`) });
-    } catch (e) {
-      if (e instanceof OptionError && !e.message.startsWith("check-calibrate:")) throw new OptionError(`check-calibrate: ${e.message}`);
-      throw e;
-    }
+    const calibration = await checkCalibrate({ models: models.map((m) => readInput(m, "model")), init: readInput(v.init as string, "init"), data: readInput(v.data as string, "data") },
+      options, { backend, margin, holdout, onModel: (done, total) => bar.update(done, total, `model ${Math.min(done + 1, total)}/${total}`) });
     writeFileAtomic(outPath, JSON.stringify(calibration, null, 2) + "\n");
     if (v.json) out(JSON.stringify(calibration));
     else out(`calibration of ${models.length - (holdout ?? 0)} clean models (${calibration.subspace}, ${calibration.maxIter} iterations) -> ${outPath}\n` +

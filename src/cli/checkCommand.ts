@@ -7,10 +7,10 @@ import type { CheckResult } from "../files/check.js";
 import { VERDICT_EXIT, checkModel } from "../files/check.js";
 import { SUBSPACE_NAMES } from "../recover/purify.js";
 import type { OptionSpec } from "./args.js";
-import { choice, helpText, many, num, parse } from "./args.js";
+import { COMMON, choice, helpText, many, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
-import { readInput, sameFile } from "./purifyInputs.js";
+import { FILE_SPEC, fileOptions, readInput, sameFile } from "./purifyInputs.js";
 import { parseInput } from "../files/inputs.js";
 import type { Calibration } from "../recover/detection.js";
 import { parseCalibration } from "../recover/detection.js";
@@ -20,17 +20,10 @@ import { table } from "./table.js";
 
 const spec: OptionSpec = {
   model: { type: "string", multiple: true, help: "a model to check (.onnx, .safetensors, .pt); repeat for several" },
-  init: { type: "string", help: "the parameters training started from, same format" },
-  data: { type: "string", help: "the training inputs, .npy/.npz (n, C, H, W) or (n, H, W)" },
-  subspace: { type: "string", help: "auto (default), patch, linearized, relinearized, layerwise: certified verdicts come from the exact-regime spans" },
-  "trained-readout": { type: "string", default: "auto", help: "yes, no or auto (frozen when at least half its entries equal init)" },
-  frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init" },
-  "max-iter": { type: "string", help: "ADMM iteration cap" },
+  ...FILE_SPEC,
   calibration: { type: "string", help: "approximate spans: cutoffs from cnn-purify check-calibrate (clean models of this recipe); the verdict is then statistical" },
   report: { type: "string", help: "optional path for the JSON report (verdicts, suspects, SHA-256 of the files, version, options)" },
-  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
-  json: { type: "boolean", help: "print the results as JSON" },
-  help: { type: "boolean", help: "show this help" },
+  ...COMMON,
 };
 
 export const CHECK_EXIT_CODES = "\nexit codes: 0 every model consistent; 4 a model was changed; 5 undetermined (an approximate span without a calibration, no changed model); " +
@@ -54,7 +47,7 @@ export const checkCommand: Command = {
     if (reportPath !== undefined) {
       for (const p of [...models, v.init as string, v.data as string]) if (sameFile(reportPath, p)) throw new OptionError(`check: --report ${reportPath} is an input file; choose another path`);
     }
-    const options = checkOptions("check", v);
+    const options = fileOptions("check", v);
     const backend = choice("check", "backend", v.backend, BACKEND_NAMES);
     const init = readInput(v.init as string, "init"), data = readInput(v.data as string, "data");
     let calibration: Calibration | undefined;
@@ -67,9 +60,6 @@ export const checkCommand: Command = {
     const spans = new SpanCache();
     try {
       for (const path of models) results.push({ path, ...(await checkModel({ model: readInput(path, "model"), init, data }, options, { backend, calibration, spans })) });
-    } catch (e) {
-      if (e instanceof OptionError && !e.message.startsWith("check:")) throw new OptionError(`check: ${e.message}`);
-      throw e;
     } finally {
       spans.dispose();
     }
@@ -91,18 +81,6 @@ export const checkCommand: Command = {
 };
 
 /** The span options check and check-calibrate share. */
-export function checkOptions(command: string, v: Record<string, string | boolean | undefined | string[]>): FilePurifyOptions {
-  const str = (k: string) => v[k] as string | undefined;
-  const subspace = str("subspace") === undefined ? undefined : choice(command, "subspace", str("subspace"), ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
-  const readout = choice(command, "trained-readout", str("trained-readout"), ["auto", "yes", "no"] as const);
-  return {
-    ...(subspace ? { subspace } : {}),
-    ...(readout === "auto" ? {} : { trainedReadout: readout === "yes" }),
-    ...(v.frozen === undefined ? {} : { frozen: String(v.frozen).split(",").map((x) => num(command, "frozen", x, { int: true, min: 0 })) }),
-    ...(str("max-iter") === undefined ? {} : { maxIter: num(command, "max-iter", str("max-iter"), { int: true, min: 1 }) }),
-  };
-}
-
 /** Ends the command with a verdict's exit code (not an error: the output is complete). */
 export class VerdictExit extends Error {
   constructor(readonly code: number) { super(`verdict exit code ${code}`); }

@@ -12,7 +12,7 @@ import { SUBSPACE_NAMES } from "../recover/purify.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES } from "../recover/solve.js";
 import { resolveBackend } from "../backend/index.js";
 import type { OptionSpec } from "./args.js";
-import { choice, helpText, num, parse } from "./args.js";
+import { COMMON, choice, helpText, num, parse } from "./args.js";
 import { writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
 import { fmt, table } from "./table.js";
@@ -22,12 +22,6 @@ export interface Command {
   spec: OptionSpec;
   run(argv: string[], out: (s: string) => void): Promise<void>;
 }
-
-const common: OptionSpec = {
-  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
-  json: { type: "boolean", help: "print a JSON summary instead of a table" },
-  help: { type: "boolean", help: "show this help" },
-};
 
 const syntheticSpec: OptionSpec = {
   p: { type: "string", default: "256", help: "patch dimension (any positive integer)" },
@@ -43,7 +37,7 @@ const syntheticSpec: OptionSpec = {
   lr: { type: "string", default: "0.02", help: "SGD step size (0.02 flips about half the activations)" },
   epochs: { type: "string", default: "300", help: "training epochs" },
   out: { type: "string", help: "folder for patches.npy, init.npy, trained.npy, contaminated.npy, recovered.npy, report.json" },
-  ...common,
+  ...COMMON,
 };
 
 function syntheticOptions(cmd: string, v: Record<string, string | boolean | undefined>) {
@@ -108,7 +102,7 @@ export const synthetic: Command = {
   },
 };
 
-const demoSpec: OptionSpec = { ...common };
+const demoSpec: OptionSpec = { ...COMMON };
 
 export const demo: Command = {
   summary: "end-to-end purification on generated data, before/after table (the README's first command)",
@@ -138,7 +132,7 @@ const phaseSpec: OptionSpec = {
   out: { type: "string", default: "cnn-purify-phase", help: "folder for phase.json, phase.svg, linearized.svg" },
   quick: { type: "boolean", help: "a small grid (seconds), for tests" },
   seeds: { type: "string", help: `seeds per cell (default ${PHASE_DEFAULTS.seeds})` },
-  ...common,
+  ...COMMON,
 };
 
 export const phase: Command = {

@@ -7,7 +7,7 @@ import type { DetectionResult } from "../experiments/detection.js";
 import { DETECTION_MODELS, runDetection } from "../experiments/detection.js";
 import { linePlot } from "../plot/svg.js";
 import type { OptionSpec } from "./args.js";
-import { choice, helpText, num, parse } from "./args.js";
+import { COMMON, choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
@@ -23,9 +23,7 @@ const spec: OptionSpec = {
   quick: { type: "boolean", help: "a tiny recipe with 2-3 models per step (seconds; numbers mean nothing)" },
   seed: { type: "string", default: "1", help: "seed of the split, init, SGD orders and changes" },
   out: { type: "string", help: "folder for detection-<dataset>-<model>.json, .md and .svg" },
-  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
-  json: { type: "boolean", help: "print the JSON result instead of the table" },
-  help: { type: "boolean", help: "show this help" },
+  ...COMMON,
 };
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;

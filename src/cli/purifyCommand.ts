@@ -15,23 +15,21 @@ import { encodeOnnx } from "../io/onnx.js";
 import { encodeSequentialOnnx } from "../io/onnxSequential.js";
 import { encodeSafetensors } from "../io/safetensors.js";
 import { WASM_MEMORY_LIMIT } from "../recover/memory.js";
-import { SUBSPACE_NAMES } from "../recover/purify.js";
 import { plainReport } from "../recover/report.js";
 import { fileDigests } from "../files/check.js";
 import { VERSION } from "../version.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES } from "../recover/solve.js";
 import type { OptionSpec } from "./args.js";
-import { choice, helpText, num, parse } from "./args.js";
+import { COMMON, choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
-import { readInput, sameFile } from "./purifyInputs.js";
+import { FILE_SPEC, fileOptions, readInput, sameFile } from "./purifyInputs.js";
 import { ProgressBar } from "./progress.js";
 import { table } from "./table.js";
 
 const spec: OptionSpec = {
-  model: { type: "string", help: "the contaminated model: .onnx (Conv, Relu, Flatten/ReduceSum, Gemm) or .safetensors (conv.weight, conv.bias, fc.weight)" },
-  init: { type: "string", help: "the parameters training started from, same format and shapes" },
-  data: { type: "string", help: "training inputs, .npy (or .npz: its array \"data\" or its only one) of shape (n, C, H, W) or (n, H, W)" },
+  model: { type: "string", help: "the contaminated model: .onnx (a sequential CNN, as torch.onnx.export writes it), .safetensors or .pt (the one-hidden-layer CNN's tensors, PyTorch's names)" },
+  ...FILE_SPEC,
   labels: { type: "string", help: "optional .npy/.npz of n class labels: reports accuracy on the data before and after" },
   out: { type: "string", help: "where to write the purified model: --model's file with new weights (or, with another extension, converted); never one of the inputs" },
   precision: { type: "string", help: "convert the output to f64 or f32 (default: each tensor keeps the dtype it has in --model)" },
@@ -39,16 +37,10 @@ const spec: OptionSpec = {
   "eval-labels": { type: "string", help: "their labels (.npy), required with --eval-data" },
   report: { type: "string", help: "optional path for the JSON report" },
   method: { type: "string", help: "the same as --subspace" },
-  frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init (fine-tuning the top); restored to init" },
   "init-rows": { type: "boolean", help: "each filter row's span also holds its own init row (patch and layerwise spans): training with weight decay, or a BatchNorm the ONNX export folded into the convolution" },
-  "max-iter": { type: "string", help: "ADMM iteration cap (default 150 on the approximate linearized spans, 5000 on exact ones; it also stops when the l1 objective stalls)" },
-  subspace: { type: "string", help: `recovery span: ${SUBSPACE_NAMES.join(", ")} for the one-hidden-layer model (default patch); layerwise or linearized for a multi-layer .onnx (default layerwise; also relinearized)` },
   solver: { type: "string", default: "admm", help: `LAD solver: ${SOLVER_NAMES.join(", ")}` },
   arithmetic: { type: "string", default: "auto", help: "ADMM arithmetic: auto (f32 to find the support where it pays, polish and certificate in f64), mixed (f32 wherever the span is dense), f64" },
-  "trained-readout": { type: "string", default: "auto", help: "yes if training updated the readout, no if it stayed at init; auto (default): frozen when at least half its entries equal init" },
-  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
-  json: { type: "boolean", help: "print the summary as JSON" },
-  help: { type: "boolean", help: "show this help" },
+  ...COMMON,
 };
 
 const FORMAT_NAMES = Object.keys(MODEL_EXTENSIONS).join(", ");
@@ -94,7 +86,6 @@ export const purifyCommand: Command = {
       "eval-data": v["eval-data"] as string | undefined, "eval-labels": v["eval-labels"] as string | undefined,
     };
     if ((paths["eval-data"] === undefined) !== (paths["eval-labels"] === undefined)) throw new OptionError("purify: --eval-data and --eval-labels go together");
-    const maxIter = v["max-iter"] === undefined ? undefined : num("purify", "max-iter", v["max-iter"], { int: true, min: 1 });
     const outPath = v.out as string, reportPath = v.report as string | undefined;
     for (const [what, p] of Object.entries(paths)) {
       if (p !== undefined && sameFile(outPath, p)) throw new OptionError(`purify: --out ${outPath} is the --${what} file; the inputs are never overwritten: choose another path`);
@@ -105,29 +96,18 @@ export const purifyCommand: Command = {
     formatOf(paths.init, "init");
     const outFormat = formatOf(outPath, "out");
     if (v.subspace !== undefined && v.method !== undefined && v.subspace !== v.method) throw new OptionError("purify: --method and --subspace name the same choice; give one");
-    const methodArg = v.subspace ?? v.method;
-    const subspace = methodArg === undefined ? undefined : choice("purify", v.subspace !== undefined ? "subspace" : "method", methodArg, ["auto", ...SUBSPACE_NAMES, "layerwise"] as const);
     const solver = choice("purify", "solver", v.solver, SOLVER_NAMES);
     const arithmetic = choice("purify", "arithmetic", v.arithmetic, ARITHMETIC_NAMES);
     const backendName = choice("purify", "backend", v.backend, BACKEND_NAMES);
     const precision = v.precision === undefined ? undefined : choice("purify", "precision", v.precision, ["f64", "f32"] as const);
-    const readoutArg = choice("purify", "trained-readout", v["trained-readout"], ["auto", "yes", "no"] as const);
-    const trainedReadout = readoutArg === "auto" ? undefined : readoutArg === "yes";
-    const frozen = v.frozen === undefined ? undefined : String(v.frozen).split(",").map((x) => num("purify", "frozen", x, { int: true, min: 0 }));
+    const options = { ...fileOptions("purify", v, v.subspace === undefined && v.method !== undefined ? "method" : "subspace"), solver, arithmetic, ...(v["init-rows"] ? { initRows: true } : {}) };
 
     const optional = (what: keyof typeof paths) => (paths[what] === undefined ? undefined : readInput(paths[what]!, what));
-    let problem;
     const files = {
       model: readInput(paths.model, "model"), init: readInput(paths.init, "init"), data: readInput(paths.data, "data"),
       labels: optional("labels"), evalData: optional("eval-data"), evalLabels: optional("eval-labels"),
     };
-    const options = { subspace, solver, arithmetic, trainedReadout, maxIter, frozen, ...(v["init-rows"] ? { initRows: true } : {}) };
-    try {
-      problem = openFileProblem(files, options);
-    } catch (e) {
-      if (e instanceof OptionError && !e.message.startsWith("purify:")) throw new OptionError(`purify: ${e.message}`);
-      throw e;
-    }
+    const problem = openFileProblem(files, options);
     if (problem.memoryBytes > WASM_MEMORY_LIMIT) {
       const need = problem.memoryBytes;
       throw new InputFileError(`purify: this problem needs about ${(need / 2 ** 30).toFixed(1)} GiB of working memory (${need} bytes); WebAssembly memory ends at 4 GiB. ` +

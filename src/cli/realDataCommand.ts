@@ -15,7 +15,7 @@ import type { RealDataResult, RegimeResult, RegimeSpec } from "../experiments/re
 import { OptionError } from "../errors.js";
 import { linePlot } from "../plot/svg.js";
 import type { OptionSpec } from "./args.js";
-import { choice, helpText, num, parse } from "./args.js";
+import { COMMON, choice, helpText, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
@@ -31,9 +31,7 @@ const spec: OptionSpec = {
   out: { type: "string", help: "folder for <dataset>.json and, per regime, <dataset>-n<n>-K<K>-{accuracy,backdoor}.svg" },
   "from-json": { type: "string", help: "instead of running, print the tables and (with --out) redraw the figures of a saved <dataset>.json" },
   export: { type: "string", help: "instead of the experiment, write the first regime's files to this folder for `cnn-purify purify` (see README)" },
-  backend: { type: "string", default: "wasm", help: `kernel backend: ${BACKEND_NAMES.join(", ")}` },
-  json: { type: "boolean", help: "print the JSON result instead of tables" },
-  help: { type: "boolean", help: "show this help" },
+  ...COMMON,
 };
 
 const pct = (x: number | undefined) => (x === undefined ? "" : (100 * x).toFixed(1));
@@ -172,7 +170,7 @@ const deepSpec: OptionSpec = {
   samples: { type: "string", help: "training images n (default 100 quick, 200 full; the NTK is (10 n)^2)" },
   epochs: { type: "string", help: "training epochs (default 30)" },
   test: { type: "string", help: "test images (default 2000)" },
-  seed: spec.seed, out: { type: "string", help: "folder for deep-<dataset>.json and its figures" }, backend: spec.backend, json: spec.json, help: spec.help,
+  seed: spec.seed, out: { type: "string", help: "folder for deep-<dataset>.json and its figures" }, ...COMMON,
 };
 
 /** `cnn-purify deep`: the experiment on the two-conv-layer network (mnist --network multi-layer), n and epochs as options. */

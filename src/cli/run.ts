@@ -30,7 +30,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   } catch (e) {
     if (e instanceof VerdictExit) return e.code;
     const code = e instanceof OptionError ? 2 : e instanceof InputFileError ? 3 : 1;
-    process.stderr.write(`cnn-purify: ${e instanceof CnnPurifyError ? e.message : (e as Error).stack ?? e}\n`);
+    // a bad option found past the command's own parsing (by the library) is named with the command too
+    const message = e instanceof OptionError && !e.message.startsWith(`${name}:`) ? `${name}: ${e.message}` : e instanceof CnnPurifyError ? e.message : (e as Error).stack ?? e;
+    process.stderr.write(`cnn-purify: ${message}\n`);
     return code;
   }
 }

@@ -35,6 +35,7 @@ import type { NetworkInputs } from "../model/planView.js";
 import type { PlanView } from "../model/planView.js";
 import { hasWorkers } from "../parallel/pool.js";
 import { relinearizedSolve } from "./relinearize.js";
+import { mergeShares } from "../parallel/merge.js";
 
 export type SubspaceName = "patch" | "layerwise" | "linearized" | "relinearized";
 /** The spans of the one-hidden-layer model, and of a sequential one. */
@@ -520,29 +521,22 @@ export function perProblem(erasures: number[], offset: number, len: number, B: n
 /** Weight decay: filter j's span gets its init row as an extra column, so problems are solved one by one. */
 export async function solveEach(be: Backend, base: LinearOperator, r: Float64Array, B: number, rows: number, init: Float64Array,
   erased: Array<Int32Array | null>, opts: Parameters<typeof solveBatch>[3]): Promise<BatchSolution> {
-  const m = base.cols + 1;
-  const all: BatchSolution = {
-    u: new Float64Array(m * B), fitted: new Float64Array(B * rows), residual: new Float64Array(B * rows),
-    objective: 0, iterations: 0, converged: true, primal: 0, dual: 0, ridge: 0, polished: [], f32Iterations: 0,
-  };
-  const col = be.alloc(rows);
+  const col = be.alloc(rows), sols: BatchSolution[] = [];
   try {
     for (let b = 0; b < B; b++) {
       be.upload(col, init.subarray(b * rows, (b + 1) * rows));
       const op = new AppendColumnOperator(be, base, col);
-      const s = await solveBatch(op, r.subarray(b * rows, (b + 1) * rows), 1, { ...opts, erased: [erased[b]], floor: opts.floor?.subarray(b * rows, (b + 1) * rows) });
-      op.dispose();
-      for (let i = 0; i < m; i++) all.u[i * B + b] = s.u[i];
-      all.fitted.set(s.fitted, b * rows);
-      all.residual.set(s.residual, b * rows);
-      all.objective += s.objective; all.iterations = Math.max(all.iterations, s.iterations);
-      all.converged &&= s.converged; all.primal = Math.max(all.primal, s.primal); all.dual = Math.max(all.dual, s.dual);
-      all.ridge = Math.max(all.ridge, s.ridge); all.polished.push(s.polished[0]);
+      try {
+        sols.push(await solveBatch(op, r.subarray(b * rows, (b + 1) * rows), 1, { ...opts, erased: [erased[b]], floor: opts.floor?.subarray(b * rows, (b + 1) * rows) }));
+      } finally {
+        op.dispose();
+      }
     }
   } finally {
     be.free(col);
   }
-  return all;
+  // one problem a share: merged as a worker pool's shares are
+  return mergeShares(sols, sols.map((_, b) => [b, b + 1]), rows);
 }
 
 /**

@@ -81,13 +81,11 @@ export class AppendColumnOperator implements LinearOperator {
   readonly rows: number;
   readonly cols: number;
   readonly maxBatch = 1;
-  private readonly tmpU: Buf;
   private readonly tmpZ: Buf;
 
   constructor(readonly be: Backend, private readonly base: LinearOperator, private readonly column: Buf) {
     this.rows = base.rows;
     this.cols = base.cols + 1;
-    this.tmpU = be.alloc(base.cols);
     this.tmpZ = be.alloc(base.cols);
   }
 
@@ -119,7 +117,7 @@ export class AppendColumnOperator implements LinearOperator {
     o[m * m1 + m] = be.dot(wc, this.column);
     be.free(g); be.free(wc);
   }
-  dispose(): void { this.be.free(this.tmpU); this.be.free(this.tmpZ); }
+  dispose(): void { this.be.free(this.tmpZ); }
 }
 
 /** [A_1, A_2, ...]: the union of several spans (re-linearization uses two), single problem. */

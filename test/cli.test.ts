@@ -1,12 +1,11 @@
 // Every CLI command, run in-process on small settings: outputs checked against the library and
 // the files they write checked by decoding them.
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/run.js";
 import { decodeNpy } from "../src/io/npy.js";
-import { relDiff } from "./helpers.js";
+import { relDiff, tempDir } from "./helpers.js";
 
 async function run(args: string[]): Promise<{ code: number; out: string }> {
   let out = "";
@@ -26,7 +25,7 @@ describe("cnn-purify synthetic", () => {
   });
 
   it("--out writes .npy files numpy can read, and recovered.npy equals trained.npy", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-"));
+    const dir = tempDir("cnnp-");
     const { code } = await run(["synthetic", "--p", "33", "--samples", "4", "--filters", "3", "--rho", "0.1", "--backend", "js", "--out", dir]);
     expect(code).toBe(0);
     const read = (f: string) => decodeNpy(new Uint8Array(readFileSync(join(dir, f))));
@@ -58,7 +57,7 @@ describe("cnn-purify demo and phase", () => {
   });
 
   it("phase --quick writes JSON and two SVG plots with a transition in them", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-phase-"));
+    const dir = tempDir("cnnp-phase-");
     const { code, out } = await run(["phase", "--quick", "--out", dir, "--json"]);
     expect(code).toBe(0);
     const r = JSON.parse(out);

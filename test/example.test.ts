@@ -1,9 +1,9 @@
 // The README's "Purify your own model" example, run as written (the same argument lists), and its
 // claim: purifying the exported ONNX files reproduces the real-data experiment's accuracy.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "./helpers.js";
 import { main } from "../src/cli/run.js";
 import { realDataExample } from "../src/experiments/realData.js";
 import { patchesFromImages } from "../src/model/data.js";
@@ -13,7 +13,7 @@ import { evaluate } from "../src/train/train.js";
 
 describe("README: purify your own model", () => {
   it("mnist --export, then purify the ONNX files: test accuracy as the library reaches in f64 (within 0.5 points)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-example-"));
+    const dir = tempDir("cnnp-example-");
     expect(await main(["mnist", "--export", dir], () => {})).toBe(0);
     let out = "";
     const code = await main(["purify", "--model", join(dir, "contaminated.onnx"), "--init", join(dir, "init.onnx"), "--data", join(dir, "data.npy"),

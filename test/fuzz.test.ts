@@ -1,11 +1,11 @@
 // Fuzzing (fast-check) the file parsers and the CLI's arguments: 17,000 cases in all. Every input
 // either parses or fails with one of our typed errors (a message, never a crash), and the CLI always
 // ends with a documented exit code and a one-line "cnn-purify: ..." message, never a stack trace.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "./helpers.js";
 import { main } from "../src/cli/run.js";
 import { CnnPurifyError } from "../src/errors.js";
 import { modelToTensors, tensorsToModel } from "../src/io/modelFile.js";
@@ -90,7 +90,7 @@ describe("fuzz: parsers", () => {
 
 describe("fuzz: CLI arguments", () => {
   it("3,000 argument lists: documented exit codes, one clear message, no stack traces", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-fuzz-"));
+    const dir = tempDir("cnnp-fuzz-");
     const model = join(dir, "m.safetensors"), data = join(dir, "d.npy");
     writeFileSync(model, goodModel);
     writeFileSync(data, goodNpy);

@@ -1,7 +1,18 @@
 // Shared test fixtures: seeded random arrays, relative-error measures, the CLI run in process.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { onTestFinished } from "vitest";
 import type { Backend, Buf } from "../src/backend/types.js";
 import { main } from "../src/cli/run.js";
 import { Rng } from "../src/random.js";
+
+/** A temporary folder, removed when the current test finishes, passed or failed (call it inside a test). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 export function randn(n: number, seed: number, std = 1): Float64Array {
   return new Rng(seed).normals(n, std);

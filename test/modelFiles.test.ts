@@ -2,11 +2,10 @@
 // forward pass written from the tensors' meaning, and the `purify` command on files, including every
 // bad-input case of the model-files issue (message checked, inputs unchanged).
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli } from "./helpers.js";
+import { cli, tempDir } from "./helpers.js";
 import { sparseOutliers } from "../src/contaminate.js";
 import { decodeNpy, encodeNpy } from "../src/io/npy.js";
 import { decodeNpz, encodeNpz } from "../src/io/npz.js";
@@ -145,7 +144,7 @@ const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("
 
 /** A trained 8x8x2-image model, contaminated, written as files; returns the paths and the truth. */
 async function fixture() {
-  const dir = mkdtempSync(join(tmpdir(), "cnnp-purify-"));
+  const dir = tempDir("cnnp-purify-");
   const s = spec("dense", 3, 3);
   const n = 3;
   const images = new Rng(6).normals(n * 128);

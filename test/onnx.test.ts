@@ -1,11 +1,10 @@
 // ONNX: bit-exact round trips, onnxruntime-node (an independent implementation) against our forward
 // pass, refusals naming the op, and the purify command reading and writing .onnx.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { frozenFirstLayerCnn } from "./helpers.js";
+import { frozenFirstLayerCnn, tempDir } from "./helpers.js";
 import { createBackend } from "../src/backend/index.js";
 import { main } from "../src/cli/run.js";
 import { sparseOutliers } from "../src/contaminate.js";
@@ -93,7 +92,7 @@ describe("ONNX", () => {
   });
 
   it("purify reads a contaminated .onnx and writes a purified .onnx that onnxruntime runs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-onnx-"));
+    const dir = tempDir("cnnp-onnx-");
     const s = spec("dense");
     const n = 3, images = new Rng(6).normals(n * 128), labels = new Float64Array([0, 1, 2]);
     const be = await createBackend("wasm");
@@ -169,7 +168,7 @@ describe("purify on a multi-layer .onnx", () => {
     const { encodeSequentialOnnx, decodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
     const { model, n, x, init, clean } = await frozenFirstLayerCnn();
     const c = sparseOutliers(clean, { rho: 0.1, seed: 7 }).params;
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-seq-"));
+    const dir = tempDir("cnnp-seq-");
     writeFileSync(join(dir, "m.onnx"), encodeSequentialOnnx(model, c, { dtype: "f64" }));
     writeFileSync(join(dir, "i.onnx"), encodeSequentialOnnx(model, init, { dtype: "f64" }));
     writeFileSync(join(dir, "x.npy"), encodeNpy(x, [n, 1, 8, 8]));

@@ -1,10 +1,10 @@
 // The packed tarball installs into a clean temporary project and runs there: the Node entry, the
 // edge entry and the CLI, exactly as a user gets them from the registry.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "./helpers.js";
 
 const root = new URL("..", import.meta.url).pathname;
 // The npm that came with this node: a dependency's own old "npm" can shadow it on PATH under npx.
@@ -13,7 +13,7 @@ const npm = (args: string[], cwd: string) => execFileSync(NPM, args, { cwd, enco
 
 describe("npm pack", () => {
   it("installs and runs from a clean temporary project", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-pack-"));
+    const dir = tempDir("cnnp-pack-");
     const out = npm(["pack", "--ignore-scripts", "--pack-destination", dir, "--json"], root);
     const tarball = join(dir, JSON.parse(out)[0].filename);
     const app = join(dir, "app");

@@ -1,10 +1,10 @@
 // The real-data pieces: baselines against closed forms, the attacker's masked training and its
 // gradient against finite differences, the trigger, a purifier reused across contaminations, and a
 // tiny run of the `mnist` command with the documented JSON shape.
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "./helpers.js";
 import { addTrigger, backdoorAttack } from "../src/attack/backdoor.js";
 import { createBackend } from "../src/backend/index.js";
 import { sparseOutliers } from "../src/contaminate.js";
@@ -167,7 +167,7 @@ describe("Purifier", () => {
 
 describe("cnn-purify mnist", () => {
   it("a tiny regime writes the documented JSON, two SVGs, and purification beats contamination", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cnnp-mnist-"));
+    const dir = tempDir("cnnp-mnist-");
     let out = "";
     const code = await main(["mnist", "--quick", "--regimes", "60:16:8", "--test", "300", "--out", dir, "--json"], (s) => { out += s; });
     expect(code).toBe(0);
@@ -175,7 +175,8 @@ describe("cnn-purify mnist", () => {
     expect(j.dataset).toBe("mnist");
     expect(JSON.parse(readFileSync(join(dir, "mnist.json"), "utf8")).regimes.length).toBe(1);
     const g = j.regimes[0];
-    for (const k of ["n", "K", "params", "ratio", "accClean", "flipRate", "spanResidual", "scenarios"]) expect(g).toHaveProperty(k);
+    for (const k of ["n", "K", "layers", "params", "ratio", "accClean", "flipRate", "spanResidual", "scenarios"]) expect(g).toHaveProperty(k);
+    expect(j.network).toBe("one-hidden");
     expect(g.ratio).toBeCloseTo((60 * 10) / g.params, 12);
     const names = new Set(g.scenarios.map((s: { name: string }) => s.name));
     expect([...names].sort()).toEqual(["backdoor-dense", "backdoor-sparse", "bitflips", "bitflips-mantissa", "outliers"]);
@@ -192,7 +193,7 @@ describe("cnn-purify mnist", () => {
     for (const f of ["mnist-n60-K16-accuracy.svg", "mnist-n60-K16-backdoor.svg"]) expect(readFileSync(join(dir, f), "utf8")).toMatch(/^<svg/);
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
     // the saved result redraws the same figures and prints the table without running anything
-    const dir2 = mkdtempSync(join(tmpdir(), "cnnp-mnist-redraw-"));
+    const dir2 = tempDir("cnnp-mnist-redraw-");
     let table = "";
     expect(await main(["mnist", "--from-json", join(dir, "mnist.json"), "--out", dir2], (s) => { table += s; })).toBe(0);
     expect(readFileSync(join(dir2, "mnist-n60-K16-accuracy.svg"), "utf8")).toBe(readFileSync(join(dir, "mnist-n60-K16-accuracy.svg"), "utf8"));
@@ -200,5 +201,6 @@ describe("cnn-purify mnist", () => {
     expect(await main(["mnist", "--from-json", join(dir, "missing.json")], () => {})).toBe(3);
     expect(await main(["mnist", "--regimes", "60:16"], () => {})).toBe(2);
     expect(await main(["mnist", "--dataset", "cifar"], () => {})).toBe(2);
+    expect(await main(["mnist", "--network", "multi-layer", "--export", dir2], () => {})).toBe(2);
   }, 240_000);
 });

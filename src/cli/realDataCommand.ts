@@ -126,6 +126,7 @@ async function runAndReport(cmd: string, network: NetworkName, v: Record<string,
   const dataset = choice(cmd, "dataset", v.dataset, DATASET_NAMES);
   const backend = choice(cmd, "backend", v.backend, BACKEND_NAMES);
   const seed = num(cmd, "seed", v.seed, { int: true, min: 0 });
+  if (typeof v.export === "string" && network !== "one-hidden") throw new OptionError(`${cmd}: --export writes the one-hidden-layer CNN's files (its ONNX is what purify's exact spans read); not --network ${network}`);
   if (typeof v.export === "string") { out(await exportExample(dataset, seed, backend, v.export)); return; }
   const bar = new ProgressBar(`${cmd} (${dataset})`, typeof v["from-json"] !== "string");
   const r: RealDataResult = typeof v["from-json"] === "string" ? readResult(v["from-json"]) : await runRealData({

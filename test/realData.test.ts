@@ -202,5 +202,6 @@ describe("cnn-purify mnist", () => {
     expect(await main(["mnist", "--regimes", "60:16"], () => {})).toBe(2);
     expect(await main(["mnist", "--dataset", "cifar"], () => {})).toBe(2);
     expect(await main(["mnist", "--network", "multi-layer", "--export", dir2], () => {})).toBe(2);
+    expect(await main(["mnist", "--network", "multi-layer", "--regimes", "12:8:2"], () => {})).toBe(2); // its K is DEEP_FILTERS
   }, 240_000);
 });

@@ -20,7 +20,7 @@ import type { Purifier, PurifyOptions, PurifyResult, SubspaceName } from "../rec
 import { createPurifier, purify } from "../recover/purify.js";
 import { train } from "../train/train.js";
 import type { NetworkName } from "./setup.js";
-import { DEEP_LAYERS, NETWORK_NAMES, attackerImages, experimentNetwork, experimentSplit, samplesOf, testScores } from "./setup.js";
+import { DEEP_FILTERS, NETWORK_NAMES, attackerImages, experimentNetwork, experimentSplit, samplesOf, testScores } from "./setup.js";
 
 export { imageShapeOf } from "./setup.js";
 
@@ -154,7 +154,7 @@ const MAX_ITER = 150;
  * method can work. Multi-layer: one regime of 100 (quick) or 200 images, the NTK (10 n)^2.
  */
 export function defaultRegimes(dataset: DatasetName, quick: boolean, network: NetworkName = "one-hidden"): RegimeSpec[] {
-  if (network === "multi-layer") return [{ samples: quick ? 100 : 200, filters: 16, epochs: 30, lr: 0.02 }];
+  if (network === "multi-layer") return [{ samples: quick ? 100 : 200, filters: DEEP_FILTERS, epochs: 30, lr: 0.02 }];
   const thin: RegimeSpec = { samples: 250, filters: 128, epochs: 60 };
   if (quick) return [thin];
   const full: RegimeSpec = dataset === "mnist"
@@ -304,7 +304,7 @@ async function runRegime(be: Backend, network: NetworkName, spec: RegimeSpec, po
 /** A regime's model: the first n images of the pool, init from seed + 1, SGD (momentum 0.9, batch 32) from seed + 2. */
 async function trainRegimeModel(be: Backend, network: NetworkName, spec: RegimeSpec, pool: ImageSet, seed: number, onEpoch?: (epoch: number, epochs: number) => void) {
   const n = spec.samples > 0 ? Math.min(spec.samples, pool.samples) : pool.samples;
-  if (network === "multi-layer" && spec.filters !== (DEEP_LAYERS[0] as { filters: number }).filters) throw new OptionError(`runRealData: the multi-layer network has ${(DEEP_LAYERS[0] as { filters: number }).filters} filters, got K = ${spec.filters}`);
+  if (network === "multi-layer" && spec.filters !== DEEP_FILTERS) throw new OptionError(`runRealData: the multi-layer network has ${DEEP_FILTERS} filters, got K = ${spec.filters}`);
   const set = samplesOf(pool, 0, n);
   const { net, image, data, init, layers } = experimentNetwork(be, network, set, { filters: spec.filters, patch: spec.patch, seed });
   const t0 = performance.now();

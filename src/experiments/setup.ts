@@ -26,9 +26,12 @@ export const IMAGE28 = { channels: 1, height: 28, width: 28 };
 export type NetworkName = "one-hidden" | "multi-layer";
 export const NETWORK_NAMES: readonly NetworkName[] = ["one-hidden", "multi-layer"];
 
+/** The multi-layer network's first conv layer's filters (its K). */
+export const DEEP_FILTERS = 16;
+
 /** 28x28 -> conv 16@4x4 stride 2 (13x13) -> ReLU -> conv 32@3x3 stride 2 (6x6) -> ReLU -> dense 10. */
 export const DEEP_LAYERS: LayerSpec[] = [
-  { type: "conv", filters: 16, kernel: 4, stride: 2 }, { type: "relu" },
+  { type: "conv", filters: DEEP_FILTERS, kernel: 4, stride: 2 }, { type: "relu" },
   { type: "conv", filters: 32, kernel: 3, stride: 2 }, { type: "relu" },
   { type: "flatten" }, { type: "dense", units: 10 },
 ];

@@ -3,7 +3,7 @@
 // cannot remove anything. Every threshold is here, with the measurement it comes from.
 import type { Network } from "../model/planView.js";
 import { isSequential, viewOf } from "../model/planView.js";
-import { memoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
+import { planMemoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
 
 export type SpanName = "patch" | "linearized" | "relinearized" | "layerwise";
 
@@ -107,7 +107,7 @@ export function chooseSpan(net: Network, samples: number,
   const thin = !judged || judged.ratio <= SPAN_RULE.patchRatio, covered = certified.find((r) => r.cols >= r.row);
   if (thin && !covered) return { subspace: exact, reason: `${why}${judged ? ` <= ${SPAN_RULE.patchRatio}` : ""}${frozenNote}: ${seq ? "each layer in its patch span" : "exact recovery"}`, warnings: [], covers: false };
   const limit = o.memoryLimit ?? WASM_MEMORY_LIMIT;
-  const fits = (s: string) => memoryEstimate(net, samples, s) <= limit;
+  const fits = (s: string) => planMemoryEstimate(plan, samples, s) <= limit;
   return linearizedChoice(nO, P, thin ? `${why}${frozenNote}, but it covers R^${covered!.row} for ${rowsOf(covered!)}` : `${why} > ${SPAN_RULE.patchRatio}${judged.data >= judged.row ? ", it covers R^" + judged.row : ""}`, fits);
 }
 

@@ -12,7 +12,7 @@ import { channelOutliers } from "../src/deep/layerwise.js";
 import type { LayerSpec } from "../src/deep/sequential.js";
 import { SequentialWorkspace, planLayers, preciseStatistics, scratchSizes, sequentialBackward, sequentialForward, sequentialJvp, withStatisticsOf } from "../src/deep/sequential.js";
 import { initSequential } from "../src/deep/train.js";
-import { trainSequential } from "../src/train/train.js";
+import { train } from "../src/train/train.js";
 import { decodeSequentialOnnx, encodeSequentialOnnx } from "../src/io/onnxSequential.js";
 import { decodeNpy } from "../src/io/npy.js";
 import { Rng } from "../src/random.js";
@@ -165,7 +165,7 @@ describe("BatchNorm in the sequential model", () => {
 
   it("our trainer refuses BatchNorm by name (it would need batch statistics)", async () => {
     const t = initSequential({ input, layers }, 1);
-    await expect(trainSequential({ input, layers }, t, x, [0, 1, 2, 0, 1])).rejects.toThrow(/layer 1 is a BatchNorm/);
+    await expect(train({ input, layers }, t, { samples: 5, values: x }, [0, 1, 2, 0, 1])).rejects.toThrow(/layer 1 is a BatchNorm/);
   });
 });
 

@@ -101,8 +101,7 @@ describe("sequential multi-layer CNN", () => {
 
 describe("layerwise purification (method a)", () => {
   it("a two-conv-layer CNN with a frozen first layer (fine-tuning the top) is recovered exactly for rho <= 0.2", async () => {
-    const { purifyLayerwise } = await import("../src/deep/layerwise.js");
-    const { initSequential, trainSequential } = await import("../src/index.js");
+    const { initSequential, train, purify } = await import("../src/index.js");
     const { sparseOutliers } = await import("../src/contaminate.js");
     const model = {
       input: { C: 1, H: 8, W: 8 },
@@ -114,7 +113,11 @@ describe("layerwise purification (method a)", () => {
     const n = 4, x = new Rng(5).normals(n * 64), labels = [0, 1, 1, 0];
     const init = initSequential(model, 1);
     const frozen = [0, 5];
-    const clean = await trainSequential(model, init, x, labels, { epochs: 300, lr: 0.1, frozen });
+    const data = { samples: n, values: x };
+    const clean = (await train(model, init, data, labels, { epochs: 300, lr: 0.1, frozen })).params;
+    // stored in f32, the model's init is rounded as well
+    const init32 = Float64Array.from(init, Math.fround);
+    const layerwise = (c: Float64Array, o: { precision?: "f32" } = {}) => purify(c, { model, init: o.precision ? init32 : init, data, frozen, subspace: "layerwise", ...o });
     const plan = planLayers(model.input, model.layers);
     const l2 = plan.layers[2];
     let moved = 0, size = 0;
@@ -122,7 +125,7 @@ describe("layerwise purification (method a)", () => {
     expect(Math.sqrt(moved / size)).toBeGreaterThan(0.05); // training moved the top conv layer
     for (const rho of [0.05, 0.1, 0.2]) {
       const c = sparseOutliers(clean, { rho, seed: 7 }).params;
-      const { params, layers } = await purifyLayerwise(model, c, init, x, n, { frozen });
+      const { params, report: { layers = [] } } = await layerwise(c);
       let num = 0, den = 0;
       for (let q = 0; q < params.length; q++) { num += (params[q] - clean[q]) ** 2; den += clean[q] ** 2; }
       expect(Math.sqrt(num / den), `rho ${rho}`).toBeLessThan(1e-9);
@@ -137,25 +140,25 @@ describe("layerwise purification (method a)", () => {
     // exponent bit flips (1e38) and NaN in the trained layer are erasures, as in purify(): restored exactly
     const c = sparseOutliers(clean, { rho: 0.05, seed: 9 }).params;
     c[l2.offset + 3] = 1e38; c[l2.offset + 40] = -3e37; c[l2.offset + 77] = NaN;
-    const { params } = await purifyLayerwise(model, c, init, x, n, { frozen });
+    const { params } = await layerwise(c);
     let num = 0, den = 0;
     for (let q = 0; q < params.length; q++) { num += (params[q] - clean[q]) ** 2; den += clean[q] ** 2; }
     expect(Math.sqrt(num / den)).toBeLessThan(1e-9);
     // stored in f32 (init and model rounded): the rows fit to f32's rounding, and only the changed
     // entries are flagged, never the rounding of the others (purify()'s rule, shared)
-    const c32 = Float64Array.from(sparseOutliers(clean, { rho: 0.1, seed: 11 }).params, Math.fround), init32 = Float64Array.from(init, Math.fround);
-    const r32 = await purifyLayerwise(model, c32, init32, x, n, { frozen, precision: "f32" });
+    const c32 = Float64Array.from(sparseOutliers(clean, { rho: 0.1, seed: 11 }).params, Math.fround);
+    const r32 = (await layerwise(c32, { precision: "f32" })).report;
     let changed = 0;
     for (let q = l2.offset; q < l2.offset + l2.rows * l2.rowLength; q++) if (c32[q] !== Math.fround(clean[q])) changed++;
-    expect(r32.layers[1].recovered).toBe(true);
-    expect(r32.layers[1].estimatedContaminated).toBe(changed);
+    expect(r32.layers![1].recovered).toBe(true);
+    expect(r32.layers![1].estimatedContaminated).toBe(changed);
   });
 });
 
 describe("global linearized span (method b)", () => {
   it("the NTK formed by VJP/JVP pairs equals J J^T from an explicit Jacobian; a lazily trained model is recovered in its span", async () => {
     const { SequentialLinearizedOperator } = await import("../src/deep/linearized.js");
-    const { initSequential, trainSequential } = await import("../src/index.js");
+    const { initSequential, train } = await import("../src/index.js");
     const { solveBatch } = await import("../src/recover/solve.js");
     const { materialize } = await import("../src/recover/operator.js");
     const { sparseOutliers } = await import("../src/contaminate.js");
@@ -193,7 +196,7 @@ describe("global linearized span (method b)", () => {
     }
     op1.dispose();
     // tiny steps keep the Jacobian nearly fixed: the update is (almost) in the span at init
-    const clean = await trainSequential(model, init, x, [0, 1, 1], { epochs: 5, lr: 1e-4 });
+    const clean = (await train(model, init, { samples: n, values: x }, [0, 1, 1], { epochs: 5, lr: 1e-4 })).params;
     const c = sparseOutliers(clean, { rho: 0.1, seed: 3 }).params;
     const r = c.map((v, i) => v - init[i]);
     const sol = await solveBatch(op, r, 1, { solver: "admm" });
@@ -324,7 +327,7 @@ describe("the one Purifier on a sequential model", () => {
 
   it("linearized: an f32-stored model trained with its conv layers frozen is certified at its own precision (not at f64's), the outliers named", async () => {
     const { createPurifier } = await import("../src/recover/purify.js");
-    const { initSequential, trainSequential } = await import("../src/index.js");
+    const { initSequential, train } = await import("../src/index.js");
     const model = { input: { C: 1, H: 8, W: 8 }, layers: [
       { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
       { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
@@ -332,7 +335,7 @@ describe("the one Purifier on a sequential model", () => {
     const n = 4, x = new Rng(5).normals(n * 64), frozen = [0, 2];
     // the dense layer's update lies in the linearized span of its own rows at init (its inputs never changed)
     const init = initSequential(model, 1).map(Math.fround);
-    const clean = (await trainSequential(model, init, x, [0, 1, 1, 0], { epochs: 100, lr: 0.1, frozen })).map(Math.fround);
+    const clean = (await train(model, init, { samples: n, values: x }, [0, 1, 1, 0], { epochs: 100, lr: 0.1, frozen })).params.map(Math.fround);
     const dense = planLayers(model.input, model.layers).layers[5];
     const c = clean.slice(), hit = [dense.offset + 2, dense.offset + 30];
     for (const q of hit) c[q] = Math.fround(c[q] + 1);

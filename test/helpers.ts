@@ -76,13 +76,13 @@ export async function cli(args: string[]): Promise<{ code: number; out: string; 
  * was trained: the multi-layer case the layerwise span recovers exactly (4 samples of 1 x 8 x 8).
  */
 export async function frozenFirstLayerCnn(seed = 0) {
-  const { initSequential, trainSequential } = await import("../src/index.js");
+  const { initSequential, train } = await import("../src/index.js");
   const model = { input: { C: 1, H: 8, W: 8 }, layers: [
     { type: "conv", filters: 8, kernel: 3, padding: 1 }, { type: "relu" },
     { type: "conv", filters: 6, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 },
   ] } as Parameters<typeof initSequential>[0];
   const n = 4, x = new Rng(5 + seed).normals(n * 64), frozen = [0, 5];
   const init = initSequential(model, 1 + seed);
-  const clean = await trainSequential(model, init, x, [0, 1, 1, 0], { epochs: 300, lr: 0.1, frozen });
+  const clean = (await train(model, init, { samples: n, values: x }, [0, 1, 1, 0], { epochs: 300, lr: 0.1, frozen })).params;
   return { model, n, x, init, clean, frozen };
 }

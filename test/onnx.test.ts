@@ -120,7 +120,7 @@ describe("ONNX: sequential multi-layer CNNs", () => {
   it("conv (stride, padding) / ReLU / max and average pooling / flatten / dense: bit-exact f64 round trip, onnxruntime agrees", async () => {
     const { encodeSequentialOnnx, decodeSequentialOnnx } = await import("../src/io/onnxSequential.js");
     const { initSequential } = await import("../src/deep/train.js");
-    const { evaluateSequential } = await import("../src/train/train.js");
+    const { evaluate } = await import("../src/train/train.js");
     const { SequentialWorkspace, planLayers, sequentialForward } = await import("../src/deep/sequential.js");
     const model = { input: { C: 2, H: 12, W: 12 }, layers: [
       { type: "conv", filters: 4, kernel: 3, stride: 1, padding: 1 }, { type: "relu" }, { type: "maxpool", size: 2 },
@@ -145,7 +145,7 @@ describe("ONNX: sequential multi-layer CNNs", () => {
     const O = plan.output.C;
     const argmax = (i: number) => { const row = Array.from(theirs.subarray(i * O, i * O + O)); return row.indexOf(Math.max(...row)); };
     const labels = [argmax(0), argmax(1), (argmax(2) + 1) % O];
-    expect(await evaluateSequential(m, theta, x, labels, be)).toBeCloseTo(2 / 3, 12);
+    expect((await evaluate(m, theta, { samples: n, values: x }, labels, { backend: be })).accuracy).toBeCloseTo(2 / 3, 12);
     // the dense layer spelled MatMul (weight [in, out]) + Add (bias): the same parameters
     const alt = onnx.ModelProto.decode(encodeSequentialOnnx(m, theta, { dtype: "f64" }));
     const gemm = alt.graph!.node[alt.graph!.node.length - 1];

@@ -28,7 +28,7 @@ describe("workers", () => {
     const model = { input: { C: 1, H: 8, W: 8 }, layers: [{ type: "conv", filters: 64, kernel: 4, stride: 4 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 2 }] } as const;
     const m = { input: model.input, layers: [...model.layers] } as Parameters<typeof api.initSequential>[0];
     const x = new api.Rng(2).normals(2 * 64), init = api.initSequential(m, 3);
-    const clean = await api.trainSequential(m, init, x, [0, 1], { epochs: 20, lr: 0.05 });
+    const clean = (await api.train(m, init, { samples: 2, values: x }, [0, 1], { epochs: 20, lr: 0.05 })).params;
     // one outlier in each of three filter rows (a row of 17 entries over 8 patches certifies with one), and one in the readout
     const c = clean.slice();
     for (const q of [3, 10 * 17 + 5, 40 * 17 + 16, 64 * 17 + 7]) c[q] += 1;

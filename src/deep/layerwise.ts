@@ -9,20 +9,17 @@
 // update is an outlier among its tensor's (channelOutliers) goes back to init plus the median update;
 // its statistics are recomputed at the purified parameters (precise BatchNorm), never read from the file.
 import type { Backend } from "../backend/types.js";
-import { resolveBackend } from "../backend/index.js";
-import { ShapeError, checkFinite, checkOptionNames } from "../errors.js";
 import { PatchSpanOperator } from "../recover/operator.js";
 import type { AdmmOptions } from "../recover/admm.js";
 import type { ModelPrecision } from "../recover/purify.js";
-import { certificateSlack, perProblem, precisionFloor, solveEach, splitErasures } from "../recover/purify.js";
+import { certificateSlack, perProblem, precisionFloor, solveEach } from "../recover/purify.js";
 import { flaggedEntries } from "../recover/report.js";
 import type { BatchSolution, SolveOptions } from "../recover/solve.js";
 import { arithmeticFor, solveBatch } from "../recover/solve.js";
 import { solveFiltersInWorkers } from "../parallel/pool.js";
 import type { PlannedLayer } from "./layers/layer.js";
-import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward, withStatisticsOf } from "./sequential.js";
+import { SequentialWorkspace, planLayers, preciseStatistics, sequentialForward } from "./sequential.js";
 import { SPAN_RULE } from "../recover/chooseSpan.js";
-import type { SequentialModel } from "./train.js";
 
 export interface LayerReport {
   layer: number; type: string; rows: number; spanDim: number; iterations: number; frozen: boolean;
@@ -37,28 +34,12 @@ export interface LayerReport {
 }
 
 /**
- * Method (a): each trainable conv/dense layer, bottom-up, in the span of its augmented input
- * patches computed through the already purified layers below; `frozen` layers go back to init.
- * `initRows`: every row's span also holds that row's init (weight decay, or a BatchNorm the export
- * folded into the conv). `precision`: the model's storage precision (rows fit to its rounding).
- */
-export async function purifyLayerwise(model: SequentialModel, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
-  o: { frozen?: number[]; backend?: Backend | string; admm?: AdmmOptions; initRows?: boolean; precision?: ModelPrecision; grossFactor?: number; solve?: Omit<SolveOptions, "erased" | "floor"> & { workers?: number } } = {}): Promise<LayerwisePurification> {
-  checkOptionNames("purifyLayerwise", o, ["frozen", "backend", "admm", "initRows", "precision", "grossFactor", "solve"]);
-  const plan = planLayers(model.input, model.layers);
-  if (contaminated.length !== plan.size || init.length !== plan.size) throw new ShapeError(`purifyLayerwise: parameters must have length ${plan.size}`);
-  checkFinite("purifyLayerwise", "init", init);
-  const be = await resolveBackend(o.backend);
-  contaminated = withStatisticsOf(plan, contaminated, init);
-  // NaN/Inf and gross values (1e38 from an exponent flip) are erasures, split over the whole model as purify() does
-  const { delta, erasures } = splitErasures(contaminated, init, o.grossFactor);
-  return layerwiseOnPlan(be, plan, contaminated, init, x, n, { delta, erasures, floors: layerFloors(plan, o.precision ?? "f64", init, contaminated) }, o);
-}
-
-/**
- * purifyLayerwise past its checks, on the model's plan: contaminated with its statistics at init's,
- * its change split into delta and erasures (plan indices, sorted) and the storage floors given, so
- * that purify() solves with the very split and floors it reports.
+ * Method (a), purify()'s "layerwise" and "patch" spans, on the model's plan: each trainable
+ * conv/dense layer, bottom-up, in the span of its augmented input patches computed through the
+ * already purified layers below; `frozen` layers go back to init. `initRows`: every row's span also
+ * holds that row's init (weight decay, or a BatchNorm the export folded into the conv). purify()
+ * gives contaminated with its statistics at init's, its change split into delta and erasures (plan
+ * indices, sorted) and the storage floors, so the fit uses the very split and floors it reports.
  */
 export async function layerwiseOnPlan(be: Backend, plan: ReturnType<typeof planLayers>, contaminated: Float64Array, init: Float64Array, x: Float64Array, n: number,
   split: { delta: Float64Array; erasures: number[]; floors: Float64Array | null },

@@ -97,7 +97,7 @@ function datasetLoss(be: Backend, plan: Plan, loss: LossName, theta: Buf, x: Buf
 
 /**
  * Minibatch training of theta (plan layout) on n inputs x (n x C x H x W, host) with validated
- * options: the one trainer of both entry points (trainSequential, and train() for the one-hidden-layer
+ * options: the one trainer behind train() (for a sequential model and for the one-hidden-layer
  * CNN through its plan). Batches come from one seeded shuffle per epoch.
  */
 export function trainPlan(be: Backend, plan: Plan, init: Float64Array, x: Float64Array, n: number, targets: ArrayLike<number>, o: PlanTraining): TrainResult {

@@ -5,7 +5,7 @@
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { OptionError, ShapeError, ValueError, checkFinite, checkOptionNames } from "../errors.js";
-import type { Evaluation, OptimizerName, SequentialModel, SequentialTrainOptions, TrainProgress, TrainResult } from "../deep/train.js";
+import type { Evaluation, OptimizerName, SequentialTrainOptions, TrainProgress, TrainResult } from "../deep/train.js";
 import { checkTrainable, evaluatePlan, planGradient, planTraining, trainPlan, updateMaskOf } from "../deep/train.js";
 import type { LossName } from "../model/loss.js";
 import { LOSS_NAMES, checkTargets } from "../model/loss.js";
@@ -77,22 +77,4 @@ export async function gradient(net: Network, params: Float64Array, data: Network
   checkFinite("gradient", "params", params);
   const g = planGradient(await resolveBackend(options.backend), view.plan, view.toPlan(params), data.values, data.samples, targets, loss);
   return view.fromPlan(g);
-}
-
-// The sequential model's earlier entry points, kept for callers: images and labels as arrays.
-
-/** train() on n images x (labels, or n x O targets for mse); returns the parameters. */
-export async function trainSequential(model: SequentialModel, init: Float64Array, x: Float64Array, targets: ArrayLike<number>, o: TrainOptions = {}): Promise<Float64Array> {
-  const view = viewOf(model), n = (o.loss ?? defaultLoss(view)) === "mse" ? targets.length / view.plan.output.C : targets.length;
-  return (await train(model, init, { samples: n, values: x }, targets, o)).params;
-}
-
-/** Test accuracy of theta on n images x with labels. */
-export async function evaluateSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<number> {
-  return (await evaluate(model, theta, { samples: labels.length, values: x }, labels, { loss: "cross-entropy", backend })).accuracy!;
-}
-
-/** Gradient of the mean cross-entropy over n images x with labels, length P. */
-export function gradientSequential(model: SequentialModel, theta: Float64Array, x: Float64Array, labels: ArrayLike<number>, backend?: Backend | string): Promise<Float64Array> {
-  return gradient(model, theta, { samples: labels.length, values: x }, labels, { loss: "cross-entropy", backend });
 }

@@ -13,8 +13,10 @@ export const COMMON: OptionSpec = {
   help: { type: "boolean", help: "show this help" },
 };
 
+export type ParsedOptions = Record<string, string | boolean | undefined>;
+
 /** Parsed values; an option with `multiple` gives a string[] (read it with `many`). */
-export function parse(command: string, argv: string[], spec: OptionSpec): Record<string, string | boolean | undefined> {
+export function parse(command: string, argv: string[], spec: OptionSpec): ParsedOptions {
   try {
     const { values } = parseArgs({
       args: argv,
@@ -22,7 +24,7 @@ export function parse(command: string, argv: string[], spec: OptionSpec): Record
       strict: true,
       allowPositionals: false,
     });
-    return values as Record<string, string | boolean | undefined>;
+    return values as ParsedOptions;
   } catch (e) {
     throw new OptionError(`${command}: ${(e as Error).message.replace(/\. To specify a positional.*$/, "")} (see: cnn-purify ${command} --help)`);
   }

@@ -6,7 +6,7 @@ import { OptionError } from "../errors.js";
 import { checkCalibrate } from "../files/check.js";
 import { CALIBRATION_MARGIN } from "../recover/detection.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, helpText, many, num, parse } from "./args.js";
+import { COMMON, choice, many, num } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
@@ -24,9 +24,7 @@ const spec: OptionSpec = {
 export const checkCalibrateCommand: Command = {
   summary: "calibrate check's statistical verdict on clean models of one recipe (approximate spans)",
   spec,
-  async run(argv, out) {
-    const v = parse("check-calibrate", argv, spec);
-    if (v.help) { out(helpText("check-calibrate", this.summary, spec)); return; }
+  async run(v, out) {
     const models = many(v.model);
     if (!models.length) throw new OptionError("check-calibrate: --model is required, once per clean model (see: cnn-purify check-calibrate --help)");
     for (const k of ["init", "data", "out"]) if (typeof v[k] !== "string" || v[k] === "") throw new OptionError(`check-calibrate: --${k} is required`);

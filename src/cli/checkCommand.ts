@@ -7,7 +7,7 @@ import type { CheckResult } from "../files/check.js";
 import { VERDICT_EXIT, checkModel } from "../files/check.js";
 import { SUBSPACE_NAMES } from "../recover/purify.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, helpText, many, num, parse } from "./args.js";
+import { COMMON, choice, many, num } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { FILE_SPEC, fileOptions, readInput, sameFile } from "./purifyInputs.js";
@@ -36,10 +36,8 @@ export function exitCodeOf(results: CheckResult[]): number {
 
 export const checkCommand: Command = {
   summary: "certify a checkpoint: consistent with its init and training data, or changed (and where)",
-  spec,
-  async run(argv, out) {
-    const v = parse("check", argv, spec);
-    if (v.help) { out(helpText("check", this.summary, spec) + CHECK_EXIT_CODES); return; }
+  spec, helpNote: CHECK_EXIT_CODES,
+  async run(v, out) {
     const models = many(v.model);
     if (!models.length) throw new OptionError("check: --model is required (see: cnn-purify check --help)");
     for (const k of ["init", "data"]) if (typeof v[k] !== "string" || v[k] === "") throw new OptionError(`check: --${k} is required (see: cnn-purify check --help)`);

@@ -11,16 +11,19 @@ import { heatMap, linePlot } from "../plot/svg.js";
 import { SUBSPACE_NAMES } from "../recover/purify.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES } from "../recover/solve.js";
 import { resolveBackend } from "../backend/index.js";
-import type { OptionSpec } from "./args.js";
-import { COMMON, choice, helpText, num, parse } from "./args.js";
+import type { OptionSpec, ParsedOptions } from "./args.js";
+import { COMMON, choice, num } from "./args.js";
 import { writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
 import { fmt, table } from "./table.js";
 
+/** A command: its options, parsed (and --help answered) by the dispatcher before run() sees them. */
 export interface Command {
   summary: string;
   spec: OptionSpec;
-  run(argv: string[], out: (s: string) => void): Promise<void>;
+  /** Text after the option list in --help (exit codes). */
+  helpNote?: string;
+  run(v: ParsedOptions, out: (s: string) => void): Promise<void>;
 }
 
 const syntheticSpec: OptionSpec = {
@@ -91,9 +94,7 @@ function syntheticTable(results: SyntheticResult[]): string {
 export const synthetic: Command = {
   summary: "teacher-student data, SGD training, contamination, purification: relative errors against the clean model",
   spec: syntheticSpec,
-  async run(argv, out) {
-    const v = parse("synthetic", argv, syntheticSpec);
-    if (v.help) { out(helpText("synthetic", this.summary, syntheticSpec)); return; }
+  async run(v, out) {
     const r = await runSynthetic(syntheticOptions("synthetic", v));
     if (typeof v.out === "string") writeSyntheticFiles(v.out, r);
     out(v.json ? JSON.stringify(r.summary) : syntheticTable([r]) +
@@ -107,9 +108,7 @@ const demoSpec: OptionSpec = { ...COMMON };
 export const demo: Command = {
   summary: "end-to-end purification on generated data, before/after table (the README's first command)",
   spec: demoSpec,
-  async run(argv, out) {
-    const v = parse("demo", argv, demoSpec);
-    if (v.help) { out(helpText("demo", this.summary, demoSpec)); return; }
+  async run(v, out) {
     const backend = await resolveBackend(choice("demo", "backend", v.backend, BACKEND_NAMES));
     const base = { p: 256, patches: 4, samples: 8, filters: 8, seed: 1 };
     const bar = new ProgressBar("demo", !v.json);
@@ -138,9 +137,7 @@ const phaseSpec: OptionSpec = {
 export const phase: Command = {
   summary: "phase transition of exact recovery over (n k / (p + 1), rho), and the linearized span against step size",
   spec: phaseSpec,
-  async run(argv, out) {
-    const v = parse("phase", argv, phaseSpec);
-    if (v.help) { out(helpText("phase", this.summary, phaseSpec)); return; }
+  async run(v, out) {
     const bar = new ProgressBar("phase");
     const quick = v.quick === true;
     const r = await runPhase({

@@ -7,7 +7,7 @@ import type { DetectionResult } from "../experiments/detection.js";
 import { DETECTION_MODELS, runDetection } from "../experiments/detection.js";
 import { linePlot } from "../plot/svg.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, helpText, num, parse } from "./args.js";
+import { COMMON, choice, num } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
@@ -57,9 +57,7 @@ export function detectionSvg(r: DetectionResult): string {
 export const detection: Command = {
   summary: "check's statistical verdict measured: detection and false-alarm rates on clean and changed models",
   spec,
-  async run(argv, out) {
-    const v = parse("detection", argv, spec);
-    if (v.help) { out(helpText("detection", this.summary, spec)); return; }
+  async run(v, out) {
     const dataset = choice("detection", "dataset", v.dataset, DATASET_NAMES), model = choice("detection", "model", v.model, DETECTION_MODELS);
     const opt = (k: string, min: number) => (v[k] === undefined ? undefined : num("detection", k, v[k], { int: true, min }));
     const bar = new ProgressBar(`detection (${dataset}, ${model})`, !v.json);

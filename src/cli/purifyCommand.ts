@@ -20,7 +20,7 @@ import { fileDigests } from "../files/check.js";
 import { VERSION } from "../version.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES } from "../recover/solve.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, helpText, num, parse } from "./args.js";
+import { COMMON, choice, num } from "./args.js";
 import type { Command } from "./commands.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
 import { FILE_SPEC, fileOptions, readInput, sameFile } from "./purifyInputs.js";
@@ -72,12 +72,13 @@ function outputBytes(r: FilePurifyResult, outFormat: string, precision: "f32" | 
   return encodeSafetensors(Object.fromEntries(Object.entries(file.tensors).map(([k, t]) => [k, { ...t, dtype: d }])), file.metadata);
 }
 
+export const EXIT_CODES = "\nexit codes: 0 success; 1 failure while running; 2 bad usage (unknown option, bad value, an output path equal to an input); " +
+  "3 a bad input file (unreadable, corrupt or truncated, wrong shapes, NaN in data, too large for memory)\n";
+
 export const purifyCommand: Command = {
   summary: "purify a contaminated model file given its init and training inputs; writes the purified model",
-  spec,
-  async run(argv, out) {
-    const v = parse("purify", argv, spec);
-    if (v.help) { out(helpText("purify", this.summary, spec) + EXIT_CODES); return; }
+  spec, helpNote: EXIT_CODES,
+  async run(v, out) {
     for (const k of ["model", "init", "data", "out"]) {
       if (typeof v[k] !== "string" || v[k] === "") throw new OptionError(`purify: --${k} is required (see: cnn-purify purify --help)`);
     }
@@ -132,6 +133,3 @@ export const purifyCommand: Command = {
     out(v.json ? JSON.stringify(summary) : table(["quantity", "value"], Object.entries(summary).map(([k, x]) => [k, typeof x === "number" && !Number.isInteger(x) ? x : Array.isArray(x) ? x.join("; ") : String(x)])));
   },
 };
-
-export const EXIT_CODES = "\nexit codes: 0 success; 1 failure while running; 2 bad usage (unknown option, bad value, an output path equal to an input); " +
-  "3 a bad input file (unreadable, corrupt or truncated, wrong shapes, NaN in data, too large for memory)\n";

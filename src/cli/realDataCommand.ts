@@ -15,7 +15,7 @@ import type { RealDataResult, RegimeResult, RegimeSpec } from "../experiments/re
 import { OptionError } from "../errors.js";
 import { linePlot } from "../plot/svg.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, helpText, num, parse } from "./args.js";
+import { COMMON, choice, num, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";
@@ -157,9 +157,7 @@ async function runAndReport(cmd: string, network: NetworkName, v: Record<string,
 export const realData: Command = {
   summary: "MNIST / Fashion-MNIST CNNs: outliers, bit flips and backdoors, purified beside naive baselines",
   spec,
-  async run(argv, out) {
-    const v = parse("mnist", argv, spec);
-    if (v.help) { out(helpText("mnist", this.summary, spec)); return; }
+  async run(v, out) {
     const network = choice("mnist", "network", v.network, NETWORK_NAMES);
     await runAndReport("mnist", network, v, out, v.regimes !== undefined ? parseRegimes(v.regimes) : undefined);
   },
@@ -178,9 +176,7 @@ const deepSpec: OptionSpec = {
 export const deep: Command = {
   summary: "two-conv-layer CNN on MNIST/Fashion: layerwise and linearized recovery beside baselines",
   spec: deepSpec,
-  async run(argv, out) {
-    const v = parse("deep", argv, deepSpec);
-    if (v.help) { out(helpText("deep", this.summary, deepSpec)); return; }
+  async run(v, out) {
     const [base] = defaultRegimes("mnist", v.quick === true, "multi-layer");
     const opt = (k: string, min: number, d: number) => (v[k] === undefined ? d : num("deep", k, v[k], { int: true, min }));
     await runAndReport("deep", "multi-layer", v, out, [{ ...base, samples: opt("samples", 1, base.samples), epochs: opt("epochs", 0, base.epochs) }]);

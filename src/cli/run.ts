@@ -2,6 +2,7 @@
 // failure while running, 2 bad usage (unknown command or option, bad value), 3 a bad input file;
 // check adds 4 (changed) and 5 (undetermined).
 import { CnnPurifyError, OptionError } from "../errors.js";
+import { helpText, parse } from "./args.js";
 import type { Command } from "./commands.js";
 import { demo, phase, synthetic } from "./commands.js";
 import { InputFileError } from "./files.js";
@@ -25,7 +26,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   const cmd = commands[name];
   try {
     if (!cmd) throw new OptionError(`unknown command "${name}" (known: ${Object.keys(commands).join(", ")})`);
-    await cmd.run(rest, out);
+    const v = parse(name, rest, cmd.spec);
+    if (v.help) out(helpText(name, cmd.summary, cmd.spec) + (cmd.helpNote ?? ""));
+    else await cmd.run(v, out);
     return 0;
   } catch (e) {
     if (e instanceof VerdictExit) return e.code;

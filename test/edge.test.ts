@@ -65,6 +65,8 @@ describe("edge bundle", () => {
       [{ ...body, init: ["a", ...body.init.slice(1)] }, 400, /init\[0\] is "a", expected a number/],
       [{ ...body, options: { workers: 4 } }, 400, /unknown option "workers"/],
       [{ ...body, shape: { ...body.shape, readout: "max" } }, 400, /unknown readout "max"/],
+      // an unknown span was purified in the auto span (200) before the span rule checked the name
+      [{ ...body, options: { subspace: "pca" } }, 400, /unknown subspace "pca" for the one-hidden-layer model \(known: auto, patch, linearized, relinearized\)/],
     ];
     for (const [b, status, msg] of cases) {
       const res: Response = await h(post(b));
@@ -101,6 +103,7 @@ describe("edge JSON: a sequential CNN", () => {
       [{ shape: null, init: body.init, contaminated: body.contaminated, data: body.data }, /"shape" must be \{ patchDim/],
       [{ shape: { patchDim: 4 }, init: body.init, contaminated: body.contaminated, data: body.data }, /shape/],
       [{ ...body, options: { trainedReadout: false } }, /unknown option "trainedReadout" \(known: .*frozen\)/],
+      [{ ...body, options: { frozen, subspace: "patch" } }, /unknown subspace "patch" for a sequential model/],
       [{ ...body, data: { samples: n, values: body.data.values.slice(1) } }, /data has \d+ values for 4 samples/],
     ] as Array<[unknown, RegExp]>) {
       const r: Response = await createPurifyHandler()(post(b));

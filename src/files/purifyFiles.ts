@@ -167,15 +167,14 @@ function fileProblem(p: Parts): FileProblem {
   const { model, options: o } = p, seq = model.kind === "sequential";
   const net: Network = seq ? model.model : model.spec.shape, image = seq ? undefined : model.spec.image, { plan } = viewOf(net);
   // the exact spans: each row's own span, which init rows extend
-  const exact = seq ? "layerwise" : "patch", names = [exact, "linearized", "relinearized"], requested = o.subspace ?? "auto";
-  if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`subspace ${requested} is not a span of ${seq ? "a multi-layer CNN" : "the one-hidden-layer model"}: auto, ${names.join(", ")}`);
+  const exact = seq ? "layerwise" : "patch";
   const frozen = viewOf(net, { frozen: o.frozen }, "", "--trained-readout").frozen;
   const wSize = seq ? 0 : layoutOf(model.spec.shape).wSize;
   const readout = seq ? null : o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, wSize)
     : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
   // a layer's tensors in the file (the one-hidden model's entries by the caller's index)
   const layerTensors = (i: number) => { const l = plan.layers[i]; return seq ? model.tensorNames(l.offset, l.offset + l.params) : i ? model.tensorNames(wSize, model.theta.length) : model.tensorNames(0, wSize); };
-  const choice = chooseSpan(net, p.n, { requested, trainedReadout: readout?.trained, frozen, weightDecay: o.initRows, memoryLimit: p.memoryLimit, layerTensors });
+  const choice = chooseSpan(net, p.n, { requested: o.subspace, trainedReadout: readout?.trained, frozen, weightDecay: o.initRows, memoryLimit: p.memoryLimit, layerTensors });
   const subspace = choice.subspace as SubspaceName, precision = storagePrecision(model.dtypes);
   if (o.initRows && subspace !== exact) throw new OptionError(`init rows extend the ${exact} span; this purification uses the ${subspace} span (${choice.reason})`);
   const maxIter = o.maxIter ?? (subspace === exact ? SPAN_RULE.exactMaxIter : SPAN_RULE.approximateMaxIter);

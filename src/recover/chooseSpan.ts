@@ -1,6 +1,7 @@
 // The defaults that choose the method, in one place: which span `auto` purifies in, whether the
 // readout was trained, how long ADMM runs, and the warnings an explicit choice earns when its span
 // cannot remove anything. Every threshold is here, with the measurement it comes from.
+import { OptionError } from "../errors.js";
 import type { Network } from "../model/planView.js";
 import { isSequential, viewOf } from "../model/planView.js";
 import { planMemoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
@@ -79,9 +80,13 @@ function linearizedChoice(nO: number, P: number, why: string, fits: (s: string) 
  * explicit span is kept, with warnings naming the layers it covers (`layerTensors`: tensor names).
  */
 export function chooseSpan(net: Network, samples: number,
-  o: { requested?: string; trainedReadout?: boolean; frozen?: number[]; weightDecay?: boolean; memoryLimit?: number; layerTensors?: (layer: number) => string[] } = {}): SpanChoice {
+  o: { requested?: string; trainedReadout?: boolean; frozen?: number[]; weightDecay?: boolean; memoryLimit?: number; layerTensors?: (layer: number) => string[]; where?: string } = {}): SpanChoice {
   const seq = isSequential(net), view = viewOf(net, o);
   const { plan, frozen, caller } = view, exact: SpanName = seq ? "layerwise" : "patch";
+  const requested = o.requested ?? "auto", names = [exact, "linearized", "relinearized"];
+  if (requested !== "auto" && !names.includes(requested)) {
+    throw new OptionError(`${o.where ? `${o.where}: ` : ""}unknown subspace "${requested}" for ${seq ? "a sequential" : "the one-hidden-layer"} model (known: auto, ${names.join(", ")})`);
+  }
   const readout = plan.layers.reduce((k, l, i) => (l.rows ? i : k), -1);
   // the weight-decay column (init row) is one more column of a layer's span, not more data: the ratio is the data's
   const trained = plan.layers.flatMap((l, i) => (l.rows && !frozen.includes(i) ? [{ i, type: l.spec.type, data: samples * l.output.H * l.output.W, row: l.rowLength }] : []))
@@ -94,7 +99,7 @@ export function chooseSpan(net: Network, samples: number,
     .map((r) => `the ${exact} span covers R^${r.row} for ${rowsOf(r)} (${fmt(r.cols)} patches >= ${fmt(r.row)}; ${tensors(r.i) || `layer ${r.i}`}): nothing can be removed there`);
   let P = 0;
   for (const [i, l] of plan.layers.entries()) if (!frozen.includes(i)) for (let j = l.offset; j < l.offset + l.params; j++) if (caller[j] >= 0) P++;
-  const O = plan.output.C, nO = samples * O, requested = o.requested ?? "auto";
+  const O = plan.output.C, nO = samples * O;
   if (requested === exact) return { subspace: exact, reason: `${exact} span as asked`, warnings: coverWarnings, covers: coverWarnings.length > 0 };
   if (requested === "linearized" || requested === "relinearized") {
     const warnings = linearizedWarnings(nO, P);

@@ -276,12 +276,10 @@ export class Purifier {
     checkOptionNames(where, options, PURIFY_OPTIONS);
     const { shape, model, init, data } = options;
     if (!init || !data || !shape === !model) throw new OptionError(`${where}: options.init, options.data and one of options.shape (one-hidden-layer) or options.model (sequential) are required`);
-    const requested = options.subspace ?? "auto", names = shape ? SUBSPACE_NAMES : SEQUENTIAL_SUBSPACES;
-    if (requested !== "auto" && !names.includes(requested)) throw new OptionError(`${where}: unknown subspace "${requested}" for ${shape ? "the one-hidden-layer" : "a sequential"} model (known: auto, ${names.join(", ")})`);
     const net = (shape ?? model)!, view = viewOf(net, options, where), size = view.index.length;
     checkInputs(where, net, data);
     const what = shape ? ` (K ${shape.filters} x (p ${shape.patchDim} + 1) + beta ${layoutOf(shape).betaSize})` : "";
-    const choice = chooseSpan(net, data.samples, { requested, trainedReadout: options.trainedReadout, frozen: options.frozen, weightDecay: options.weightDecay });
+    const choice = chooseSpan(net, data.samples, { requested: options.subspace, where, trainedReadout: options.trainedReadout, frozen: options.frozen, weightDecay: options.weightDecay });
     for (const [name, v] of [["init", init], ["clean", options.clean]] as const) {
       if (v && v.length !== size) throw new ShapeError(`${where}: ${name} has length ${v.length}, expected ${size} parameters${what}`);
     }

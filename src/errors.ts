@@ -36,6 +36,9 @@ export class InputFileError extends CnnPurifyError {
   constructor(message: string) { super("E_INPUT", message); }
 }
 
+/** A value as a message shows it: numbers as written (NaN, Infinity), anything else as JSON ("false", null, [1]). */
+export const shown = (v: unknown): string => (typeof v === "number" ? String(v) : JSON.stringify(v));
+
 /** Throws OptionError if `options` has a key outside `allowed`; `where` names the function. */
 export function checkOptionNames(where: string, options: object | undefined, allowed: readonly string[]): void {
   if (options === undefined) return;

@@ -67,6 +67,7 @@ describe("edge bundle", () => {
       [{ ...body, shape: { ...body.shape, readout: "max" } }, 400, /unknown readout "max"/],
       // an unknown span was purified in the auto span (200) before the span rule checked the name
       [{ ...body, options: { subspace: "pca" } }, 400, /unknown subspace "pca" for the one-hidden-layer model \(known: auto, patch, linearized, relinearized\)/],
+      [{ ...body, options: { trainedReadout: "false" } }, 400, /trainedReadout must be true or false, got "false"/],
     ];
     for (const [b, status, msg] of cases) {
       const res: Response = await h(post(b));
@@ -104,6 +105,8 @@ describe("edge JSON: a sequential CNN", () => {
       [{ shape: { patchDim: 4 }, init: body.init, contaminated: body.contaminated, data: body.data }, /shape/],
       [{ ...body, options: { trainedReadout: false } }, /unknown option "trainedReadout" \(known: .*frozen\)/],
       [{ ...body, options: { frozen, subspace: "patch" } }, /unknown subspace "patch" for a sequential model/],
+      // sized by the span rule before purify(): a frozen that is no list was a 500 (TypeError) there
+      [{ ...body, options: { frozen: 5 } }, /frozen must be a list of layer indices, got 5/],
       [{ ...body, data: { samples: n, values: body.data.values.slice(1) } }, /data has \d+ values for 4 samples/],
     ] as Array<[unknown, RegExp]>) {
       const r: Response = await createPurifyHandler()(post(b));

@@ -80,6 +80,22 @@ describe("typed errors that name the problem", () => {
     await expect(purify(seq.init, { ...seq, trainedReadout: false })).rejects.toThrow(/trainedReadout is for the one-hidden-layer model/);
     await expect(purify(c, { shape, init, data, frozen: [0] })).rejects.toThrow(/frozen layers are for sequential models/);
     await expect(purify(seq.init.subarray(1), seq)).rejects.toThrow(/contaminated has length 27, expected 28 parameters/);
+    // options of the wrong type (as JSON callers send them) were taken as they read: "false" as true,
+    // a negative ADMM cap ran nothing, a grossFactor below 1 erased the whole change
+    for (const [bad, msg] of [
+      [{ trainedReadout: "false" }, /trainedReadout must be true or false, got "false"/],
+      [{ weightDecay: "yes" }, /weightDecay must be true or false, got "yes"/],
+      [{ polish: 0 }, /polish must be true or false, got 0/],
+      [{ grossFactor: -1 }, /grossFactor must be a number > 1 .*got -1/],
+      [{ grossFactor: NaN }, /grossFactor must be a number > 1 .*got NaN/],
+      [{ admm: { maxIter: -5 } }, /admm.maxIter must be an integer >= 1, got -5/],
+      [{ admm: { maxIter: "x" } }, /admm.maxIter must be an integer >= 1, got "x"/],
+      [{ admm: { alpha: 2.5 } }, /admm.alpha must be a number in \(0, 2\), got 2.5/],
+      [{ admm: { tol: 1 } }, /admm: unknown option "tol" \(known: maxIter, absTol/],
+      [{ admm: 150 }, /admm must be an object/],
+    ] as Array<[object, RegExp]>) await expect(purify(c, { shape, init, data, ...bad })).rejects.toThrow(msg);
+    await expect(purify(seq.init, { ...seq, frozen: 5 as never })).rejects.toThrow(/frozen must be a list of layer indices, got 5/);
+    await expect(purify(seq.init, { ...seq, frozen: ["a"] as never })).rejects.toThrow(/frozen must be a list of layer indices, got \["a"\]/);
     expect(Array.from(c.subarray(1))).toEqual(Array.from(before.subarray(1)));
     expect(Array.from(init)).toEqual(Array.from(initCopy));
   });

@@ -1,7 +1,7 @@
 // A model of the one family seen as its plan, the layout every trainer, attack and span works in:
 // the one-hidden-layer CNN through its parameter permutation (src/model/asSequential.ts), its inputs
 // the samples' patch matrices; a sequential model as it is, its inputs images.
-import { OptionError, ShapeError, checkFinite } from "../errors.js";
+import { OptionError, ShapeError, checkFinite, shown } from "../errors.js";
 import type { SequentialModel } from "../deep/train.js";
 import { planLayers } from "../deep/sequential.js";
 import { oneHiddenAsSequential } from "./asSequential.js";
@@ -26,8 +26,10 @@ export const isSequential = (net: Network): net is SequentialModel => "layers" i
  * on the other family; `readout` names the one-hidden option as the caller's users know it.
  */
 export function viewOf(net: Network, trained: { trainedReadout?: boolean; frozen?: number[] } = {}, where?: string, readout = "trainedReadout"): PlanView {
-  const seq = isSequential(net), at = where ? `${where}: ` : "";
-  if (where !== undefined && (seq ? trained.trainedReadout !== undefined : trained.frozen?.length)) {
+  const seq = isSequential(net), at = where ? `${where}: ` : "", { trainedReadout: readoutTrained, frozen } = trained;
+  if (where !== undefined && readoutTrained !== undefined && typeof readoutTrained !== "boolean") throw new OptionError(`${at}${readout} must be true or false, got ${shown(readoutTrained)}`);
+  if (where !== undefined && frozen !== undefined && !(Array.isArray(frozen) && frozen.every(Number.isInteger))) throw new OptionError(`${at}frozen must be a list of layer indices, got ${shown(frozen)}`);
+  if (where !== undefined && (seq ? readoutTrained !== undefined : frozen?.length)) {
     throw new OptionError(`${at}${seq ? `${readout} is for the one-hidden-layer model; a sequential model's untrained layers are frozen` : `frozen layers are for sequential models; the one-hidden-layer model's untrained readout is ${readout}`}`);
   }
   const view = seq ? planOf({ model: net, frozen: trained.frozen }) : planOf({ shape: net, trainedReadout: trained.trainedReadout });

@@ -6,6 +6,7 @@ import type { Buf, Buf32 } from "../backend/types.js";
 import type { GramFactor } from "../linalg/cholesky.js";
 import { Cholesky } from "../linalg/cholesky.js";
 import type { LinearOperator } from "./operator.js";
+import { OptionError, checkOptionNames, shown } from "../errors.js";
 
 export interface AdmmOptions {
   /** Iteration cap (default 5000; polishing finishes the job when the support is found). */
@@ -13,7 +14,7 @@ export interface AdmmOptions {
   /** Absolute and relative tolerances of Boyd et al. section 3.3 (defaults 1e-12, 1e-10). */
   absTol?: number;
   relTol?: number;
-  /** Over-relaxation in [1, 1.8] (default 1.6). */
+  /** Over-relaxation in (0, 2), usually 1.5-1.8 (default 1.6). */
   alpha?: number;
   /** Initial penalty; default 1 / rms(r) per problem. */
   mu?: number;
@@ -35,6 +36,25 @@ export interface AdmmOptions {
   erased?: Array<Int32Array | null>;
   /** Called every 25 iterations with the worst problem's residuals. */
   onIteration?: (it: number, primal: number, dual: number, done: number) => void;
+}
+
+/** The ADMM options a purification's caller sets (the solver supplies warm starts, erasures and callbacks itself). */
+export const ADMM_OPTION_NAMES = ["maxIter", "absTol", "relTol", "alpha", "mu", "stallTol", "balance"] as const;
+
+/**
+ * Checks a caller's ADMM options once at a public boundary: their names, and numbers that would
+ * make the iteration meaningless (a negative cap ran no iteration and reported -10; "x" reported NaN).
+ */
+export function checkAdmmOptions(where: string, o: unknown): void {
+  if (o === undefined) return;
+  if (!o || typeof o !== "object" || Array.isArray(o)) throw new OptionError(`${where}: admm must be an object with any of ${ADMM_OPTION_NAMES.join(", ")}`);
+  checkOptionNames(`${where}: admm`, o, ADMM_OPTION_NAMES);
+  const v = o as Record<string, unknown>, bad = (k: string, want: string) => new OptionError(`${where}: admm.${k} must be ${want}, got ${shown(v[k])}`);
+  if (v.maxIter !== undefined && !(Number.isInteger(v.maxIter) && (v.maxIter as number) >= 1)) throw bad("maxIter", "an integer >= 1");
+  for (const k of ["absTol", "relTol", "stallTol"]) if (v[k] !== undefined && !(typeof v[k] === "number" && (v[k] as number) >= 0 && Number.isFinite(v[k]))) throw bad(k, "a finite number >= 0");
+  if (v.mu !== undefined && !(typeof v.mu === "number" && v.mu > 0 && Number.isFinite(v.mu))) throw bad("mu", "a finite number > 0");
+  if (v.alpha !== undefined && !(typeof v.alpha === "number" && v.alpha > 0 && v.alpha < 2)) throw bad("alpha", "a number in (0, 2)");
+  if (v.balance !== undefined && typeof v.balance !== "boolean") throw bad("balance", "true or false");
 }
 
 export interface LadSolution {

@@ -81,7 +81,8 @@ function linearizedChoice(nO: number, P: number, why: string, fits: (s: string) 
  */
 export function chooseSpan(net: Network, samples: number,
   o: { requested?: string; trainedReadout?: boolean; frozen?: number[]; weightDecay?: boolean; memoryLimit?: number; layerTensors?: (layer: number) => string[]; where?: string } = {}): SpanChoice {
-  const seq = isSequential(net), view = viewOf(net, o);
+  // the family's options checked here too: the edge handler sizes a request by this rule before purify() sees it
+  const seq = isSequential(net), view = viewOf(net, o, o.where ?? "");
   const { plan, frozen, caller } = view, exact: SpanName = seq ? "layerwise" : "patch";
   const requested = o.requested ?? "auto", names = [exact, "linearized", "relinearized"];
   if (requested !== "auto" && !names.includes(requested)) {

@@ -9,7 +9,7 @@
 //   "relinearized": the union of the linearized spans at init and at a first-pass purified model.
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
-import { OptionError, ShapeError, checkFinite, checkOptionNames } from "../errors.js";
+import { OptionError, ShapeError, checkFinite, checkOptionNames, shown } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { uploadAugmented } from "../model/data.js";
 import { preciseStatistics, withStatisticsOf } from "../deep/sequential.js";
@@ -18,6 +18,7 @@ import type { SequentialModel } from "../deep/train.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
 import type { AdmmOptions } from "./admm.js";
+import { checkAdmmOptions } from "./admm.js";
 import type { LinearOperator } from "./operator.js";
 import { AppendColumnOperator, PatchSpanOperator } from "./operator.js";
 import type { LayerReport } from "../deep/layerwise.js";
@@ -286,10 +287,15 @@ export class Purifier {
     checkFinite(where, "init", init);
     if (options.clean) checkFinite(where, "clean", options.clean);
     const subspace = choice.subspace as SubspaceName;
-    if ((options.workers ?? 1) > 1 && isLinearized(subspace)) choice.warnings.push(`workers split the patch and layerwise spans' row problems; the ${subspace} span runs on one thread`);
+    // JSON callers (the edge handler) send strings and nulls: "false" would have read as true
+    for (const k of ["weightDecay", "polish"] as const) if (options[k] !== undefined && typeof options[k] !== "boolean") throw new OptionError(`${where}: ${k} must be true or false, got ${shown(options[k])}`);
+    const { grossFactor: gross } = options;
+    if (gross !== undefined && !(typeof gross === "number" && gross > 1)) throw new OptionError(`${where}: grossFactor must be a number > 1 (robust scales of the change), got ${shown(gross)}`);
+    checkAdmmOptions(where, options.admm);
     if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
       throw new OptionError(`${where}: workers must be an integer >= 1, got ${options.workers}`);
     }
+    if ((options.workers ?? 1) > 1 && isLinearized(subspace)) choice.warnings.push(`workers split the patch and layerwise spans' row problems; the ${subspace} span runs on one thread`);
     // asked for workers where none can start: said at once, whether or not this problem would split
     if ((options.workers ?? 1) > 1 && !isLinearized(subspace) && !hasWorkers()) {
       throw new OptionError(`${where}: workers > 1 needs worker support, which this runtime's entry point does not provide (use the Node or browser build)`);

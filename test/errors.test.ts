@@ -100,6 +100,19 @@ describe("typed errors that name the problem", () => {
     expect(Array.from(init)).toEqual(Array.from(initCopy));
   });
 
+  it("the span rule, the memory estimate and the span fit refuse bad arguments by name (they answered before)", async () => {
+    const { chooseSpan } = await import("../src/recover/chooseSpan.js");
+    const { memoryEstimate } = await import("../src/recover/memory.js");
+    const { spanFit } = await import("../src/recover/report.js");
+    expect(() => chooseSpan(shape, 0)).toThrow(/chooseSpan: samples must be an integer >= 1, got 0/);
+    expect(() => chooseSpan(shape, NaN)).toThrow(ValueError);
+    expect(() => chooseSpan(shape, 3, { requested: "pca" })).toThrow(/unknown subspace "pca" for the one-hidden-layer model/);
+    expect(() => memoryEstimate(shape, 3, "pca")).toThrow(/memoryEstimate: unknown subspace "pca"/);
+    expect(() => memoryEstimate(shape, -1, "patch")).toThrow(/memoryEstimate: samples must be an integer >= 1, got -1/);
+    expect(() => spanFit(init, init.subarray(1), init)).toThrow(ShapeError);
+    expect(chooseSpan(shape, 1).subspace).toBe("patch"); // n k / (p + 1) = 2 / 6
+  });
+
   it("contamination options", () => {
     expect(() => sparseOutliers(init, { rho: 1.5 })).toThrow(/rho must be in \[0, 1\], got 1.5/);
     expect(() => bitFlips(init, { rate: 0.1, bits: "upper" as never })).toThrow(/unknown bits "upper"/);

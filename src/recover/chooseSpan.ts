@@ -1,7 +1,7 @@
 // The defaults that choose the method, in one place: which span `auto` purifies in, whether the
 // readout was trained, how long ADMM runs, and the warnings an explicit choice earns when its span
 // cannot remove anything. Every threshold is here, with the measurement it comes from.
-import { OptionError } from "../errors.js";
+import { OptionError, checkInt } from "../errors.js";
 import type { Network } from "../model/planView.js";
 import { isSequential, viewOf } from "../model/planView.js";
 import { planMemoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
@@ -82,6 +82,7 @@ function linearizedChoice(nO: number, P: number, why: string, fits: (s: string) 
 export function chooseSpan(net: Network, samples: number,
   o: { requested?: string; trainedReadout?: boolean; frozen?: number[]; weightDecay?: boolean; memoryLimit?: number; layerTensors?: (layer: number) => string[]; where?: string } = {}): SpanChoice {
   // the family's options checked here too: the edge handler sizes a request by this rule before purify() sees it
+  checkInt(o.where ?? "chooseSpan", "samples", samples);
   const seq = isSequential(net), view = viewOf(net, o, o.where ?? "");
   const { plan, frozen, caller } = view, exact: SpanName = seq ? "layerwise" : "patch";
   const requested = o.requested ?? "auto", names = [exact, "linearized", "relinearized"];

@@ -1,6 +1,7 @@
 // How much working memory purify() needs, from the problem's dimensions alone, so that callers
 // (the CLI, the edge handler) can refuse a request up front with the number instead of failing
 // midway when WebAssembly memory cannot grow.
+import { OptionError, checkInt } from "../errors.js";
 import type { Network } from "../model/planView.js";
 import { viewOf } from "../model/planView.js";
 import type { planLayers } from "../deep/sequential.js";
@@ -15,6 +16,9 @@ type Plan = ReturnType<typeof planLayers>;
  * model's patch span is the layerwise method on its plan).
  */
 export function memoryEstimate(net: Network, samples: number, subspace: string): number {
+  checkInt("memoryEstimate", "samples", samples);
+  const spans = ["patch", "layerwise", "linearized", "relinearized"];
+  if (!spans.includes(subspace)) throw new OptionError(`memoryEstimate: unknown subspace "${subspace}" (known: ${spans.join(", ")})`);
   return planMemoryEstimate(viewOf(net).plan, samples, subspace === "patch" ? "layerwise" : subspace);
 }
 

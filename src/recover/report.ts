@@ -1,5 +1,6 @@
 // Measures for purification reports: recovery errors by parameter group, the residual threshold
 // that separates "explained by the span" from "contaminated", and detection precision/recall.
+import { ShapeError } from "../errors.js";
 import type { ModelShape } from "../model/shape.js";
 import { layoutOf } from "../model/shape.js";
 
@@ -81,6 +82,9 @@ export function flaggedEntries(residual: Float64Array, B: number, len: number, c
  * approximate one leaves the part of the update outside it. `flagged` is the fraction set aside.
  */
 export function spanFit(contaminated: ArrayLike<number>, init: ArrayLike<number>, purified: ArrayLike<number>): { unexplained: number; flagged: number } {
+  if (contaminated.length !== init.length || purified.length !== init.length) {
+    throw new ShapeError(`spanFit: contaminated, init and purified have lengths ${contaminated.length}, ${init.length}, ${purified.length}; they must be one model's`);
+  }
   const res = new Float64Array(init.length);
   let finite = 0;
   for (let i = 0; i < init.length; i++) {

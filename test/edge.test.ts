@@ -115,3 +115,27 @@ describe("edge JSON: a sequential CNN", () => {
     }
   });
 });
+
+describe("edge files: the options part", () => {
+  it("names a bad option by the name the caller sent (maxIter, initRows), with a 400 before anything is solved", async () => {
+    const { createPurifyHandler } = await import(EDGE.href);
+    const dir = new URL("./fixtures/pytorch/one-hidden/", import.meta.url);
+    const form = (options: unknown) => {
+      const f = new FormData();
+      for (const name of ["model.pt", "init.pt", "data.npy"]) f.append(name.split(".")[0], new Blob([readFileSync(new URL(name, dir))]), name);
+      f.append("options", JSON.stringify(options));
+      return new Request("http://edge.test/purify", { method: "POST", body: f });
+    };
+    // before, these reached purify() and came back as admm.maxIter and weightDecay, names the caller never sent
+    for (const [options, msg] of [
+      [{ maxIter: "150" }, /^maxIter must be an integer >= 1, got "150"$/],
+      [{ maxIter: 0 }, /^maxIter must be an integer >= 1, got 0$/],
+      [{ initRows: 1 }, /^initRows must be true or false, got 1$/],
+      [{ bogus: 1 }, /^unknown option "bogus" \(known: subspace, .*initRows\)$/],
+    ] as Array<[unknown, RegExp]>) {
+      const res: Response = await createPurifyHandler()(form(options));
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toMatch(msg);
+    }
+  });
+});

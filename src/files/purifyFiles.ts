@@ -6,7 +6,7 @@
 import { resolveBackend } from "../backend/index.js";
 import type { Backend } from "../backend/types.js";
 import { planLayers, withStatisticsOf } from "../deep/sequential.js";
-import { InputFileError, OptionError } from "../errors.js";
+import { InputFileError, OptionError, shown } from "../errors.js";
 import type { ModelFormat, OpenedModel } from "../io/modelSource.js";
 import { MODEL_EXTENSIONS, formatOfName, openModel } from "../io/modelSource.js";
 import type { WriteBack } from "../io/storedModel.js";
@@ -124,6 +124,9 @@ export function openFileProblem(files: ModelFiles, options: FilePurifyOptions = 
   for (const k of Object.keys(options)) {
     if (!(FILE_OPTION_NAMES as readonly string[]).includes(k)) throw new OptionError(`unknown option "${k}" (known: ${FILE_OPTION_NAMES.join(", ")})`);
   }
+  // the options purify() would check under its own names (admm.maxIter, weightDecay), checked by theirs
+  if (options.maxIter !== undefined && !(Number.isInteger(options.maxIter) && options.maxIter >= 1)) throw new OptionError(`maxIter must be an integer >= 1, got ${shown(options.maxIter)}`);
+  if (options.initRows !== undefined && typeof options.initRows !== "boolean") throw new OptionError(`initRows must be true or false, got ${shown(options.initRows)}`);
   if ((files.evalData === undefined) !== (files.evalLabels === undefined)) throw new OptionError("eval data and eval labels go together");
   const format = modelFormat(files.model);
   if (modelFormat(files.init) !== format) throw new InputFileError(`${labelOf(files.init)}: the init must be a .${format} file like the model`);

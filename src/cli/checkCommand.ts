@@ -5,16 +5,14 @@ import { BACKEND_NAMES } from "../backend/types.js";
 import { OptionError } from "../errors.js";
 import type { CheckResult } from "../files/check.js";
 import { VERDICT_EXIT, checkModel } from "../files/check.js";
-import { SUBSPACE_NAMES } from "../recover/purify.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, many, num } from "./args.js";
+import { COMMON, choice, many } from "./args.js";
 import type { Command } from "./commands.js";
 import { writeFileAtomic } from "./files.js";
 import { FILE_SPEC, fileOptions, readInput, sameFile } from "./purifyInputs.js";
 import { parseInput } from "../files/inputs.js";
 import type { Calibration } from "../recover/detection.js";
 import { parseCalibration } from "../recover/detection.js";
-import type { FilePurifyOptions } from "../files/purifyFiles.js";
 import { SpanCache } from "../files/purifyFiles.js";
 import { table } from "./table.js";
 

@@ -20,7 +20,7 @@ import { fileDigests } from "../files/check.js";
 import { VERSION } from "../version.js";
 import { ARITHMETIC_NAMES, SOLVER_NAMES } from "../recover/solve.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, num } from "./args.js";
+import { COMMON, choice } from "./args.js";
 import type { Command } from "./commands.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
 import { FILE_SPEC, fileOptions, readInput, sameFile } from "./purifyInputs.js";

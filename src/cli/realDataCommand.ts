@@ -15,7 +15,7 @@ import type { RealDataResult, RegimeResult, RegimeSpec } from "../experiments/re
 import { OptionError } from "../errors.js";
 import { linePlot } from "../plot/svg.js";
 import type { OptionSpec } from "./args.js";
-import { COMMON, choice, num, parse } from "./args.js";
+import { COMMON, choice, num } from "./args.js";
 import type { Command } from "./commands.js";
 import { InputFileError, writeFileAtomic } from "./files.js";
 import { ProgressBar } from "./progress.js";

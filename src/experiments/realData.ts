@@ -13,7 +13,7 @@ import { OptionError, checkOptionNames } from "../errors.js";
 import { reluFlipRate } from "../deep/patterns.js";
 import type { ImageShape, ModelShape } from "../model/shape.js";
 import type { AdmmOptions } from "../recover/admm.js";
-import type { Network, NetworkInputs } from "../model/planView.js";
+import type { NetworkInputs } from "../model/planView.js";
 import { inputsOf, isSequential, viewOf } from "../model/planView.js";
 import { bestBaseline } from "../recover/baselines.js";
 import type { Purifier, PurifyOptions, PurifyResult, SubspaceName } from "../recover/purify.js";

@@ -15,7 +15,7 @@ import { memoryEstimate } from "../recover/memory.js";
 import type { SpanChoice } from "../recover/chooseSpan.js";
 import { SPAN_RULE, chooseReadout, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
 import { spanFit } from "../recover/report.js";
-import type { ModelPrecision, PurifyOptions, PurifyReport, SubspaceName } from "../recover/purify.js";
+import type { ModelPrecision, PurifyReport, SubspaceName } from "../recover/purify.js";
 import { Purifier } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
 import type { ModelShape } from "../model/shape.js";

@@ -2,12 +2,15 @@
 // random bits, normals by Box-Muller. The same seed gives the same stream in every runtime.
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
+import { ValueError, shown } from "./errors.js";
 
 export class Rng {
   private readonly gen: ReturnType<typeof xoroshiro128plus>;
   private spare = NaN;
 
   constructor(seed: number) {
+    // every seed option of the package arrives here: "x" or 1.5 would have seeded silently as 0 or 1
+    if (!Number.isInteger(seed)) throw new ValueError(`seed must be an integer, got ${shown(seed)}`);
     this.gen = xoroshiro128plus(seed | 0);
   }
 

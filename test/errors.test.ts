@@ -113,6 +113,22 @@ describe("typed errors that name the problem", () => {
     expect(chooseSpan(shape, 1).subspace).toBe("patch"); // n k / (p + 1) = 2 / 6
   });
 
+  it("seeds, step sizes and the experiments' options are checked, not read as they come", async () => {
+    const { Rng } = await import("../src/random.js");
+    const { runSynthetic } = await import("../src/experiments/synthetic.js");
+    const { runPhase } = await import("../src/experiments/phase.js");
+    // a seed of "x" or 1.5 seeded silently as 0 or 1; "0.1" as a step size was named as 0.1
+    expect(() => new Rng(1.5)).toThrow(/seed must be an integer, got 1.5/);
+    expect(() => initParams(shape, { seed: "x" as never })).toThrow(/seed must be an integer, got "x"/);
+    const targets = [0.1, 0.2, 0.3];
+    await expect(train(shape, init, data, targets, { seed: "x" as never, epochs: 1 })).rejects.toThrow(ValueError);
+    await expect(train(shape, init, data, targets, { lr: "0.1" as never, epochs: 1 })).rejects.toThrow(/train: lr must be a finite number >= 0, got "0.1"/);
+    // unknown experiment options were ignored
+    await expect(runSynthetic({ p: 8, filter: 2 } as never)).rejects.toThrow(/runSynthetic: unknown option "filter"/);
+    await expect(runPhase({ seeds: 0 })).rejects.toThrow(/runPhase: seeds must be an integer >= 1, got 0/);
+    await expect(runPhase({ rho: [0.1] } as never)).rejects.toThrow(/runPhase: unknown option "rho"/);
+  });
+
   it("contamination options", () => {
     expect(() => sparseOutliers(init, { rho: 1.5 })).toThrow(/rho must be in \[0, 1\], got 1.5/);
     expect(() => bitFlips(init, { rate: 0.1, bits: "upper" as never })).toThrow(/unknown bits "upper"/);

@@ -7,7 +7,7 @@
 // row [w ; b] moves only inside the span of its layer's augmented input patches at the iterates;
 // weight decay adds the init row. Adam divides coordinates by different scales and breaks this.
 import type { Backend, Buf } from "../backend/types.js";
-import { OptionError, ValueError, checkInt } from "../errors.js";
+import { OptionError, ValueError, checkInt, shown } from "../errors.js";
 import type { LossName } from "../model/loss.js";
 import { LOSS_NAMES, accuracy, checkTargets, lossOf } from "../model/loss.js";
 import { Rng } from "../random.js";
@@ -191,7 +191,7 @@ export function planTraining(where: string, plan: Plan, n: number, targets: Arra
   checkInt(where, "batchSize", batchSize);
   const lr = o.lr ?? 0.05, momentum = o.momentum ?? 0.9, weightDecay = o.weightDecay ?? 0;
   for (const [k, v] of [["lr", lr], ["momentum", momentum], ["weightDecay", weightDecay]] as const) {
-    if (!Number.isFinite(v) || v < 0) throw new ValueError(`${where}: ${k} must be a finite number >= 0, got ${v}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new ValueError(`${where}: ${k} must be a finite number >= 0, got ${shown(v)}`);
   }
   return { loss, optimizer, epochs, batchSize, lr, momentum, weightDecay, seed: o.seed ?? 0, mask, onProgress: o.onProgress };
 }

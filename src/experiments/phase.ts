@@ -2,6 +2,7 @@
 // per cell; and the linearized span against the step size (pattern flips against error).
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
+import { OptionError, checkInt, checkOptionNames, shown } from "../errors.js";
 import { contaminateAndPurify, trainInstance } from "./synthetic.js";
 
 export interface PhaseOptions {
@@ -44,9 +45,12 @@ export const PHASE_DEFAULTS = {
 const median = (a: number[]): number => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
 
 export async function runPhase(o: PhaseOptions = {}): Promise<PhaseResult> {
+  checkOptionNames("runPhase", o, ["p", "patches", "filters", "samples", "rhos", "seeds", "lrs", "backend", "onProgress"]);
   const p = o.p ?? PHASE_DEFAULTS.p, k = o.patches ?? PHASE_DEFAULTS.patches, K = o.filters ?? PHASE_DEFAULTS.filters;
   const samples = o.samples ?? PHASE_DEFAULTS.samples, rhos = o.rhos ?? PHASE_DEFAULTS.rhos;
   const seeds = o.seeds ?? PHASE_DEFAULTS.seeds, lrs = o.lrs ?? PHASE_DEFAULTS.lrs;
+  checkInt("runPhase", "seeds", seeds);
+  for (const [k, v] of [["samples", samples], ["rhos", rhos], ["lrs", lrs]] as const) if (!Array.isArray(v)) throw new OptionError(`runPhase: ${k} must be a list of numbers, got ${shown(v)}`);
   const be = await resolveBackend(o.backend);
   const t0 = performance.now();
   const total = samples.length * seeds * rhos.length + lrs.length * 3;

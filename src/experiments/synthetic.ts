@@ -3,7 +3,7 @@
 import type { Backend } from "../backend/types.js";
 import { resolveBackend } from "../backend/index.js";
 import { bitFlips, sparseOutliers } from "../contaminate.js";
-import { OptionError, ValueError, checkInt } from "../errors.js";
+import { OptionError, ValueError, checkInt, checkOptionNames } from "../errors.js";
 import type { PatchData } from "../model/data.js";
 import { initParams } from "../model/init.js";
 import { reluFlipRate } from "../deep/patterns.js";
@@ -143,6 +143,7 @@ export async function contaminateAndPurify(inst: TrainedInstance, o: SyntheticOp
 
 /** Runs one synthetic instance end to end. Deterministic for a given seed and backend. */
 export async function runSynthetic(o: SyntheticOptions = {}): Promise<SyntheticResult> {
+  checkOptionNames("runSynthetic", o, ["p", "patches", "samples", "filters", "rho", "seed", "backend", "subspace", "solver", "arithmetic", "contamination", "scale", "epochs", "lr", "momentum", "batchSize", "trainReadout"]);
   const be = await resolveBackend(o.backend);
   return contaminateAndPurify(await trainInstance(o, be), o, be);
 }

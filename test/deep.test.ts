@@ -323,6 +323,15 @@ describe("the one Purifier on a sequential model", () => {
     expect(Array.from(kept.report.grossOutliers)).toEqual([]);
     expect(Array.from(kept.report.estimatedContaminated)).toEqual([at]);
     expect(Math.abs(kept.params[at] - clean[at])).toBeLessThan(1e-9);
+    // the unit of "gross" is the typical change of the entries that changed: a model most of whose
+    // entries never moved (frozen layers) once had a rounding error as that unit, so real updates were erased
+    const { splitErasures } = await import("../src/recover/purify.js");
+    // (PyTorch's fine-tuning fixture: 49.7% unchanged, f32 rounding-level changes, the median 6e-8)
+    const fineTuned = new Float64Array(1000), start = new Float64Array(1000);
+    for (let i = 450; i < 550; i++) fineTuned[i] = 6e-8;
+    for (let i = 550; i < 1000; i++) fineTuned[i] = 0.1 * (1 + Math.abs(Math.sin(i)));
+    fineTuned[700] = 1e20;
+    expect(splitErasures(fineTuned, start).gross).toEqual([700]);
   });
 
   it("linearized: an f32-stored model trained with its conv layers frozen is certified at its own precision (not at f64's), the outliers named", async () => {

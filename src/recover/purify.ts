@@ -487,7 +487,7 @@ export async function purify(contaminated: Float64Array, options: PurifyOptions)
 
 /**
  * The right-hand side delta = contaminated - init with its erased rows: NaN/Inf entries, and finite
- * changes above grossFactor (default 1e6) x median |delta| (values like 1e38 from exponent bit flips
+ * changes above grossFactor (default 1e6) x the median |delta| of the changed entries (values like 1e38 from exponent bit flips
  * would swamp f64 precision in any solver). Erased rows of delta are 0; erasures is both, sorted.
  */
 export function splitErasures(contaminated: Float64Array, init: Float64Array, grossFactor = 1e6): { delta: Float64Array; nonFinite: number[]; gross: number[]; erasures: number[] } {
@@ -502,14 +502,16 @@ export function splitErasures(contaminated: Float64Array, init: Float64Array, gr
   return { delta, nonFinite, gross, erasures: [...nonFinite, ...gross].sort((a, b) => a - b) };
 }
 
-/** Median of |delta| over finite entries (1 if that is 0): the unit of "gross". */
+/**
+ * Median of |delta| over the finite entries that changed (1e-300 if none did): the unit of "gross".
+ * Unchanged entries carry no scale: in a fine-tuned model half the entries can be frozen at 0 change,
+ * and their zeros once made the median a rounding error (6e-8) and every real update "gross".
+ */
 function robustScale(delta: Float64Array, skip: number[]): number {
-  const s = new Set(skip), a = new Float64Array(delta.length - s.size);
-  let k = 0;
-  for (let i = 0; i < delta.length; i++) if (!s.has(i)) a[k++] = Math.abs(delta[i]);
-  a.sort();
-  const med = a.length ? a[a.length >> 1] : 0;
-  return med > 0 ? med : Math.max(a.length ? a[a.length - 1] : 1, 1e-300);
+  const s = new Set(skip), a: number[] = [];
+  for (let i = 0; i < delta.length; i++) if (!s.has(i) && delta[i] !== 0) a.push(Math.abs(delta[i]));
+  const sorted = Float64Array.from(a).sort();
+  return sorted.length ? Math.max(sorted[sorted.length >> 1], 1e-300) : 1e-300;
 }
 
 /** Splits global erasure indices into per-problem local indices (problems of `len` from `offset`). */

@@ -13,7 +13,8 @@ entries with outliers, and writes what a PyTorch user would hand to cnn-purify:
   evil.pt                       a state_dict whose pickle would call os.system (never loaded here)
   meta.json                     accuracies PyTorch measured (clean, init, contaminated), seeds, sizes
 and, beside the one-hidden-layer network, multi-layer/ (a small LeNet-like CNN: init/model .onnx and .pt)
-exact/ (the exact regime in f32: 14x14 patches, 6 images, readout frozen; .pt and .safetensors) and
+exact/ (the exact regime in f32: 14x14 patches, 6 images, readout frozen; .pt and .safetensors),
+finetune/ (the multi-layer network pretrained, then only its linear layer fine-tuned, convs frozen) and
 one-hidden-bias/ (the one-hidden-layer recipe with PyTorch's default readout bias, 32 filters), and
 constructs/ (untrained exports of view(n, -1), global average pooling, a grouped conv, BatchNorm).
 
@@ -221,6 +222,40 @@ def make_lenet(images_dir, out, samples, rho, epochs, seed):
     write_meta(d, meta)
 
 
+def make_finetune(images_dir, out, seed):
+    # fine-tuning the top of a pretrained network, the common way layers stay at init: the multi-layer
+    # fixture's network pretrained on images 100-999 (3 epochs), then only its linear layer trained on
+    # the first 60 images with both conv layers frozen (requires_grad False); init = the pretrained
+    # state; 5% of every tensor hit, the frozen ones too. The linear layer's rows (201) against 60
+    # images keep its span thin: layerwise recovers it exactly once the frozen layers are known.
+    x, y = images(images_dir)
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 8, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 5 * 5, 10))
+    train_sgd(model, x[100:], y[100:], 3)
+    pretrained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for layer in (model[0], model[3]):
+        layer.weight.requires_grad_(False)
+        layer.bias.requires_grad_(False)
+    n = 60
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
+    for _ in range(20):
+        for i in range(0, n, 20):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[i:i + 20]), y[i:i + 20]).backward()
+            opt.step()
+    clean = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    bad = contaminate(clean, 0.05, seed + 1)
+    d = os.path.join(out, "finetune")
+    write_forms(model, x[:1], d, {"init": pretrained, "model": bad, "clean": clean})
+    np.save(os.path.join(d, "data.npy"), x[:n].numpy())
+    changed = {k: int((bad[k] != clean[k]).sum()) for k in clean}
+    write_meta(d, {"name": "finetune", "torch": torch.__version__, "samples": n, "rho": 0.05, "seed": seed,
+                   "frozen": ["0.weight", "0.bias", "3.weight", "3.bias"], "changed": changed})
+
+
 def make_exact(images_dir, out, seed):
     # the exact regime in f32, as a PyTorch user trains it: 14x14 patches of 28x28 images (p + 1 = 197),
     # 6 images (n k = 24), readout frozen, SGD with momentum in f32; 10% of every tensor's entries hit
@@ -400,6 +435,8 @@ def main(argv):
         return make_batchnorm(images_dir, out, int(opts["--samples"]), float(opts["--rho"]), int(opts["--epochs"]), int(opts["--seed"]))
     if opts["--name"] == "lenet":
         return make_lenet(images_dir, out, int(opts["--samples"]), 0.05, 40, int(opts["--seed"]))
+    if opts["--name"] == "finetune":
+        return make_finetune(images_dir, out, int(opts["--seed"]))
     make(images_dir, out, opts["--name"], int(opts["--filters"]), int(opts["--samples"]), float(opts["--rho"]),
          opts["--bias"] == "yes", int(opts["--epochs"]), int(opts["--seed"]))
     if opts["--name"] == "one-hidden":
@@ -411,6 +448,7 @@ def main(argv):
         make_batchnorm(images_dir, out, int(opts["--samples"]), float(opts["--rho"]), int(opts["--epochs"]), int(opts["--seed"]))
         make_batchnorm_thin(images_dir, out, int(opts["--seed"]))
         make_lenet(images_dir, out, int(opts["--samples"]), 0.05, 40, int(opts["--seed"]))
+        make_finetune(images_dir, out, int(opts["--seed"]))
 
 
 if __name__ == "__main__":

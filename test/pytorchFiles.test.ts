@@ -243,6 +243,45 @@ describe("a multi-layer network from PyTorch (conv-pad-relu-maxpool x2, linear w
   });
 });
 
+describe("fine-tuning the top of a pretrained network in PyTorch (both convs frozen, the linear layer trained on 60 images, 5% of every tensor hit)", () => {
+  const F = new URL("./fixtures/pytorch/finetune/", import.meta.url).pathname;
+  const fmeta = JSON.parse(readFileSync(join(F, "meta.json"), "utf8"));
+  const changed = Object.values(fmeta.changed as Record<string, number>).reduce((a, b) => a + b, 0);
+  const run = async (name: string, extra: string[]) => {
+    const out = join(dir, name);
+    const r = await cli(["purify", "--model", join(F, "model.onnx"), "--init", join(F, "init.onnx"), "--data", join(F, "data.npy"), ...extra, "--out", out, "--json"]);
+    expect(r.code, r.err).toBe(0);
+    return { s: JSON.parse(r.out), bytes: new Uint8Array(readFileSync(out)) };
+  };
+
+  it("the defaults find the frozen convs from the files and recover PyTorch's clean model exactly, certified, naming exactly the changed entries", async () => {
+    const auto = await run("ft-auto.onnx", []);
+    expect(auto.s.frozen).toMatch(/^frozen: 0 \(conv, 9\d\.\d% of its entries equal init\), 3 \(conv, 9\d\.\d% of its entries equal init\) \(>= 50%\)$/);
+    expect([auto.s.subspace, auto.s.precision, auto.s.certifiedExact, auto.s.estimatedContaminated, auto.s.grossOutliers]).toEqual(["layerwise", "f32", true, changed, 0]);
+    // the purified file holds PyTorch's fine-tuned model to f32's rounding of its training
+    const read = (b: Uint8Array) => openModel(b, "onnx", "t").theta;
+    const got = read(auto.bytes), clean = read(new Uint8Array(readFileSync(join(F, "clean.onnx")))), init = read(new Uint8Array(readFileSync(join(F, "init.onnx"))));
+    let num = 0, den = 0;
+    for (let i = 0; i < got.length; i++) { num += (got[i] - clean[i]) ** 2; den += (clean[i] - init[i]) ** 2; }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
+    // the same file as naming the frozen layers, and not what treating them as trained gives
+    const asked = await run("ft-asked.onnx", ["--frozen", "0,3"]);
+    expect(asked.s.frozen).toBe("frozen: 0, 3 as asked");
+    expect(Buffer.from(asked.bytes).equals(Buffer.from(auto.bytes))).toBe(true);
+    const none = await run("ft-none.onnx", ["--frozen", "none"]);
+    expect([none.s.frozen, none.s.certifiedExact]).toEqual(["frozen: none as asked", false]);
+    expect(none.s.span).toMatch(/covers R\^26/);
+  });
+
+  it("check certifies the fine-tuned model and names the contaminated one's changes, with no --frozen", async () => {
+    const r = await cli(["check", "--model", join(F, "clean.onnx"), "--model", join(F, "model.onnx"), "--init", join(F, "init.onnx"), "--data", join(F, "data.npy"), "--json"]);
+    expect(r.code).toBe(4);
+    const [clean, bad] = JSON.parse(r.out).results;
+    expect([clean.verdict, clean.certified, clean.suspects.total]).toEqual(["consistent", true, 0]);
+    expect([bad.verdict, bad.certified, bad.suspects.total]).toEqual(["changed", true, changed]);
+  });
+});
+
 describe("PyTorch's spellings: view(n, -1) and global average pooling read; grouped conv and a training-mode BatchNorm refused by name", () => {
   const C = new URL("./fixtures/pytorch/constructs/", import.meta.url).pathname;
   it.each(["view", "gap"])("%s: read as a sequential CNN that computes what onnxruntime computes; an unchanged model comes back byte for byte", async (name) => {

@@ -16,7 +16,7 @@ export const FILE_SPEC: OptionSpec = {
   data: { type: "string", help: "the training inputs, .npy (or .npz: its array \"data\" or its only one) of shape (n, C, H, W) or (n, H, W)" },
   subspace: { type: "string", help: "the span: auto (default, the README's rule), patch, linearized or relinearized (one-hidden-layer); layerwise, linearized or relinearized (multi-layer). check certifies on patch and layerwise" },
   "trained-readout": { type: "string", default: "auto", help: "yes if training updated the readout, no if it stayed at init; auto: frozen when at least half its entries equal init" },
-  frozen: { type: "string", help: "multi-layer models: comma-separated layer indices training left at init (fine-tuning the top); restored to init" },
+  frozen: { type: "string", default: "auto", help: "multi-layer models: comma-separated layer indices training left at init (fine-tuning the top), restored to init; none; auto: the layers with at least half their entries equal to init" },
   "max-iter": { type: "string", help: "ADMM iteration cap (default 150 on the approximate linearized spans, 5000 on exact ones; check-calibrate records it, check must use the same)" },
 };
 
@@ -28,7 +28,7 @@ export function fileOptions(command: string, v: Record<string, string | boolean 
   return {
     ...(subspace ? { subspace } : {}),
     ...(readout === "auto" ? {} : { trainedReadout: readout === "yes" }),
-    ...(v.frozen === undefined ? {} : { frozen: String(v.frozen).split(",").map((x) => num(command, "frozen", x, { int: true, min: 0 })) }),
+    ...(v.frozen === undefined || v.frozen === "auto" ? {} : { frozen: v.frozen === "none" ? [] : String(v.frozen).split(",").map((x) => num(command, "frozen", x, { int: true, min: 0 })) }),
     ...(str("max-iter") === undefined ? {} : { maxIter: num(command, "max-iter", str("max-iter"), { int: true, min: 1 }) }),
   };
 }

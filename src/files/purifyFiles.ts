@@ -13,7 +13,7 @@ import type { WriteBack } from "../io/storedModel.js";
 import { patchesFromImages } from "../model/data.js";
 import { memoryEstimate } from "../recover/memory.js";
 import type { SpanChoice } from "../recover/chooseSpan.js";
-import { SPAN_RULE, chooseReadout, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
+import { SPAN_RULE, chooseFrozen, chooseReadout, chooseSpan, spanHoldWarning } from "../recover/chooseSpan.js";
 import { spanFit } from "../recover/report.js";
 import type { ModelPrecision, PurifyReport, SubspaceName } from "../recover/purify.js";
 import { Purifier } from "../recover/purify.js";
@@ -50,7 +50,7 @@ export interface FilePurifyOptions {
   trainedReadout?: boolean;
   /** ADMM iteration cap (default 150 on approximate spans, 5000 on exact ones). */
   maxIter?: number;
-  /** Multi-layer: indices of layers training left at init. */
+  /** Multi-layer: indices of layers training left at init (default: judged from the files, chooseFrozen; [] for none). */
   frozen?: number[];
   /**
    * Each filter row's span also holds its own init row (patch and layerwise spans): training with
@@ -171,7 +171,9 @@ function fileProblem(p: Parts): FileProblem {
   const net: Network = seq ? model.model : model.spec.shape, image = seq ? undefined : model.spec.image, { plan } = viewOf(net);
   // the exact spans: each row's own span, which init rows extend
   const exact = seq ? "layerwise" : "patch";
-  const frozen = viewOf(net, { frozen: o.frozen }, "", "--trained-readout").frozen;
+  // a multi-layer model's frozen layers as the one-hidden readout's: given, or judged from the files
+  const judged = seq && o.frozen === undefined ? chooseFrozen(plan, model.theta, p.init) : null;
+  const frozen = viewOf(net, { frozen: o.frozen ?? judged?.frozen }, "", "--trained-readout").frozen;
   const wSize = seq ? 0 : layoutOf(model.spec.shape).wSize;
   const readout = seq ? null : o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, wSize)
     : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };
@@ -200,7 +202,7 @@ function fileProblem(p: Parts): FileProblem {
       const { params, report } = result;
       const file = model.write(params);
       const summary: Record<string, unknown> = {
-        model: seq ? "multi-layer" : "one-hidden-layer", subspace, span: choice.reason, ...(readout ? { readout: readout.reason } : statisticsReport(plan, model.theta, params, model.tensorNames)),
+        model: seq ? "multi-layer" : "one-hidden-layer", subspace, span: choice.reason, ...(readout ? { readout: readout.reason } : { frozen: judged?.reason ?? `frozen: ${frozen.join(", ") || "none"} as asked`, ...statisticsReport(plan, model.theta, params, model.tensorNames) }),
         admmCap: maxIter, parameters: params.length, changed: changedCount(params, model.theta),
         estimatedContaminated: report.estimatedContaminated.length, erasures: report.erasures.length, grossOutliers: report.grossOutliers.length,
         spanDim: report.spanDim, iterations: report.iterations, seconds: (performance.now() - t0) / 1000, certifiedExact: report.recovered, precision,

@@ -5,6 +5,9 @@ import { OptionError, checkInt } from "../errors.js";
 import type { Network } from "../model/planView.js";
 import { isSequential, viewOf } from "../model/planView.js";
 import { planMemoryEstimate, WASM_MEMORY_LIMIT } from "./memory.js";
+import type { planLayers } from "../deep/sequential.js";
+
+type Plan = ReturnType<typeof planLayers>;
 
 export type SpanName = "patch" | "linearized" | "relinearized" | "layerwise";
 
@@ -17,7 +20,7 @@ export const SPAN_RULE = {
   patchRatio: 0.5,
   /** The linearized spans are re-linearized while n O <= 3,000 (the union's NTK is 2 n O square). */
   relinearizeColumns: 3000,
-  /** A readout equal to init in at least this fraction of its entries was frozen (see chooseReadout). */
+  /** A layer (the one-hidden readout) equal to init in at least this fraction of its entries was frozen (chooseFrozen, chooseReadout). */
   frozenReadoutFraction: 0.5,
   /** ADMM's cap on approximate spans, and on exact ones (patch; layerwise). */
   approximateMaxIter: 150,
@@ -125,10 +128,27 @@ export function chooseSpan(net: Network, samples: number,
  * with 8% of its entries hit "trained"; then its span is only approximate and exactness is lost).
  */
 export function chooseReadout(contaminated: ArrayLike<number>, init: ArrayLike<number>, from: number): { trained: boolean; reason: string } {
-  let same = 0;
-  const n = init.length - from;
-  for (let i = from; i < init.length; i++) if (contaminated[i] === init[i]) same++;
-  const f = n ? same / n : 0;
-  const trained = f < SPAN_RULE.frozenReadoutFraction;
+  const f = equalShare(contaminated, init, from, init.length), trained = f < SPAN_RULE.frozenReadoutFraction;
   return { trained, reason: `readout ${trained ? "trained" : "frozen"}: ${(100 * f).toFixed(1)}% of its entries equal init (${trained ? "<" : ">="} ${100 * SPAN_RULE.frozenReadoutFraction}%)` };
+}
+
+/** The share of entries [from, to) equal to init (0 for none). */
+function equalShare(contaminated: ArrayLike<number>, init: ArrayLike<number>, from: number, to: number): number {
+  let same = 0;
+  for (let i = from; i < to; i++) if (contaminated[i] === init[i]) same++;
+  return to > from ? same / (to - from) : 0;
+}
+
+/**
+ * The layers of a multi-layer model that training left at init, from the files (chooseReadout's
+ * rule for every layer with parameters: fine-tuning the top of a pretrained network freezes the
+ * layers below, and any SGD step moves essentially every entry of a trained layer, while
+ * contamination changes only a fraction of a frozen one). theta and init in the plan's layout.
+ */
+export function chooseFrozen(plan: Plan, contaminated: ArrayLike<number>, init: ArrayLike<number>): { frozen: number[]; reason: string } {
+  const shares = plan.layers.flatMap((l, i) => (l.params ? [{ i, type: l.spec.type, share: equalShare(contaminated, init, l.offset, l.offset + l.params) }] : []));
+  const frozen = shares.filter((s) => s.share >= SPAN_RULE.frozenReadoutFraction), limit = `${100 * SPAN_RULE.frozenReadoutFraction}%`;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  if (!frozen.length) return { frozen: [], reason: `no layer frozen: at most ${pct(Math.max(0, ...shares.map((s) => s.share)))} of a layer's entries equal init (< ${limit})` };
+  return { frozen: frozen.map((s) => s.i), reason: `frozen: ${frozen.map((s) => `${s.i} (${s.type}, ${pct(s.share)} of its entries equal init)`).join(", ")} (>= ${limit})` };
 }

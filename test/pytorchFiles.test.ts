@@ -271,6 +271,11 @@ describe("fine-tuning the top of a pretrained network in PyTorch (both convs fro
     const none = await run("ft-none.onnx", ["--frozen", "none"]);
     expect([none.s.frozen, none.s.certifiedExact]).toEqual(["frozen: none as asked", false]);
     expect(none.s.span).toMatch(/covers R\^26/);
+    // the one-hidden model's switch is refused here by name (it was ignored)
+    const wrong = await cli(["purify", "--model", join(F, "model.onnx"), "--init", join(F, "init.onnx"), "--data", join(F, "data.npy"), "--trained-readout", "no", "--out", join(dir, "ft-never.onnx")]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/--trained-readout is for the one-hidden-layer model/);
+    expect(existsSync(join(dir, "ft-never.onnx"))).toBe(false);
   });
 
   it("check certifies the fine-tuned model and names the contaminated one's changes, with no --frozen", async () => {

@@ -173,7 +173,8 @@ function fileProblem(p: Parts): FileProblem {
   const exact = seq ? "layerwise" : "patch";
   // a multi-layer model's frozen layers as the one-hidden readout's: given, or judged from the files
   const judged = seq && o.frozen === undefined ? chooseFrozen(plan, model.theta, p.init) : null;
-  const frozen = viewOf(net, { frozen: o.frozen ?? judged?.frozen }, "", "--trained-readout").frozen;
+  // each family's option refused on the other (a multi-layer model's --trained-readout was ignored)
+  const frozen = viewOf(net, { frozen: o.frozen ?? judged?.frozen, trainedReadout: seq ? o.trainedReadout : undefined }, "", "--trained-readout").frozen;
   const wSize = seq ? 0 : layoutOf(model.spec.shape).wSize;
   const readout = seq ? null : o.trainedReadout === undefined ? chooseReadout(model.theta, p.init, wSize)
     : { trained: o.trainedReadout, reason: `readout ${o.trainedReadout ? "trained" : "frozen"} as asked` };

@@ -20,8 +20,8 @@ export const SPAN_RULE = {
   patchRatio: 0.5,
   /** The linearized spans are re-linearized while n O <= 3,000 (the union's NTK is 2 n O square). */
   relinearizeColumns: 3000,
-  /** A layer (the one-hidden readout) equal to init in at least this fraction of its entries was frozen (chooseFrozen, chooseReadout). */
-  frozenReadoutFraction: 0.5,
+  /** A layer (a multi-layer model's, or the one-hidden readout) equal to init in at least this fraction of its entries was frozen (chooseFrozen, chooseReadout). */
+  frozenFraction: 0.5,
   /** ADMM's cap on approximate spans, and on exact ones (patch; layerwise). */
   approximateMaxIter: 150,
   exactMaxIter: 5000,
@@ -128,8 +128,8 @@ export function chooseSpan(net: Network, samples: number,
  * with 8% of its entries hit "trained"; then its span is only approximate and exactness is lost).
  */
 export function chooseReadout(contaminated: ArrayLike<number>, init: ArrayLike<number>, from: number): { trained: boolean; reason: string } {
-  const f = equalShare(contaminated, init, from, init.length), trained = f < SPAN_RULE.frozenReadoutFraction;
-  return { trained, reason: `readout ${trained ? "trained" : "frozen"}: ${(100 * f).toFixed(1)}% of its entries equal init (${trained ? "<" : ">="} ${100 * SPAN_RULE.frozenReadoutFraction}%)` };
+  const f = equalShare(contaminated, init, from, init.length), trained = f < SPAN_RULE.frozenFraction;
+  return { trained, reason: `readout ${trained ? "trained" : "frozen"}: ${(100 * f).toFixed(1)}% of its entries equal init (${trained ? "<" : ">="} ${100 * SPAN_RULE.frozenFraction}%)` };
 }
 
 /** The share of entries [from, to) equal to init (0 for none). */
@@ -147,7 +147,7 @@ function equalShare(contaminated: ArrayLike<number>, init: ArrayLike<number>, fr
  */
 export function chooseFrozen(plan: Plan, contaminated: ArrayLike<number>, init: ArrayLike<number>): { frozen: number[]; reason: string } {
   const shares = plan.layers.flatMap((l, i) => (l.params ? [{ i, type: l.spec.type, share: equalShare(contaminated, init, l.offset, l.offset + l.params) }] : []));
-  const frozen = shares.filter((s) => s.share >= SPAN_RULE.frozenReadoutFraction), limit = `${100 * SPAN_RULE.frozenReadoutFraction}%`;
+  const frozen = shares.filter((s) => s.share >= SPAN_RULE.frozenFraction), limit = `${100 * SPAN_RULE.frozenFraction}%`;
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   if (!frozen.length) return { frozen: [], reason: `no layer frozen: at most ${pct(Math.max(0, ...shares.map((s) => s.share)))} of a layer's entries equal init (< ${limit})` };
   return { frozen: frozen.map((s) => s.i), reason: `frozen: ${frozen.map((s) => `${s.i} (${s.type}, ${pct(s.share)} of its entries equal init)`).join(", ")} (>= ${limit})` };

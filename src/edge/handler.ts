@@ -5,7 +5,8 @@
 // Two request forms:
 // 1. multipart/form-data with the model files in the CLI's formats: parts "model" and "init"
 //    (.onnx or .safetensors), "data" (.npy/.npz images), optional "labels", and an optional
-//    "options" part holding JSON { subspace, solver, trainedReadout, maxIter, frozen }. The answer
+//    "options" part holding JSON { subspace, solver, trainedReadout, maxIter, frozen, initRows } (the
+//    readout's training and the frozen layers are judged from the files when absent). The answer
 //    is multipart/form-data too: part "model" is the user's file with the purified weights (same
 //    format, names and dtypes; file name "<name>.purified.<ext>"), part "report" the JSON report.
 // 2. application/json, for callers that hold the numbers:

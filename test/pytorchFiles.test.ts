@@ -264,6 +264,11 @@ describe("fine-tuning the top of a pretrained network in PyTorch (both convs fro
     let num = 0, den = 0;
     for (let i = 0; i < got.length; i++) { num += (got[i] - clean[i]) ** 2; den += (clean[i] - init[i]) ** 2; }
     expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
+    // onnxruntime runs the purified file as it runs PyTorch's clean export: the same logits to f32's rounding
+    const ours = (await ortLogits(auto.bytes, join(F, "data.npy"))).logits.data as Float32Array;
+    const theirs = (await ortLogits(new Uint8Array(readFileSync(join(F, "clean.onnx"))), join(F, "data.npy"))).logits.data as Float32Array;
+    const scale = Math.max(...theirs.map(Math.abs));
+    expect(Math.max(...ours.map((v, i) => Math.abs(v - theirs[i])))).toBeLessThan(1e-4 * scale);
     // the same file as naming the frozen layers, and not what treating them as trained gives
     const asked = await run("ft-asked.onnx", ["--frozen", "0,3"]);
     expect(asked.s.frozen).toBe("frozen: 0, 3 as asked");

@@ -227,6 +227,10 @@ function sameAsNode(target: () => string, limits: { maxBodyBytes: number }) {
     const bad = await post(target(), "{ not json", "application/json");
     expect(bad.status).toBe(400);
     expect((await bad.json()).error).toMatch(/malformed JSON/);
+    // options checked by the span rule before anything is sized: an unknown span ran in the auto span (200) before
+    const unknownSpan = await post(target(), JSON.stringify({ ...JSON.parse(json.body), options: { subspace: "pca" } }), "application/json");
+    expect(unknownSpan.status).toBe(400);
+    expect((await unknownSpan.json()).error).toMatch(/unknown subspace "pca" for the one-hidden-layer model/);
     const noFile = new FormData(); noFile.append("model", "text, not a file");
     const badForm = await post(target(), noFile);
     expect(badForm.status).toBe(400);

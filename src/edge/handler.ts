@@ -115,7 +115,7 @@ async function handleJson(req: Request, maxBody: number, maxMem: number): Promis
   if (!net || typeof net !== "object" || (family === "model" && (!m.input || !Array.isArray(m.layers)))) {
     return fail(400, family === "model" ? `"model" must be { input: { C, H, W }, layers: [...] }` : `"shape" must be { patchDim, patches, filters, outputs, readout }`);
   }
-  // validated (planOf in chooseSpan) and sized before anything is allocated
+  // validated (the span rule checks the span's name and the family's options) and sized before anything is allocated
   const choice = chooseSpan(net, samples, { requested, trainedReadout: opts.trainedReadout as boolean | undefined, frozen, weightDecay: opts.weightDecay as boolean | undefined, memoryLimit });
   const need = memoryEstimate(net, samples, choice.subspace);
   const model: Pick<PurifyOptions, "shape" | "model" | "frozen" | "data"> = family === "shape"

@@ -18,7 +18,7 @@ import { spanFit } from "../recover/report.js";
 import type { ModelPrecision, PurifyReport, SubspaceName } from "../recover/purify.js";
 import { Purifier } from "../recover/purify.js";
 import { layoutOf } from "../model/shape.js";
-import type { ModelShape } from "../model/shape.js";
+import type { ImageShape, ModelShape } from "../model/shape.js";
 import type { Network } from "../model/planView.js";
 import { inputsOf, viewOf } from "../model/planView.js";
 import type { Arithmetic, SolverName } from "../recover/solve.js";
@@ -213,7 +213,7 @@ function fileProblem(p: Parts): FileProblem {
       if (file.unstored.length) summary.unstored = file.unstored.length;
       // recomputed statistics are no change of the file's: the fit is judged without them
       addSpanFit(summary, withStatisticsOf(plan, model.theta, params), withStatisticsOf(plan, p.init, params), params, subspace, choice.warnings);
-      await accuracies(summary, p, async (images, n, labels, t) => (await evaluate(net, t, inputsOf(be, images, n, image), labels, { backend: be })).accuracy, params);
+      await accuracies(summary, p, params, be, net, image);
       return { params, init: p.init, precision, file, model, summary, detail: report };
     },
   };
@@ -253,8 +253,9 @@ function addSpanFit(summary: Record<string, unknown>, contaminated: Float64Array
   if (all.length) summary.warnings = all;
 }
 
-async function accuracies(summary: Record<string, unknown>, p: Parts,
-  acc: (images: Float64Array, n: number, labels: Float64Array, theta: Float64Array) => Promise<number | null>, params: Float64Array): Promise<void> {
+/** Accuracy before and after on the training labels and the eval set, where given (the network's inputs: patches or images). */
+async function accuracies(summary: Record<string, unknown>, p: Parts, params: Float64Array, be: Backend, net: Network, image: ImageShape | undefined): Promise<void> {
+  const acc = async (images: Float64Array, n: number, labels: Float64Array, theta: Float64Array) => (await evaluate(net, theta, inputsOf(be, images, n, image), labels, { backend: be })).accuracy;
   if (p.labels) {
     summary.accuracyBefore = await acc(p.data, p.n, p.labels, finite(p.model.theta));
     summary.accuracyAfter = await acc(p.data, p.n, p.labels, params);
